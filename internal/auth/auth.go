@@ -1,0 +1,208 @@
+// Package auth verifies OAuth2 access tokens (JWTs) with go-oidc and turns their claims
+// into a subaccounts.Principal. It adds the checks go-oidc leaves out: the Authorization
+// header size, iat in the future, the token lifetime, the typ header, scopes, the account
+// claim, and (for the built-in issuer) whether the client is still active.
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+// MaxHeaderBytes is the largest Authorization header looked at; anything longer is
+// refused before parsing.
+const MaxHeaderBytes = 8 << 10
+
+// MaxFutureIAT is how far in the future an iat may lie (clock skew).
+const MaxFutureIAT = 60 * time.Second
+
+// Error is a refused token. Its message is safe to return to the client.
+type Error struct{ Description string }
+
+func (e *Error) Error() string { return "invalid token: " + e.Description }
+
+func invalid(format string, args ...any) error {
+	return &Error{Description: fmt.Sprintf(format, args...)}
+}
+
+// ClientChecker reports whether a client may still use the tokens issued to it.
+type ClientChecker interface {
+	ClientActive(ctx context.Context, clientID string) (bool, error)
+}
+
+// Config configures a Verifier.
+type Config struct {
+	Issuer       string
+	Audience     string
+	AccountClaim string
+	MaxLifetime  time.Duration
+	KeySet       oidc.KeySet
+	// Clients, when set, is asked whether the token's client is still active.
+	Clients ClientChecker
+	Now     func() time.Time
+}
+
+// Verifier verifies access tokens.
+type Verifier struct {
+	cfg Config
+	v   *oidc.IDTokenVerifier
+}
+
+// NewVerifier returns a Verifier.
+func NewVerifier(cfg Config) *Verifier {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	v := oidc.NewVerifier(cfg.Issuer, cfg.KeySet, &oidc.Config{
+		ClientID:             cfg.Audience,
+		SupportedSigningAlgs: Algorithms,
+		Now:                  cfg.Now,
+	})
+	return &Verifier{cfg: cfg, v: v}
+}
+
+// Token is what a verified access token says.
+type Token struct {
+	Principal subaccounts.Principal
+	// AccountErr is set when the account claim is missing, empty, not a string or not a
+	// UUID; tenant routes refuse such tokens, operator routes ignore the claim.
+	AccountErr error
+}
+
+type claims struct {
+	Subject      string          `json:"sub"`
+	ClientID     string          `json:"client_id"`
+	AZP          string          `json:"azp"`
+	IssuedAt     *float64        `json:"iat"`
+	Expiry       *float64        `json:"exp"`
+	Scope        json.RawMessage `json:"scope"`
+	SCP          json.RawMessage `json:"scp"`
+	SubaccountID json.RawMessage `json:"subaccount_id"`
+}
+
+// Verify checks an Authorization header value and returns the token's contents.
+func (v *Verifier) Verify(ctx context.Context, header string) (Token, error) {
+	if len(header) > MaxHeaderBytes {
+		return Token{}, invalid("authorization header too large")
+	}
+	scheme, raw, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" || strings.ContainsAny(raw, " \t") {
+		return Token{}, invalid("a Bearer token is required")
+	}
+	idt, err := v.v.Verify(ctx, raw)
+	if err != nil {
+		var expired *oidc.TokenExpiredError
+		if errors.As(err, &expired) {
+			return Token{}, invalid("token expired")
+		}
+		var authErr *Error
+		if errors.As(err, &authErr) {
+			return Token{}, authErr
+		}
+		return Token{}, invalid("token could not be verified")
+	}
+	var c claims
+	var all map[string]json.RawMessage
+	if err := idt.Claims(&c); err != nil {
+		return Token{}, invalid("malformed claims")
+	}
+	if err := idt.Claims(&all); err != nil {
+		return Token{}, invalid("malformed claims")
+	}
+	now := v.cfg.Now()
+	if c.IssuedAt == nil || c.Expiry == nil {
+		return Token{}, invalid("iat and exp are required")
+	}
+	iat := time.Unix(int64(*c.IssuedAt), 0)
+	exp := time.Unix(int64(*c.Expiry), 0)
+	if iat.After(now.Add(MaxFutureIAT)) {
+		return Token{}, invalid("token issued in the future")
+	}
+	if exp.Sub(iat) > v.cfg.MaxLifetime {
+		return Token{}, invalid("token lifetime exceeds %s", v.cfg.MaxLifetime)
+	}
+	scopes, err := parseScopes(c.Scope, c.SCP)
+	if err != nil {
+		return Token{}, err
+	}
+	clientID := c.ClientID
+	if clientID == "" {
+		clientID = c.AZP
+	}
+	p := subaccounts.Principal{Subject: c.Subject, ClientID: clientID, Scopes: scopes}
+	if len(c.SubaccountID) > 0 && string(c.SubaccountID) != "null" {
+		var s string
+		if json.Unmarshal(c.SubaccountID, &s) != nil {
+			return Token{}, invalid("subaccount_id must be a string")
+		}
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return Token{}, invalid("subaccount_id must be a UUID")
+		}
+		p.SubaccountID = &id
+	}
+	tok := Token{Principal: p}
+	tok.Principal.AccountID, tok.AccountErr = accountClaim(all[v.cfg.AccountClaim], v.cfg.AccountClaim)
+	if v.cfg.Clients != nil {
+		active, err := v.cfg.Clients.ClientActive(ctx, clientID)
+		if err != nil {
+			return Token{}, fmt.Errorf("check client: %w", err)
+		}
+		if !active {
+			return Token{}, invalid("client revoked")
+		}
+	}
+	return tok, nil
+}
+
+func accountClaim(raw json.RawMessage, name string) (uuid.UUID, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return uuid.Nil, invalid("%s claim missing", name)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return uuid.Nil, invalid("%s claim must be a string", name)
+	}
+	if s == "" {
+		return uuid.Nil, invalid("%s claim is empty", name)
+	}
+	id, err := uuid.Parse(s)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, invalid("%s claim must be a UUID", name)
+	}
+	return id, nil
+}
+
+// parseScopes reads scope (a space-separated string, RFC 8693) or scp (an array, as some
+// issuers send).
+func parseScopes(scope, scp json.RawMessage) ([]string, error) {
+	var out []string
+	if len(scope) > 0 && string(scope) != "null" {
+		var s string
+		if err := json.Unmarshal(scope, &s); err != nil {
+			return nil, invalid("scope must be a string")
+		}
+		out = append(out, strings.Fields(s)...)
+	}
+	if len(scp) > 0 && string(scp) != "null" {
+		var list []string
+		if err := json.Unmarshal(scp, &list); err != nil {
+			var s string
+			if json.Unmarshal(scp, &s) != nil {
+				return nil, invalid("scp must be an array of strings")
+			}
+			list = strings.Fields(s)
+		}
+		out = append(out, list...)
+	}
+	return out, nil
+}

@@ -1,0 +1,150 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+type contractBody struct {
+	Configurations []configurationBody `json:"configurations"`
+	MaxSubaccounts *int                `json:"maxSubaccounts"`
+}
+
+func (b *contractBody) toInput() subaccounts.ContractInput {
+	if b == nil {
+		return subaccounts.ContractInput{}
+	}
+	return subaccounts.ContractInput{Configurations: toPolicyConfigurations(b.Configurations), MaxSubaccounts: b.MaxSubaccounts}
+}
+
+type createAccountBody struct {
+	Name     *string       `json:"name"`
+	Contract *contractBody `json:"contract"`
+}
+
+func handleCreateAccount(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body createAccountBody
+		if !decode(c, &body) {
+			return
+		}
+		var missing []subaccounts.FieldError
+		if body.Name == nil {
+			missing = append(missing, subaccounts.FieldError{Pointer: "/name", Detail: "is required"})
+		}
+		if body.Contract == nil {
+			missing = append(missing, subaccounts.FieldError{Pointer: "/contract", Detail: "is required"})
+		}
+		if len(missing) > 0 {
+			fail(c, subaccounts.Invalid(missing...))
+			return
+		}
+		a, err := svc.CreateAccount(c.Request.Context(), *body.Name, body.Contract.toInput())
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Header("Location", "/v1/accounts/"+a.ID.String())
+		writeJSON(c, http.StatusCreated, toAccountView(a))
+	}
+}
+
+func handleListAccounts(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		items, next, err := svc.ListAccounts(c.Request.Context(), p)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, next, toAccountView))
+	}
+}
+
+func handleGetAccount(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "accountId")
+		if !ok {
+			return
+		}
+		a, err := svc.GetAccount(c.Request.Context(), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toAccountView(a))
+	}
+}
+
+// handleOwnAccount answers GET /v1/account: the caller's own account and contract.
+func handleOwnAccount(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		a, err := svc.GetAccount(c.Request.Context(), mustPrincipal(c).AccountID)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toAccountView(a))
+	}
+}
+
+type patchAccountBody struct {
+	Name *string `json:"name"`
+}
+
+func handlePatchAccount(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "accountId")
+		if !ok {
+			return
+		}
+		var body patchAccountBody
+		if !decode(c, &body) {
+			return
+		}
+		a, err := svc.UpdateAccount(c.Request.Context(), id, subaccounts.AccountPatch{Name: body.Name})
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toAccountView(a))
+	}
+}
+
+func handlePutContract(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "accountId")
+		if !ok {
+			return
+		}
+		dryRun, ok := boolParam(c, "dryRun")
+		if !ok {
+			return
+		}
+		cascade := false
+		switch mode := c.Query("mode"); mode {
+		case "", "reject":
+		case "cascade":
+			cascade = true
+		default:
+			invalidParam(c, "mode", "must be reject or cascade")
+			return
+		}
+		var body contractBody
+		if !decode(c, &body) {
+			return
+		}
+		ch, err := svc.SetContract(c.Request.Context(), id, body.toInput(), dryRun, cascade)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toContractChangeView(ch))
+	}
+}

@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+type createClientBody struct {
+	Name         *string  `json:"name"`
+	Scopes       []string `json:"scopes"`
+	SubaccountID *string  `json:"subaccountId"`
+}
+
+var errExternalIssuer = subaccounts.Errorf(subaccounts.CodeNotSupported,
+	"Clients are managed by the external OAuth2 issuer (OIDC_ISSUER_URL), not by this service.")
+
+func handleCreateClient(is *issuer.Issuer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		accountID, ok := pathID(c, "accountId")
+		if !ok {
+			return
+		}
+		if is == nil {
+			fail(c, errExternalIssuer)
+			return
+		}
+		var body createClientBody
+		if !decode(c, &body) {
+			return
+		}
+		var errs []subaccounts.FieldError
+		if body.Name == nil {
+			errs = append(errs, subaccounts.FieldError{Pointer: "/name", Detail: "is required"})
+		}
+		in := issuer.ClientInput{Scopes: body.Scopes}
+		if body.SubaccountID != nil {
+			id, err := uuid.Parse(*body.SubaccountID)
+			if err != nil || len(*body.SubaccountID) != 36 {
+				errs = append(errs, subaccounts.FieldError{Pointer: "/subaccountId", Detail: "must be a UUID"})
+			}
+			in.SubaccountID = &id
+		}
+		if len(errs) > 0 {
+			fail(c, subaccounts.Invalid(errs...))
+			return
+		}
+		in.Name = *body.Name
+		cl, secret, err := is.CreateClient(c.Request.Context(), accountID, in)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusCreated, createdClientView{clientView: toClientView(cl), ClientSecret: secret})
+	}
+}
+
+func handleListClients(is *issuer.Issuer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		accountID, ok := pathID(c, "accountId")
+		if !ok {
+			return
+		}
+		if is == nil {
+			fail(c, errExternalIssuer)
+			return
+		}
+		items, err := is.ListClients(c.Request.Context(), accountID)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, nil, toClientView))
+	}
+}
+
+func handleDeleteClient(is *issuer.Issuer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		accountID, ok := pathID(c, "accountId")
+		if !ok {
+			return
+		}
+		if is == nil {
+			fail(c, errExternalIssuer)
+			return
+		}
+		if err := is.RevokeClient(c.Request.Context(), accountID, c.Param("clientId")); err != nil {
+			fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}

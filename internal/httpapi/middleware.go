@@ -1,0 +1,185 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/auth"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+const (
+	keyRequestID = "requestID"
+	keyLogger    = "logger"
+	keyPrincipal = "principal"
+	keyToken     = "token"
+)
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+func requestID(c *gin.Context) string { return c.GetString(keyRequestID) }
+
+func logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(keyLogger); ok {
+		return l.(*slog.Logger)
+	}
+	return slog.Default()
+}
+
+// withRequest gives every request an id (the caller's X-Request-Id when it is sane), a
+// logger carrying it, one access-log line, and a recovery that turns a panic into a 500
+// without logging the panic value, which could hold request data.
+func withRequest(base *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if !validRequestID.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Set(keyRequestID, id)
+		c.Header("X-Request-Id", id)
+		l := base.With(slog.String("request_id", id))
+		c.Set(keyLogger, l)
+		start := time.Now()
+		defer func() {
+			if r := recover(); r != nil {
+				l.LogAttrs(c.Request.Context(), slog.LevelError, "panic", slog.String("stack", string(debug.Stack())))
+				if !c.Writer.Written() {
+					abortProblem(c, probInternal, "An internal error occurred; quote the request id when reporting it.")
+				}
+			}
+			attrs := []slog.Attr{
+				slog.String("method", c.Request.Method),
+				slog.String("route", c.FullPath()),
+				slog.String("path", c.Request.URL.Path),
+				slog.Int("status", c.Writer.Status()),
+				slog.Duration("duration", time.Since(start)),
+			}
+			if p, ok := principal(c); ok {
+				attrs = append(attrs, slog.String("client_id", p.ClientID))
+				if p.AccountID != uuid.Nil {
+					attrs = append(attrs, slog.String("account_id", p.AccountID.String()))
+				}
+			}
+			l.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
+		}()
+		c.Next()
+	}
+}
+
+func principal(c *gin.Context) (subaccounts.Principal, bool) {
+	v, ok := c.Get(keyPrincipal)
+	if !ok {
+		return subaccounts.Principal{}, false
+	}
+	return v.(subaccounts.Principal), true
+}
+
+func mustPrincipal(c *gin.Context) subaccounts.Principal {
+	p, _ := principal(c)
+	return p
+}
+
+func unauthorized(c *gin.Context, description string) {
+	c.Header("WWW-Authenticate", fmt.Sprintf(`Bearer error="invalid_token", error_description=%q`, description))
+	abortProblem(c, probUnauthorized, description)
+}
+
+// authenticate verifies the bearer token of every /v1 request.
+func authenticate(v *auth.Verifier) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		tok, err := v.Verify(c.Request.Context(), c.GetHeader("Authorization"))
+		if err != nil {
+			var ae *auth.Error
+			if errors.As(err, &ae) {
+				unauthorized(c, ae.Description)
+				return
+			}
+			fail(c, err)
+			return
+		}
+		c.Set(keyToken, tok)
+		c.Set(keyPrincipal, tok.Principal)
+		c.Next()
+	}
+}
+
+func insufficientScope(c *gin.Context, scope string) {
+	c.Header("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope=%q`, scope))
+	p := newProblem(c, probInsufficient, fmt.Sprintf("This request needs the %s scope.", scope))
+	p.Scope = scope
+	writeProblem(c, p)
+}
+
+// operator admits platform-operator tokens with the accounts:admin scope.
+func operator() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !mustPrincipal(c).HasScope(subaccounts.ScopeAccountsAdmin) {
+			insufficientScope(c, subaccounts.ScopeAccountsAdmin)
+			return
+		}
+		c.Next()
+	}
+}
+
+// accountChecker reports whether an account exists.
+type accountChecker func(ctx context.Context, id uuid.UUID) (bool, error)
+
+// tenant admits tokens that name an existing account in the account claim; the scope
+// check is per route.
+func tenant(exists accountChecker) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		v, _ := c.Get(keyToken)
+		tok := v.(auth.Token)
+		if tok.AccountErr != nil {
+			var ae *auth.Error
+			if errors.As(tok.AccountErr, &ae) {
+				unauthorized(c, ae.Description)
+				return
+			}
+		}
+		ok, err := exists(c.Request.Context(), tok.Principal.AccountID)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if !ok {
+			unauthorized(c, "the token's account does not exist")
+			return
+		}
+		c.Next()
+	}
+}
+
+// scope admits principals holding scope.
+func scope(s string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !mustPrincipal(c).HasScope(s) {
+			insufficientScope(c, s)
+			return
+		}
+		c.Next()
+	}
+}
+
+func writeJSON(c *gin.Context, status int, v any) {
+	writeJSONType(c, status, "application/json", v)
+}
+
+func writeJSONType(c *gin.Context, status int, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.Status(http.StatusInternalServerError)
+		return
+	}
+	c.Data(status, contentType, b)
+}

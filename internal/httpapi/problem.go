@@ -1,0 +1,140 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+// ProblemBase prefixes every problem type. Types are relative URI references (RFC 9457
+// §3.1.1) that stay stable across deployments.
+const ProblemBase = "/problems/"
+
+// problemKind is one stable problem type with its status and title.
+type problemKind struct {
+	slug   string
+	status int
+	title  string
+}
+
+// The problem types of the API, one per kind of failure.
+var (
+	probValidation       = problemKind{"validation", http.StatusBadRequest, "The request is not valid"}
+	probPolicy           = problemKind{"policy-violation", http.StatusUnprocessableEntity, "The request would break the account contract"}
+	probNotFound         = problemKind{"not-found", http.StatusNotFound, "Not found"}
+	probConflict         = problemKind{"conflict", http.StatusConflict, "The request conflicts with the current state"}
+	probProvisioning     = problemKind{"provisioning", http.StatusForbidden, "The account cannot provision this"}
+	probForbidden        = problemKind{"forbidden", http.StatusForbidden, "This client may not do that"}
+	probUnauthorized     = problemKind{"unauthorized", http.StatusUnauthorized, "A valid access token is required"}
+	probInsufficient     = problemKind{"insufficient-scope", http.StatusForbidden, "The access token lacks a required scope"}
+	probTooLarge         = problemKind{"payload-too-large", http.StatusRequestEntityTooLarge, "The request body is too large"}
+	probMediaType        = problemKind{"unsupported-media-type", http.StatusUnsupportedMediaType, "The request body must be application/json"}
+	probMethod           = problemKind{"method-not-allowed", http.StatusMethodNotAllowed, "Method not allowed"}
+	probNotSupported     = problemKind{"not-supported", http.StatusNotImplemented, "Not supported by this deployment"}
+	probInternal         = problemKind{"internal", http.StatusInternalServerError, "Internal server error"}
+	probUnavailable      = problemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
+	domainCodeToProblems = map[subaccounts.Code]problemKind{
+		subaccounts.CodeValidation:   probValidation,
+		subaccounts.CodePolicy:       probPolicy,
+		subaccounts.CodeNotFound:     probNotFound,
+		subaccounts.CodeConflict:     probConflict,
+		subaccounts.CodeProvisioning: probProvisioning,
+		subaccounts.CodeForbidden:    probForbidden,
+		subaccounts.CodeNotSupported: probNotSupported,
+	}
+)
+
+// problem is an RFC 9457 problem details document with this API's extensions.
+type problem struct {
+	Type      string          `json:"type"`
+	Title     string          `json:"title"`
+	Status    int             `json:"status"`
+	Detail    string          `json:"detail,omitempty"`
+	Instance  string          `json:"instance,omitempty"`
+	RequestID string          `json:"requestId,omitempty"`
+	Errors    []fieldErrorDoc `json:"errors,omitempty"`
+	// OutsideContract lists the pairs a request would permit beyond the contract.
+	OutsideContract []pairView `json:"outsideContract,omitempty"`
+	// AffectedSubaccounts lists what a refused contract change would put outside it.
+	AffectedSubaccounts []affectedView `json:"affectedSubaccounts,omitempty"`
+	// Scope names the missing scope of an insufficient-scope problem.
+	Scope string `json:"scope,omitempty"`
+}
+
+type fieldErrorDoc struct {
+	Pointer   *string `json:"pointer,omitempty"`
+	Parameter string  `json:"parameter,omitempty"`
+	Detail    string  `json:"detail"`
+}
+
+func newProblem(c *gin.Context, k problemKind, detail string) problem {
+	return problem{
+		Type:      ProblemBase + k.slug,
+		Title:     k.title,
+		Status:    k.status,
+		Detail:    detail,
+		Instance:  c.Request.URL.Path,
+		RequestID: requestID(c),
+	}
+}
+
+func writeProblem(c *gin.Context, p problem) {
+	writeJSONType(c, p.Status, "application/problem+json", p)
+	c.Abort()
+}
+
+func abortProblem(c *gin.Context, k problemKind, detail string) {
+	writeProblem(c, newProblem(c, k, detail))
+}
+
+func toFieldErrorDocs(fields []subaccounts.FieldError) []fieldErrorDoc {
+	out := make([]fieldErrorDoc, len(fields))
+	for i, f := range fields {
+		out[i] = fieldErrorDoc{Parameter: f.Parameter, Detail: f.Detail}
+		if f.Parameter == "" {
+			ptr := f.Pointer
+			out[i].Pointer = &ptr
+		}
+	}
+	return out
+}
+
+// fail answers with the problem for err. This is the one place errors become statuses:
+// domain errors by their code, the store's sentinels by identity, and anything else is a
+// 500 that is logged in full and told to the client as nothing more than its request id.
+func fail(c *gin.Context, err error) {
+	var de *subaccounts.Error
+	switch {
+	case errors.As(err, &de):
+		k, ok := domainCodeToProblems[de.Code]
+		if !ok {
+			k = probInternal
+		}
+		p := newProblem(c, k, de.Message)
+		p.Errors = toFieldErrorDocs(de.Fields)
+		for _, pair := range de.Outside {
+			p.OutsideContract = append(p.OutsideContract, toPairView(pair))
+		}
+		for _, a := range de.Affected {
+			p.AffectedSubaccounts = append(p.AffectedSubaccounts, toAffectedView(a))
+		}
+		writeProblem(c, p)
+	case errors.Is(err, subaccounts.ErrNotFound):
+		abortProblem(c, probNotFound, "The resource does not exist.")
+	case errors.Is(err, subaccounts.ErrConflict):
+		abortProblem(c, probConflict, "The resource already exists.")
+	default:
+		logger(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed", slog.String("error", err.Error()))
+		abortProblem(c, probInternal, "An internal error occurred; quote the request id when reporting it.")
+	}
+}
+
+// invalidParam answers 400 naming a query or path parameter.
+func invalidParam(c *gin.Context, name, format string, args ...any) {
+	fail(c, subaccounts.Invalid(subaccounts.FieldError{Parameter: name, Detail: fmt.Sprintf(format, args...)}))
+}

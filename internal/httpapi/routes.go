@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"errors"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+// addRoutes lists every route of the API in one place.
+func addRoutes(r *gin.Engine, d Deps) {
+	svc := d.Service
+	r.GET("/healthz", handleHealthz())
+	r.GET("/readyz", handleReadyz(d.Ready))
+
+	if d.Issuer != nil {
+		r.GET("/.well-known/openid-configuration", handleDiscovery(d.Issuer))
+		r.GET("/.well-known/oauth-authorization-server", handleDiscovery(d.Issuer))
+		r.GET("/oauth2/jwks.json", handleJWKS(d.Issuer))
+		r.POST("/oauth2/token", handleToken(d.Issuer))
+	}
+
+	v1 := r.Group("/v1", authenticate(d.Verifier))
+
+	op := v1.Group("", operator())
+	op.POST("/accounts", handleCreateAccount(svc))
+	op.GET("/accounts", handleListAccounts(svc))
+	op.GET("/accounts/:accountId", handleGetAccount(svc))
+	op.PATCH("/accounts/:accountId", handlePatchAccount(svc))
+	op.PUT("/accounts/:accountId/contract", handlePutContract(svc))
+	op.POST("/accounts/:accountId/clients", handleCreateClient(d.Issuer))
+	op.GET("/accounts/:accountId/clients", handleListClients(d.Issuer))
+	op.DELETE("/accounts/:accountId/clients/:clientId", handleDeleteClient(d.Issuer))
+
+	t := v1.Group("", tenant(accountExists(svc)))
+	read, write := scope(subaccounts.ScopeSubaccountsRead), scope(subaccounts.ScopeSubaccountsWrite)
+	t.GET("/account", read, handleOwnAccount(svc))
+	t.POST("/subaccounts", write, handleCreateSubaccount(svc))
+	t.GET("/subaccounts", read, handleListSubaccounts(svc))
+	t.GET("/subaccounts/:subaccountId", read, handleGetSubaccount(svc))
+	t.PATCH("/subaccounts/:subaccountId", write, handlePatchSubaccount(svc))
+	t.DELETE("/subaccounts/:subaccountId", write, handleDeleteSubaccount(svc))
+	t.GET("/subaccounts/:subaccountId/entitlements", read, handleEntitlements(svc))
+}
+
+func isNotFound(err error) bool { return errors.Is(err, subaccounts.ErrNotFound) }

@@ -1,0 +1,85 @@
+// Package httpapi is the HTTP interface of the service, built on gin: routes, handlers,
+// request and response bodies, authentication middleware, and the single mapping of
+// errors to RFC 9457 problem responses.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/auth"
+	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+// Deps are what the server needs.
+type Deps struct {
+	Service  *subaccounts.Service
+	Verifier *auth.Verifier
+	// Issuer is the built-in OAuth2 issuer; nil when an external issuer is configured.
+	Issuer *issuer.Issuer
+	// Ready reports whether the database is reachable and migrated.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// NewServer returns the service's HTTP handler.
+func NewServer(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(withRequest(d.Logger))
+	r.NoRoute(func(c *gin.Context) { abortProblem(c, probNotFound, "No such route.") })
+	r.NoMethod(func(c *gin.Context) { abortProblem(c, probMethod, "This route does not accept that method.") })
+	addRoutes(r, d)
+	return r
+}
+
+// accountExists caches positive answers: accounts are never deleted, so once seen an
+// account needs no further query on the token path.
+func accountExists(svc *subaccounts.Service) accountChecker {
+	var known sync.Map
+	return func(ctx context.Context, id uuid.UUID) (bool, error) {
+		if _, ok := known.Load(id); ok {
+			return true, nil
+		}
+		_, err := svc.GetAccount(ctx, id)
+		switch {
+		case err == nil:
+			known.Store(id, struct{}{})
+			return true, nil
+		case isNotFound(err):
+			return false, nil
+		default:
+			return false, err
+		}
+	}
+}
+
+func handleHealthz() gin.HandlerFunc {
+	return func(c *gin.Context) { writeJSON(c, http.StatusOK, map[string]string{"status": "ok"}) }
+}
+
+func handleReadyz(ready func(ctx context.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			logger(c).Warn("not ready", slog.String("error", err.Error()))
+			abortProblem(c, probUnavailable, "The database is unreachable or not migrated.")
+			return
+		}
+		writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+	}
+}

@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+type createSubaccountBody struct {
+	Name           *string             `json:"name"`
+	Configurations []configurationBody `json:"configurations"`
+	Metadata       map[string]string   `json:"metadata"`
+}
+
+func handleCreateSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body createSubaccountBody
+		if !decode(c, &body) {
+			return
+		}
+		if body.Name == nil {
+			fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/name", Detail: "is required"}))
+			return
+		}
+		s, err := svc.CreateSubaccount(c.Request.Context(), mustPrincipal(c), subaccounts.SubaccountInput{
+			Name:           *body.Name,
+			Configurations: toPolicyConfigurations(body.Configurations),
+			Metadata:       body.Metadata,
+		})
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Header("Location", "/v1/subaccounts/"+s.ID.String())
+		writeJSON(c, http.StatusCreated, toSubaccountView(s))
+	}
+}
+
+func handleListSubaccounts(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		f := subaccounts.SubaccountFilter{NamePrefix: c.Query("name"), Country: c.Query("country"), Network: c.Query("network")}
+		items, next, err := svc.ListSubaccounts(c.Request.Context(), mustPrincipal(c), f, p)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, next, toSubaccountView))
+	}
+}
+
+func handleGetSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "subaccountId")
+		if !ok {
+			return
+		}
+		s, err := svc.GetSubaccount(c.Request.Context(), mustPrincipal(c), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toSubaccountView(s))
+	}
+}
+
+type patchSubaccountBody struct {
+	Name           *string              `json:"name"`
+	Configurations *[]configurationBody `json:"configurations"`
+	Metadata       *map[string]string   `json:"metadata"`
+	Suspended      *bool                `json:"suspended"`
+}
+
+func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "subaccountId")
+		if !ok {
+			return
+		}
+		var body patchSubaccountBody
+		if !decode(c, &body) {
+			return
+		}
+		patch := subaccounts.SubaccountPatch{Name: body.Name, Metadata: body.Metadata, Suspended: body.Suspended}
+		if body.Configurations != nil {
+			cfg := toPolicyConfigurations(*body.Configurations)
+			patch.Configurations = &cfg
+		}
+		s, err := svc.UpdateSubaccount(c.Request.Context(), mustPrincipal(c), id, patch)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toSubaccountView(s))
+	}
+}
+
+func handleDeleteSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "subaccountId")
+		if !ok {
+			return
+		}
+		if err := svc.DeleteSubaccount(c.Request.Context(), mustPrincipal(c), id); err != nil {
+			fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+func handleEntitlements(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "subaccountId")
+		if !ok {
+			return
+		}
+		country, network := c.Query("country"), c.Query("network")
+		ex, err := svc.Explain(c.Request.Context(), mustPrincipal(c), id, country, network)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		v := entitlementView{SubaccountID: id, Country: country, Network: network, Permitted: ex.Permitted, Reason: ex.Reason}
+		if ex.DeniedBy != "" {
+			v.DeniedBy = &ex.DeniedBy
+		}
+		if ex.Element >= 0 {
+			v.Configuration = &ex.Element
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
+}

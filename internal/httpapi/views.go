@@ -1,0 +1,196 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/policy"
+)
+
+// timestamp renders as ISO 8601 UTC with milliseconds, e.g. 2024-05-01T17:08:43.810Z.
+type timestamp time.Time
+
+func (t timestamp) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
+}
+
+type configurationBody struct {
+	Countries []string `json:"countries"`
+	Networks  []string `json:"networks"`
+}
+
+type pairView struct {
+	Country string `json:"country"`
+	Network string `json:"network"`
+}
+
+type contractView struct {
+	Configurations []configurationBody `json:"configurations"`
+	MaxSubaccounts int                 `json:"maxSubaccounts"`
+	Version        int64               `json:"version"`
+}
+
+type accountView struct {
+	ID        uuid.UUID    `json:"id"`
+	Name      string       `json:"name"`
+	Contract  contractView `json:"contract"`
+	CreatedAt timestamp    `json:"createdAt"`
+	UpdatedAt timestamp    `json:"updatedAt"`
+}
+
+type subaccountView struct {
+	ID             uuid.UUID           `json:"id"`
+	AccountID      uuid.UUID           `json:"accountId"`
+	Name           string              `json:"name"`
+	Configurations []configurationBody `json:"configurations"`
+	ConfigVersion  int64               `json:"configVersion"`
+	Metadata       map[string]string   `json:"metadata"`
+	Suspended      bool                `json:"suspended"`
+	CreatedAt      timestamp           `json:"createdAt"`
+	UpdatedAt      timestamp           `json:"updatedAt"`
+}
+
+type clientView struct {
+	ClientID     string     `json:"clientId"`
+	AccountID    uuid.UUID  `json:"accountId"`
+	Name         string     `json:"name"`
+	Scopes       []string   `json:"scopes"`
+	SubaccountID *uuid.UUID `json:"subaccountId"`
+	CreatedAt    timestamp  `json:"createdAt"`
+}
+
+type createdClientView struct {
+	clientView
+	ClientSecret string `json:"clientSecret"`
+}
+
+type affectedView struct {
+	ID              uuid.UUID           `json:"id"`
+	Name            string              `json:"name"`
+	OutsideContract []pairView          `json:"outsideContract"`
+	Configurations  []configurationBody `json:"configurations"`
+}
+
+type contractChangeView struct {
+	Account             accountView    `json:"account"`
+	DryRun              bool           `json:"dryRun"`
+	Mode                string         `json:"mode"`
+	AffectedSubaccounts []affectedView `json:"affectedSubaccounts"`
+}
+
+type entitlementView struct {
+	SubaccountID  uuid.UUID `json:"subaccountId"`
+	Country       string    `json:"country"`
+	Network       string    `json:"network"`
+	Permitted     bool      `json:"permitted"`
+	Reason        string    `json:"reason"`
+	DeniedBy      *string   `json:"deniedBy"`
+	Configuration *int      `json:"configuration"`
+}
+
+type listView[T any] struct {
+	Items      []T     `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+func toConfigurationBodies(cs []policy.Configuration) []configurationBody {
+	out := make([]configurationBody, len(cs))
+	for i, c := range cs {
+		out[i] = configurationBody{Countries: c.Countries, Networks: c.Networks}
+	}
+	return out
+}
+
+func toPolicyConfigurations(cs []configurationBody) []policy.Configuration {
+	out := make([]policy.Configuration, len(cs))
+	for i, c := range cs {
+		out[i] = policy.Configuration{Countries: c.Countries, Networks: c.Networks}
+	}
+	return out
+}
+
+func toPairView(p policy.Pair) pairView {
+	return pairView{Country: p.Country, Network: p.Network.String()}
+}
+
+func toAccountView(a subaccounts.Account) accountView {
+	return accountView{
+		ID:   a.ID,
+		Name: a.Name,
+		Contract: contractView{
+			Configurations: toConfigurationBodies(a.Contract.Configurations),
+			MaxSubaccounts: a.Contract.MaxSubaccounts,
+			Version:        a.Contract.Version,
+		},
+		CreatedAt: timestamp(a.CreatedAt),
+		UpdatedAt: timestamp(a.UpdatedAt),
+	}
+}
+
+func toSubaccountView(s subaccounts.Subaccount) subaccountView {
+	return subaccountView{
+		ID:             s.ID,
+		AccountID:      s.AccountID,
+		Name:           s.Name,
+		Configurations: toConfigurationBodies(s.Configurations),
+		ConfigVersion:  s.ConfigVersion,
+		Metadata:       s.Metadata,
+		Suspended:      s.Suspended,
+		CreatedAt:      timestamp(s.CreatedAt),
+		UpdatedAt:      timestamp(s.UpdatedAt),
+	}
+}
+
+func toClientView(c subaccounts.Client) clientView {
+	v := clientView{ClientID: c.ID, Name: c.Name, Scopes: c.Scopes, SubaccountID: c.SubaccountID, CreatedAt: timestamp(c.CreatedAt)}
+	if c.AccountID != nil {
+		v.AccountID = *c.AccountID
+	}
+	return v
+}
+
+func toAffectedView(a subaccounts.AffectedSubaccount) affectedView {
+	v := affectedView{ID: a.ID, Name: a.Name, Configurations: toConfigurationBodies(a.After), OutsideContract: []pairView{}}
+	for _, p := range a.Outside {
+		v.OutsideContract = append(v.OutsideContract, toPairView(p))
+	}
+	return v
+}
+
+func toContractChangeView(ch subaccounts.ContractChange) contractChangeView {
+	v := contractChangeView{Account: toAccountView(ch.Account), DryRun: ch.DryRun, Mode: "reject", AffectedSubaccounts: []affectedView{}}
+	if ch.Cascade {
+		v.Mode = "cascade"
+	}
+	for _, a := range ch.Affected {
+		v.AffectedSubaccounts = append(v.AffectedSubaccounts, toAffectedView(a))
+	}
+	return v
+}
+
+func toList[T, V any](items []T, next *uuid.UUID, conv func(T) V) listView[V] {
+	out := listView[V]{Items: make([]V, len(items))}
+	for i, it := range items {
+		out.Items[i] = conv(it)
+	}
+	if next != nil {
+		s := encodeCursor(*next)
+		out.NextCursor = &s
+	}
+	return out
+}
+
+// Cursors are opaque to clients: the base64url form of the last id of the page.
+func encodeCursor(id uuid.UUID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+func decodeCursor(s string) (uuid.UUID, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return uuid.Nil, errors.New("invalid cursor")
+	}
+	return uuid.UUID(b), nil
+}

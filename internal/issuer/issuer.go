@@ -1,0 +1,303 @@
+// Package issuer is the built-in OAuth2 authorization server of the embedded default: the
+// client-credentials grant, its discovery document and key set, and the clients it
+// issues tokens to. Its tokens are verified by package auth exactly like an external
+// issuer's.
+package issuer
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+// TokenTTL is the lifetime of issued tokens, unless the configured maximum is shorter.
+const TokenTTL = time.Hour
+
+// clientCacheTTL bounds how long another replica may keep accepting a revoked client's
+// tokens; the replica that revokes forgets at once.
+const clientCacheTTL = 5 * time.Second
+
+// Config configures an Issuer.
+type Config struct {
+	URL          string
+	Audience     string
+	AccountClaim string
+	MaxLifetime  time.Duration
+	// BcryptCost is the cost of client-secret hashes; 0 means bcrypt.DefaultCost.
+	BcryptCost int
+}
+
+// Issuer issues client-credentials tokens.
+type Issuer struct {
+	cfg   Config
+	store subaccounts.Store
+	key   *rsa.PrivateKey
+	kid   string
+	jwks  jose.JSONWebKeySet
+	sign  jose.Signer
+	dummy []byte
+
+	mu      sync.Mutex
+	clients map[string]cacheEntry
+}
+
+type cacheEntry struct {
+	active bool
+	at     time.Time
+}
+
+// New loads the signing key from the store, generating and persisting it on first start.
+func New(ctx context.Context, store subaccounts.Store, cfg Config) (*Issuer, error) {
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	key, kid, err := loadOrCreateKey(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	// A hash to compare against when the client is unknown, so the time taken does not
+	// tell whether a client id exists.
+	dummy, err := bcrypt.GenerateFromPassword([]byte("no such client"), cfg.BcryptCost)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	return &Issuer{
+		cfg:   cfg,
+		store: store,
+		key:   key,
+		kid:   kid,
+		sign:  signer,
+		dummy: dummy,
+		jwks: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
+			Key: &key.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig",
+		}}},
+		clients: map[string]cacheEntry{},
+	}, nil
+}
+
+func loadOrCreateKey(ctx context.Context, store subaccounts.Store) (*rsa.PrivateKey, string, error) {
+	for range 2 {
+		keys, err := store.SigningKeys(ctx)
+		if err != nil {
+			return nil, "", fmt.Errorf("issuer: load keys: %w", err)
+		}
+		if len(keys) > 0 {
+			block, _ := pem.Decode([]byte(keys[0].PrivatePEM))
+			if block == nil {
+				return nil, "", errors.New("issuer: stored key is not PEM")
+			}
+			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+			if err != nil {
+				return nil, "", fmt.Errorf("issuer: stored key: %w", err)
+			}
+			rk, ok := k.(*rsa.PrivateKey)
+			if !ok {
+				return nil, "", errors.New("issuer: stored key is not RSA")
+			}
+			return rk, keys[0].KID, nil
+		}
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, "", fmt.Errorf("issuer: generate key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return nil, "", fmt.Errorf("issuer: %w", err)
+		}
+		pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		sum := sha256.Sum256(pub)
+		kid := base64.RawURLEncoding.EncodeToString(sum[:12])
+		err = store.CreateSigningKey(ctx, subaccounts.SigningKey{
+			KID: kid, Algorithm: "RS256", CreatedAt: subaccounts.Now(),
+			PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		})
+		// Another replica may have won the race; the loop then reads its key.
+		if err != nil && !errors.Is(err, subaccounts.ErrConflict) {
+			return nil, "", fmt.Errorf("issuer: store key: %w", err)
+		}
+	}
+	return nil, "", errors.New("issuer: could not load the signing key")
+}
+
+// URL is the issuer identifier.
+func (is *Issuer) URL() string { return is.cfg.URL }
+
+// JWKS returns the public keys.
+func (is *Issuer) JWKS() jose.JSONWebKeySet { return is.jwks }
+
+// FetchKeys returns the public keys; it is the auth.FetchFunc of the built-in issuer.
+func (is *Issuer) FetchKeys(context.Context) (jose.JSONWebKeySet, error) { return is.jwks, nil }
+
+// Discovery is the OpenID Provider / OAuth2 authorization server metadata document.
+type Discovery struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+}
+
+// Discovery returns the metadata document.
+func (is *Issuer) Discovery() Discovery {
+	base := strings.TrimRight(is.cfg.URL, "/")
+	return Discovery{
+		Issuer:                            is.cfg.URL,
+		TokenEndpoint:                     base + "/oauth2/token",
+		JWKSURI:                           base + "/oauth2/jwks.json",
+		GrantTypesSupported:               []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		ScopesSupported:                   append(slices.Clone(subaccounts.TenantScopes), subaccounts.ScopeAccountsAdmin),
+		ResponseTypesSupported:            []string{"token"},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{"RS256"},
+	}
+}
+
+// OAuthError is an RFC 6749 §5.2 error response.
+type OAuthError struct {
+	Status      int    `json:"-"`
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+func (e *OAuthError) Error() string { return e.Code + ": " + e.Description }
+
+// TokenResponse is an RFC 6749 §5.1 response.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+// Token runs the client-credentials grant for an authenticated client id and secret.
+func (is *Issuer) Token(ctx context.Context, clientID, secret, scope string) (TokenResponse, error) {
+	c, err := is.store.GetClient(ctx, clientID)
+	switch {
+	case errors.Is(err, subaccounts.ErrNotFound):
+		_ = bcrypt.CompareHashAndPassword(is.dummy, []byte(secret))
+		return TokenResponse{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "client authentication failed"}
+	case err != nil:
+		return TokenResponse{}, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(c.SecretHash), []byte(secret)) != nil {
+		return TokenResponse{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "client authentication failed"}
+	}
+	scopes := c.Scopes
+	if requested := strings.Fields(scope); len(requested) > 0 {
+		for _, s := range requested {
+			if !slices.Contains(c.Scopes, s) {
+				return TokenResponse{}, &OAuthError{Status: 400, Code: "invalid_scope", Description: fmt.Sprintf("scope %q is not granted to this client", s)}
+			}
+		}
+		scopes = dedupe(requested)
+	}
+	ttl := min(TokenTTL, is.cfg.MaxLifetime)
+	now := time.Now()
+	claims := map[string]any{
+		"iss":       is.cfg.URL,
+		"aud":       is.cfg.Audience,
+		"sub":       c.ID,
+		"client_id": c.ID,
+		"iat":       now.Unix(),
+		"exp":       now.Add(ttl).Unix(),
+		"jti":       uuid.NewString(),
+		"scope":     strings.Join(scopes, " "),
+	}
+	if c.AccountID != nil {
+		claims[is.cfg.AccountClaim] = c.AccountID.String()
+	}
+	if c.SubaccountID != nil {
+		claims["subaccount_id"] = c.SubaccountID.String()
+	}
+	raw, err := jwt.Signed(is.sign).Claims(claims).Serialize()
+	if err != nil {
+		return TokenResponse{}, fmt.Errorf("sign token: %w", err)
+	}
+	return TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int64(ttl / time.Second), Scope: strings.Join(scopes, " ")}, nil
+}
+
+func dedupe(s []string) []string {
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ClientActive reports whether a client still exists and is not revoked. Answers are
+// cached for a few seconds so a token check does not cost a query per request.
+func (is *Issuer) ClientActive(ctx context.Context, clientID string) (bool, error) {
+	now := time.Now()
+	is.mu.Lock()
+	e, ok := is.clients[clientID]
+	is.mu.Unlock()
+	if ok && now.Sub(e.at) < clientCacheTTL {
+		return e.active, nil
+	}
+	_, err := is.store.GetClient(ctx, clientID)
+	if err != nil && !errors.Is(err, subaccounts.ErrNotFound) {
+		return false, err
+	}
+	active := err == nil
+	is.mu.Lock()
+	if len(is.clients) > 100_000 {
+		clear(is.clients)
+	}
+	is.clients[clientID] = cacheEntry{active: active, at: now}
+	is.mu.Unlock()
+	return active, nil
+}
+
+func (is *Issuer) forget(clientID string) {
+	is.mu.Lock()
+	delete(is.clients, clientID)
+	is.mu.Unlock()
+}
+
+// NewSecret returns a random client secret: 32 bytes, hex encoded (64 characters, under
+// bcrypt's 72-byte limit).
+func NewSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Hash returns the bcrypt hash of a secret.
+func (is *Issuer) Hash(secret string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(secret), is.cfg.BcryptCost)
+	return string(h), err
+}
+
+func bcryptOK(hash, secret string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret)) == nil
+}

@@ -1,0 +1,246 @@
+// Package store implements subaccounts.Store with gorm, for PostgreSQL and for the
+// embedded pure-Go SQLite default. It owns the rows, the converters between rows and
+// domain values, the migrations run at start-up, and the translation of driver errors
+// into the domain's sentinel errors. Nothing above it sees gorm.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/gormlite"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/migrations"
+)
+
+// DB is a gorm-backed subaccounts.Store.
+type DB struct {
+	gdb     *gorm.DB
+	dialect string
+	queries
+}
+
+var _ subaccounts.Store = (*DB)(nil)
+
+// Options tune Open.
+type Options struct {
+	// Logger receives slow-query and error logs; nil discards them.
+	Logger *slog.Logger
+	// SkipMigrations leaves the schema alone (the schema was migrated elsewhere).
+	SkipMigrations bool
+}
+
+// OpenPostgres connects to PostgreSQL and applies the migrations under a session lock, so
+// several replicas can start at once.
+func OpenPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	gdb, err := gorm.Open(postgres.Open(dsn), gormConfig(opts))
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(32)
+	sqlDB.SetMaxIdleConns(32)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{gdb: gdb, dialect: "postgres", queries: queries{db: gdb, dialect: "postgres"}}
+	if !opts.SkipMigrations {
+		if err := Migrate(ctx, sqlDB, "postgres"); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// OpenSQLite opens (creating if needed) the embedded database file in dir and applies the
+// migrations.
+func OpenSQLite(ctx context.Context, dir string, opts Options) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	path := filepath.Join(dir, "subaccounts.db")
+	// WAL lets readers run beside the writer; immediate transactions take the write lock
+	// up front, so concurrent writers queue on busy_timeout instead of failing with
+	// SQLITE_BUSY half-way through.
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(wal)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(on)")
+	q.Add("_pragma", "synchronous(normal)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + filepath.ToSlash(path) + "?" + q.Encode()
+	gdb, err := gorm.Open(gormlite.Open(dsn), gormConfig(opts))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(8)
+	db := &DB{gdb: gdb, dialect: "sqlite", queries: queries{db: gdb, dialect: "sqlite"}}
+	if !opts.SkipMigrations {
+		if err := Migrate(ctx, sqlDB, "sqlite"); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func gormConfig(opts Options) *gorm.Config {
+	l := opts.Logger
+	if l == nil {
+		l = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &gorm.Config{
+		// Parameterized queries keep bound values (and so any sensitive input) out of logs.
+		Logger: logger.NewSlogLogger(l, logger.Config{
+			SlowThreshold:             500 * time.Millisecond,
+			LogLevel:                  logger.Warn,
+			IgnoreRecordNotFoundError: true,
+			ParameterizedQueries:      true,
+		}),
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		NowFunc:                subaccounts.Now,
+	}
+}
+
+// Migrate applies every pending migration of dialect to db. On PostgreSQL it holds a
+// session advisory lock while doing so.
+func Migrate(ctx context.Context, db *sql.DB, dialect string) error {
+	fsys, err := migrations.FS(dialect)
+	if err != nil {
+		return err
+	}
+	var opts []goose.ProviderOption
+	gd := goose.DialectSQLite3
+	if dialect == "postgres" {
+		gd = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Close releases the connection pool.
+func (d *DB) Close() error {
+	sqlDB, err := d.gdb.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Dialect is "postgres" or "sqlite".
+func (d *DB) Dialect() string { return d.dialect }
+
+// Ping checks the connection and that the newest migration is applied.
+func (d *DB) Ping(ctx context.Context) error {
+	fsys, err := migrations.FS(d.dialect)
+	if err != nil {
+		return err
+	}
+	sqlDB, err := d.gdb.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	gd := goose.DialectSQLite3
+	if d.dialect == "postgres" {
+		gd = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(gd, sqlDB, fsys)
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	if pending {
+		return errors.New("ping: migrations pending")
+	}
+	return nil
+}
+
+// Transact runs fn in a transaction and retries it on serialization failures, deadlocks
+// and busy locks, with jittered backoff.
+func (d *DB) Transact(ctx context.Context, fn func(tx subaccounts.Tx) error) error {
+	const attempts = 5
+	var err error
+	for i := range attempts {
+		err = d.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(queries{db: tx, dialect: d.dialect, inTx: true})
+		})
+		if err == nil || !retryable(err) {
+			return translate(err)
+		}
+		backoff := time.Duration(1<<i) * 5 * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff/2 + rand.N(backoff)):
+		}
+	}
+	return fmt.Errorf("transaction kept conflicting: %w", translate(err))
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	return errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED)
+}
+
+// translate maps driver and gorm errors onto the domain's sentinels; everything else
+// passes through wrapped as it was.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return subaccounts.ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%w: %s", subaccounts.ErrConflict, strings.TrimSpace(err.Error()))
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", subaccounts.ErrConflict, pgErr.ConstraintName)
+	}
+	return err
+}

@@ -1,0 +1,73 @@
+package subaccounts
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cardseg/subaccounts/policy"
+)
+
+// Sentinel errors that storage translates driver errors into, so nothing above the store
+// ever sees gorm or a database driver.
+var (
+	// ErrNotFound means the resource does not exist for this account. Another tenant's
+	// resource is reported the same way, so its existence is never revealed.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique constraint refused the write.
+	ErrConflict = errors.New("conflict")
+)
+
+// Code classifies an *Error; the HTTP layer maps each code to one problem type and status.
+type Code string
+
+// The error codes of the service.
+const (
+	CodeValidation   Code = "validation"
+	CodePolicy       Code = "policy-violation"
+	CodeNotFound     Code = "not-found"
+	CodeConflict     Code = "conflict"
+	CodeProvisioning Code = "provisioning"
+	CodeForbidden    Code = "forbidden"
+	CodeNotSupported Code = "not-supported"
+)
+
+// FieldError names one failing input: a body member by JSON pointer, or a query or path
+// parameter by name.
+type FieldError struct {
+	Pointer   string
+	Parameter string
+	Detail    string
+}
+
+// Error is the one error type the domain returns for expected failures.
+type Error struct {
+	Code    Code
+	Message string
+	Fields  []FieldError
+	// Outside lists the pairs a request would permit beyond the contract.
+	Outside []policy.Pair
+	// Affected lists the subaccounts a contract change would put outside the contract.
+	Affected []AffectedSubaccount
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	}
+	return fmt.Sprintf("%s: %s (%s: %s)", e.Code, e.Message, e.Fields[0].Pointer, e.Fields[0].Detail)
+}
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns a validation error naming the failing fields.
+func Invalid(fields ...FieldError) *Error {
+	return &Error{Code: CodeValidation, Message: "The request is not valid.", Fields: fields}
+}
+
+// NotFound returns the not-found error for a resource kind, without echoing the id.
+func NotFound(kind string) error {
+	return fmt.Errorf("%s: %w", kind, ErrNotFound)
+}

@@ -1,0 +1,42 @@
+package subaccounts
+
+import (
+	"slices"
+
+	"github.com/google/uuid"
+)
+
+// Scopes understood by the service.
+const (
+	ScopeSubaccountsRead  = "subaccounts:read"
+	ScopeSubaccountsWrite = "subaccounts:write"
+	ScopeAccountsAdmin    = "accounts:admin"
+)
+
+// TenantScopes are the scopes an account's own clients may hold.
+var TenantScopes = []string{ScopeSubaccountsRead, ScopeSubaccountsWrite}
+
+// Principal is the verified caller of one request, built only from a verified token.
+type Principal struct {
+	Subject  string
+	ClientID string
+	// AccountID is the tenant; uuid.Nil for the platform operator.
+	AccountID uuid.UUID
+	// SubaccountID, when set, confines the caller to that one subaccount.
+	SubaccountID *uuid.UUID
+	Scopes       []string
+}
+
+// HasScope reports whether the principal was granted scope.
+func (p Principal) HasScope(scope string) bool {
+	return slices.Contains(p.Scopes, scope)
+}
+
+// Confined reports whether the principal may only see one subaccount.
+func (p Principal) Confined() bool { return p.SubaccountID != nil }
+
+// Sees reports whether a confined principal may see subaccount id; unconfined ones see all
+// of their account.
+func (p Principal) Sees(id uuid.UUID) bool {
+	return p.SubaccountID == nil || *p.SubaccountID == id
+}

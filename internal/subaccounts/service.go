@@ -1,0 +1,485 @@
+package subaccounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/policy"
+)
+
+// Service holds the domain logic. It is safe for concurrent use.
+type Service struct {
+	store Store
+}
+
+// NewService returns a Service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
+
+// ContractInput is a requested contract.
+type ContractInput struct {
+	Configurations []policy.Configuration
+	MaxSubaccounts *int
+}
+
+// compile validates a contract; pointer prefixes the field pointers ("" or "/contract").
+func (in ContractInput) compile(pointer string) (*policy.Set, []FieldError) {
+	set, errs := CompileConfigurations(pointer+"/configurations", in.Configurations)
+	switch {
+	case in.MaxSubaccounts == nil:
+		errs = append(errs, FieldError{Pointer: pointer + "/maxSubaccounts", Detail: "is required"})
+	case *in.MaxSubaccounts < 0 || *in.MaxSubaccounts > MaxMaxSubaccounts:
+		errs = append(errs, FieldError{Pointer: pointer + "/maxSubaccounts", Detail: fmt.Sprintf("must be between 0 and %d", MaxMaxSubaccounts)})
+	}
+	return set, errs
+}
+
+// CreateAccount creates an account with its contract.
+func (s *Service) CreateAccount(ctx context.Context, name string, contract ContractInput) (Account, error) {
+	name, nameErr := CleanName("/name", name)
+	set, errs := contract.compile("/contract")
+	if nameErr != nil {
+		errs = append([]FieldError{*nameErr}, errs...)
+	}
+	if len(errs) > 0 {
+		return Account{}, Invalid(errs...)
+	}
+	now := Now()
+	a := Account{
+		ID:   uuid.Must(uuid.NewV7()),
+		Name: name,
+		Contract: Contract{
+			Configurations: set.Normalize(),
+			MaxSubaccounts: *contract.MaxSubaccounts,
+			Version:        1,
+		},
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		return Account{}, fmt.Errorf("create account: %w", err)
+	}
+	return a, nil
+}
+
+// GetAccount returns one account.
+func (s *Service) GetAccount(ctx context.Context, id uuid.UUID) (Account, error) {
+	return s.store.GetAccount(ctx, id, false)
+}
+
+// ListAccounts returns one page of accounts and the id to continue after, if any.
+func (s *Service) ListAccounts(ctx context.Context, p Page) ([]Account, *uuid.UUID, error) {
+	items, err := s.store.ListAccounts(ctx, Page{Limit: p.Limit + 1, After: p.After})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list accounts: %w", err)
+	}
+	items, next := cut(items, p.Limit, func(a Account) uuid.UUID { return a.ID })
+	return items, next, nil
+}
+
+// AccountPatch is a partial update of an account; nil fields are left alone.
+type AccountPatch struct {
+	Name *string
+}
+
+// UpdateAccount applies a patch to an account.
+func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch AccountPatch) (Account, error) {
+	var name string
+	if patch.Name != nil {
+		n, fe := CleanName("/name", *patch.Name)
+		if fe != nil {
+			return Account{}, Invalid(*fe)
+		}
+		name = n
+	}
+	var out Account
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		a, err := tx.GetAccount(ctx, id, true)
+		if err != nil {
+			return err
+		}
+		if patch.Name != nil {
+			a.Name = name
+		}
+		a.UpdatedAt = Now()
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		out = a
+		return nil
+	})
+	if err != nil {
+		return Account{}, fmt.Errorf("update account: %w", err)
+	}
+	return out, nil
+}
+
+// AffectedSubaccount is a subaccount that a contract change puts outside the contract.
+type AffectedSubaccount struct {
+	ID   uuid.UUID
+	Name string
+	// Outside are the pairs the subaccount permits that the new contract does not.
+	Outside []policy.Pair
+	// After is the subaccount's configuration once narrowed to the new contract.
+	After []policy.Configuration
+}
+
+// ContractChange reports the outcome of SetContract.
+type ContractChange struct {
+	Account  Account
+	DryRun   bool
+	Cascade  bool
+	Affected []AffectedSubaccount
+}
+
+// SetContract replaces an account's contract. Widening always succeeds. Narrowing that
+// leaves subaccounts outside the contract is refused with every affected subaccount and
+// pair, unless cascade is set, which narrows each of them in the same transaction. A dry
+// run reports the same impact and changes nothing. Lowering maxSubaccounts below the
+// current count keeps the existing subaccounts and only stops new ones.
+func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInput, dryRun, cascade bool) (ContractChange, error) {
+	set, errs := in.compile("")
+	if len(errs) > 0 {
+		return ContractChange{}, Invalid(errs...)
+	}
+	change := ContractChange{DryRun: dryRun, Cascade: cascade}
+	errDryRun := errors.New("dry run")
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		change.Affected = nil
+		a, err := tx.GetAccount(ctx, id, true)
+		if err != nil {
+			return err
+		}
+		subs, err := tx.AllSubaccounts(ctx, id)
+		if err != nil {
+			return err
+		}
+		type narrowed struct {
+			sub   Subaccount
+			after *policy.Set
+		}
+		var toNarrow []narrowed
+		for _, sub := range subs {
+			cur, ferrs := policy.Compile(sub.Configurations)
+			if len(ferrs) > 0 {
+				return fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
+			}
+			outside := cur.Difference(set)
+			if len(outside) == 0 {
+				continue
+			}
+			after := cur.Intersect(set)
+			change.Affected = append(change.Affected, AffectedSubaccount{ID: sub.ID, Name: sub.Name, Outside: outside, After: after.Normalize()})
+			toNarrow = append(toNarrow, narrowed{sub: sub, after: after})
+		}
+		a.Contract = Contract{Configurations: set.Normalize(), MaxSubaccounts: *in.MaxSubaccounts, Version: a.Contract.Version + 1}
+		a.UpdatedAt = Now()
+		change.Account = a
+		if len(toNarrow) > 0 && !cascade && !dryRun {
+			return &Error{
+				Code:     CodeConflict,
+				Message:  fmt.Sprintf("The new contract would leave %d subaccount(s) outside it; narrow them first, or use mode=cascade.", len(toNarrow)),
+				Affected: change.Affected,
+			}
+		}
+		if dryRun {
+			// Returning an error rolls the transaction back; nothing was written anyway.
+			return errDryRun
+		}
+		if err := tx.UpdateAccount(ctx, a); err != nil {
+			return err
+		}
+		for _, n := range toNarrow {
+			n.sub.Configurations = n.after.Normalize()
+			n.sub.ConfigVersion++
+			n.sub.UpdatedAt = a.UpdatedAt
+			if err := tx.UpdateSubaccount(ctx, n.sub, pairsOrEmpty(n.after)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return ContractChange{}, fmt.Errorf("set contract: %w", err)
+	}
+	return change, nil
+}
+
+// SubaccountInput is a requested new subaccount.
+type SubaccountInput struct {
+	Name           string
+	Configurations []policy.Configuration
+	Metadata       map[string]string
+}
+
+// CreateSubaccount creates a subaccount inside the caller's account, refusing anything
+// the contract does not permit.
+func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in SubaccountInput) (Subaccount, error) {
+	if p.Confined() {
+		return Subaccount{}, Errorf(CodeForbidden, "A client confined to one subaccount cannot create subaccounts.")
+	}
+	name, nameErr := CleanName("/name", in.Name)
+	set, errs := CompileConfigurations("/configurations", in.Configurations)
+	if nameErr != nil {
+		errs = append([]FieldError{*nameErr}, errs...)
+	}
+	errs = append(errs, CheckMetadata("/metadata", in.Metadata)...)
+	if len(errs) > 0 {
+		return Subaccount{}, Invalid(errs...)
+	}
+	now := Now()
+	sub := Subaccount{
+		ID:             uuid.Must(uuid.NewV7()),
+		AccountID:      p.AccountID,
+		Name:           name,
+		Configurations: set.Normalize(),
+		ConfigVersion:  1,
+		Metadata:       orEmpty(in.Metadata),
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		a, err := tx.GetAccount(ctx, p.AccountID, true)
+		if err != nil {
+			return err
+		}
+		if err := checkInsideContract(a, set); err != nil {
+			return err
+		}
+		n, err := tx.CountSubaccounts(ctx, p.AccountID)
+		if err != nil {
+			return err
+		}
+		if n >= a.Contract.MaxSubaccounts {
+			return Errorf(CodeProvisioning, "Maximum number of subaccounts reached (%d).", a.Contract.MaxSubaccounts)
+		}
+		return tx.CreateSubaccount(ctx, sub, pairsOrEmpty(set))
+	})
+	if errors.Is(err, ErrConflict) {
+		return Subaccount{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
+	}
+	if err != nil {
+		return Subaccount{}, fmt.Errorf("create subaccount: %w", err)
+	}
+	return sub, nil
+}
+
+func checkInsideContract(a Account, set *policy.Set) error {
+	contract, ferrs := policy.Compile(a.Contract.Configurations)
+	if len(ferrs) > 0 {
+		return fmt.Errorf("stored contract of account %s is invalid: %s", a.ID, ferrs[0].Detail)
+	}
+	outside := set.Difference(contract)
+	if len(outside) == 0 {
+		return nil
+	}
+	e := &Error{Code: CodePolicy, Message: "The configurations permit pairs outside the account contract.", Outside: outside}
+	for _, pair := range outside {
+		e.Fields = append(e.Fields, FieldError{Pointer: "/configurations", Detail: pair.String() + " is outside the account contract"})
+	}
+	return e
+}
+
+// GetSubaccount returns one subaccount the principal may see.
+func (s *Service) GetSubaccount(ctx context.Context, p Principal, id uuid.UUID) (Subaccount, error) {
+	if !p.Sees(id) {
+		return Subaccount{}, NotFound("subaccount")
+	}
+	return s.store.GetSubaccount(ctx, p.AccountID, id)
+}
+
+// ListSubaccounts returns one page of the subaccounts the principal may see.
+func (s *Service) ListSubaccounts(ctx context.Context, p Principal, f SubaccountFilter, page Page) ([]Subaccount, *uuid.UUID, error) {
+	var errs []FieldError
+	if f.Country != "" && !policy.ValidCountry(f.Country) {
+		fe := FieldError{Parameter: "country", Detail: fmt.Sprintf("%q is not an ISO 3166-1 alpha-3 country code", f.Country)}
+		if hint, ok := policy.CountryHint(f.Country); ok {
+			fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
+		}
+		errs = append(errs, fe)
+	}
+	if f.Network != "" {
+		if _, ok := policy.ParseNetwork(f.Network); !ok {
+			errs = append(errs, FieldError{Parameter: "network", Detail: "must be VISA or MASTERCARD"})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, Invalid(errs...)
+	}
+	f.Only = p.SubaccountID
+	items, err := s.store.ListSubaccounts(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list subaccounts: %w", err)
+	}
+	items, next := cut(items, page.Limit, func(s Subaccount) uuid.UUID { return s.ID })
+	return items, next, nil
+}
+
+// SubaccountPatch is a partial update; nil fields are left alone. Metadata, when given,
+// replaces the whole map.
+type SubaccountPatch struct {
+	Name           *string
+	Configurations *[]policy.Configuration
+	Metadata       *map[string]string
+	Suspended      *bool
+}
+
+// UpdateSubaccount applies a patch, keeping the subaccount inside the contract.
+func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUID, patch SubaccountPatch) (Subaccount, error) {
+	if !p.Sees(id) {
+		return Subaccount{}, NotFound("subaccount")
+	}
+	var errs []FieldError
+	var name string
+	if patch.Name != nil {
+		n, fe := CleanName("/name", *patch.Name)
+		if fe != nil {
+			errs = append(errs, *fe)
+		}
+		name = n
+	}
+	var set *policy.Set
+	if patch.Configurations != nil {
+		var ferrs []FieldError
+		set, ferrs = CompileConfigurations("/configurations", *patch.Configurations)
+		errs = append(errs, ferrs...)
+	}
+	if patch.Metadata != nil {
+		errs = append(errs, CheckMetadata("/metadata", *patch.Metadata)...)
+	}
+	if len(errs) > 0 {
+		return Subaccount{}, Invalid(errs...)
+	}
+	var out Subaccount
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		a, err := tx.GetAccount(ctx, p.AccountID, true)
+		if err != nil {
+			return err
+		}
+		sub, err := tx.GetSubaccount(ctx, p.AccountID, id)
+		if err != nil {
+			return err
+		}
+		var pairs []policy.Pair
+		if set != nil {
+			if err := checkInsideContract(a, set); err != nil {
+				return err
+			}
+			normal := set.Normalize()
+			if !sameConfigurations(normal, sub.Configurations) {
+				sub.Configurations = normal
+				sub.ConfigVersion++
+				pairs = pairsOrEmpty(set)
+			}
+		}
+		if patch.Name != nil {
+			sub.Name = name
+		}
+		if patch.Metadata != nil {
+			sub.Metadata = orEmpty(*patch.Metadata)
+		}
+		if patch.Suspended != nil {
+			sub.Suspended = *patch.Suspended
+		}
+		sub.UpdatedAt = Now()
+		if err := tx.UpdateSubaccount(ctx, sub, pairs); err != nil {
+			return err
+		}
+		out = sub
+		return nil
+	})
+	if errors.Is(err, ErrConflict) {
+		return Subaccount{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
+	}
+	if err != nil {
+		return Subaccount{}, fmt.Errorf("update subaccount: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteSubaccount removes a subaccount from the lists and revokes the clients confined
+// to it. Its row stays, so what later parts record against it stays explainable.
+func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUID) error {
+	if !p.Sees(id) {
+		return NotFound("subaccount")
+	}
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
+			return err
+		}
+		return tx.DeleteSubaccount(ctx, p.AccountID, id)
+	})
+	if err != nil {
+		return fmt.Errorf("delete subaccount: %w", err)
+	}
+	return nil
+}
+
+// Explain says whether a subaccount permits a pair and why.
+func (s *Service) Explain(ctx context.Context, p Principal, id uuid.UUID, country, network string) (policy.Explanation, error) {
+	var errs []FieldError
+	if !policy.ValidCountry(country) {
+		fe := FieldError{Parameter: "country", Detail: "is required: an ISO 3166-1 alpha-3 country code"}
+		if country != "" {
+			fe.Detail = fmt.Sprintf("%q is not an ISO 3166-1 alpha-3 country code", country)
+			if hint, ok := policy.CountryHint(country); ok {
+				fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
+			}
+		}
+		errs = append(errs, fe)
+	}
+	nw, ok := policy.ParseNetwork(network)
+	if !ok {
+		errs = append(errs, FieldError{Parameter: "network", Detail: "is required: VISA or MASTERCARD"})
+	}
+	if len(errs) > 0 {
+		return policy.Explanation{}, Invalid(errs...)
+	}
+	sub, err := s.GetSubaccount(ctx, p, id)
+	if err != nil {
+		return policy.Explanation{}, err
+	}
+	a, err := s.store.GetAccount(ctx, p.AccountID, false)
+	if err != nil {
+		return policy.Explanation{}, err
+	}
+	contract, ferrs := policy.Compile(a.Contract.Configurations)
+	if len(ferrs) > 0 {
+		return policy.Explanation{}, fmt.Errorf("stored contract of account %s is invalid: %s", a.ID, ferrs[0].Detail)
+	}
+	return policy.Explain(sub.Configurations, contract, country, nw), nil
+}
+
+// cut trims a list fetched with one extra item to limit and returns the id to continue
+// after when there was more.
+func cut[T any](items []T, limit int, id func(T) uuid.UUID) ([]T, *uuid.UUID) {
+	if len(items) <= limit {
+		return items, nil
+	}
+	items = items[:limit]
+	next := id(items[limit-1])
+	return items, &next
+}
+
+func pairsOrEmpty(s *policy.Set) []policy.Pair {
+	if p := s.Pairs(); p != nil {
+		return p
+	}
+	return []policy.Pair{}
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(m)
+}
+
+func sameConfigurations(a, b []policy.Configuration) bool {
+	x, errA := policy.Compile(a)
+	y, errB := policy.Compile(b)
+	return len(errA) == 0 && len(errB) == 0 && x.Equal(y)
+}

@@ -1,0 +1,110 @@
+package subaccounts
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/cardseg/subaccounts/policy"
+)
+
+// Limits on free-form input, chosen to keep rows and responses small.
+const (
+	MaxNameLength     = 200
+	MaxMetadataKeys   = 50
+	MaxMetadataKeyLen = 40
+	MaxMetadataValLen = 500
+	MaxMaxSubaccounts = 1_000_000
+)
+
+// CleanName trims a name and checks it: 1–200 characters, valid UTF-8, no control or
+// bidirectional-formatting characters (which can disguise a name in a UI or a log).
+func CleanName(pointer, name string) (string, *FieldError) {
+	name = strings.TrimSpace(name)
+	if err := checkText(name); err != "" {
+		return "", &FieldError{Pointer: pointer, Detail: err}
+	}
+	n := utf8.RuneCountInString(name)
+	if n < 1 || n > MaxNameLength {
+		return "", &FieldError{Pointer: pointer, Detail: fmt.Sprintf("must be 1 to %d characters after trimming", MaxNameLength)}
+	}
+	return name, nil
+}
+
+func checkText(s string) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "must not contain control characters"
+		}
+		if isBidi(r) {
+			return "must not contain bidirectional formatting characters"
+		}
+	}
+	return ""
+}
+
+func isBidi(r rune) bool {
+	switch {
+	case r == 0x061C, r == 0x200E, r == 0x200F:
+		return true
+	case r >= 0x202A && r <= 0x202E:
+		return true
+	case r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
+}
+
+// CheckMetadata validates a metadata map: at most 50 keys of 1–40 characters, values of
+// at most 500 characters, no control or bidi characters in either.
+func CheckMetadata(pointer string, m map[string]string) []FieldError {
+	var errs []FieldError
+	if len(m) > MaxMetadataKeys {
+		return []FieldError{{Pointer: pointer, Detail: fmt.Sprintf("at most %d keys", MaxMetadataKeys)}}
+	}
+	for k, v := range m {
+		p := pointer + "/" + escapePointer(k)
+		if n := utf8.RuneCountInString(k); n < 1 || n > MaxMetadataKeyLen {
+			errs = append(errs, FieldError{Pointer: p, Detail: fmt.Sprintf("keys must be 1 to %d characters", MaxMetadataKeyLen)})
+		} else if msg := checkText(k); msg != "" {
+			errs = append(errs, FieldError{Pointer: p, Detail: "key " + msg})
+		}
+		if utf8.RuneCountInString(v) > MaxMetadataValLen {
+			errs = append(errs, FieldError{Pointer: p, Detail: fmt.Sprintf("values must be at most %d characters", MaxMetadataValLen)})
+		} else if msg := checkText(v); msg != "" {
+			errs = append(errs, FieldError{Pointer: p, Detail: "value " + msg})
+		}
+	}
+	sortFields(errs)
+	return errs
+}
+
+// CompileConfigurations validates configurations with the policy engine, prefixing its
+// pointers with pointer.
+func CompileConfigurations(pointer string, configs []policy.Configuration) (*policy.Set, []FieldError) {
+	set, ferrs := policy.Compile(configs)
+	if len(ferrs) == 0 {
+		return set, nil
+	}
+	out := make([]FieldError, len(ferrs))
+	for i, fe := range ferrs {
+		out[i] = FieldError{Pointer: pointer + fe.Pointer, Detail: fe.Detail}
+	}
+	return nil, out
+}
+
+// escapePointer escapes a JSON object key for use in a JSON pointer (RFC 6901).
+func escapePointer(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// sortFields orders errors by pointer: map iteration is random, and the same input must
+// always give the same problem.
+func sortFields(errs []FieldError) {
+	slices.SortStableFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Pointer, b.Pointer) })
+}
