@@ -301,4 +301,3 @@ func notFound(kind string, err error) error {
 	}
 	return err
 }
-
