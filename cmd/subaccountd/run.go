@@ -82,8 +82,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients,
 	})
 
+	var opts []subaccounts.Option
+	if is != nil {
+		opts = append(opts, subaccounts.OnClientsRevoked(is.ForgetClients))
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
-		Service:  subaccounts.NewService(db),
+		Service:  subaccounts.NewService(db, opts...),
 		Verifier: verifier,
 		Issuer:   is,
 		Ready:    db.Ping,

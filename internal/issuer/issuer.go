@@ -278,6 +278,14 @@ func (is *Issuer) ClientActive(ctx context.Context, clientID string) (bool, erro
 	return active, nil
 }
 
+// ForgetClients empties the client cache, so the next token check of every client asks
+// the database.
+func (is *Issuer) ForgetClients() {
+	is.mu.Lock()
+	clear(is.clients)
+	is.mu.Unlock()
+}
+
 func (is *Issuer) forget(clientID string) {
 	is.mu.Lock()
 	delete(is.clients, clientID)

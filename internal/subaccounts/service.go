@@ -13,11 +13,26 @@ import (
 
 // Service holds the domain logic. It is safe for concurrent use.
 type Service struct {
-	store Store
+	store            Store
+	onClientsRevoked func()
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// OnClientsRevoked registers fn to run after a change revoked OAuth2 clients as a side
+// effect (deleting a subaccount revokes the clients confined to it), so a cache of client
+// state can forget at once.
+func OnClientsRevoked(fn func()) Option { return func(s *Service) { s.onClientsRevoked = fn } }
+
 // NewService returns a Service over store.
-func NewService(store Store) *Service { return &Service{store: store} }
+func NewService(store Store, opts ...Option) *Service {
+	s := &Service{store: store}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // ContractInput is a requested contract.
 type ContractInput struct {
@@ -414,6 +429,9 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 	})
 	if err != nil {
 		return fmt.Errorf("delete subaccount: %w", err)
+	}
+	if s.onClientsRevoked != nil {
+		s.onClientsRevoked()
 	}
 	return nil
 }

@@ -1,0 +1,36 @@
+# The two commands a newcomer needs are `make run` and `make test`; both need only Go.
+GO      ?= go
+PKGS    := ./...
+# The race detector needs cgo; a machine with Go and no C compiler runs without it.
+RACE    ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
+
+.PHONY: run test test-race bench build fmt vet lint fuzz clean
+
+## run: start the service on the embedded database (./data) with the built-in issuer
+run:
+	$(GO) run ./cmd/subaccountd
+
+## test: vet, then every test; PostgreSQL too when TEST_DATABASE_URL is set
+test: vet
+	$(GO) test -count=1 $(RACE) $(PKGS)
+
+## bench: the Go benchmarks (speed is measured here, never asserted in tests)
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS)
+
+## fuzz: fuzz the configuration parser for 30 seconds
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzCompile -fuzztime=1000000x ./policy/
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+fmt:
+	gofmt -l -w .
+
+vet:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin data
