@@ -353,6 +353,11 @@ func TestContractChanges(t *testing.T) {
 		}
 		e.expect(e.do("PUT", path+"?mode=sideways", e.opToken, narrower), 400)
 		e.expect(e.do("PUT", path, e.opToken, map[string]any{"configurations": []any{}}), 400)
+		// An absent configuration list must not silently empty the contract.
+		p = e.expect(e.do("PUT", path+"?mode=cascade", e.opToken, map[string]any{"maxSubaccounts": 10}), 400).problem(t)
+		if got := p.pointers(); !slices.Equal(got, []string{"/configurations"}) {
+			t.Errorf("pointers %v", got)
+		}
 	})
 }
 

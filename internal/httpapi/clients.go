@@ -42,8 +42,9 @@ func handleCreateClient(is *issuer.Issuer) gin.HandlerFunc {
 			id, err := uuid.Parse(*body.SubaccountID)
 			if err != nil || len(*body.SubaccountID) != 36 {
 				errs = append(errs, subaccounts.FieldError{Pointer: "/subaccountId", Detail: "must be a UUID"})
+			} else {
+				in.SubaccountID = &id
 			}
-			in.SubaccountID = &id
 		}
 		if len(errs) > 0 {
 			fail(c, subaccounts.Invalid(errs...))

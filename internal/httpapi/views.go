@@ -105,7 +105,12 @@ func toConfigurationBodies(cs []policy.Configuration) []configurationBody {
 	return out
 }
 
+// toPolicyConfigurations keeps nil as nil, so the domain can tell an absent list from an
+// empty one.
 func toPolicyConfigurations(cs []configurationBody) []policy.Configuration {
+	if cs == nil {
+		return nil
+	}
 	out := make([]policy.Configuration, len(cs))
 	for i, c := range cs {
 		out[i] = policy.Configuration{Countries: c.Countries, Networks: c.Networks}

@@ -41,8 +41,12 @@ type ContractInput struct {
 }
 
 // compile validates a contract; pointer prefixes the field pointers ("" or "/contract").
+// Configurations are required: an absent list must not silently empty a contract.
 func (in ContractInput) compile(pointer string) (*policy.Set, []FieldError) {
 	set, errs := CompileConfigurations(pointer+"/configurations", in.Configurations)
+	if in.Configurations == nil {
+		errs = append(errs, FieldError{Pointer: pointer + "/configurations", Detail: "is required (an empty array permits nothing)"})
+	}
 	switch {
 	case in.MaxSubaccounts == nil:
 		errs = append(errs, FieldError{Pointer: pointer + "/maxSubaccounts", Detail: "is required"})
