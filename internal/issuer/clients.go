@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -100,6 +101,9 @@ func (is *Issuer) EnsureOperator(ctx context.Context, id, secret string, w io.Wr
 		err = is.store.UpsertOperatorClient(ctx, subaccounts.Client{
 			ID: id, Name: "operator", Scopes: []string{subaccounts.ScopeAccountsAdmin}, SecretHash: hash, CreatedAt: subaccounts.Now(),
 		})
+		if errors.Is(err, subaccounts.ErrConflict) {
+			return fmt.Errorf("ADMIN_CLIENT_ID: %q is already the id of an account's client", id)
+		}
 		if err != nil {
 			return fmt.Errorf("operator client: %w", err)
 		}

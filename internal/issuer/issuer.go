@@ -57,6 +57,9 @@ type Issuer struct {
 
 	mu      sync.Mutex
 	clients map[string]cacheEntry
+	// gen grows with every forget, so an answer read from the store before a
+	// revocation is not cached after it.
+	gen uint64
 }
 
 type cacheEntry struct {
@@ -98,48 +101,59 @@ func New(ctx context.Context, store subaccounts.Store, cfg Config) (*Issuer, err
 	}, nil
 }
 
+// loadOrCreateKey returns the newest stored signing key, generating one on first start.
+// The read and the insert run in one transaction behind a lock on the key table, so
+// replicas starting together on an empty database agree on one key instead of each
+// signing with its own.
 func loadOrCreateKey(ctx context.Context, store subaccounts.Store) (*rsa.PrivateKey, string, error) {
-	for range 2 {
-		keys, err := store.SigningKeys(ctx)
+	var chosen subaccounts.SigningKey
+	err := store.Transact(ctx, func(tx subaccounts.Tx) error {
+		if err := tx.LockSigningKeys(ctx); err != nil {
+			return err
+		}
+		keys, err := tx.SigningKeys(ctx)
 		if err != nil {
-			return nil, "", fmt.Errorf("issuer: load keys: %w", err)
+			return err
 		}
 		if len(keys) > 0 {
-			block, _ := pem.Decode([]byte(keys[0].PrivatePEM))
-			if block == nil {
-				return nil, "", errors.New("issuer: stored key is not PEM")
-			}
-			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-			if err != nil {
-				return nil, "", fmt.Errorf("issuer: stored key: %w", err)
-			}
-			rk, ok := k.(*rsa.PrivateKey)
-			if !ok {
-				return nil, "", errors.New("issuer: stored key is not RSA")
-			}
-			return rk, keys[0].KID, nil
+			chosen = keys[0]
+			return nil
 		}
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
-			return nil, "", fmt.Errorf("issuer: generate key: %w", err)
+			return fmt.Errorf("generate key: %w", err)
 		}
 		der, err := x509.MarshalPKCS8PrivateKey(k)
 		if err != nil {
-			return nil, "", fmt.Errorf("issuer: %w", err)
+			return err
 		}
-		pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err != nil {
+			return err
+		}
 		sum := sha256.Sum256(pub)
-		kid := base64.RawURLEncoding.EncodeToString(sum[:12])
-		err = store.CreateSigningKey(ctx, subaccounts.SigningKey{
-			KID: kid, Algorithm: "RS256", CreatedAt: subaccounts.Now(),
+		chosen = subaccounts.SigningKey{
+			KID: base64.RawURLEncoding.EncodeToString(sum[:12]), Algorithm: "RS256", CreatedAt: subaccounts.Now(),
 			PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		})
-		// Another replica may have won the race; the loop then reads its key.
-		if err != nil && !errors.Is(err, subaccounts.ErrConflict) {
-			return nil, "", fmt.Errorf("issuer: store key: %w", err)
 		}
+		return tx.CreateSigningKey(ctx, chosen)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("issuer: signing key: %w", err)
 	}
-	return nil, "", errors.New("issuer: could not load the signing key")
+	block, _ := pem.Decode([]byte(chosen.PrivatePEM))
+	if block == nil {
+		return nil, "", errors.New("issuer: stored key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, "", fmt.Errorf("issuer: stored key: %w", err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, "", errors.New("issuer: stored key is not RSA")
+	}
+	return rk, chosen.KID, nil
 }
 
 // URL is the issuer identifier.
@@ -260,6 +274,7 @@ func (is *Issuer) ClientActive(ctx context.Context, clientID string) (bool, erro
 	now := time.Now()
 	is.mu.Lock()
 	e, ok := is.clients[clientID]
+	gen := is.gen
 	is.mu.Unlock()
 	if ok && now.Sub(e.at) < clientCacheTTL {
 		return e.active, nil
@@ -270,10 +285,12 @@ func (is *Issuer) ClientActive(ctx context.Context, clientID string) (bool, erro
 	}
 	active := err == nil
 	is.mu.Lock()
-	if len(is.clients) > 100_000 {
-		clear(is.clients)
+	if is.gen == gen {
+		if len(is.clients) > 100_000 {
+			clear(is.clients)
+		}
+		is.clients[clientID] = cacheEntry{active: active, at: now}
 	}
-	is.clients[clientID] = cacheEntry{active: active, at: now}
 	is.mu.Unlock()
 	return active, nil
 }
@@ -283,12 +300,14 @@ func (is *Issuer) ClientActive(ctx context.Context, clientID string) (bool, erro
 func (is *Issuer) ForgetClients() {
 	is.mu.Lock()
 	clear(is.clients)
+	is.gen++
 	is.mu.Unlock()
 }
 
 func (is *Issuer) forget(clientID string) {
 	is.mu.Lock()
 	delete(is.clients, clientID)
+	is.gen++
 	is.mu.Unlock()
 }
 

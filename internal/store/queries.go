@@ -270,12 +270,27 @@ func (q queries) UpsertOperatorClient(ctx context.Context, c subaccounts.Client)
 		return fmt.Errorf("upsert operator client: it must have no account")
 	}
 	row := toClientRow(c)
-	err := q.with(ctx).Clauses(clause.OnConflict{
+	res := q.with(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "client_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"name", "secret_hash", "scopes", "revoked_at"}),
 		Where:     clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "oauth_clients.account_id IS NULL"}}},
-	}).Create(&row).Error
-	return translate(err)
+	}).Create(&row)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	// The conditional upsert touches nothing when the id is a tenant client's.
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%w: client %q belongs to an account", subaccounts.ErrConflict, c.ID)
+	}
+	return nil
+}
+
+func (q queries) LockSigningKeys(ctx context.Context) error {
+	// SQLite's immediate transactions already hold the database's write lock.
+	if q.dialect != "postgres" || !q.inTx {
+		return nil
+	}
+	return translate(q.with(ctx).Exec("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE").Error)
 }
 
 func (q queries) SigningKeys(ctx context.Context) ([]subaccounts.SigningKey, error) {

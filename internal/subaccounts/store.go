@@ -47,9 +47,12 @@ type Tx interface {
 	RevokeClient(ctx context.Context, accountID uuid.UUID, clientID string) error
 	// OperatorClientExists reports whether any active operator client exists.
 	OperatorClientExists(ctx context.Context) (bool, error)
-	// UpsertOperatorClient creates or replaces an operator client.
+	// UpsertOperatorClient creates or replaces an operator client; it fails with
+	// ErrConflict when the id belongs to a tenant's client.
 	UpsertOperatorClient(ctx context.Context, c Client) error
 
+	// LockSigningKeys serialises key creation across replicas until the transaction ends.
+	LockSigningKeys(ctx context.Context) error
 	// SigningKeys returns the issuer's keys, newest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	CreateSigningKey(ctx context.Context, k SigningKey) error

@@ -1,0 +1,315 @@
+package config_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cardseg/subaccounts/internal/config"
+)
+
+// env returns a getenv over a fixed map, so tests never read the process environment.
+func env(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+func mustLoad(t *testing.T, vars map[string]string) config.Config {
+	t.Helper()
+	c, err := config.Load(env(vars))
+	if err != nil {
+		t.Fatalf("Load(%v): %v", vars, err)
+	}
+	return c
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, nil)
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"ListenAddr", c.ListenAddr, "127.0.0.1:8080"},
+		{"PublicURL", c.PublicURL, "http://127.0.0.1:8080"},
+		{"DatabaseURL", c.DatabaseURL, ""},
+		{"DataDir", c.DataDir, "./data"},
+		{"OIDCIssuerURL", c.OIDCIssuerURL, ""},
+		{"OIDCAudience", c.OIDCAudience, "subaccounts-api"},
+		{"AccountClaim", c.AccountClaim, "account_id"},
+		{"AdminClientID", c.AdminClientID, ""},
+		{"AdminClientSecret", c.AdminClientSecret, ""},
+		{"TokenMaxLifetime", c.TokenMaxLifetime, 24 * time.Hour},
+		{"LogLevel", c.LogLevel, slog.LevelInfo},
+		{"BuiltInIssuer", c.BuiltInIssuer(), true},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestLoadValid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		check func(t *testing.T, c config.Config)
+	}{
+		{
+			name: "public url follows listen addr",
+			vars: map[string]string{"LISTEN_ADDR": "0.0.0.0:9000"},
+			check: func(t *testing.T, c config.Config) {
+				if c.PublicURL != "http://0.0.0.0:9000" {
+					t.Errorf("PublicURL = %q", c.PublicURL)
+				}
+			},
+		},
+		{
+			name: "public url trailing slash trimmed",
+			vars: map[string]string{"PUBLIC_URL": "https://api.example.com/"},
+			check: func(t *testing.T, c config.Config) {
+				if c.PublicURL != "https://api.example.com" {
+					t.Errorf("PublicURL = %q", c.PublicURL)
+				}
+			},
+		},
+		{
+			name: "values are trimmed",
+			vars: map[string]string{"OIDC_AUDIENCE": "  aud  ", "DATA_DIR": " /var/lib/x "},
+			check: func(t *testing.T, c config.Config) {
+				if c.OIDCAudience != "aud" || c.DataDir != "/var/lib/x" {
+					t.Errorf("OIDCAudience = %q, DataDir = %q", c.OIDCAudience, c.DataDir)
+				}
+			},
+		},
+		{
+			name: "external issuer",
+			vars: map[string]string{"OIDC_ISSUER_URL": "https://idp.example.com/realms/x"},
+			check: func(t *testing.T, c config.Config) {
+				if c.BuiltInIssuer() {
+					t.Error("BuiltInIssuer() = true with OIDC_ISSUER_URL set")
+				}
+			},
+		},
+		{
+			name: "postgres and postgresql schemes",
+			vars: map[string]string{"DATABASE_URL": "postgresql://u:p@h:5432/db"},
+			check: func(t *testing.T, c config.Config) {
+				if c.DatabaseURL != "postgresql://u:p@h:5432/db" {
+					t.Errorf("DatabaseURL = %q", c.DatabaseURL)
+				}
+			},
+		},
+		{
+			name: "admin credentials together",
+			vars: map[string]string{"ADMIN_CLIENT_ID": "ops", "ADMIN_CLIENT_SECRET": strings.Repeat("s", 16)},
+			check: func(t *testing.T, c config.Config) {
+				if c.AdminClientID != "ops" || c.AdminClientSecret != strings.Repeat("s", 16) {
+					t.Errorf("AdminClientID = %q, AdminClientSecret = %q", c.AdminClientID, c.AdminClientSecret)
+				}
+			},
+		},
+		{
+			name: "shortest token lifetime",
+			vars: map[string]string{"TOKEN_MAX_LIFETIME": "1m"},
+			check: func(t *testing.T, c config.Config) {
+				if c.TokenMaxLifetime != time.Minute {
+					t.Errorf("TokenMaxLifetime = %v", c.TokenMaxLifetime)
+				}
+			},
+		},
+		{
+			name: "log level case-insensitive",
+			vars: map[string]string{"LOG_LEVEL": "debug"},
+			check: func(t *testing.T, c config.Config) {
+				if c.LogLevel != slog.LevelDebug {
+					t.Errorf("LogLevel = %v", c.LogLevel)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.check(t, mustLoad(t, tt.vars))
+		})
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	t.Parallel()
+	okSecret := strings.Repeat("s", 16)
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		naming  string
+		secrets []string // must not appear in the error
+	}{
+		{name: "listen addr without port", vars: map[string]string{"LISTEN_ADDR": "nope"}, naming: "LISTEN_ADDR"},
+		{name: "public url ftp", vars: map[string]string{"PUBLIC_URL": "ftp://x"}, naming: "PUBLIC_URL"},
+		{name: "public url relative", vars: map[string]string{"PUBLIC_URL": "/api"}, naming: "PUBLIC_URL"},
+		{
+			name:    "database url mysql",
+			vars:    map[string]string{"DATABASE_URL": "mysql://u:secret@h/db"},
+			naming:  "DATABASE_URL",
+			secrets: []string{"secret", "mysql://"},
+		},
+		{name: "issuer not a url", vars: map[string]string{"OIDC_ISSUER_URL": "not a url"}, naming: "OIDC_ISSUER_URL"},
+		{name: "account claim sub", vars: map[string]string{"AUTH_ACCOUNT_CLAIM": "sub"}, naming: "AUTH_ACCOUNT_CLAIM"},
+		{name: "admin id without secret", vars: map[string]string{"ADMIN_CLIENT_ID": "ops"}, naming: "ADMIN_CLIENT_ID"},
+		{
+			name:    "admin secret without id",
+			vars:    map[string]string{"ADMIN_CLIENT_SECRET": "topsecretvalue-123"},
+			naming:  "ADMIN_CLIENT_SECRET",
+			secrets: []string{"topsecretvalue-123"},
+		},
+		{
+			name:    "admin secret too short",
+			vars:    map[string]string{"ADMIN_CLIENT_ID": "ops", "ADMIN_CLIENT_SECRET": "short-pw"},
+			naming:  "ADMIN_CLIENT_SECRET",
+			secrets: []string{"short-pw"},
+		},
+		{
+			name:   "admin secret too long",
+			vars:   map[string]string{"ADMIN_CLIENT_ID": "ops", "ADMIN_CLIENT_SECRET": strings.Repeat("x", 73)},
+			naming: "ADMIN_CLIENT_SECRET",
+		},
+		{
+			name:   "admin id with colon",
+			vars:   map[string]string{"ADMIN_CLIENT_ID": "a:b", "ADMIN_CLIENT_SECRET": okSecret},
+			naming: "ADMIN_CLIENT_ID",
+		},
+		{name: "lifetime not a duration", vars: map[string]string{"TOKEN_MAX_LIFETIME": "abc"}, naming: "TOKEN_MAX_LIFETIME"},
+		{name: "lifetime too short", vars: map[string]string{"TOKEN_MAX_LIFETIME": "10s"}, naming: "TOKEN_MAX_LIFETIME"},
+		{name: "lifetime just under a minute", vars: map[string]string{"TOKEN_MAX_LIFETIME": "59s"}, naming: "TOKEN_MAX_LIFETIME"},
+		{name: "log level unknown", vars: map[string]string{"LOG_LEVEL": "LOUD"}, naming: "LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Load(env(tt.vars))
+			if err == nil {
+				t.Fatalf("Load succeeded with %+v", c)
+			}
+			if !strings.Contains(err.Error(), tt.naming) {
+				t.Errorf("error %q does not name %s", err, tt.naming)
+			}
+			for _, s := range tt.secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error %q leaks %q", err, s)
+				}
+			}
+			if c != (config.Config{}) {
+				t.Errorf("Load returned a non-zero Config alongside its error: %+v", c)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryBadVariable(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load(env(map[string]string{
+		"LISTEN_ADDR":        "nope",
+		"PUBLIC_URL":         "ftp://x",
+		"DATABASE_URL":       "mysql://u:secret@h/db",
+		"OIDC_ISSUER_URL":    "not a url",
+		"TOKEN_MAX_LIFETIME": "abc",
+		"LOG_LEVEL":          "LOUD",
+	}))
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	for _, name := range []string{"LISTEN_ADDR", "PUBLIC_URL", "DATABASE_URL", "OIDC_ISSUER_URL", "TOKEN_MAX_LIFETIME", "LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error leaks the database password: %v", err)
+	}
+}
+
+// logged renders c through slog's JSON handler, the way the server logs it at start-up.
+func logged(t *testing.T, c config.Config) (string, map[string]any) {
+	t.Helper()
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "config", c)
+	var rec struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("decode log line %q: %v", buf.String(), err)
+	}
+	return buf.String(), rec.Config
+}
+
+func TestLogValueMasksSecrets(t *testing.T) {
+	t.Parallel()
+	const adminSecret = "admin-secret-value-0123456789"
+	tests := []struct {
+		name     string
+		dbURL    string
+		wantDB   string
+		mustNot  []string
+		wantSubs []string
+	}{
+		{
+			name:     "password in userinfo",
+			dbURL:    "postgres://svc:dbpass-4242@db.internal:5432/subaccounts?sslmode=require",
+			wantSubs: []string{"svc@db.internal:5432/subaccounts", "sslmode=require"},
+			mustNot:  []string{"dbpass-4242"},
+		},
+		{
+			name:     "password in query",
+			dbURL:    "postgres://db.internal/subaccounts?user=svc&password=dbpass-4242",
+			wantSubs: []string{"db.internal/subaccounts", "user=svc"},
+			mustNot:  []string{"dbpass-4242"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := mustLoad(t, map[string]string{
+				"DATABASE_URL":        tt.dbURL,
+				"ADMIN_CLIENT_ID":     "ops",
+				"ADMIN_CLIENT_SECRET": adminSecret,
+			})
+			line, fields := logged(t, c)
+			for _, s := range append(tt.mustNot, adminSecret) {
+				if strings.Contains(line, s) {
+					t.Errorf("log line leaks %q: %s", s, line)
+				}
+			}
+			db, _ := fields["database"].(string)
+			for _, s := range tt.wantSubs {
+				if !strings.Contains(db, s) {
+					t.Errorf("database = %q, want it to contain %q", db, s)
+				}
+			}
+			if fields["admin_client_id"] != "ops" {
+				t.Errorf("admin_client_id = %v, want ops", fields["admin_client_id"])
+			}
+			if fields["admin_client_secret_set"] != true {
+				t.Errorf("admin_client_secret_set = %v, want true", fields["admin_client_secret_set"])
+			}
+		})
+	}
+}
+
+func TestLogValueEmbedded(t *testing.T) {
+	t.Parallel()
+	_, fields := logged(t, mustLoad(t, map[string]string{"DATA_DIR": "/srv/data"}))
+	if got, want := fields["database"], "embedded sqlite in /srv/data"; got != want {
+		t.Errorf("database = %v, want %q", got, want)
+	}
+	if got, want := fields["oidc_issuer"], "built-in at http://127.0.0.1:8080"; got != want {
+		t.Errorf("oidc_issuer = %v, want %q", got, want)
+	}
+	if fields["admin_client_secret_set"] != false {
+		t.Errorf("admin_client_secret_set = %v, want false", fields["admin_client_secret_set"])
+	}
+}
