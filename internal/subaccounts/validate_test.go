@@ -1,0 +1,84 @@
+package subaccounts
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestCleanName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in, want string
+		ok             bool
+	}{
+		{"plain", "Acme Corp", "Acme Corp", true},
+		{"trimmed", "  John's Pizzeria \t", "John's Pizzeria", true},
+		{"unicode", "Café Zürich", "Café Zürich", true},
+		{"200 runes", strings.Repeat("é", 200), strings.Repeat("é", 200), true},
+		{"201 runes", strings.Repeat("é", 201), "", false},
+		{"empty", "", "", false},
+		{"only spaces", "    ", "", false},
+		{"newline inside", "a\nb", "", false},
+		{"NUL", "a\x00b", "", false},
+		{"bell", "a\u0007b", "", false},
+		{"right-to-left override", "abc\u202Etxt.exe", "", false},
+		{"isolate", "a\u2066b", "", false},
+		{"left-to-right mark", "a\u200Eb", "", false},
+		{"arabic letter mark", "a\u061Cb", "", false},
+		{"invalid UTF-8", "a\xffb", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, fe := CleanName("/name", tc.in)
+			if tc.ok != (fe == nil) {
+				t.Fatalf("CleanName(%q) error %v, want ok=%v", tc.in, fe, tc.ok)
+			}
+			if got != tc.want {
+				t.Errorf("CleanName(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+			if fe != nil && fe.Pointer != "/name" {
+				t.Errorf("pointer %q", fe.Pointer)
+			}
+		})
+	}
+}
+
+func TestCheckMetadata(t *testing.T) {
+	t.Parallel()
+	many := map[string]string{}
+	for i := range MaxMetadataKeys + 1 {
+		many[strings.Repeat("k", 1+i%30)+string(rune('a'+i%26))+strings.Repeat("x", i/26)] = "v"
+	}
+	tests := []struct {
+		name     string
+		in       map[string]string
+		pointers []string
+	}{
+		{"nil", nil, nil},
+		{"fine", map[string]string{"crm": "42", "tier": "gold"}, nil},
+		{"empty key", map[string]string{"": "v"}, []string{"/metadata/"}},
+		{"long key", map[string]string{strings.Repeat("k", 41): "v"}, []string{"/metadata/" + strings.Repeat("k", 41)}},
+		{"long value", map[string]string{"k": strings.Repeat("v", 501)}, []string{"/metadata/k"}},
+		{"control in value", map[string]string{"k": "a\nb"}, []string{"/metadata/k"}},
+		{"pointer escaping", map[string]string{"a/b~c": strings.Repeat("v", 501)}, []string{"/metadata/a~1b~0c"}},
+		{"sorted", map[string]string{"b": "\x01", "a": "\x01"}, []string{"/metadata/a", "/metadata/b"}},
+		{"too many keys", many, []string{"/metadata"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, fe := range CheckMetadata("/metadata", tc.in) {
+				got = append(got, fe.Pointer)
+			}
+			if !slices.Equal(got, tc.pointers) {
+				t.Errorf("pointers %q, want %q", got, tc.pointers)
+			}
+		})
+	}
+	if len(many) != MaxMetadataKeys+1 {
+		t.Fatalf("fixture has %d keys", len(many))
+	}
+}
