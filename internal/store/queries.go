@@ -22,6 +22,20 @@ type queries struct {
 
 func (q queries) with(ctx context.Context) *gorm.DB { return q.db.WithContext(ctx) }
 
+// timeOrder is an ORDER BY term sorting a timestamp column (a fixed column name, never
+// user input) in time order. SQLite holds times as RFC 3339 text with trailing zeros
+// trimmed, which does not sort as text, so there it goes through a fixed-width form.
+func (q queries) timeOrder(column string, desc bool) string {
+	term := column
+	if q.dialect == "sqlite" {
+		term = "strftime('%Y-%m-%dT%H:%M:%f', " + column + ")"
+	}
+	if desc {
+		term += " DESC"
+	}
+	return term
+}
+
 func (q queries) CreateAccount(ctx context.Context, a subaccounts.Account) error {
 	row, err := toAccountRow(a)
 	if err != nil {
@@ -235,7 +249,7 @@ func (q queries) GetClient(ctx context.Context, clientID string) (subaccounts.Cl
 
 func (q queries) ListClients(ctx context.Context, accountID uuid.UUID) ([]subaccounts.Client, error) {
 	var rows []clientRow
-	err := q.with(ctx).Where("account_id = ? AND revoked_at IS NULL", accountID).Order("created_at, client_id").Find(&rows).Error
+	err := q.with(ctx).Where("account_id = ? AND revoked_at IS NULL", accountID).Order(q.timeOrder("created_at", false) + ", client_id").Find(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -295,7 +309,7 @@ func (q queries) LockSigningKeys(ctx context.Context) error {
 
 func (q queries) SigningKeys(ctx context.Context) ([]subaccounts.SigningKey, error) {
 	var rows []signingKeyRow
-	if err := q.with(ctx).Order("created_at DESC, kid").Find(&rows).Error; err != nil {
+	if err := q.with(ctx).Order(q.timeOrder("created_at", true) + ", kid").Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	out := make([]subaccounts.SigningKey, len(rows))
