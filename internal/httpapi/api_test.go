@@ -434,6 +434,16 @@ func TestOperatorAccountsAndClients(t *testing.T) {
 		if strings.Contains(string(list.Body), secret) || !strings.Contains(string(list.Body), id) {
 			t.Errorf("client list %s", list.Body)
 		}
+		id2, _ := e.newClient(ids[0], []string{"subaccounts:read"}, "")
+		id3, _ := e.newClient(ids[0], []string{"subaccounts:write"}, "")
+		page = e.expect(e.do("GET", "/v1/accounts/"+ids[0]+"/clients?limit=2", e.opToken, nil), 200).json(t)
+		if items := page["items"].([]any); len(items) != 2 || items[0].(map[string]any)["clientId"] != id || items[1].(map[string]any)["clientId"] != id2 || page["nextCursor"] == nil {
+			t.Fatalf("first page of clients %v", page)
+		}
+		page = e.expect(e.do("GET", "/v1/accounts/"+ids[0]+"/clients?limit=2&cursor="+page["nextCursor"].(string), e.opToken, nil), 200).json(t)
+		if items := page["items"].([]any); len(items) != 1 || items[0].(map[string]any)["clientId"] != id3 || page["nextCursor"] != nil {
+			t.Fatalf("second page of clients %v", page)
+		}
 		tok := e.token(id, secret, "")
 		e.expect(e.do("GET", "/v1/account", tok, nil), 200)
 		e.expect(e.do("DELETE", "/v1/accounts/"+ids[1]+"/clients/"+id, e.opToken, nil), 404)

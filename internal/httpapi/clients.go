@@ -70,12 +70,16 @@ func handleListClients(is *issuer.Issuer) gin.HandlerFunc {
 			fail(c, errExternalIssuer)
 			return
 		}
-		items, err := is.ListClients(c.Request.Context(), accountID)
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		items, next, err := is.ListClients(c.Request.Context(), accountID, p)
 		if err != nil {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, nil, toClientView))
+		writeJSON(c, http.StatusOK, toList(items, next, toClientView))
 	}
 }
 

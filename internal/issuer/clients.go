@@ -67,12 +67,30 @@ func (is *Issuer) CreateClient(ctx context.Context, accountID uuid.UUID, in Clie
 	return c, secret, nil
 }
 
-// ListClients returns an account's active clients.
-func (is *Issuer) ListClients(ctx context.Context, accountID uuid.UUID) ([]subaccounts.Client, error) {
+// ListClients returns one page of an account's active clients and the id to continue
+// after, if there are more.
+func (is *Issuer) ListClients(ctx context.Context, accountID uuid.UUID, p subaccounts.Page) ([]subaccounts.Client, *uuid.UUID, error) {
 	if _, err := is.store.GetAccount(ctx, accountID, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return is.store.ListClients(ctx, accountID)
+	after := ""
+	if p.After != uuid.Nil {
+		after = p.After.String()
+	}
+	items, err := is.store.ListClients(ctx, accountID, after, p.Limit+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(items) <= p.Limit {
+		return items, nil, nil
+	}
+	items = items[:p.Limit]
+	// Tenant client ids are UUIDs this issuer made.
+	next, err := uuid.Parse(items[p.Limit-1].ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list clients: client id %q is not a UUID", items[p.Limit-1].ID)
+	}
+	return items, &next, nil
 }
 
 // RevokeClient revokes a client; its tokens stop working at once on this replica and

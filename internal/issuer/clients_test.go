@@ -82,7 +82,7 @@ func TestCreateClientValidation(t *testing.T) {
 		})
 	}
 	for _, a := range []uuid.UUID{acct, other} {
-		if cs, err := e.store.ListClients(e.ctx, a); err != nil || len(cs) != 0 {
+		if cs, err := e.store.ListClients(e.ctx, a, "", 100); err != nil || len(cs) != 0 {
 			t.Errorf("account %s: %d clients after refused creations (err %v)", a, len(cs), err)
 		}
 	}
@@ -133,11 +133,11 @@ func TestCreateClientStoresOnlyHash(t *testing.T) {
 		t.Errorf("hash cost %d (err %v), want the configured %d", cost, err, bcrypt.MinCost)
 	}
 
-	listed, err := e.issuer.ListClients(e.ctx, acct)
+	listed, _, err := e.issuer.ListClients(e.ctx, acct, subaccounts.Page{Limit: 25})
 	if err != nil || len(listed) != 1 || listed[0].ID != c.ID {
 		t.Errorf("ListClients = %+v (err %v), want the one client", listed, err)
 	}
-	if _, err := e.issuer.ListClients(e.ctx, uuid.New()); !errors.Is(err, subaccounts.ErrNotFound) {
+	if _, _, err := e.issuer.ListClients(e.ctx, uuid.New(), subaccounts.Page{Limit: 25}); !errors.Is(err, subaccounts.ErrNotFound) {
 		t.Errorf("ListClients(unknown account) err = %v, want ErrNotFound", err)
 	}
 }
@@ -194,7 +194,7 @@ func TestRevokeClient(t *testing.T) {
 	if err := e.issuer.RevokeClient(e.ctx, acct, c.ID); !errors.Is(err, subaccounts.ErrNotFound) {
 		t.Errorf("second RevokeClient: %v, want ErrNotFound", err)
 	}
-	if cs, _ := e.issuer.ListClients(e.ctx, acct); len(cs) != 1 || cs[0].ID != keep.ID {
+	if cs, _, _ := e.issuer.ListClients(e.ctx, acct, subaccounts.Page{Limit: 25}); len(cs) != 1 || cs[0].ID != keep.ID {
 		t.Errorf("ListClients after revocation = %+v, want only %s", cs, keep.ID)
 	}
 

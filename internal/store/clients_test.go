@@ -94,7 +94,7 @@ func testClientList(t *testing.T, db *store.DB) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := db.ListClients(ctx, tc.account)
+			got, err := db.ListClients(ctx, tc.account, "", 100)
 			mustNil(t, "ListClients", err)
 			if len(got) != len(tc.want) {
 				t.Fatalf("ListClients = %d clients, want %d", len(got), len(tc.want))
@@ -106,24 +106,34 @@ func testClientList(t *testing.T, db *store.DB) {
 	}
 }
 
-// testClientListOrder checks that ListClients returns clients in creation order (the
-// order it asks the database for), including clients created within the same second.
+// testClientListOrder checks that ListClients pages through clients in id order, which
+// for the issuer's UUIDv7 ids is creation order.
 func testClientListOrder(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a := newAccount(t, db, "acct")
-	base := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	var want []string
-	for _, offset := range []time.Duration{0, 100 * time.Millisecond, 120 * time.Millisecond, 999 * time.Millisecond, time.Second} {
-		want = append(want, newClient(t, db, a.ID, nil, base.Add(offset)).ID)
+	for range 5 {
+		c := subaccounts.Client{
+			ID: uuid.Must(uuid.NewV7()).String(), AccountID: &a.ID, Name: "c",
+			Scopes: []string{subaccounts.ScopeSubaccountsRead}, SecretHash: "h", CreatedAt: subaccounts.Now(),
+		}
+		mustNil(t, "CreateClient", db.CreateClient(ctx, c))
+		want = append(want, c.ID)
 	}
-	got, err := db.ListClients(ctx, a.ID)
-	mustNil(t, "ListClients", err)
 	var ids []string
-	for _, c := range got {
-		ids = append(ids, c.ID)
+	after := ""
+	for range 3 {
+		got, err := db.ListClients(ctx, a.ID, after, 2)
+		mustNil(t, "ListClients", err)
+		for _, c := range got {
+			ids = append(ids, c.ID)
+		}
+		if len(got) > 0 {
+			after = got[len(got)-1].ID
+		}
 	}
 	if !slices.Equal(ids, want) {
-		t.Errorf("ListClients order = %q, want creation order %q", ids, want)
+		t.Errorf("ListClients pages = %q, want creation order %q", ids, want)
 	}
 }
 
@@ -146,7 +156,7 @@ func testClientRevoke(t *testing.T, db *store.DB) {
 	wantErrIs(t, "RevokeClient(unknown)", db.RevokeClient(ctx, a.ID, "no-such-client"), subaccounts.ErrNotFound)
 	wantErrIs(t, "CreateClient(revoked id)", db.CreateClient(ctx, c), subaccounts.ErrConflict)
 
-	list, err := db.ListClients(ctx, a.ID)
+	list, err := db.ListClients(ctx, a.ID, "", 100)
 	mustNil(t, "ListClients", err)
 	if len(list) != 1 || list[0].ID != kept.ID {
 		t.Errorf("ListClients after revoke = %d clients, want only %s", len(list), kept.ID)

@@ -247,9 +247,13 @@ func (q queries) GetClient(ctx context.Context, clientID string) (subaccounts.Cl
 	return row.toDomain(), nil
 }
 
-func (q queries) ListClients(ctx context.Context, accountID uuid.UUID) ([]subaccounts.Client, error) {
+func (q queries) ListClients(ctx context.Context, accountID uuid.UUID, afterID string, limit int) ([]subaccounts.Client, error) {
 	var rows []clientRow
-	err := q.with(ctx).Where("account_id = ? AND revoked_at IS NULL", accountID).Order(q.timeOrder("created_at", false) + ", client_id").Find(&rows).Error
+	db := q.with(ctx).Where("account_id = ? AND revoked_at IS NULL", accountID).Order("client_id").Limit(limit)
+	if afterID != "" {
+		db = db.Where("client_id > ?", afterID)
+	}
+	err := db.Find(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}

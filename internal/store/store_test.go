@@ -138,7 +138,7 @@ func newSubaccount(t *testing.T, db subaccounts.Tx, accountID uuid.UUID, name st
 func newClient(t *testing.T, db subaccounts.Tx, accountID uuid.UUID, subaccountID *uuid.UUID, createdAt time.Time) subaccounts.Client {
 	t.Helper()
 	c := subaccounts.Client{
-		ID:           "client-" + uuid.NewString(),
+		ID:           uuid.Must(uuid.NewV7()).String(),
 		AccountID:    &accountID,
 		SubaccountID: subaccountID,
 		Name:         "integration",

@@ -451,7 +451,7 @@ func testSubaccountDeleteRevokesClients(t *testing.T, db *store.DB) {
 			sameClient(t, got, tc.client)
 		})
 	}
-	list, err := db.ListClients(ctx, a.ID)
+	list, err := db.ListClients(ctx, a.ID, "", 100)
 	mustNil(t, "ListClients", err)
 	var ids []string
 	for _, c := range list {

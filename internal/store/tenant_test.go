@@ -88,7 +88,7 @@ func testDifferentTenant(t *testing.T, db *store.DB) {
 		}
 	})
 	t.Run("ListClients", func(t *testing.T) {
-		got, err := db.ListClients(ctx, b.ID)
+		got, err := db.ListClients(ctx, b.ID, "", 100)
 		mustNil(t, "ListClients", err)
 		if len(got) != 0 {
 			t.Errorf("ListClients(B) = %d clients, want none", len(got))

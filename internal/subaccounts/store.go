@@ -42,8 +42,9 @@ type Tx interface {
 	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns an active (not revoked) client by id, of any account.
 	GetClient(ctx context.Context, clientID string) (Client, error)
-	// ListClients returns the active clients of an account.
-	ListClients(ctx context.Context, accountID uuid.UUID) ([]Client, error)
+	// ListClients returns one page of the active clients of an account in id order (ids
+	// are UUIDv7, so that is creation order), after the id in afterID when it is set.
+	ListClients(ctx context.Context, accountID uuid.UUID, afterID string, limit int) ([]Client, error)
 	RevokeClient(ctx context.Context, accountID uuid.UUID, clientID string) error
 	// OperatorClientExists reports whether any active operator client exists.
 	OperatorClientExists(ctx context.Context) (bool, error)
