@@ -25,6 +25,9 @@ const (
 	keyToken     = "token"
 )
 
+// Logging: handlers log through logger(c) with c.Request.Context(); the context carries
+// the request id, which LogHandler adds to every line.
+
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 func requestID(c *gin.Context) string { return c.GetString(keyRequestID) }
@@ -36,10 +39,10 @@ func logger(c *gin.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// withRequest gives every request an id (the caller's X-Request-Id when it is sane), a
-// logger carrying it, one access-log line, and a recovery that turns a panic into a 500
-// without logging the panic value, which could hold request data.
-func withRequest(base *slog.Logger) gin.HandlerFunc {
+// withRequest gives every request an id (the caller's X-Request-Id when it is sane) in
+// its context, one access-log line, and a recovery that turns a panic into a 500 without
+// logging the panic value, which could hold request data.
+func withRequest(l *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader("X-Request-Id")
 		if !validRequestID.MatchString(id) {
@@ -47,7 +50,7 @@ func withRequest(base *slog.Logger) gin.HandlerFunc {
 		}
 		c.Set(keyRequestID, id)
 		c.Header("X-Request-Id", id)
-		l := base.With(slog.String("request_id", id))
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 		c.Set(keyLogger, l)
 		start := time.Now()
 		defer func() {

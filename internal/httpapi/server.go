@@ -34,7 +34,7 @@ func init() { gin.SetMode(gin.ReleaseMode) }
 // NewServer returns the service's HTTP handler.
 func NewServer(d Deps) http.Handler {
 	if d.Logger == nil {
-		d.Logger = slog.Default()
+		d.Logger = slog.New(LogHandler(slog.Default().Handler()))
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -76,7 +76,7 @@ func handleReadyz(ready func(ctx context.Context) error) gin.HandlerFunc {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		if err := ready(ctx); err != nil {
-			logger(c).Warn("not ready", slog.String("error", err.Error()))
+			logger(c).WarnContext(c.Request.Context(), "not ready", slog.String("error", err.Error()))
 			abortProblem(c, probUnavailable, "The database is unreachable or not migrated.")
 			return
 		}
