@@ -6,10 +6,12 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -49,13 +51,37 @@ type Config struct {
 	// Clients, when set, is asked whether the token's client is still active.
 	Clients ClientChecker
 	Now     func() time.Time
+	// CacheSize bounds the verified-token cache; 0 means DefaultCacheSize, negative
+	// disables it.
+	CacheSize int
 }
+
+// DefaultCacheSize is how many verified tokens a Verifier remembers. A client reuses its
+// token for every request until it expires, so remembering it spares the signature check
+// and the two JWT parses on all but the first request.
+const DefaultCacheSize = 10_000
 
 // Verifier verifies access tokens.
 type Verifier struct {
 	cfg Config
 	v   *oidc.IDTokenVerifier
+
+	mu    sync.Mutex
+	cache map[[sha256.Size]byte]cachedToken
 }
+
+// cachedToken is a token that passed every check but the client's, valid until exp and
+// for as long as the key set it was verified against has not been refetched.
+type cachedToken struct {
+	tok Token
+	exp time.Time
+	gen int
+}
+
+// generation reports how many times a key set was fetched; a Verifier over a KeySet of
+// this package forgets cached tokens whenever it changes, so a key removed from the
+// issuer's set takes the tokens it signed with it.
+type generation interface{ Fetches() int }
 
 // NewVerifier returns a Verifier.
 func NewVerifier(cfg Config) *Verifier {
@@ -67,7 +93,10 @@ func NewVerifier(cfg Config) *Verifier {
 		SupportedSigningAlgs: Algorithms,
 		Now:                  cfg.Now,
 	})
-	return &Verifier{cfg: cfg, v: v}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	return &Verifier{cfg: cfg, v: v, cache: map[[sha256.Size]byte]cachedToken{}}
 }
 
 // Token is what a verified access token says.
@@ -98,41 +127,96 @@ func (v *Verifier) Verify(ctx context.Context, header string) (Token, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" || strings.ContainsAny(raw, " \t") {
 		return Token{}, invalid("a Bearer token is required")
 	}
+	tok, err := v.verifyCached(ctx, raw)
+	if err != nil {
+		return Token{}, err
+	}
+	// The client's state is checked on every request, cached token or not, so a revoked
+	// client's tokens stop working at once.
+	if v.cfg.Clients != nil {
+		active, err := v.cfg.Clients.ClientActive(ctx, tok.Principal.ClientID)
+		if err != nil {
+			return Token{}, fmt.Errorf("check client: %w", err)
+		}
+		if !active {
+			return Token{}, invalid("client revoked")
+		}
+	}
+	return tok, nil
+}
+
+// verifyCached returns a remembered verification of raw while it is unexpired, and
+// verifies and remembers it otherwise. Only the SHA-256 of a token is kept as the key.
+func (v *Verifier) verifyCached(ctx context.Context, raw string) (Token, error) {
+	if v.cfg.CacheSize < 0 {
+		tok, _, err := v.verify(ctx, raw)
+		return tok, err
+	}
+	sum := sha256.Sum256([]byte(raw))
+	now := v.cfg.Now()
+	gen := -1
+	if g, ok := v.cfg.KeySet.(generation); ok {
+		gen = g.Fetches()
+	}
+	v.mu.Lock()
+	e, ok := v.cache[sum]
+	v.mu.Unlock()
+	if ok && now.Before(e.exp) && e.gen == gen {
+		return e.tok, nil
+	}
+	tok, exp, err := v.verify(ctx, raw)
+	if err != nil {
+		return Token{}, err
+	}
+	if g, ok := v.cfg.KeySet.(generation); ok && g.Fetches() != gen {
+		// The key set changed while verifying; do not remember under a stale generation.
+		return tok, nil
+	}
+	v.mu.Lock()
+	if len(v.cache) >= v.cfg.CacheSize {
+		// Dropping everything is crude but bounded, and the cost is one more signature
+		// check per live token.
+		clear(v.cache)
+	}
+	v.cache[sum] = cachedToken{tok: tok, exp: exp, gen: gen}
+	v.mu.Unlock()
+	return tok, nil
+}
+
+// verify runs go-oidc's checks and this package's on raw, and returns the token and its
+// expiry.
+func (v *Verifier) verify(ctx context.Context, raw string) (Token, time.Time, error) {
 	idt, err := v.v.Verify(ctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {
-			return Token{}, invalid("token expired")
+			return Token{}, time.Time{}, invalid("token expired")
 		}
-		var authErr *Error
-		if errors.As(err, &authErr) {
-			return Token{}, authErr
-		}
-		return Token{}, invalid("token could not be verified")
+		return Token{}, time.Time{}, invalid("token could not be verified")
 	}
 	var c claims
 	var all map[string]json.RawMessage
 	if err := idt.Claims(&c); err != nil {
-		return Token{}, invalid("malformed claims")
+		return Token{}, time.Time{}, invalid("malformed claims")
 	}
 	if err := idt.Claims(&all); err != nil {
-		return Token{}, invalid("malformed claims")
+		return Token{}, time.Time{}, invalid("malformed claims")
 	}
 	now := v.cfg.Now()
 	if c.IssuedAt == nil || c.Expiry == nil {
-		return Token{}, invalid("iat and exp are required")
+		return Token{}, time.Time{}, invalid("iat and exp are required")
 	}
 	iat := time.Unix(int64(*c.IssuedAt), 0)
 	exp := time.Unix(int64(*c.Expiry), 0)
 	if iat.After(now.Add(MaxFutureIAT)) {
-		return Token{}, invalid("token issued in the future")
+		return Token{}, time.Time{}, invalid("token issued in the future")
 	}
 	if exp.Sub(iat) > v.cfg.MaxLifetime {
-		return Token{}, invalid("token lifetime exceeds %s", v.cfg.MaxLifetime)
+		return Token{}, time.Time{}, invalid("token lifetime exceeds %s", v.cfg.MaxLifetime)
 	}
 	scopes, err := parseScopes(c.Scope, c.SCP)
 	if err != nil {
-		return Token{}, err
+		return Token{}, time.Time{}, err
 	}
 	clientID := c.ClientID
 	if clientID == "" {
@@ -142,26 +226,17 @@ func (v *Verifier) Verify(ctx context.Context, header string) (Token, error) {
 	if len(c.SubaccountID) > 0 && string(c.SubaccountID) != "null" {
 		var s string
 		if json.Unmarshal(c.SubaccountID, &s) != nil {
-			return Token{}, invalid("subaccount_id must be a string")
+			return Token{}, time.Time{}, invalid("subaccount_id must be a string")
 		}
 		id, err := uuid.Parse(s)
 		if err != nil {
-			return Token{}, invalid("subaccount_id must be a UUID")
+			return Token{}, time.Time{}, invalid("subaccount_id must be a UUID")
 		}
 		p.SubaccountID = &id
 	}
 	tok := Token{Principal: p}
 	tok.Principal.AccountID, tok.AccountErr = accountClaim(all[v.cfg.AccountClaim], v.cfg.AccountClaim)
-	if v.cfg.Clients != nil {
-		active, err := v.cfg.Clients.ClientActive(ctx, clientID)
-		if err != nil {
-			return Token{}, fmt.Errorf("check client: %w", err)
-		}
-		if !active {
-			return Token{}, invalid("client revoked")
-		}
-	}
-	return tok, nil
+	return tok, exp, nil
 }
 
 func accountClaim(raw json.RawMessage, name string) (uuid.UUID, error) {
