@@ -42,7 +42,7 @@ const (
 
 // env is one whole service on a real HTTP listener over a fresh database.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	db       *store.DB
 	issuer   *issuer.Issuer
@@ -62,7 +62,7 @@ func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, dialect string) *env {
+func newEnv(t testing.TB, dialect string) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, dialect)
@@ -105,14 +105,14 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
 	}
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	r.decode(t, &m)
@@ -120,7 +120,7 @@ func (r response) json(t *testing.T) map[string]any {
 }
 
 // problem returns the problem document, checking the media type.
-func (r response) problem(t *testing.T) problemDoc {
+func (r response) problem(t testing.TB) problemDoc {
 	t.Helper()
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("content type %q, want application/problem+json; body %s", ct, r.Body)
@@ -367,7 +367,7 @@ func loadSpec() (*openapi3.T, routers.Router, error) {
 
 // validateAgainstSpec checks a real response against openapi.yaml: the route must be in
 // the spec, and the status, headers and body must match what it declares.
-func validateAgainstSpec(t *testing.T, req *http.Request, r response) {
+func validateAgainstSpec(t testing.TB, req *http.Request, r response) {
 	t.Helper()
 	_, router, err := loadSpec()
 	if err != nil {
