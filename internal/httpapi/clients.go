@@ -19,14 +19,24 @@ type createClientBody struct {
 var errExternalIssuer = subaccounts.Errorf(subaccounts.CodeNotSupported,
 	"Clients are managed by the external OAuth2 issuer (OIDC_ISSUER_URL), not by this service.")
 
+// clientsAccount reads the account id of a client route, and refuses the route when
+// clients live in an external issuer.
+func clientsAccount(c *gin.Context, is *issuer.Issuer) (uuid.UUID, bool) {
+	accountID, ok := pathID(c, "accountId")
+	if !ok {
+		return uuid.Nil, false
+	}
+	if is == nil {
+		fail(c, errExternalIssuer)
+		return uuid.Nil, false
+	}
+	return accountID, true
+}
+
 func handleCreateClient(is *issuer.Issuer) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		accountID, ok := pathID(c, "accountId")
+		accountID, ok := clientsAccount(c, is)
 		if !ok {
-			return
-		}
-		if is == nil {
-			fail(c, errExternalIssuer)
 			return
 		}
 		var body createClientBody
@@ -62,12 +72,8 @@ func handleCreateClient(is *issuer.Issuer) gin.HandlerFunc {
 
 func handleListClients(is *issuer.Issuer) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		accountID, ok := pathID(c, "accountId")
+		accountID, ok := clientsAccount(c, is)
 		if !ok {
-			return
-		}
-		if is == nil {
-			fail(c, errExternalIssuer)
 			return
 		}
 		p, ok := page(c)
@@ -85,12 +91,8 @@ func handleListClients(is *issuer.Issuer) gin.HandlerFunc {
 
 func handleDeleteClient(is *issuer.Issuer) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		accountID, ok := pathID(c, "accountId")
+		accountID, ok := clientsAccount(c, is)
 		if !ok {
-			return
-		}
-		if is == nil {
-			fail(c, errExternalIssuer)
 			return
 		}
 		if err := is.RevokeClient(c.Request.Context(), accountID, c.Param("clientId")); err != nil {

@@ -51,25 +51,11 @@ type Options struct {
 // OpenPostgres connects to PostgreSQL and applies the migrations under a session lock, so
 // several replicas can start at once.
 func OpenPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
-	gdb, err := gorm.Open(postgres.Open(dsn), gormConfig(opts))
-	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
-	}
-	sqlDB, err := gdb.DB()
-	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
-	}
-	sqlDB.SetMaxOpenConns(32)
-	sqlDB.SetMaxIdleConns(32)
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{gdb: gdb, dialect: "postgres", queries: queries{db: gdb, dialect: "postgres"}}
-	if !opts.SkipMigrations {
-		if err := Migrate(ctx, sqlDB, "postgres"); err != nil {
-			_ = sqlDB.Close()
-			return nil, err
-		}
-	}
-	return db, nil
+	return open(ctx, postgres.Open(dsn), "postgres", opts, func(sqlDB *sql.DB) {
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(32)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	})
 }
 
 // OpenSQLite opens (creating if needed) the embedded database file in dir and applies the
@@ -89,23 +75,27 @@ func OpenSQLite(ctx context.Context, dir string, opts Options) (*DB, error) {
 	q.Add("_pragma", "synchronous(normal)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + filepath.ToSlash(path) + "?" + q.Encode()
-	gdb, err := gorm.Open(gormlite.Open(dsn), gormConfig(opts))
+	return open(ctx, gormlite.Open(dsn), "sqlite", opts, func(sqlDB *sql.DB) { sqlDB.SetMaxOpenConns(8) })
+}
+
+// open connects through dialector, sizes the pool and migrates unless told not to.
+func open(ctx context.Context, dialector gorm.Dialector, dialect string, opts Options, pool func(*sql.DB)) (*DB, error) {
+	gdb, err := gorm.Open(dialector, gormConfig(opts))
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite: %w", err)
+		return nil, fmt.Errorf("open %s: %w", dialect, err)
 	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite: %w", err)
+		return nil, fmt.Errorf("open %s: %w", dialect, err)
 	}
-	sqlDB.SetMaxOpenConns(8)
-	db := &DB{gdb: gdb, dialect: "sqlite", queries: queries{db: gdb, dialect: "sqlite"}}
+	pool(sqlDB)
 	if !opts.SkipMigrations {
-		if err := Migrate(ctx, sqlDB, "sqlite"); err != nil {
+		if err := Migrate(ctx, sqlDB, dialect); err != nil {
 			_ = sqlDB.Close()
 			return nil, err
 		}
 	}
-	return db, nil
+	return &DB{gdb: gdb, dialect: dialect, queries: queries{db: gdb, dialect: dialect}}, nil
 }
 
 func gormConfig(opts Options) *gorm.Config {
