@@ -22,7 +22,7 @@ const MaxBodyBytes = 1 << 20
 
 // decode reads a JSON body into dst strictly: the media type must be JSON, the body at
 // most 1 MiB, object keys must match dst's fields exactly (no unknown fields, no case
-// folding), no key may repeat, and nothing may follow the value. On failure it has
+// folding), no key may repeat, no value may be null, and nothing may follow the value. On failure it has
 // answered the request and returns false.
 func decode(c *gin.Context, dst any) bool {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
@@ -104,6 +104,11 @@ func walk(dec *json.Decoder, t reflect.Type, ptr string) *subaccounts.FieldError
 	}
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if tok == nil {
+		// null is refused rather than read as "absent": one meaning per body, and the
+		// spec declares no field nullable.
+		return &subaccounts.FieldError{Pointer: ptr, Detail: "must not be null; omit the field instead"}
 	}
 	switch tok {
 	case json.Delim('{'):

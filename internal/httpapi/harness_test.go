@@ -207,6 +207,10 @@ func (e *env) doHeaders(method, path, token string, body any, headers map[string
 	r := response{Status: resp.StatusCode, Header: resp.Header, Body: out}
 	if e.checkAPI {
 		validateAgainstSpec(e.t, req, r)
+		if r.Status < 300 {
+			// A request the server accepted must be one the spec accepts too.
+			validateRequestAgainstSpec(e.t, method, e.url+path, raw, req.Header)
+		}
 	}
 	return r
 }
@@ -292,7 +296,11 @@ func (e *env) tenantToken(accountID string, scopes ...string) string {
 
 func (e *env) newSubaccount(token, name string, configs []any) string {
 	e.t.Helper()
-	r := e.expect(e.do("POST", "/v1/subaccounts", token, map[string]any{"name": name, "configurations": configs}), 201)
+	body := map[string]any{"name": name}
+	if configs != nil {
+		body["configurations"] = configs
+	}
+	r := e.expect(e.do("POST", "/v1/subaccounts", token, body), 201)
 	return r.json(e.t)["id"].(string)
 }
 
@@ -392,6 +400,32 @@ func validateAgainstSpec(t testing.TB, req *http.Request, r response) {
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		t.Errorf("%s %s → %d does not match openapi.yaml: %v\nbody: %s", req.Method, req.URL.Path, r.Status, err, truncate(r.Body))
+	}
+}
+
+// validateRequestAgainstSpec checks a request (parameters, security and body) against
+// openapi.yaml.
+func validateRequestAgainstSpec(t testing.TB, method, url string, body []byte, header http.Header) {
+	t.Helper()
+	_, router, err := loadSpec()
+	if err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header.Clone()
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s %s is not in openapi.yaml: %v", method, req.URL.Path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true},
+	}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		t.Errorf("%s %s was accepted by the server but does not match openapi.yaml: %v\nbody: %s", method, req.URL.Path, err, truncate(body))
 	}
 }
 
