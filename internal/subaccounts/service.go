@@ -314,11 +314,7 @@ func (s *Service) GetSubaccount(ctx context.Context, p Principal, id uuid.UUID) 
 func (s *Service) ListSubaccounts(ctx context.Context, p Principal, f SubaccountFilter, page Page) ([]Subaccount, *uuid.UUID, error) {
 	var errs []FieldError
 	if f.Country != "" && !policy.ValidCountry(f.Country) {
-		fe := FieldError{Parameter: "country", Detail: fmt.Sprintf("%q is not an ISO 3166-1 alpha-3 country code", f.Country)}
-		if hint, ok := policy.CountryHint(f.Country); ok {
-			fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
-		}
-		errs = append(errs, fe)
+		errs = append(errs, countryParamError(f.Country))
 	}
 	if f.Network != "" {
 		if _, ok := policy.ParseNetwork(f.Network); !ok {
@@ -443,15 +439,11 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 // Explain says whether a subaccount permits a pair and why.
 func (s *Service) Explain(ctx context.Context, p Principal, id uuid.UUID, country, network string) (policy.Explanation, error) {
 	var errs []FieldError
-	if !policy.ValidCountry(country) {
-		fe := FieldError{Parameter: "country", Detail: "is required: an ISO 3166-1 alpha-3 country code"}
-		if country != "" {
-			fe.Detail = fmt.Sprintf("%q is not an ISO 3166-1 alpha-3 country code", country)
-			if hint, ok := policy.CountryHint(country); ok {
-				fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
-			}
-		}
-		errs = append(errs, fe)
+	switch {
+	case country == "":
+		errs = append(errs, FieldError{Parameter: "country", Detail: "is required: an ISO 3166-1 alpha-3 country code"})
+	case !policy.ValidCountry(country):
+		errs = append(errs, countryParamError(country))
 	}
 	nw, ok := policy.ParseNetwork(network)
 	if !ok {
@@ -473,6 +465,16 @@ func (s *Service) Explain(ctx context.Context, p Principal, id uuid.UUID, countr
 		return policy.Explanation{}, fmt.Errorf("stored contract of account %s is invalid: %s", a.ID, ferrs[0].Detail)
 	}
 	return policy.Explain(sub.Configurations, contract, country, nw), nil
+}
+
+// countryParamError refuses a country query parameter, with a hint when the input looks
+// like a code the caller meant ("gb" → "GBR").
+func countryParamError(country string) FieldError {
+	fe := FieldError{Parameter: "country", Detail: fmt.Sprintf("%q is not an ISO 3166-1 alpha-3 country code", country)}
+	if hint, ok := policy.CountryHint(country); ok {
+		fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
+	}
+	return fe
 }
 
 // cut trims a list fetched with one extra item to limit and returns the id to continue
