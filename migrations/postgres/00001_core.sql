@@ -42,7 +42,10 @@ CREATE TABLE subaccount_entitlements (
 );
 CREATE INDEX subaccount_entitlements_pair_idx ON subaccount_entitlements (account_id, country, network);
 
--- Clients of the built-in OAuth2 issuer. Operator clients have no account.
+-- Clients of the built-in OAuth2 issuer. Operator clients have no account. This and
+-- signing_keys belong to the issuer, not to a tenant: the token endpoint looks a client up
+-- by its id before any account is known, so the key is client_id, and the account's
+-- clients are reached through (account_id, client_id).
 CREATE TABLE oauth_clients (
     client_id     text        PRIMARY KEY,
     account_id    uuid        REFERENCES accounts (account_id),
