@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -43,5 +41,3 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.DELETE("/subaccounts/:subaccountId", write, handleDeleteSubaccount(svc))
 	t.GET("/subaccounts/:subaccountId/entitlements", read, handleEntitlements(svc))
 }
-
-func isNotFound(err error) bool { return errors.Is(err, subaccounts.ErrNotFound) }

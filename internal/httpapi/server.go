@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -59,7 +60,7 @@ func accountExists(svc *subaccounts.Service) accountChecker {
 		case err == nil:
 			known.Store(id, struct{}{})
 			return true, nil
-		case isNotFound(err):
+		case errors.Is(err, subaccounts.ErrNotFound):
 			return false, nil
 		default:
 			return false, err
