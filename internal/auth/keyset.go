@@ -57,7 +57,7 @@ func (k *KeySet) Fetches() int {
 
 // VerifySignature implements oidc.KeySet.
 func (k *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, joseAlgorithms())
+	jws, err := jose.ParseSignedCompact(jwt, joseAlgorithms())
 	if err != nil {
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}

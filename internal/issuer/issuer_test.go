@@ -375,7 +375,7 @@ func TestTokenHeader(t *testing.T) {
 	e := newEnv(t)
 	c, secret := e.client(t, e.account(t), issuer.ClientInput{Name: "c", Scopes: subaccounts.TenantScopes})
 	resp, _ := e.token(t, c.ID, secret, "")
-	jws, err := jose.ParseSigned(resp.AccessToken, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(resp.AccessToken, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
