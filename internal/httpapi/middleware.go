@@ -123,11 +123,17 @@ func insufficientScope(c *gin.Context, scope string) {
 	writeProblem(c, p)
 }
 
-// operator admits platform-operator tokens with the accounts:admin scope.
+// operator admits platform-operator tokens: the accounts:admin scope and no account
+// claim. A tenant's token that an external issuer wrongly granted accounts:admin still
+// cannot reach every account.
 func operator() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !mustPrincipal(c).HasScope(subaccounts.ScopeAccountsAdmin) {
 			insufficientScope(c, subaccounts.ScopeAccountsAdmin)
+			return
+		}
+		if v, _ := c.Get(keyToken); v.(auth.Token).AccountErr == nil {
+			abortProblem(c, probForbidden, "Operator routes take the operator's token, which names no account.")
 			return
 		}
 		c.Next()

@@ -84,6 +84,26 @@ func TestTokenAttacks(t *testing.T) {
 	})
 }
 
+// TestOperatorRoutesRefuseTenantTokens: a token naming an account cannot act as the
+// operator, even if its issuer granted it accounts:admin.
+func TestOperatorRoutesRefuseTenantTokens(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		acct := e.newAccount("Acme", usaCanContract(10))
+		claims := e.goodClaims(acct)
+		claims["scope"] = "accounts:admin subaccounts:read"
+		tok := e.forge(claims)
+		for _, rt := range operatorRoutes() {
+			path := strings.ReplaceAll(rt.path, "{acct}", acct)
+			if p := e.expect(e.do(rt.method, path, tok, rt.body), 403).problem(t); p.Type != "/problems/forbidden" {
+				t.Errorf("%s %s: type %q", rt.method, path, p.Type)
+			}
+		}
+		// The same token is fine on its own account's tenant routes.
+		e.expect(e.do("GET", "/v1/account", tok, nil), 200)
+	})
+}
+
 func b64(v any) string {
 	return base64.RawURLEncoding.EncodeToString(must(json.Marshal(v)))
 }
