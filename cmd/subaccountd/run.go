@@ -82,12 +82,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients,
 	})
 
-	var opts []subaccounts.Option
+	fingerprints, generated, err := subaccounts.LoadFingerprinter(ctx, db, cfg.CardFingerprintKey, cfg.CardFingerprintKeyVersion)
+	if err != nil {
+		return err
+	}
+	if generated {
+		log.Info("generated the card fingerprint key and stored it in the database; set CARD_FINGERPRINT_KEY to manage it yourself")
+	}
+	opts := []subaccounts.Option{
+		subaccounts.WithFingerprinter(fingerprints),
+		subaccounts.WithGroupCommit(subaccounts.GroupCommit{
+			MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: subaccounts.DefaultGroupCommit.Writers,
+		}),
+	}
 	if is != nil {
 		opts = append(opts, subaccounts.OnClientsRevoked(is.ForgetClients))
 	}
+	svc := subaccounts.NewService(db, opts...)
+	// Runs after the HTTP server stopped: messages already queued are still written.
+	defer svc.Close()
 	handler := httpapi.NewServer(httpapi.Deps{
-		Service:  subaccounts.NewService(db, opts...),
+		Service:  svc,
 		Verifier: verifier,
 		Issuer:   is,
 		Ready:    db.Ping,

@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cardseg/subaccounts/internal/pan"
 )
 
 // Config is the whole configuration of subaccountd.
@@ -25,6 +28,14 @@ type Config struct {
 	AdminClientSecret string
 	TokenMaxLifetime  time.Duration
 	LogLevel          slog.Level
+	// CardFingerprintKey is the decoded master key of card fingerprints; nil means the key
+	// generated and stored at first start is used (the embedded default).
+	CardFingerprintKey        []byte
+	CardFingerprintKeyVersion int
+	// GroupCommitMaxBatch and GroupCommitMaxWait bound one group of the transaction
+	// ingestion group commit.
+	GroupCommitMaxBatch int
+	GroupCommitMaxWait  time.Duration
 }
 
 // BuiltInIssuer reports whether the server is its own OAuth2 issuer.
@@ -89,6 +100,35 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "INFO"))); err != nil {
 		bad("LOG_LEVEL", "must be DEBUG, INFO, WARN or ERROR, got %q", getenv("LOG_LEVEL"))
 	}
+	if k := strings.TrimSpace(getenv("CARD_FINGERPRINT_KEY")); k != "" {
+		key, err := pan.ParseKey(k)
+		if err != nil {
+			// Never echo the value: it is a secret.
+			bad("CARD_FINGERPRINT_KEY", "must be at least 32 bytes, hex or base64 encoded")
+		}
+		c.CardFingerprintKey = key
+	}
+	version := get("CARD_FINGERPRINT_KEY_VERSION", "1")
+	if n, err := strconv.Atoi(version); err != nil || n < 1 {
+		bad("CARD_FINGERPRINT_KEY_VERSION", "must be a positive integer, got %q", version)
+	} else {
+		c.CardFingerprintKeyVersion = n
+	}
+	if getenv("CARD_FINGERPRINT_KEY_VERSION") != "" && c.CardFingerprintKey == nil {
+		bad("CARD_FINGERPRINT_KEY_VERSION", "is only meaningful with CARD_FINGERPRINT_KEY")
+	}
+	batch := get("GROUP_COMMIT_MAX_BATCH", "256")
+	if n, err := strconv.Atoi(batch); err != nil || n < 1 || n > 1000 {
+		bad("GROUP_COMMIT_MAX_BATCH", "must be an integer from 1 to 1000, got %q", batch)
+	} else {
+		c.GroupCommitMaxBatch = n
+	}
+	wait := get("GROUP_COMMIT_MAX_WAIT", "2ms")
+	if w, err := time.ParseDuration(wait); err != nil || w < 0 || w > time.Second {
+		bad("GROUP_COMMIT_MAX_WAIT", "must be a duration from 0 to 1s such as 2ms, got %q", wait)
+	} else {
+		c.GroupCommitMaxWait = w
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -121,6 +161,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("admin_client_secret_set", c.AdminClientSecret != ""),
 		slog.Duration("token_max_lifetime", c.TokenMaxLifetime),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.Bool("card_fingerprint_key_set", c.CardFingerprintKey != nil),
+		slog.Int("card_fingerprint_key_version", c.CardFingerprintKeyVersion),
+		slog.Int("group_commit_max_batch", c.GroupCommitMaxBatch),
+		slog.Duration("group_commit_max_wait", c.GroupCommitMaxWait),
 	)
 }
 

@@ -3,7 +3,9 @@ package config_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +45,10 @@ func TestLoadDefaults(t *testing.T) {
 		{"AdminClientSecret", c.AdminClientSecret, ""},
 		{"TokenMaxLifetime", c.TokenMaxLifetime, 24 * time.Hour},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
+		{"CardFingerprintKeySet", c.CardFingerprintKey != nil, false},
+		{"CardFingerprintKeyVersion", c.CardFingerprintKeyVersion, 1},
+		{"GroupCommitMaxBatch", c.GroupCommitMaxBatch, 256},
+		{"GroupCommitMaxWait", c.GroupCommitMaxWait, 2 * time.Millisecond},
 		{"BuiltInIssuer", c.BuiltInIssuer(), true},
 	}
 	for _, ch := range checks {
@@ -131,6 +137,27 @@ func TestLoadValid(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "fingerprint key hex with version",
+			vars: map[string]string{"CARD_FINGERPRINT_KEY": strings.Repeat("ab", 32), "CARD_FINGERPRINT_KEY_VERSION": "3"},
+			check: func(t *testing.T, c config.Config) {
+				if len(c.CardFingerprintKey) != 32 || c.CardFingerprintKey[0] != 0xab || c.CardFingerprintKeyVersion != 3 {
+					t.Errorf("key %d bytes, version %d", len(c.CardFingerprintKey), c.CardFingerprintKeyVersion)
+				}
+				if strings.Contains(fmt.Sprint(c.LogValue()), "abab") {
+					t.Errorf("LogValue leaks the fingerprint key: %v", c.LogValue())
+				}
+			},
+		},
+		{
+			name: "group commit tuning",
+			vars: map[string]string{"GROUP_COMMIT_MAX_BATCH": "64", "GROUP_COMMIT_MAX_WAIT": "500us"},
+			check: func(t *testing.T, c config.Config) {
+				if c.GroupCommitMaxBatch != 64 || c.GroupCommitMaxWait != 500*time.Microsecond {
+					t.Errorf("batch %d wait %v", c.GroupCommitMaxBatch, c.GroupCommitMaxWait)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,6 +214,16 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "lifetime too short", vars: map[string]string{"TOKEN_MAX_LIFETIME": "10s"}, naming: "TOKEN_MAX_LIFETIME"},
 		{name: "lifetime just under a minute", vars: map[string]string{"TOKEN_MAX_LIFETIME": "59s"}, naming: "TOKEN_MAX_LIFETIME"},
 		{name: "log level unknown", vars: map[string]string{"LOG_LEVEL": "LOUD"}, naming: "LOG_LEVEL"},
+		{
+			name:    "fingerprint key too short",
+			vars:    map[string]string{"CARD_FINGERPRINT_KEY": "c2hvcnQtc2VjcmV0LWtleQ"},
+			naming:  "CARD_FINGERPRINT_KEY",
+			secrets: []string{"c2hvcnQtc2VjcmV0LWtleQ"},
+		},
+		{name: "fingerprint version without key", vars: map[string]string{"CARD_FINGERPRINT_KEY_VERSION": "2"}, naming: "CARD_FINGERPRINT_KEY_VERSION"},
+		{name: "fingerprint version zero", vars: map[string]string{"CARD_FINGERPRINT_KEY": strings.Repeat("ab", 32), "CARD_FINGERPRINT_KEY_VERSION": "0"}, naming: "CARD_FINGERPRINT_KEY_VERSION"},
+		{name: "group batch too big", vars: map[string]string{"GROUP_COMMIT_MAX_BATCH": "5000"}, naming: "GROUP_COMMIT_MAX_BATCH"},
+		{name: "group wait not a duration", vars: map[string]string{"GROUP_COMMIT_MAX_WAIT": "soon"}, naming: "GROUP_COMMIT_MAX_WAIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,7 +240,7 @@ func TestLoadInvalid(t *testing.T) {
 					t.Errorf("error %q leaks %q", err, s)
 				}
 			}
-			if c != (config.Config{}) {
+			if !reflect.DeepEqual(c, config.Config{}) {
 				t.Errorf("Load returned a non-zero Config alongside its error: %+v", c)
 			}
 		})

@@ -129,6 +129,11 @@ func walk(dec *json.Decoder, t reflect.Type, ptr string) *subaccounts.FieldError
 				switch t.Kind() {
 				case reflect.Struct:
 					f, ok := fieldByJSONName(t, key)
+					if !ok && subaccounts.ForbiddenCardField(key) {
+						// Named apart from other unknown fields: a client sending one has a
+						// data-handling bug worth seeing, and the value is never read.
+						return &subaccounts.FieldError{Pointer: kptr, Detail: "must never be sent: card security codes, track data and PINs are not accepted"}
+					}
 					if !ok {
 						return &subaccounts.FieldError{Pointer: kptr, Detail: "unknown field"}
 					}

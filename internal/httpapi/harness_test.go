@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,8 +48,29 @@ type env struct {
 	db       *store.DB
 	issuer   *issuer.Issuer
 	handler  http.Handler
+	svc      *subaccounts.Service
 	opToken  string
 	checkAPI bool
+	// logs holds everything the server logged, for tests that search it.
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // forEachDB runs fn once per database dialect, each with its own service.
@@ -79,14 +101,23 @@ func newEnv(t testing.TB, dialect string) *env {
 		Issuer: base, Audience: audience, AccountClaim: accountClaim, MaxLifetime: 24 * time.Hour,
 		KeySet: auth.NewKeySet(is.FetchKeys, 30*time.Second), Clients: is,
 	})
+	fp, _, err := subaccounts.LoadFingerprinter(ctx, db, nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := subaccounts.NewService(db, subaccounts.OnClientsRevoked(is.ForgetClients), subaccounts.WithFingerprinter(fp))
+	logs := &syncBuffer{}
+	// Debug level: the PAN canary searches everything the server could log.
+	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h := httpapi.NewServer(httpapi.Deps{
-		Service: subaccounts.NewService(db, subaccounts.OnClientsRevoked(is.ForgetClients)), Verifier: v, Issuer: is, Ready: db.Ping,
-		Logger: discardLogger(),
+		Service: svc, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log,
 	})
 	ts.Config.Handler = h
 	ts.Start()
+	// Cleanups run last-in first-out: the server stops before the group commit does.
+	t.Cleanup(svc.Close)
 	t.Cleanup(ts.Close)
-	e := &env{t: t, url: base, db: db, issuer: is, handler: h, checkAPI: true}
+	e := &env{t: t, url: base, db: db, issuer: is, handler: h, svc: svc, checkAPI: true, logs: logs}
 	e.opToken = e.token(operatorID, operatorSecret, "")
 	return e
 }
@@ -282,7 +313,7 @@ func (e *env) newClient(accountID string, scopes []string, subaccountID string) 
 	return m["clientId"].(string), m["clientSecret"].(string)
 }
 
-var allTenantScopes = []string{subaccounts.ScopeSubaccountsRead, subaccounts.ScopeSubaccountsWrite}
+var allTenantScopes = subaccounts.TenantScopes
 
 // tenantToken returns a token of a new client of account with scopes.
 func (e *env) tenantToken(accountID string, scopes ...string) string {

@@ -54,3 +54,13 @@ func boolParam(c *gin.Context, name string) (bool, bool) {
 	}
 	return b, true
 }
+
+// queryID parses a query parameter as a UUID before any query runs.
+func queryID(c *gin.Context, name, value string) (uuid.UUID, bool) {
+	id, err := uuid.Parse(value)
+	if err != nil || len(value) != 36 {
+		invalidParam(c, name, "must be a UUID")
+		return uuid.Nil, false
+	}
+	return id, true
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -38,6 +39,8 @@ var (
 	probNotSupported     = problemKind{"not-supported", http.StatusNotImplemented, "Not supported by this deployment"}
 	probInternal         = problemKind{"internal", http.StatusInternalServerError, "Internal server error"}
 	probUnavailable      = problemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
+	probSuspended        = problemKind{"subaccount-suspended", http.StatusConflict, "The subaccount is suspended"}
+	probCardExists       = problemKind{"card-exists", http.StatusConflict, "The card is already enrolled"}
 	domainCodeToProblems = map[subaccounts.Code]problemKind{
 		subaccounts.CodeValidation:   probValidation,
 		subaccounts.CodePolicy:       probPolicy,
@@ -46,6 +49,8 @@ var (
 		subaccounts.CodeProvisioning: probProvisioning,
 		subaccounts.CodeForbidden:    probForbidden,
 		subaccounts.CodeNotSupported: probNotSupported,
+		subaccounts.CodeSuspended:    probSuspended,
+		subaccounts.CodeCardExists:   probCardExists,
 	}
 )
 
@@ -64,6 +69,11 @@ type problem struct {
 	AffectedSubaccounts []affectedView `json:"affectedSubaccounts,omitempty"`
 	// Scope names the missing scope of an insufficient-scope problem.
 	Scope string `json:"scope,omitempty"`
+	// CardID names the card already holding a PAN (card-exists).
+	CardID *uuid.UUID `json:"cardId,omitempty"`
+	// Pair and Permitted explain a card refused by the policy engine.
+	Pair      *pairView            `json:"pair,omitempty"`
+	Permitted *[]configurationBody `json:"permitted,omitempty"`
 }
 
 type fieldErrorDoc struct {
@@ -108,6 +118,12 @@ func toFieldErrorDocs(fields []subaccounts.FieldError) []fieldErrorDoc {
 // domain errors by their code, the store's sentinels by identity, and anything else is a
 // 500 that is logged in full and told to the client as nothing more than its request id.
 func fail(c *gin.Context, err error) {
+	writeProblem(c, problemFor(c, err))
+}
+
+// problemFor builds the problem document for err without writing it; batch routes put one
+// into each failed item's outcome.
+func problemFor(c *gin.Context, err error) problem {
 	var de *subaccounts.Error
 	switch {
 	case errors.As(err, &de):
@@ -123,14 +139,24 @@ func fail(c *gin.Context, err error) {
 		for _, a := range de.Affected {
 			p.AffectedSubaccounts = append(p.AffectedSubaccounts, toAffectedView(a))
 		}
-		writeProblem(c, p)
+		p.CardID = de.CardID
+		if de.Pair != nil {
+			pv := toPairView(*de.Pair)
+			p.Pair = &pv
+		}
+		if de.Pair != nil {
+			// Present even when empty: "permits nothing" is an answer.
+			permitted := toConfigurationBodies(de.Permitted)
+			p.Permitted = &permitted
+		}
+		return p
 	case errors.Is(err, subaccounts.ErrNotFound):
-		abortProblem(c, probNotFound, "The resource does not exist.")
+		return newProblem(c, probNotFound, "The resource does not exist.")
 	case errors.Is(err, subaccounts.ErrConflict):
-		abortProblem(c, probConflict, "The resource already exists.")
+		return newProblem(c, probConflict, "The resource already exists.")
 	default:
 		logger(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed", slog.String("error", err.Error()))
-		abortProblem(c, probInternal, "An internal error occurred; quote the request id when reporting it.")
+		return newProblem(c, probInternal, "An internal error occurred; quote the request id when reporting it.")
 	}
 }
 

@@ -30,6 +30,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	op.POST("/accounts/:accountId/clients", handleCreateClient(d.Issuer))
 	op.GET("/accounts/:accountId/clients", handleListClients(d.Issuer))
 	op.DELETE("/accounts/:accountId/clients/:clientId", handleDeleteClient(d.Issuer))
+	op.GET("/accounts/:accountId/compliance", handleAccountCompliance(svc))
 
 	t := v1.Group("", tenant(accountExists(svc)))
 	read, write := scope(subaccounts.ScopeSubaccountsRead), scope(subaccounts.ScopeSubaccountsWrite)
@@ -40,4 +41,23 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.PATCH("/subaccounts/:subaccountId", write, handlePatchSubaccount(svc))
 	t.DELETE("/subaccounts/:subaccountId", write, handleDeleteSubaccount(svc))
 	t.GET("/subaccounts/:subaccountId/entitlements", read, handleEntitlements(svc))
+
+	cardsRead, cardsWrite := scope(subaccounts.ScopeCardsRead), scope(subaccounts.ScopeCardsWrite)
+	t.POST("/subaccounts/:subaccountId/cards", cardsWrite, handleEnrolCard(svc))
+	t.POST("/subaccounts/:subaccountId/cards/batch", cardsWrite, handleEnrolCards(svc))
+	t.GET("/cards", cardsRead, handleListCards(svc))
+	t.GET("/cards/:cardId", cardsRead, handleGetCard(svc))
+	t.DELETE("/cards/:cardId", cardsWrite, handleRemoveCard(svc))
+	t.POST("/cards/:cardId/move", cardsWrite, handleMoveCard(svc))
+
+	txRead, txWrite := scope(subaccounts.ScopeTransactionsRead), scope(subaccounts.ScopeTransactionsWrite)
+	t.POST("/transactions", txWrite, handleIngestTransaction(svc))
+	t.POST("/transactions/batch", txWrite, handleIngestTransactions(svc))
+	t.GET("/transactions", txRead, handleListTransactions(svc))
+	t.GET("/transactions/unrouted", txRead, handleListUnrouted(svc))
+	t.POST("/transactions/unrouted/:transactionId/retry", txWrite, handleRetryUnrouted(svc))
+	t.GET("/transactions/:transactionId", txRead, handleGetTransaction(svc))
+	t.GET("/subaccounts/:subaccountId/transactions", txRead, handleListSubaccountTransactions(svc))
+
+	t.GET("/compliance", scope(subaccounts.ScopeComplianceRead), handleCompliance(svc))
 }

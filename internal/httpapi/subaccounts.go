@@ -82,6 +82,10 @@ func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 		if !ok {
 			return
 		}
+		dryRun, ok := boolParam(c, "dryRun")
+		if !ok {
+			return
+		}
 		var body patchSubaccountBody
 		if !decode(c, &body) {
 			return
@@ -91,12 +95,19 @@ func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 			cfg := toPolicyConfigurations(*body.Configurations)
 			patch.Configurations = &cfg
 		}
-		s, err := svc.UpdateSubaccount(c.Request.Context(), mustPrincipal(c), id, patch)
+		ch, err := svc.UpdateSubaccount(c.Request.Context(), mustPrincipal(c), id, patch, dryRun)
 		if err != nil {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toSubaccountView(s))
+		if dryRun {
+			writeJSON(c, http.StatusOK, subaccountDryRunView{
+				DryRun: true, Subaccount: toSubaccountView(ch.Subaccount),
+				CardsPutOutOfPolicy: ch.CardsPutOutOfPolicy, CardsByPair: toPairCountViews(ch.CardsByPair),
+			})
+			return
+		}
+		writeJSON(c, http.StatusOK, toSubaccountView(ch.Subaccount))
 	}
 }
 

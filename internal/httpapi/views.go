@@ -69,10 +69,12 @@ type createdClientView struct {
 }
 
 type affectedView struct {
-	ID              uuid.UUID           `json:"id"`
-	Name            string              `json:"name"`
-	OutsideContract []pairView          `json:"outsideContract"`
-	Configurations  []configurationBody `json:"configurations"`
+	ID                  uuid.UUID           `json:"id"`
+	Name                string              `json:"name"`
+	OutsideContract     []pairView          `json:"outsideContract"`
+	Configurations      []configurationBody `json:"configurations"`
+	CardsPutOutOfPolicy int64               `json:"cardsPutOutOfPolicy"`
+	CardsByPair         []pairCountView     `json:"cardsByPair"`
 }
 
 type contractChangeView struct {
@@ -159,7 +161,10 @@ func toClientView(c subaccounts.Client) clientView {
 }
 
 func toAffectedView(a subaccounts.AffectedSubaccount) affectedView {
-	v := affectedView{ID: a.ID, Name: a.Name, Configurations: toConfigurationBodies(a.After), OutsideContract: []pairView{}}
+	v := affectedView{
+		ID: a.ID, Name: a.Name, Configurations: toConfigurationBodies(a.After), OutsideContract: []pairView{},
+		CardsPutOutOfPolicy: a.CardsPutOutOfPolicy, CardsByPair: toPairCountViews(a.CardsByPair),
+	}
 	for _, p := range a.Outside {
 		v.OutsideContract = append(v.OutsideContract, toPairView(p))
 	}

@@ -306,7 +306,7 @@ func TestTokenClaims(t *testing.T) {
 		wantAcct   *uuid.UUID
 		wantSub    *uuid.UUID
 	}{
-		{name: "tenant", id: tenant.ID, secret: tenantSecret, wantScope: "subaccounts:read subaccounts:write", wantAcct: &acct},
+		{name: "tenant", id: tenant.ID, secret: tenantSecret, wantScope: strings.Join(subaccounts.TenantScopes, " "), wantAcct: &acct},
 		{name: "confined", id: confined.ID, secret: confinedSecret, wantScope: "subaccounts:read", wantAcct: &acct, wantSub: &sub},
 		{name: "operator", id: opID, secret: opSecret, wantScope: "accounts:admin"},
 	}
@@ -436,8 +436,8 @@ func TestTokenScopeNarrowing(t *testing.T) {
 		request    string
 		want       []string // nil: invalid_scope
 	}{
-		{name: "none requested gives all granted", id: full.ID, secret: fullSecret, request: "", want: []string{"subaccounts:read", "subaccounts:write"}},
-		{name: "blank request gives all granted", id: full.ID, secret: fullSecret, request: "   ", want: []string{"subaccounts:read", "subaccounts:write"}},
+		{name: "none requested gives all granted", id: full.ID, secret: fullSecret, request: "", want: subaccounts.TenantScopes},
+		{name: "blank request gives all granted", id: full.ID, secret: fullSecret, request: "   ", want: subaccounts.TenantScopes},
 		{name: "subset", id: full.ID, secret: fullSecret, request: "subaccounts:read", want: []string{"subaccounts:read"}},
 		{name: "other subset", id: full.ID, secret: fullSecret, request: "subaccounts:write", want: []string{"subaccounts:write"}},
 		{name: "reordered", id: full.ID, secret: fullSecret, request: "subaccounts:write subaccounts:read", want: []string{"subaccounts:write", "subaccounts:read"}},

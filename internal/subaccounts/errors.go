@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -29,6 +31,10 @@ const (
 	CodeProvisioning Code = "provisioning"
 	CodeForbidden    Code = "forbidden"
 	CodeNotSupported Code = "not-supported"
+	// CodeSuspended refuses a write into a suspended subaccount.
+	CodeSuspended Code = "subaccount-suspended"
+	// CodeCardExists refuses enrolling a PAN the account already holds; CardID names the card.
+	CodeCardExists Code = "card-exists"
 )
 
 // FieldError names one failing input: a body member by JSON pointer, or a query or path
@@ -48,6 +54,12 @@ type Error struct {
 	Outside []policy.Pair
 	// Affected lists the subaccounts a contract change would put outside the contract.
 	Affected []AffectedSubaccount
+	// CardID names the existing card of a card-exists error.
+	CardID *uuid.UUID
+	// Pair is the (country, network) pair a card refusal decided on, and Permitted what
+	// the subaccount permits instead.
+	Pair      *policy.Pair
+	Permitted []policy.Configuration
 }
 
 func (e *Error) Error() string {

@@ -8,13 +8,23 @@ import (
 
 // Scopes understood by the service.
 const (
-	ScopeSubaccountsRead  = "subaccounts:read"
-	ScopeSubaccountsWrite = "subaccounts:write"
-	ScopeAccountsAdmin    = "accounts:admin"
+	ScopeSubaccountsRead   = "subaccounts:read"
+	ScopeSubaccountsWrite  = "subaccounts:write"
+	ScopeCardsRead         = "cards:read"
+	ScopeCardsWrite        = "cards:write"
+	ScopeTransactionsRead  = "transactions:read"
+	ScopeTransactionsWrite = "transactions:write"
+	ScopeComplianceRead    = "compliance:read"
+	ScopeAccountsAdmin     = "accounts:admin"
 )
 
 // TenantScopes are the scopes an account's own clients may hold.
-var TenantScopes = []string{ScopeSubaccountsRead, ScopeSubaccountsWrite}
+var TenantScopes = []string{
+	ScopeSubaccountsRead, ScopeSubaccountsWrite,
+	ScopeCardsRead, ScopeCardsWrite,
+	ScopeTransactionsRead, ScopeTransactionsWrite,
+	ScopeComplianceRead,
+}
 
 // Principal is the verified caller of one request, built only from a verified token.
 type Principal struct {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -15,6 +16,15 @@ import (
 type Service struct {
 	store            Store
 	onClientsRevoked func()
+	fingerprints     *pan.Fingerprinter
+	groupCommit      GroupCommit
+	committer        *committer
+}
+
+// OnGroupWritten registers fn to learn the size of every group the group commit writes,
+// for metrics and tests.
+func OnGroupWritten(fn func(messages int)) Option {
+	return func(s *Service) { s.groupCommit.observe = fn }
 }
 
 // Option configures a Service.
@@ -25,14 +35,34 @@ type Option func(*Service)
 // state can forget at once.
 func OnClientsRevoked(fn func()) Option { return func(s *Service) { s.onClientsRevoked = fn } }
 
-// NewService returns a Service over store.
+// WithFingerprinter sets the key that card fingerprints are computed with. Without one,
+// card enrolment and message ingestion fail.
+func WithFingerprinter(f *pan.Fingerprinter) Option {
+	return func(s *Service) { s.fingerprints = f }
+}
+
+// WithGroupCommit tunes the group commit of single-message ingestion.
+func WithGroupCommit(g GroupCommit) Option {
+	return func(s *Service) {
+		obs := s.groupCommit.observe
+		s.groupCommit = g
+		s.groupCommit.observe = obs
+	}
+}
+
+// NewService returns a Service over store. Close it to stop its group committer.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store}
+	s := &Service{store: store, groupCommit: DefaultGroupCommit}
 	for _, o := range opts {
 		o(s)
 	}
+	s.committer = newCommitter(s, s.groupCommit)
 	return s
 }
+
+// Close writes the messages still queued for the group commit and stops it. Call it after
+// the HTTP server stopped taking requests.
+func (s *Service) Close() { s.committer.close() }
 
 // ContractInput is a requested contract.
 type ContractInput struct {
@@ -144,6 +174,29 @@ type AffectedSubaccount struct {
 	Outside []policy.Pair
 	// After is the subaccount's configuration once narrowed to the new contract.
 	After []policy.Configuration
+	// CardsPutOutOfPolicy counts the active cards the narrowing puts out of policy, and
+	// CardsByPair breaks them down by pair.
+	CardsPutOutOfPolicy int64
+	CardsByPair         []PairCount
+}
+
+// cardsPutOut counts, by aggregation in the database, the active cards of a subaccount
+// whose pair cur permits and next does not: the cards a change from cur to next puts out
+// of policy. Cards already outside cur are not counted again.
+func cardsPutOut(ctx context.Context, tx Tx, sub Subaccount, cur, next *policy.Set) (int64, []PairCount, error) {
+	counts, err := tx.CardPairCounts(ctx, sub.AccountID, sub.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	var total int64
+	byPair := []PairCount{}
+	for _, c := range counts {
+		if cur.Permits(c.Pair.Country, c.Pair.Network) && !next.Permits(c.Pair.Country, c.Pair.Network) {
+			total += c.Cards
+			byPair = append(byPair, c)
+		}
+	}
+	return total, byPair, nil
 }
 
 // ContractChange reports the outcome of SetContract.
@@ -191,7 +244,14 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 				continue
 			}
 			after := cur.Intersect(set)
-			change.Affected = append(change.Affected, AffectedSubaccount{ID: sub.ID, Name: sub.Name, Outside: outside, After: after.Normalize()})
+			n, byPair, err := cardsPutOut(ctx, tx, sub, cur, after)
+			if err != nil {
+				return err
+			}
+			change.Affected = append(change.Affected, AffectedSubaccount{
+				ID: sub.ID, Name: sub.Name, Outside: outside, After: after.Normalize(),
+				CardsPutOutOfPolicy: n, CardsByPair: byPair,
+			})
 			toNarrow = append(toNarrow, narrowed{sub: sub, after: after})
 		}
 		a.Contract = Contract{Configurations: set.Normalize(), MaxSubaccounts: *in.MaxSubaccounts, Version: a.Contract.Version + 1}
@@ -216,6 +276,9 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			n.sub.ConfigVersion++
 			n.sub.UpdatedAt = a.UpdatedAt
 			if err := tx.UpdateSubaccount(ctx, n.sub, pairsOrEmpty(n.after)); err != nil {
+				return err
+			}
+			if _, err := tx.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, a.UpdatedAt); err != nil {
 				return err
 			}
 		}
@@ -342,10 +405,21 @@ type SubaccountPatch struct {
 	Suspended      *bool
 }
 
-// UpdateSubaccount applies a patch, keeping the subaccount inside the contract.
-func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUID, patch SubaccountPatch) (Subaccount, error) {
+// SubaccountChange is the outcome of UpdateSubaccount: the subaccount as it is (or, in a
+// dry run, would be) and the active cards the change puts out of policy.
+type SubaccountChange struct {
+	Subaccount          Subaccount
+	DryRun              bool
+	CardsPutOutOfPolicy int64
+	CardsByPair         []PairCount
+}
+
+// UpdateSubaccount applies a patch, keeping the subaccount inside the contract. A changed
+// configuration re-marks the subaccount's cards in-policy or out-of-policy in the same
+// transaction. A dry run reports the same outcome and changes nothing.
+func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUID, patch SubaccountPatch, dryRun bool) (SubaccountChange, error) {
 	if !p.Sees(id) {
-		return Subaccount{}, NotFound("subaccount")
+		return SubaccountChange{}, NotFound("subaccount")
 	}
 	var errs []FieldError
 	var name string
@@ -366,10 +440,12 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		errs = append(errs, CheckMetadata("/metadata", *patch.Metadata)...)
 	}
 	if len(errs) > 0 {
-		return Subaccount{}, Invalid(errs...)
+		return SubaccountChange{}, Invalid(errs...)
 	}
-	var out Subaccount
+	out := SubaccountChange{DryRun: dryRun}
+	errDryRun := errors.New("dry run")
 	err := s.store.Transact(ctx, func(tx Tx) error {
+		out = SubaccountChange{DryRun: dryRun, CardsByPair: []PairCount{}}
 		a, err := tx.GetAccount(ctx, p.AccountID, true)
 		if err != nil {
 			return err
@@ -385,6 +461,13 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			}
 			normal := set.Normalize()
 			if !sameConfigurations(normal, sub.Configurations) {
+				cur, ferrs := policy.Compile(sub.Configurations)
+				if len(ferrs) > 0 {
+					return fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
+				}
+				if out.CardsPutOutOfPolicy, out.CardsByPair, err = cardsPutOut(ctx, tx, sub, cur, set); err != nil {
+					return err
+				}
 				sub.Configurations = normal
 				sub.ConfigVersion++
 				pairs = pairsOrEmpty(set)
@@ -400,17 +483,26 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			sub.Suspended = *patch.Suspended
 		}
 		sub.UpdatedAt = Now()
+		out.Subaccount = sub
+		if dryRun {
+			// Nothing was written; returning an error rolls the transaction back.
+			return errDryRun
+		}
 		if err := tx.UpdateSubaccount(ctx, sub, pairs); err != nil {
 			return err
 		}
-		out = sub
+		if pairs != nil {
+			if _, err := tx.RecomputeCardPolicy(ctx, sub.AccountID, sub.ID, sub.UpdatedAt); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if errors.Is(err, ErrConflict) {
-		return Subaccount{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
+		return SubaccountChange{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
 	}
-	if err != nil {
-		return Subaccount{}, fmt.Errorf("update subaccount: %w", err)
+	if err != nil && !errors.Is(err, errDryRun) {
+		return SubaccountChange{}, fmt.Errorf("update subaccount: %w", err)
 	}
 	return out, nil
 }
@@ -425,7 +517,20 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
 			return err
 		}
-		return tx.DeleteSubaccount(ctx, p.AccountID, id)
+		// Delete first: the row lock it takes waits for enrolments holding a share lock on
+		// the subaccount, so the count below sees every card they committed. An error
+		// rolls the delete back.
+		if err := tx.DeleteSubaccount(ctx, p.AccountID, id); err != nil {
+			return err
+		}
+		n, err := tx.CountActiveCards(ctx, p.AccountID, id)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return Errorf(CodeConflict, "The subaccount still holds %d active card(s); move or remove them first.", n)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete subaccount: %w", err)

@@ -2,6 +2,7 @@ package subaccounts
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -57,4 +58,87 @@ type Tx interface {
 	// SigningKeys returns the issuer's keys, newest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	CreateSigningKey(ctx context.Context, k SigningKey) error
+
+	// LockFingerprintKeys serialises fingerprint key creation across replicas until the
+	// transaction ends.
+	LockFingerprintKeys(ctx context.Context) error
+	// FingerprintKeys returns every recorded fingerprint key version, newest first.
+	FingerprintKeys(ctx context.Context) ([]FingerprintKey, error)
+	CreateFingerprintKey(ctx context.Context, k FingerprintKey) error
+
+	CardStore
+	TransactionStore
+	ComplianceStore
+}
+
+// CardStore persists cards.
+type CardStore interface {
+	// ShareSubaccount returns a live subaccount and, inside a transaction on PostgreSQL,
+	// holds a share lock on its row until the transaction ends, so its configuration cannot
+	// change under an enrolment or move deciding on it.
+	ShareSubaccount(ctx context.Context, accountID, id uuid.UUID) (Subaccount, error)
+	// CreateCards inserts cards and returns the ids of those inserted; a card whose
+	// fingerprint an active card of the account already has is skipped, not an error.
+	CreateCards(ctx context.Context, cards []Card) ([]uuid.UUID, error)
+	// ActiveCardsByFingerprint returns the account's active cards with these fingerprints.
+	ActiveCardsByFingerprint(ctx context.Context, accountID uuid.UUID, fingerprints [][]byte) ([]Card, error)
+	// GetCard returns a card of the account (active or removed); lock takes a row lock
+	// for the rest of the transaction on PostgreSQL.
+	GetCard(ctx context.Context, accountID, id uuid.UUID, lock bool) (Card, error)
+	// GetCards returns the account's cards among ids (active or removed), in any order.
+	GetCards(ctx context.Context, accountID uuid.UUID, ids []uuid.UUID) ([]Card, error)
+	// ListCards returns one page of cards in id order.
+	ListCards(ctx context.Context, accountID uuid.UUID, f CardFilter, p Page) ([]Card, error)
+	// UpdateCard writes a card's subaccount, status, policy status, metadata and updated_at.
+	UpdateCard(ctx context.Context, c Card) error
+	// CountActiveCards counts the active cards of one subaccount.
+	CountActiveCards(ctx context.Context, accountID, subaccountID uuid.UUID) (int64, error)
+	// CardPairCounts counts a subaccount's active cards by (country, network), by
+	// aggregation in the database.
+	CardPairCounts(ctx context.Context, accountID, subaccountID uuid.UUID) ([]PairCount, error)
+	// RecomputeCardPolicy sets policy_status of the subaccount's active cards from its
+	// current entitlement rows (out-of-policy where its pair is not permitted, in-policy
+	// where it is) and returns how many cards changed.
+	RecomputeCardPolicy(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error)
+}
+
+// TransactionStore persists network messages.
+type TransactionStore interface {
+	// InsertTransactions inserts messages (routed or unrouted) and returns the ids of those
+	// inserted; one whose (account, network transaction id, type) already exists is
+	// skipped, not an error.
+	InsertTransactions(ctx context.Context, txs []Transaction) ([]uuid.UUID, error)
+	// TransactionsByKey returns the account's stored messages (routed or unrouted) with
+	// any of these keys.
+	TransactionsByKey(ctx context.Context, accountID uuid.UUID, keys []TransactionKey) ([]Transaction, error)
+	// GetTransaction returns one message of the account, routed or not; lock takes a row
+	// lock for the rest of the transaction on PostgreSQL.
+	GetTransaction(ctx context.Context, accountID, id uuid.UUID, lock bool) (Transaction, error)
+	// ListTransactions returns one page in id (arrival) order.
+	ListTransactions(ctx context.Context, accountID uuid.UUID, f TransactionFilter, p Page) ([]Transaction, error)
+	// Lifecycle returns the routed messages of the account sharing a network transaction
+	// id, oldest datetime first.
+	Lifecycle(ctx context.Context, accountID uuid.UUID, networkTransactionID string) ([]Transaction, error)
+	// RouteTransaction turns an unrouted message into a routed one (writing the routing
+	// fields and clearing the fingerprint); ErrNotFound when it is not unrouted any more.
+	RouteTransaction(ctx context.Context, t Transaction) error
+	// UpdateUnroutedReason records a new reason on a message still unrouted.
+	UpdateUnroutedReason(ctx context.Context, accountID, id uuid.UUID, reason string) error
+}
+
+// ComplianceStore answers the compliance report by aggregation in the database.
+type ComplianceStore interface {
+	// EntitledPairs returns the distinct pairs the account's live subaccounts permit.
+	EntitledPairs(ctx context.Context, accountID uuid.UUID) ([]policy.Pair, error)
+	// SubaccountsPermitting returns which live subaccounts permit which of pairs.
+	SubaccountsPermitting(ctx context.Context, accountID uuid.UUID, pairs []policy.Pair) ([]SubaccountPair, error)
+	// CardsOutsideConfiguration groups the account's active cards whose pair their
+	// subaccount does not permit by (subaccount, country, network), with up to sample card
+	// ids per group.
+	CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]CardViolation, error)
+	// OutOfPolicyTransactions groups the routed out-of-policy messages with datetime in
+	// [from, to) by (subaccount, card country, card network).
+	OutOfPolicyTransactions(ctx context.Context, accountID uuid.UUID, from, to time.Time) ([]TransactionViolation, error)
+	// CountActiveCardsInAccount counts the account's active cards.
+	CountActiveCardsInAccount(ctx context.Context, accountID uuid.UUID) (int64, error)
 }

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// configuration is one element of a configuration list: every listed country on every
+// listed network.
+type configuration struct {
+	Countries []string `json:"countries"`
+	Networks  []string `json:"networks"`
+}
+
+// subaccount is the API's Subaccount resource.
+type subaccount struct {
+	ID             string            `json:"id"`
+	AccountID      string            `json:"accountId"`
+	Name           string            `json:"name"`
+	Configurations []configuration   `json:"configurations"`
+	ConfigVersion  int64             `json:"configVersion"`
+	Metadata       map[string]string `json:"metadata"`
+	Suspended      bool              `json:"suspended"`
+	CreatedAt      string            `json:"createdAt"`
+	UpdatedAt      string            `json:"updatedAt"`
+}
+
+var countryCode = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// networks are the card networks the API knows. Checking them here turns a typo into a
+// usage error before any request is made.
+var networks = map[string]bool{"VISA": true, "MASTERCARD": true}
+
+// parseConfig parses one --config value, "COUNTRIES:NETWORKS" with comma-separated
+// lists, e.g. "USA,CAN:VISA,MASTERCARD". Codes are upper-cased and spaces ignored.
+func parseConfig(s string) (configuration, error) {
+	var c configuration
+	left, right, ok := strings.Cut(s, ":")
+	if !ok || strings.Contains(right, ":") {
+		return c, errors.New("want COUNTRIES:NETWORKS, e.g. USA,CAN:VISA,MASTERCARD")
+	}
+	for _, f := range strings.Split(left, ",") {
+		f = strings.ToUpper(strings.TrimSpace(f))
+		if !countryCode.MatchString(f) {
+			if f == "" {
+				return c, errors.New("empty country in the list")
+			}
+			return c, fmt.Errorf("country %q is not an ISO 3166-1 alpha-3 code", f)
+		}
+		c.Countries = append(c.Countries, f)
+	}
+	for _, f := range strings.Split(right, ",") {
+		f = strings.ToUpper(strings.TrimSpace(f))
+		if !networks[f] {
+			if f == "" {
+				return c, errors.New("empty network in the list")
+			}
+			return c, fmt.Errorf("network %q is not VISA or MASTERCARD", f)
+		}
+		c.Networks = append(c.Networks, f)
+	}
+	return c, nil
+}
+
+// configFlag collects repeated --config flags.
+type configFlag []configuration
+
+func (f *configFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	return formatConfigs(*f)
+}
+
+func (f *configFlag) Set(s string) error {
+	c, err := parseConfig(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, c)
+	return nil
+}
+
+// metadataFlag collects repeated --metadata KEY=VALUE flags.
+type metadataFlag map[string]string
+
+func (m metadataFlag) String() string { return formatMetadata(m) }
+
+func (m metadataFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return errors.New("want KEY=VALUE")
+	}
+	if _, dup := m[k]; dup {
+		return fmt.Errorf("key %q given twice", k)
+	}
+	m[k] = v
+	return nil
+}
+
+// limitFlag registers --limit, the total number of items a list command shows.
+func limitFlag(fs *flag.FlagSet, p *int) {
+	fs.IntVar(p, "limit", 0, "")
+}
+
+func checkLimit(n int) error {
+	if n < 0 {
+		return usagef("--limit must be a positive number (0 or absent: every item)")
+	}
+	return nil
+}
+
+func runSubaccountsList(ctx context.Context, a *app, c *command, args []string) (int, error) {
+	fs := newFlagSet(c.fullName())
+	var name, country, network string
+	var limit int
+	fs.StringVar(&name, "name", "", "")
+	fs.StringVar(&country, "country", "", "")
+	fs.StringVar(&network, "network", "", "")
+	limitFlag(fs, &limit)
+	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
+		return 0, err
+	}
+	if err := checkLimit(limit); err != nil {
+		return 0, err
+	}
+	q := url.Values{}
+	setIf(q, "name", name)
+	setIf(q, "country", strings.ToUpper(country))
+	setIf(q, "network", strings.ToUpper(network))
+	api, err := a.client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	items, err := api.list(ctx, "/v1/subaccounts", q, limit)
+	if err != nil {
+		return 0, err
+	}
+	if a.g.json {
+		return exitOK, writeJSONList(a.stdout, items)
+	}
+	subs, err := decodeItems[subaccount](items)
+	if err != nil {
+		return 0, err
+	}
+	if len(subs) == 0 {
+		fmt.Fprintln(a.stdout, "No subaccounts.")
+		return exitOK, nil
+	}
+	tw := newTable(a.stdout)
+	row(tw, "ID", "NAME", "CONFIGURATIONS", "VERSION", "SUSPENDED")
+	for _, s := range subs {
+		row(tw, s.ID, s.Name, formatConfigs(s.Configurations), s.ConfigVersion, yesNo(s.Suspended))
+	}
+	if err := tw.Flush(); err != nil {
+		return 0, fmt.Errorf("writing output: %w", err)
+	}
+	return exitOK, nil
+}
+
+func runSubaccountsGet(ctx context.Context, a *app, c *command, args []string) (int, error) {
+	pos, err := a.parseCommand(c, newFlagSet(c.fullName()), args, 1)
+	if err != nil {
+		return 0, err
+	}
+	api, err := a.client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var s subaccount
+	raw, err := api.do(ctx, http.MethodGet, "/v1/subaccounts/"+pathID(pos[0]), nil, nil, &s)
+	if err != nil {
+		return 0, err
+	}
+	return exitOK, a.showSubaccount(raw, s)
+}
+
+func runSubaccountsCreate(ctx context.Context, a *app, c *command, args []string) (int, error) {
+	fs := newFlagSet(c.fullName())
+	var name string
+	var configs configFlag
+	meta := metadataFlag{}
+	fs.StringVar(&name, "name", "", "")
+	fs.Var(&configs, "config", "")
+	fs.Var(meta, "metadata", "")
+	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
+		return 0, err
+	}
+	if strings.TrimSpace(name) == "" {
+		return 0, usagef("--name is required")
+	}
+	body := struct {
+		Name           string            `json:"name"`
+		Configurations []configuration   `json:"configurations"`
+		Metadata       map[string]string `json:"metadata,omitempty"`
+	}{Name: name, Configurations: configs, Metadata: meta}
+	if body.Configurations == nil {
+		// The API refuses null; an empty list is what "no --config" means.
+		body.Configurations = []configuration{}
+	}
+	api, err := a.client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var s subaccount
+	raw, err := api.do(ctx, http.MethodPost, "/v1/subaccounts", nil, body, &s)
+	if err != nil {
+		return 0, err
+	}
+	return exitOK, a.showSubaccount(raw, s)
+}
+
+// showSubaccount prints one subaccount, as received with --json.
+func (a *app) showSubaccount(raw []byte, s subaccount) error {
+	if a.g.json {
+		return writeJSON(a.stdout, raw)
+	}
+	return kv(a.stdout,
+		"id", s.ID,
+		"name", s.Name,
+		"account", s.AccountID,
+		"configurations", formatConfigs(s.Configurations),
+		"config version", strconv.FormatInt(s.ConfigVersion, 10),
+		"suspended", yesNo(s.Suspended),
+		"metadata", formatMetadata(s.Metadata),
+		"created", s.CreatedAt,
+		"updated", s.UpdatedAt,
+	)
+}
+
+func setIf(q url.Values, k, v string) {
+	if v != "" {
+		q.Set(k, v)
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,193 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+// cardBody is an enrolment as sent. Number is the PAN: it lives only in this struct
+// while the request is handled and is never logged or echoed.
+type cardBody struct {
+	Number      *string           `json:"number"`
+	ExpMonth    *int              `json:"expMonth"`
+	ExpYear     *int              `json:"expYear"`
+	CountryCode *string           `json:"countryCode"`
+	TermsOfUse  *bool             `json:"termsOfUse"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+func (b cardBody) toInput() subaccounts.CardInput {
+	return subaccounts.CardInput{
+		Number: b.Number, ExpMonth: b.ExpMonth, ExpYear: b.ExpYear,
+		CountryCode: b.CountryCode, TermsOfUse: b.TermsOfUse, Metadata: b.Metadata,
+	}
+}
+
+func handleEnrolCard(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		subID, ok := pathID(c, "subaccountId")
+		if !ok {
+			return
+		}
+		var body cardBody
+		if !decode(c, &body) {
+			return
+		}
+		card, err := svc.EnrolCard(c.Request.Context(), mustPrincipal(c), subID, body.toInput())
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Header("Location", "/v1/cards/"+card.ID.String())
+		writeJSON(c, http.StatusCreated, toCardView(card))
+	}
+}
+
+type cardBatchBody struct {
+	Cards []cardBody `json:"cards"`
+}
+
+type cardOutcomeView struct {
+	Index   int       `json:"index"`
+	Status  int       `json:"status"`
+	Card    *cardView `json:"card,omitempty"`
+	Problem *problem  `json:"problem,omitempty"`
+}
+
+type cardBatchView struct {
+	Results []cardOutcomeView `json:"results"`
+	Summary struct {
+		Enrolled int `json:"enrolled"`
+		Failed   int `json:"failed"`
+	} `json:"summary"`
+}
+
+func handleEnrolCards(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		subID, ok := pathID(c, "subaccountId")
+		if !ok {
+			return
+		}
+		var body cardBatchBody
+		if !decode(c, &body) {
+			return
+		}
+		items := make([]subaccounts.CardInput, len(body.Cards))
+		for i, b := range body.Cards {
+			items[i] = b.toInput()
+		}
+		outcomes, err := svc.EnrolCards(c.Request.Context(), mustPrincipal(c), subID, items)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		var v cardBatchView
+		v.Results = make([]cardOutcomeView, len(outcomes))
+		for i, o := range outcomes {
+			r := cardOutcomeView{Index: i}
+			if o.Err != nil {
+				p := problemFor(c, o.Err)
+				r.Status, r.Problem = p.Status, &p
+				v.Summary.Failed++
+			} else {
+				cv := toCardView(*o.Card)
+				r.Status, r.Card = http.StatusCreated, &cv
+				v.Summary.Enrolled++
+			}
+			v.Results[i] = r
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
+}
+
+func handleListCards(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		f := subaccounts.CardFilter{
+			Network: c.Query("network"), Country: c.Query("countryCode"),
+			Status: subaccounts.CardStatus(c.Query("status")), PolicyStatus: subaccounts.PolicyStatus(c.Query("policyStatus")),
+		}
+		if s, ok := c.GetQuery("subaccountId"); ok {
+			id, ok := queryID(c, "subaccountId", s)
+			if !ok {
+				return
+			}
+			f.SubaccountID = &id
+		}
+		items, next, err := svc.ListCards(c.Request.Context(), mustPrincipal(c), f, p)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, next, toCardView))
+	}
+}
+
+func handleGetCard(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "cardId")
+		if !ok {
+			return
+		}
+		card, err := svc.GetCard(c.Request.Context(), mustPrincipal(c), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toCardView(card))
+	}
+}
+
+func handleRemoveCard(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "cardId")
+		if !ok {
+			return
+		}
+		card, err := svc.RemoveCard(c.Request.Context(), mustPrincipal(c), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toCardView(card))
+	}
+}
+
+type moveBody struct {
+	SubaccountID *string `json:"subaccountId"`
+}
+
+func handleMoveCard(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "cardId")
+		if !ok {
+			return
+		}
+		var body moveBody
+		if !decode(c, &body) {
+			return
+		}
+		if body.SubaccountID == nil {
+			fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/subaccountId", Detail: "is required"}))
+			return
+		}
+		to, err := uuid.Parse(*body.SubaccountID)
+		if err != nil || len(*body.SubaccountID) != 36 {
+			fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/subaccountId", Detail: "must be a UUID"}))
+			return
+		}
+		card, err := svc.MoveCard(c.Request.Context(), mustPrincipal(c), id, to)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toCardView(card))
+	}
+}

@@ -1,0 +1,274 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+type merchantBody struct {
+	Name        *string `json:"name"`
+	MCC         *string `json:"mcc"`
+	CountryCode *string `json:"countryCode"`
+	City        *string `json:"city"`
+}
+
+// messageBody is one network message as sent. CardNumber, when used, is a PAN: it lives
+// only in this struct while the request is handled.
+type messageBody struct {
+	NetworkTransactionID *string       `json:"networkTransactionId"`
+	Type                 *string       `json:"type"`
+	CardID               *string       `json:"cardId"`
+	CardNumber           *string       `json:"cardNumber"`
+	Amount               *int64        `json:"amount"`
+	Currency             *string       `json:"currency"`
+	Datetime             *string       `json:"datetime"`
+	Merchant             *merchantBody `json:"merchant"`
+	AuthCode             *string       `json:"authCode"`
+}
+
+func (b messageBody) toInput() subaccounts.MessageInput {
+	in := subaccounts.MessageInput{
+		NetworkTransactionID: b.NetworkTransactionID, Type: b.Type, CardID: b.CardID, CardNumber: b.CardNumber,
+		Amount: b.Amount, Currency: b.Currency, Datetime: b.Datetime, AuthCode: b.AuthCode,
+	}
+	if b.Merchant != nil {
+		in.Merchant = &subaccounts.MerchantInput{Name: b.Merchant.Name, MCC: b.Merchant.MCC, CountryCode: b.Merchant.CountryCode, City: b.Merchant.City}
+	}
+	return in
+}
+
+// writeIngestOutcome answers one message: 201 routed now, 200 a duplicate of a stored
+// one, 202 kept in the unrouted queue.
+func writeIngestOutcome(c *gin.Context, o subaccounts.IngestOutcome) {
+	switch o.Status {
+	case subaccounts.IngestRouted:
+		writeJSON(c, http.StatusCreated, toTransactionView(o.Transaction))
+	case subaccounts.IngestDuplicate:
+		writeJSON(c, http.StatusOK, toTransactionView(o.Transaction))
+	default:
+		writeJSON(c, http.StatusAccepted, toUnroutedView(o.Transaction))
+	}
+}
+
+func handleIngestTransaction(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body messageBody
+		if !decode(c, &body) {
+			return
+		}
+		o, err := svc.IngestTransaction(c.Request.Context(), mustPrincipal(c), body.toInput())
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeIngestOutcome(c, o)
+	}
+}
+
+type messageBatchBody struct {
+	Messages []messageBody `json:"messages"`
+}
+
+type messageOutcomeView struct {
+	Index       int              `json:"index"`
+	Status      int              `json:"status"`
+	Transaction *transactionView `json:"transaction,omitempty"`
+	Unrouted    *unroutedView    `json:"unrouted,omitempty"`
+	Problem     *problem         `json:"problem,omitempty"`
+}
+
+type messageBatchView struct {
+	Results []messageOutcomeView `json:"results"`
+	Summary struct {
+		Routed     int `json:"routed"`
+		Duplicates int `json:"duplicates"`
+		Unrouted   int `json:"unrouted"`
+		Rejected   int `json:"rejected"`
+	} `json:"summary"`
+}
+
+func handleIngestTransactions(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body messageBatchBody
+		if !decode(c, &body) {
+			return
+		}
+		items := make([]subaccounts.MessageInput, len(body.Messages))
+		for i, b := range body.Messages {
+			items[i] = b.toInput()
+		}
+		outcomes, err := svc.IngestTransactions(c.Request.Context(), mustPrincipal(c), items)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		var v messageBatchView
+		v.Results = make([]messageOutcomeView, len(outcomes))
+		for i, o := range outcomes {
+			r := messageOutcomeView{Index: i}
+			switch {
+			case o.Err != nil:
+				p := problemFor(c, o.Err)
+				r.Status, r.Problem = p.Status, &p
+				v.Summary.Rejected++
+			case o.Status == subaccounts.IngestRouted || o.Status == subaccounts.IngestDuplicate:
+				tv := toTransactionView(o.Transaction)
+				r.Status, r.Transaction = http.StatusCreated, &tv
+				if o.Status == subaccounts.IngestDuplicate {
+					r.Status = http.StatusOK
+					v.Summary.Duplicates++
+				} else {
+					v.Summary.Routed++
+				}
+			default:
+				uv := toUnroutedView(o.Transaction)
+				r.Status, r.Unrouted = http.StatusAccepted, &uv
+				v.Summary.Unrouted++
+			}
+			v.Results[i] = r
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
+}
+
+func transactionQuery(c *gin.Context) subaccounts.TransactionQuery {
+	return subaccounts.TransactionQuery{CardID: c.Query("cardId"), Type: c.Query("type"), From: c.Query("from"), To: c.Query("to")}
+}
+
+func handleListTransactions(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		q := transactionQuery(c)
+		if s, ok := c.GetQuery("subaccountId"); ok {
+			id, ok := queryID(c, "subaccountId", s)
+			if !ok {
+				return
+			}
+			q.SubaccountID = &id
+		}
+		items, next, err := svc.ListTransactions(c.Request.Context(), mustPrincipal(c), q, p)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, next, toTransactionView))
+	}
+}
+
+func handleListSubaccountTransactions(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "subaccountId")
+		if !ok {
+			return
+		}
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		items, next, err := svc.ListSubaccountTransactions(c.Request.Context(), mustPrincipal(c), id, transactionQuery(c), p)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, next, toTransactionView))
+	}
+}
+
+func handleGetTransaction(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "transactionId")
+		if !ok {
+			return
+		}
+		t, life, err := svc.GetTransaction(c.Request.Context(), mustPrincipal(c), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, withLifecycle(toTransactionView(t), life))
+	}
+}
+
+func handleListUnrouted(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		items, next, err := svc.ListUnrouted(c.Request.Context(), mustPrincipal(c), p)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, next, toUnroutedView))
+	}
+}
+
+func handleRetryUnrouted(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "transactionId")
+		if !ok {
+			return
+		}
+		o, err := svc.RetryUnrouted(c.Request.Context(), mustPrincipal(c), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeIngestOutcome(c, o)
+	}
+}
+
+func handleCompliance(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		q, ok := complianceQuery(c)
+		if !ok {
+			return
+		}
+		r, err := svc.Compliance(c.Request.Context(), mustPrincipal(c), q)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toComplianceView(r))
+	}
+}
+
+func handleAccountCompliance(svc *subaccounts.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "accountId")
+		if !ok {
+			return
+		}
+		q, ok := complianceQuery(c)
+		if !ok {
+			return
+		}
+		r, err := svc.AccountCompliance(c.Request.Context(), id, q)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toComplianceView(r))
+	}
+}
+
+func complianceQuery(c *gin.Context) (subaccounts.ComplianceQuery, bool) {
+	q := subaccounts.ComplianceQuery{From: c.Query("from"), To: c.Query("to")}
+	if s, ok := c.GetQuery("sample"); ok {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			invalidParam(c, "sample", "must be an integer from 0 to %d", subaccounts.MaxComplianceSample)
+			return q, false
+		}
+		q.Sample = &n
+	}
+	return q, true
+}

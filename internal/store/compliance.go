@@ -1,0 +1,231 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/policy"
+)
+
+// pairRow is one (country, network) pair of an aggregate.
+type pairRow struct {
+	Country string `gorm:"column:country"`
+	Network string `gorm:"column:network"`
+}
+
+// subaccountPairRow is one subaccount_entitlements row as SubaccountsPermitting reads it.
+type subaccountPairRow struct {
+	SubaccountID uuid.UUID `gorm:"column:subaccount_id"`
+	Country      string    `gorm:"column:country"`
+	Network      string    `gorm:"column:network"`
+}
+
+// cardGroupRow is one (subaccount, country, network) group of active cards.
+type cardGroupRow struct {
+	SubaccountID uuid.UUID `gorm:"column:subaccount_id"`
+	CountryCode  string    `gorm:"column:country_code"`
+	Network      string    `gorm:"column:network"`
+	Cards        int64     `gorm:"column:cards"`
+}
+
+// cardSampleRow is one sampled card of a group.
+type cardSampleRow struct {
+	SubaccountID uuid.UUID `gorm:"column:subaccount_id"`
+	CountryCode  string    `gorm:"column:country_code"`
+	Network      string    `gorm:"column:network"`
+	ID           uuid.UUID `gorm:"column:id"`
+}
+
+// transactionGroupRow is one (subaccount, card country, card network) group of messages.
+type transactionGroupRow struct {
+	SubaccountID uuid.UUID `gorm:"column:subaccount_id"`
+	CardCountry  string    `gorm:"column:card_country"`
+	CardNetwork  string    `gorm:"column:card_network"`
+	Transactions int64     `gorm:"column:transactions"`
+}
+
+func (q queries) EntitledPairs(ctx context.Context, accountID uuid.UUID) ([]policy.Pair, error) {
+	// Entitlement rows exist only for live subaccounts: deleting one deletes its rows.
+	var rows []pairRow
+	err := q.with(ctx).Raw(
+		"SELECT DISTINCT country, network FROM subaccount_entitlements WHERE account_id = ? ORDER BY country, network",
+		accountID).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]policy.Pair, len(rows))
+	for i, r := range rows {
+		if out[i], err = toPair(r.Country, r.Network); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pairChunk pairs go into one SubaccountsPermitting query (two parameters each).
+const pairChunk = 200
+
+func (q queries) SubaccountsPermitting(ctx context.Context, accountID uuid.UUID, pairs []policy.Pair) ([]subaccounts.SubaccountPair, error) {
+	pairs = slices.Clone(pairs)
+	slices.SortFunc(pairs, comparePairs)
+	pairs = slices.Compact(pairs)
+
+	var out []subaccounts.SubaccountPair
+	for chunk := range slices.Chunk(pairs, pairChunk) {
+		// An OR of (country, network) conditions rather than a row-value IN, which the
+		// two databases spell and plan differently; each term is an index prefix.
+		terms := make([]string, len(chunk))
+		args := []any{accountID}
+		for i, p := range chunk {
+			terms[i] = "(country = ? AND network = ?)"
+			args = append(args, p.Country, p.Network.String())
+		}
+		var rows []subaccountPairRow
+		err := q.with(ctx).Raw(
+			"SELECT subaccount_id, country, network FROM subaccount_entitlements WHERE account_id = ? AND ("+
+				strings.Join(terms, " OR ")+")", args...).Scan(&rows).Error
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, r := range rows {
+			pair, err := toPair(r.Country, r.Network)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, subaccounts.SubaccountPair{SubaccountID: r.SubaccountID, Pair: pair})
+		}
+	}
+	slices.SortFunc(out, func(a, b subaccounts.SubaccountPair) int {
+		return cmp.Or(bytes.Compare(a.SubaccountID[:], b.SubaccountID[:]), comparePairs(a.Pair, b.Pair))
+	})
+	return out, nil
+}
+
+// comparePairs orders pairs as the queries' ORDER BY country, network does.
+func comparePairs(a, b policy.Pair) int {
+	return cmp.Or(strings.Compare(a.Country, b.Country), strings.Compare(a.Network.String(), b.Network.String()))
+}
+
+// cardGroupsOutside aggregates first and anti-joins second: the GROUP BY is an
+// index-only scan of cards_active_pair_idx, and only its few groups (subaccounts × pairs,
+// not cards) are looked up in subaccount_entitlements. A card of a deleted subaccount is
+// outside configuration: deleting the subaccount deleted its entitlement rows.
+const cardGroupsOutside = `
+SELECT g.subaccount_id, g.country_code, g.network, g.cards
+FROM (
+	SELECT subaccount_id, country_code, network, count(*) AS cards
+	FROM cards
+	WHERE account_id = ? AND status = 'active'
+	GROUP BY subaccount_id, country_code, network
+) g
+WHERE NOT EXISTS (
+	SELECT 1 FROM subaccount_entitlements e
+	WHERE e.account_id = ? AND e.subaccount_id = g.subaccount_id
+	  AND e.country = g.country_code AND e.network = g.network
+)
+ORDER BY g.subaccount_id, g.country_code, g.network`
+
+// groupChunk groups go into one sample query (three parameters each).
+const groupChunk = 100
+
+func (q queries) CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]subaccounts.CardViolation, error) {
+	var groups []cardGroupRow
+	if err := q.with(ctx).Raw(cardGroupsOutside, accountID, accountID).Scan(&groups).Error; err != nil {
+		return nil, fmt.Errorf("cards outside configuration: %w", translate(err))
+	}
+	out := make([]subaccounts.CardViolation, len(groups))
+	type groupKey struct {
+		subaccount       uuid.UUID
+		country, network string
+	}
+	index := make(map[groupKey]int, len(groups))
+	for i, g := range groups {
+		pair, err := toPair(g.CountryCode, g.Network)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = subaccounts.CardViolation{SubaccountID: g.SubaccountID, Pair: pair, Cards: g.Cards}
+		index[groupKey{g.SubaccountID, g.CountryCode, g.Network}] = i
+	}
+	if sample <= 0 {
+		return out, nil
+	}
+
+	// The samples are read for the violating groups only, named explicitly: cards_active_pair_idx
+	// hands each group's cards over in id order, and row_number() keeps the first sample.
+	for chunk := range slices.Chunk(groups, groupChunk) {
+		terms := make([]string, len(chunk))
+		args := []any{accountID}
+		for i, g := range chunk {
+			terms[i] = "(subaccount_id = ? AND country_code = ? AND network = ?)"
+			args = append(args, g.SubaccountID, g.CountryCode, g.Network)
+		}
+		args = append(args, sample)
+		var rows []cardSampleRow
+		err := q.with(ctx).Raw(`
+SELECT subaccount_id, country_code, network, id
+FROM (
+	SELECT subaccount_id, country_code, network, id,
+	       row_number() OVER (PARTITION BY subaccount_id, country_code, network ORDER BY id) AS n
+	FROM cards
+	WHERE account_id = ? AND status = 'active' AND (`+strings.Join(terms, " OR ")+`)
+) s
+WHERE n <= ?
+ORDER BY subaccount_id, country_code, network, id`, args...).Scan(&rows).Error
+		if err != nil {
+			return nil, fmt.Errorf("cards outside configuration: samples: %w", translate(err))
+		}
+		for _, r := range rows {
+			i, ok := index[groupKey{r.SubaccountID, r.CountryCode, r.Network}]
+			if !ok {
+				return nil, fmt.Errorf("cards outside configuration: sample card %s of no violating group", r.ID)
+			}
+			out[i].SampleIDs = append(out[i].SampleIDs, r.ID)
+		}
+	}
+	return out, nil
+}
+
+func (q queries) OutOfPolicyTransactions(ctx context.Context, accountID uuid.UUID, from, to time.Time) ([]subaccounts.TransactionViolation, error) {
+	// The literals select transactions_out_of_policy_idx, a range scan on datetime.
+	db := q.with(ctx).Model(&transactionRow{}).
+		Select("subaccount_id, card_country, card_network, count(*) AS transactions").
+		Where("account_id = ? AND policy_status = 'out-of-policy' AND routing = 'routed'", accountID)
+	// A zero bound leaves that side of the window open.
+	if !from.IsZero() {
+		db = q.timeAfter(db, "datetime", from)
+	}
+	if !to.IsZero() {
+		db = q.timeBefore(db, "datetime", to)
+	}
+	var rows []transactionGroupRow
+	err := db.Group("subaccount_id, card_country, card_network").
+		Order("subaccount_id, card_country, card_network").
+		Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("out-of-policy transactions: %w", translate(err))
+	}
+	out := make([]subaccounts.TransactionViolation, len(rows))
+	for i, r := range rows {
+		pair, err := toPair(r.CardCountry, r.CardNetwork)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = subaccounts.TransactionViolation{SubaccountID: r.SubaccountID, Pair: pair, Transactions: r.Transactions}
+	}
+	return out, nil
+}
+
+func (q queries) CountActiveCardsInAccount(ctx context.Context, accountID uuid.UUID) (int64, error) {
+	var n int64
+	err := q.with(ctx).Model(&cardRow{}).Where("account_id = ? AND status = 'active'", accountID).Count(&n).Error
+	return n, translate(err)
+}

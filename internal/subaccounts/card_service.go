@@ -1,0 +1,435 @@
+package subaccounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/policy"
+)
+
+// Limits of card enrolment.
+const (
+	MaxCardBatch = 500
+	// maxExpiryYears bounds how far ahead an expiry may lie; real cards are issued for at
+	// most a few years, and a far-future year is a typing error.
+	maxExpiryYears = 20
+)
+
+// forbiddenCardFields are members that carry card data this service must never receive.
+// A body naming any of them is refused before anything else is looked at.
+var forbiddenCardFields = []string{"cvv", "cvc", "cvv2", "cvc2", "cid", "securitycode", "track1", "track2", "trackdata", "pin", "pinblock"}
+
+// ForbiddenCardField reports whether a JSON member name is one of the sensitive
+// authentication data fields (CVV/CVC, track data, PIN) that must never be sent.
+func ForbiddenCardField(name string) bool {
+	n := strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(name))
+	for _, f := range forbiddenCardFields {
+		if n == f {
+			return true
+		}
+	}
+	return false
+}
+
+// CardInput is one requested enrolment. Number holds the PAN only while the request is
+// handled; it is parsed, fingerprinted and dropped.
+type CardInput struct {
+	Number      *string
+	ExpMonth    *int
+	ExpYear     *int
+	CountryCode *string
+	TermsOfUse  *bool
+	Metadata    map[string]string
+}
+
+// checkedCard is an enrolment that passed validation: the card to store, without the PAN.
+type checkedCard struct {
+	card Card
+}
+
+// checkCard validates one enrolment; pointer prefixes the field pointers.
+func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string, in CardInput, now time.Time) (checkedCard, []FieldError) {
+	var errs []FieldError
+	var num pan.Number
+	if in.Number == nil {
+		errs = append(errs, FieldError{Pointer: pointer + "/number", Detail: "is required"})
+	} else if n, err := pan.Parse(*in.Number); err != nil {
+		// pan errors never contain the number.
+		errs = append(errs, FieldError{Pointer: pointer + "/number", Detail: err.Error()})
+	} else {
+		num = n
+	}
+	errs = append(errs, checkExpiry(pointer, in.ExpMonth, in.ExpYear, now)...)
+	country := ""
+	switch {
+	case in.CountryCode == nil:
+		errs = append(errs, FieldError{Pointer: pointer + "/countryCode", Detail: "is required: the issuing country as an ISO 3166-1 alpha-3 code"})
+	case !policy.ValidCountry(*in.CountryCode):
+		errs = append(errs, countryFieldError(pointer+"/countryCode", *in.CountryCode))
+	default:
+		country = *in.CountryCode
+	}
+	switch {
+	case in.TermsOfUse == nil:
+		errs = append(errs, FieldError{Pointer: pointer + "/termsOfUse", Detail: "is required and must be true"})
+	case !*in.TermsOfUse:
+		errs = append(errs, FieldError{Pointer: pointer + "/termsOfUse", Detail: "must be true: the card holder must accept the terms of use"})
+	}
+	errs = append(errs, CheckMetadata(pointer+"/metadata", in.Metadata)...)
+	if len(errs) > 0 {
+		return checkedCard{}, errs
+	}
+	card := Card{
+		ID:                    uuid.Must(uuid.NewV7()),
+		AccountID:             p.AccountID,
+		SubaccountID:          subaccountID,
+		Network:               num.Network(),
+		CountryCode:           country,
+		FirstNumbers:          num.First6(),
+		LastNumbers:           num.Last4(),
+		ExpMonth:              *in.ExpMonth,
+		ExpYear:               *in.ExpYear,
+		Fingerprint:           s.fingerprints.Fingerprint(p.AccountID, num),
+		FingerprintKeyVersion: s.fingerprints.Version(),
+		Status:                CardActive,
+		PolicyStatus:          InPolicy,
+		Metadata:              orEmpty(in.Metadata),
+		CreatedAt:             now,
+		UpdatedAt:             now,
+	}
+	return checkedCard{card: card}, nil
+}
+
+// checkExpiry accepts a card through the last day of its expiry month.
+func checkExpiry(pointer string, month, year *int, now time.Time) []FieldError {
+	var errs []FieldError
+	if month == nil {
+		errs = append(errs, FieldError{Pointer: pointer + "/expMonth", Detail: "is required"})
+	} else if *month < 1 || *month > 12 {
+		errs = append(errs, FieldError{Pointer: pointer + "/expMonth", Detail: "must be from 1 to 12"})
+	}
+	maxYear := now.Year() + maxExpiryYears
+	if year == nil {
+		errs = append(errs, FieldError{Pointer: pointer + "/expYear", Detail: "is required"})
+	} else if *year < 2000 || *year > maxYear {
+		errs = append(errs, FieldError{Pointer: pointer + "/expYear", Detail: fmt.Sprintf("must be a four-digit year no later than %d", maxYear)})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if *year < now.Year() || (*year == now.Year() && *month < int(now.Month())) {
+		errs = append(errs, FieldError{Pointer: pointer + "/expYear", Detail: fmt.Sprintf("the card expired at the end of %02d/%d", *month, *year)})
+	}
+	return errs
+}
+
+func countryFieldError(pointer, country string) FieldError {
+	fe := FieldError{Pointer: pointer, Detail: "must be an ISO 3166-1 alpha-3 country code"}
+	if hint, ok := policy.CountryHint(country); ok {
+		fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
+	}
+	return fe
+}
+
+// decideCard is the policy decision for a card entering subaccount sub.
+func decideCard(sub Subaccount, pair policy.Pair) error {
+	if sub.Suspended {
+		return Errorf(CodeSuspended, "The subaccount is suspended: it accepts no enrolments or moves until it is reactivated.")
+	}
+	set, ferrs := policy.Compile(sub.Configurations)
+	if len(ferrs) > 0 {
+		return fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
+	}
+	if set.Permits(pair.Country, pair.Network) {
+		return nil
+	}
+	return &Error{
+		Code:      CodePolicy,
+		Message:   fmt.Sprintf("The subaccount does not permit cards issued in %s.", pair),
+		Pair:      &pair,
+		Permitted: sub.Configurations,
+	}
+}
+
+func cardExists(id uuid.UUID) error {
+	return &Error{Code: CodeCardExists, Message: "This card is already enrolled in the account.", CardID: &id}
+}
+
+// EnrolCard enrols one card into a subaccount the principal may see.
+func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.UUID, in CardInput) (Card, error) {
+	if !p.Sees(subaccountID) {
+		return Card{}, NotFound("subaccount")
+	}
+	checked, errs := s.checkCard(p, subaccountID, "", in, Now())
+	if len(errs) > 0 {
+		return Card{}, Invalid(errs...)
+	}
+	card := checked.card
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		sub, err := tx.ShareSubaccount(ctx, p.AccountID, subaccountID)
+		if err != nil {
+			return err
+		}
+		if err := decideCard(sub, card.Pair()); err != nil {
+			return err
+		}
+		ids, err := tx.CreateCards(ctx, []Card{card})
+		if err != nil {
+			return err
+		}
+		if len(ids) == 1 {
+			return nil
+		}
+		existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{card.Fingerprint})
+		if err != nil {
+			return err
+		}
+		if len(existing) == 0 {
+			// The holder was removed between the insert and the look-up; try again.
+			return fmt.Errorf("%w: enrolment raced a removal", ErrConflict)
+		}
+		return cardExists(existing[0].ID)
+	})
+	if err != nil {
+		return Card{}, fmt.Errorf("enrol card: %w", err)
+	}
+	return card, nil
+}
+
+// CardOutcome is the result of one item of a batch enrolment: a card or an error.
+type CardOutcome struct {
+	Card *Card
+	Err  error
+}
+
+// EnrolCards enrols up to MaxCardBatch cards into one subaccount in one database
+// transaction, with one outcome per item. Items fail on their own (invalid, outside the
+// configuration, already enrolled); the batch fails as a whole only when the subaccount
+// is unknown or suspended.
+func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid.UUID, items []CardInput) ([]CardOutcome, error) {
+	if !p.Sees(subaccountID) {
+		return nil, NotFound("subaccount")
+	}
+	if len(items) == 0 || len(items) > MaxCardBatch {
+		return nil, Invalid(FieldError{Pointer: "/cards", Detail: fmt.Sprintf("must hold 1 to %d cards", MaxCardBatch)})
+	}
+	now := Now()
+	out := make([]CardOutcome, len(items))
+	invalid := make([]error, len(items))
+	checked := make([]*Card, len(items))
+	for i, in := range items {
+		c, errs := s.checkCard(p, subaccountID, fmt.Sprintf("/cards/%d", i), in, now)
+		if len(errs) > 0 {
+			invalid[i] = Invalid(errs...)
+			continue
+		}
+		checked[i] = &c.card
+	}
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		sub, err := tx.ShareSubaccount(ctx, p.AccountID, subaccountID)
+		if err != nil {
+			return err
+		}
+		if sub.Suspended {
+			return decideCard(sub, policy.Pair{})
+		}
+		var toInsert []Card
+		dupOf := map[int]bool{}   // items repeating an earlier item's PAN
+		seen := map[string]bool{} // fingerprints already taken by an item of this batch
+		for i, c := range checked {
+			// Transact may run this again: start each attempt from the validation outcome.
+			out[i] = CardOutcome{Err: invalid[i]}
+			if c == nil {
+				continue
+			}
+			if err := decideCard(sub, c.Pair()); err != nil {
+				var de *Error
+				if !errors.As(err, &de) {
+					return err
+				}
+				out[i].Err = err
+				continue
+			}
+			if seen[string(c.Fingerprint)] {
+				dupOf[i] = true
+				continue
+			}
+			seen[string(c.Fingerprint)] = true
+			toInsert = append(toInsert, *c)
+		}
+		ids, err := tx.CreateCards(ctx, toInsert)
+		if err != nil {
+			return err
+		}
+		inserted := make(map[uuid.UUID]bool, len(ids))
+		for _, id := range ids {
+			inserted[id] = true
+		}
+		// holders maps each fingerprint of the batch to the card that now holds it: the
+		// item's new card, or the card enrolled before.
+		holders := map[string]uuid.UUID{}
+		var missing [][]byte
+		for _, c := range toInsert {
+			if inserted[c.ID] {
+				holders[string(c.Fingerprint)] = c.ID
+			} else {
+				missing = append(missing, c.Fingerprint)
+			}
+		}
+		if len(missing) > 0 {
+			existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, missing)
+			if err != nil {
+				return err
+			}
+			for _, e := range existing {
+				holders[string(e.Fingerprint)] = e.ID
+			}
+		}
+		for i, c := range checked {
+			if c == nil || out[i].Err != nil {
+				continue
+			}
+			if inserted[c.ID] && !dupOf[i] {
+				out[i].Card = c
+				continue
+			}
+			holder, ok := holders[string(c.Fingerprint)]
+			if !ok {
+				return fmt.Errorf("%w: enrolment raced a removal", ErrConflict)
+			}
+			out[i].Err = cardExists(holder)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enrol cards: %w", err)
+	}
+	return out, nil
+}
+
+// GetCard returns a card the principal may see.
+func (s *Service) GetCard(ctx context.Context, p Principal, id uuid.UUID) (Card, error) {
+	c, err := s.store.GetCard(ctx, p.AccountID, id, false)
+	if err != nil {
+		return Card{}, err
+	}
+	if !p.Sees(c.SubaccountID) {
+		return Card{}, NotFound("card")
+	}
+	return c, nil
+}
+
+// ListCards returns one page of the cards the principal may see.
+func (s *Service) ListCards(ctx context.Context, p Principal, f CardFilter, page Page) ([]Card, *uuid.UUID, error) {
+	var errs []FieldError
+	if f.Country != "" && !policy.ValidCountry(f.Country) {
+		fe := countryFieldError("", f.Country)
+		errs = append(errs, FieldError{Parameter: "countryCode", Detail: fe.Detail})
+	}
+	if f.Network != "" {
+		if _, ok := policy.ParseNetwork(f.Network); !ok {
+			errs = append(errs, FieldError{Parameter: "network", Detail: "must be VISA or MASTERCARD"})
+		}
+	}
+	if f.Status != "" && f.Status != CardActive && f.Status != CardRemoved {
+		errs = append(errs, FieldError{Parameter: "status", Detail: "must be active or removed"})
+	}
+	if f.PolicyStatus != "" && f.PolicyStatus != InPolicy && f.PolicyStatus != OutOfPolicy {
+		errs = append(errs, FieldError{Parameter: "policyStatus", Detail: "must be in-policy or out-of-policy"})
+	}
+	if len(errs) > 0 {
+		return nil, nil, Invalid(errs...)
+	}
+	if p.Confined() {
+		if f.SubaccountID != nil && *f.SubaccountID != *p.SubaccountID {
+			return []Card{}, nil, nil
+		}
+		f.SubaccountID = p.SubaccountID
+	}
+	items, err := s.store.ListCards(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list cards: %w", err)
+	}
+	items, next := cut(items, page.Limit, func(c Card) uuid.UUID { return c.ID })
+	return items, next, nil
+}
+
+// RemoveCard unenrols a card. Its transactions stay; removing a removed card returns it
+// unchanged.
+func (s *Service) RemoveCard(ctx context.Context, p Principal, id uuid.UUID) (Card, error) {
+	var out Card
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		c, err := tx.GetCard(ctx, p.AccountID, id, true)
+		if err != nil {
+			return err
+		}
+		if !p.Sees(c.SubaccountID) {
+			return NotFound("card")
+		}
+		if c.Status == CardRemoved {
+			out = c
+			return nil
+		}
+		c.Status = CardRemoved
+		c.UpdatedAt = Now()
+		if err := tx.UpdateCard(ctx, c); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return Card{}, fmt.Errorf("remove card: %w", err)
+	}
+	return out, nil
+}
+
+// MoveCard moves an active card into another subaccount, checked against the
+// destination's configuration. Transactions routed before stay where they were.
+func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (Card, error) {
+	var out Card
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		c, err := tx.GetCard(ctx, p.AccountID, id, true)
+		if err != nil {
+			return err
+		}
+		if !p.Sees(c.SubaccountID) {
+			return NotFound("card")
+		}
+		if !p.Sees(to) {
+			return NotFound("subaccount")
+		}
+		if c.Status == CardRemoved {
+			return Errorf(CodeConflict, "The card was removed; enrol it again instead of moving it.")
+		}
+		if c.SubaccountID == to {
+			out = c
+			return nil
+		}
+		dest, err := tx.ShareSubaccount(ctx, p.AccountID, to)
+		if err != nil {
+			return err
+		}
+		if err := decideCard(dest, c.Pair()); err != nil {
+			return err
+		}
+		c.SubaccountID = to
+		c.PolicyStatus = InPolicy
+		c.UpdatedAt = Now()
+		if err := tx.UpdateCard(ctx, c); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return Card{}, fmt.Errorf("move card: %w", err)
+	}
+	return out, nil
+}

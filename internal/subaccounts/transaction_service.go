@@ -1,0 +1,760 @@
+package subaccounts
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/biter777/countries"
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/policy"
+)
+
+// Limits of transaction ingestion.
+const (
+	MaxMessageBatch   = 1000
+	MaxAmount         = 1_000_000_000_000_000 // 10^15 minor units: beyond any real message
+	maxNetworkIDLen   = 64
+	maxMerchantName   = 200
+	maxMerchantCity   = 100
+	maxAuthCodeLength = 12
+)
+
+// currencies are the ISO 4217 alphabetic codes the countries library knows.
+var currencies = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range countries.AllCurrencies() {
+		if a := c.Alpha(); c.IsValid() && len(a) == 3 && isUpper3(a) {
+			m[a] = true
+		}
+	}
+	return m
+}()
+
+func isUpper3(s string) bool {
+	return len(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z'
+}
+
+// ValidCurrency reports whether code is an ISO 4217 alphabetic currency code.
+func ValidCurrency(code string) bool { return currencies[code] }
+
+// MerchantInput is the merchant of a requested message.
+type MerchantInput struct {
+	Name        *string
+	MCC         *string
+	CountryCode *string
+	City        *string
+}
+
+// MessageInput is one network message as received. CardNumber holds a PAN only while the
+// request is handled: it is fingerprinted and dropped.
+type MessageInput struct {
+	NetworkTransactionID *string
+	Type                 *string
+	CardID               *string
+	CardNumber           *string
+	Amount               *int64
+	Currency             *string
+	Datetime             *string
+	Merchant             *MerchantInput
+	AuthCode             *string
+}
+
+// IngestStatus is how a message was taken.
+type IngestStatus int
+
+// Ingest statuses.
+const (
+	// IngestRouted: stored now and routed into its card's bucket.
+	IngestRouted IngestStatus = iota + 1
+	// IngestDuplicate: the same (network transaction id, type) was stored before; the
+	// stored one is returned, routed.
+	IngestDuplicate
+	// IngestUnrouted: the card is unknown or removed; the message waits in the unrouted
+	// queue (now or from before).
+	IngestUnrouted
+)
+
+// IngestOutcome is the answer to one message: a transaction with its status, or an error.
+type IngestOutcome struct {
+	Status      IngestStatus
+	Transaction Transaction
+	Err         error
+}
+
+// message is a validated message on its way into the database.
+type message struct {
+	tx Transaction
+	// fingerprint of the PAN, when the message named one.
+	fingerprint []byte
+	out         IngestOutcome
+}
+
+// checkMessage validates one message; pointer prefixes the field pointers.
+func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now time.Time) (*message, []FieldError) {
+	var errs []FieldError
+	bad := func(field, detail string) { errs = append(errs, FieldError{Pointer: pointer + field, Detail: detail}) }
+	m := &message{tx: Transaction{ID: uuid.Must(uuid.NewV7()), AccountID: p.AccountID, ReceivedAt: now}}
+	t := &m.tx
+
+	switch {
+	case in.NetworkTransactionID == nil:
+		bad("/networkTransactionId", "is required")
+	case !printableASCII(*in.NetworkTransactionID, maxNetworkIDLen):
+		bad("/networkTransactionId", fmt.Sprintf("must be 1 to %d printable ASCII characters", maxNetworkIDLen))
+	default:
+		t.NetworkTransactionID = *in.NetworkTransactionID
+	}
+	switch {
+	case in.Type == nil:
+		bad("/type", "is required: auth, clearing, refund or reversal")
+	default:
+		switch TransactionType(*in.Type) {
+		case TxAuth, TxClearing, TxRefund, TxReversal:
+			t.Type = TransactionType(*in.Type)
+		default:
+			bad("/type", "must be auth, clearing, refund or reversal")
+		}
+	}
+	switch {
+	case in.CardID != nil && in.CardNumber != nil:
+		bad("/cardNumber", "give either cardId or cardNumber, not both")
+	case in.CardID != nil:
+		id, err := uuid.Parse(*in.CardID)
+		if err != nil || len(*in.CardID) != 36 {
+			bad("/cardId", "must be a UUID")
+		} else {
+			t.RequestedCardID = &id
+		}
+	case in.CardNumber != nil:
+		n, err := pan.Parse(*in.CardNumber)
+		if err != nil {
+			bad("/cardNumber", err.Error())
+		} else if s.fingerprints != nil {
+			m.fingerprint = s.fingerprints.Fingerprint(p.AccountID, n)
+		}
+	default:
+		bad("/cardId", "either cardId or cardNumber is required")
+	}
+	switch {
+	case in.Amount == nil:
+		bad("/amount", "is required: an integer in minor units")
+	case *in.Amount < 0 || *in.Amount > MaxAmount:
+		bad("/amount", fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount)))
+	default:
+		t.Amount = *in.Amount
+	}
+	switch {
+	case in.Currency == nil:
+		bad("/currency", "is required: an ISO 4217 alphabetic code")
+	case !ValidCurrency(*in.Currency):
+		bad("/currency", "must be an ISO 4217 alphabetic currency code such as EUR or USD")
+	default:
+		t.Currency = *in.Currency
+	}
+	switch {
+	case in.Datetime == nil:
+		bad("/datetime", "is required: an RFC 3339 date-time")
+	default:
+		dt, err := time.Parse(time.RFC3339Nano, *in.Datetime)
+		if err != nil {
+			bad("/datetime", "must be an RFC 3339 date-time such as 2026-11-22T10:15:00Z")
+		} else {
+			t.Datetime = dt.UTC().Truncate(time.Millisecond)
+		}
+	}
+	if in.Merchant == nil {
+		bad("/merchant", "is required")
+	} else {
+		mi := in.Merchant
+		switch {
+		case mi.Name == nil:
+			bad("/merchant/name", "is required")
+		default:
+			if name, fe := CleanName(pointer+"/merchant/name", *mi.Name); fe != nil {
+				errs = append(errs, *fe)
+			} else {
+				t.Merchant.Name = name
+			}
+		}
+		switch {
+		case mi.MCC == nil:
+			bad("/merchant/mcc", "is required: four digits")
+		case !digits(*mi.MCC, 4, 4):
+			bad("/merchant/mcc", "must be four digits")
+		default:
+			t.Merchant.MCC = *mi.MCC
+		}
+		switch {
+		case mi.CountryCode == nil:
+			bad("/merchant/countryCode", "is required: an ISO 3166-1 alpha-3 code")
+		case !policy.ValidCountry(*mi.CountryCode):
+			errs = append(errs, countryFieldError(pointer+"/merchant/countryCode", *mi.CountryCode))
+		default:
+			t.Merchant.CountryCode = *mi.CountryCode
+		}
+		if mi.City != nil {
+			city, fe := CleanName(pointer+"/merchant/city", *mi.City)
+			switch {
+			case fe != nil:
+				errs = append(errs, *fe)
+			case utf8.RuneCountInString(city) > maxMerchantCity:
+				bad("/merchant/city", fmt.Sprintf("must be 1 to %d characters", maxMerchantCity))
+			default:
+				t.Merchant.City = city
+			}
+		}
+	}
+	if in.AuthCode != nil {
+		if !alnum(*in.AuthCode, 1, maxAuthCodeLength) {
+			bad("/authCode", fmt.Sprintf("must be 1 to %d letters or digits", maxAuthCodeLength))
+		} else {
+			t.AuthCode = *in.AuthCode
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return m, nil
+}
+
+func printableASCII(s string, maxLen int) bool {
+	if len(s) < 1 || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func digits(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func alnum(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// feedAllowed refuses clients confined to one subaccount: the network feed and the
+// unrouted queue belong to the whole account.
+func feedAllowed(p Principal) error {
+	if p.Confined() {
+		return Errorf(CodeForbidden, "A client confined to one subaccount cannot ingest network messages or see the unrouted queue.")
+	}
+	return nil
+}
+
+// IngestTransaction takes one network message. Concurrent calls are written together by
+// the group committer; each returns only after the commit that holds its message.
+func (s *Service) IngestTransaction(ctx context.Context, p Principal, in MessageInput) (IngestOutcome, error) {
+	if err := feedAllowed(p); err != nil {
+		return IngestOutcome{}, err
+	}
+	if s.fingerprints == nil {
+		return IngestOutcome{}, errNoFingerprints
+	}
+	m, errs := s.checkMessage(p, "", in, Now())
+	if len(errs) > 0 {
+		return IngestOutcome{}, Invalid(errs...)
+	}
+	out, err := s.committer.submit(ctx, m)
+	if err != nil {
+		return IngestOutcome{}, fmt.Errorf("ingest transaction: %w", err)
+	}
+	if out.Err != nil {
+		return IngestOutcome{}, fmt.Errorf("ingest transaction: %w", out.Err)
+	}
+	return out, nil
+}
+
+// IngestTransactions takes up to MaxMessageBatch messages in one database transaction,
+// with one outcome per message: invalid ones are refused on their own, the rest are
+// routed, queued or recognised as duplicates.
+func (s *Service) IngestTransactions(ctx context.Context, p Principal, items []MessageInput) ([]IngestOutcome, error) {
+	if err := feedAllowed(p); err != nil {
+		return nil, err
+	}
+	if s.fingerprints == nil {
+		return nil, errNoFingerprints
+	}
+	if len(items) == 0 || len(items) > MaxMessageBatch {
+		return nil, Invalid(FieldError{Pointer: "/messages", Detail: fmt.Sprintf("must hold 1 to %d messages", MaxMessageBatch)})
+	}
+	now := Now()
+	out := make([]IngestOutcome, len(items))
+	var msgs []*message
+	idx := make([]int, 0, len(items))
+	for i, in := range items {
+		m, errs := s.checkMessage(p, fmt.Sprintf("/messages/%d", i), in, now)
+		if len(errs) > 0 {
+			out[i].Err = Invalid(errs...)
+			continue
+		}
+		msgs = append(msgs, m)
+		idx = append(idx, i)
+	}
+	if len(msgs) > 0 {
+		err := s.store.Transact(ctx, func(tx Tx) error { return s.ingest(ctx, tx, msgs) })
+		if err != nil {
+			return nil, fmt.Errorf("ingest transactions: %w", err)
+		}
+	}
+	for j, m := range msgs {
+		out[idx[j]] = m.out
+	}
+	return out, nil
+}
+
+var errNoFingerprints = errors.New("no card fingerprint key is configured")
+
+// ingest writes msgs in the transaction tx: duplicates of stored messages (or of earlier
+// messages in msgs) get the stored one, messages whose card is active are routed into its
+// subaccount, the rest are queued as unrouted. It sets each message's outcome and may run
+// again if the transaction is retried.
+func (s *Service) ingest(ctx context.Context, tx Tx, msgs []*message) error {
+	byAccount := map[uuid.UUID][]*message{}
+	for _, m := range msgs {
+		m.out = IngestOutcome{}
+		byAccount[m.tx.AccountID] = append(byAccount[m.tx.AccountID], m)
+	}
+	for accountID, ms := range byAccount {
+		if err := s.ingestAccount(ctx, tx, accountID, ms); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID, msgs []*message) error {
+	// 1. Messages stored before, and repeats inside this group.
+	keys := make([]TransactionKey, 0, len(msgs))
+	first := map[TransactionKey]*message{}
+	var fresh []*message
+	for _, m := range msgs {
+		k := m.tx.Key()
+		if _, dup := first[k]; dup {
+			continue
+		}
+		first[k] = m
+		keys = append(keys, k)
+	}
+	stored, err := tx.TransactionsByKey(ctx, accountID, keys)
+	if err != nil {
+		return err
+	}
+	storedBy := make(map[TransactionKey]Transaction, len(stored))
+	for _, t := range stored {
+		storedBy[t.Key()] = t
+	}
+	for _, k := range keys {
+		m := first[k]
+		if t, ok := storedBy[k]; ok {
+			m.out = storedOutcome(t)
+		} else {
+			fresh = append(fresh, m)
+		}
+	}
+
+	// 2. The cards the fresh messages name, by id or by fingerprint.
+	var ids []uuid.UUID
+	var fps [][]byte
+	for _, m := range fresh {
+		if m.tx.RequestedCardID != nil {
+			ids = append(ids, *m.tx.RequestedCardID)
+		} else {
+			fps = append(fps, m.fingerprint)
+		}
+	}
+	cardByID := map[uuid.UUID]Card{}
+	if len(ids) > 0 {
+		cards, err := tx.GetCards(ctx, accountID, ids)
+		if err != nil {
+			return err
+		}
+		for _, c := range cards {
+			cardByID[c.ID] = c
+		}
+	}
+	cardByFP := map[string]Card{}
+	if len(fps) > 0 {
+		cards, err := tx.ActiveCardsByFingerprint(ctx, accountID, fps)
+		if err != nil {
+			return err
+		}
+		for _, c := range cards {
+			cardByFP[string(c.Fingerprint)] = c
+		}
+	}
+
+	// 3. Route: the card's current subaccount and the configuration in force now.
+	subs := map[uuid.UUID]*routeTarget{}
+	now := Now()
+	rows := make([]Transaction, 0, len(fresh))
+	for _, m := range fresh {
+		var card Card
+		var found bool
+		if m.tx.RequestedCardID != nil {
+			card, found = cardByID[*m.tx.RequestedCardID]
+		} else {
+			card, found = cardByFP[string(m.fingerprint)]
+		}
+		t := m.tx
+		switch {
+		case !found:
+			t.unroute(ReasonCardUnknown, m.fingerprint)
+		case card.Status != CardActive:
+			t.unroute(ReasonCardRemoved, m.fingerprint)
+		default:
+			target, err := s.routeTarget(ctx, tx, subs, accountID, card.SubaccountID)
+			if err != nil {
+				return err
+			}
+			if target == nil {
+				// The card's subaccount is gone; keep the message rather than lose it.
+				t.unroute(ReasonCardUnknown, m.fingerprint)
+			} else {
+				t.route(card, target, now)
+			}
+		}
+		m.tx = t
+		rows = append(rows, t)
+	}
+	// Inserting in key order makes concurrent groups wait on each other's keys in one
+	// order, so two groups holding overlapping keys cannot deadlock.
+	slices.SortFunc(rows, func(a, b Transaction) int {
+		return cmp.Or(strings.Compare(a.NetworkTransactionID, b.NetworkTransactionID), strings.Compare(string(a.Type), string(b.Type)))
+	})
+	inserted, err := tx.InsertTransactions(ctx, rows)
+	if err != nil {
+		return err
+	}
+	ok := make(map[uuid.UUID]bool, len(inserted))
+	for _, id := range inserted {
+		ok[id] = true
+	}
+	// 4. A message another writer stored between our look-up and our insert is a duplicate.
+	var raced []TransactionKey
+	for _, m := range fresh {
+		if ok[m.tx.ID] {
+			if m.tx.Routing == Routed {
+				m.out = IngestOutcome{Status: IngestRouted, Transaction: m.tx}
+			} else {
+				m.out = IngestOutcome{Status: IngestUnrouted, Transaction: m.tx}
+			}
+		} else {
+			raced = append(raced, m.tx.Key())
+		}
+	}
+	if len(raced) > 0 {
+		again, err := tx.TransactionsByKey(ctx, accountID, raced)
+		if err != nil {
+			return err
+		}
+		for _, t := range again {
+			first[t.Key()].out = storedOutcome(t)
+		}
+		for _, k := range raced {
+			if first[k].out.Status == 0 {
+				return fmt.Errorf("message %q/%s was neither inserted nor found", k.NetworkTransactionID, k.Type)
+			}
+		}
+	}
+	// 5. Repeats inside the group answer like a retry after the first one.
+	for _, m := range msgs {
+		f := first[m.tx.Key()]
+		if f == m {
+			continue
+		}
+		m.out = f.out
+		if m.out.Status == IngestRouted {
+			m.out.Status = IngestDuplicate
+		}
+	}
+	return nil
+}
+
+func storedOutcome(t Transaction) IngestOutcome {
+	if t.Routing == Routed {
+		return IngestOutcome{Status: IngestDuplicate, Transaction: t}
+	}
+	return IngestOutcome{Status: IngestUnrouted, Transaction: t}
+}
+
+// routeTarget is a subaccount's configuration as a routing decision needs it.
+type routeTarget struct {
+	id      uuid.UUID
+	version int64
+	set     *policy.Set
+}
+
+// routeTarget loads a live subaccount once per group; nil when it no longer exists.
+func (s *Service) routeTarget(ctx context.Context, tx Tx, cache map[uuid.UUID]*routeTarget, accountID, id uuid.UUID) (*routeTarget, error) {
+	if t, ok := cache[id]; ok {
+		return t, nil
+	}
+	sub, err := tx.GetSubaccount(ctx, accountID, id)
+	if errors.Is(err, ErrNotFound) {
+		cache[id] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	set, ferrs := policy.Compile(sub.Configurations)
+	if len(ferrs) > 0 {
+		return nil, fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
+	}
+	t := &routeTarget{id: sub.ID, version: sub.ConfigVersion, set: set}
+	cache[id] = t
+	return t, nil
+}
+
+func (t *Transaction) unroute(reason string, fingerprint []byte) {
+	t.Routing = Unrouted
+	t.UnroutedReason = reason
+	t.CardFingerprint = fingerprint
+	t.SubaccountID, t.CardID, t.CardCountry, t.CardNetwork = uuid.Nil, uuid.Nil, "", 0
+	t.RoutedAt, t.ConfigVersion, t.PolicyStatus = time.Time{}, 0, ""
+}
+
+func (t *Transaction) route(card Card, target *routeTarget, now time.Time) {
+	t.Routing = Routed
+	t.UnroutedReason = ""
+	t.CardFingerprint = nil
+	t.SubaccountID = target.id
+	t.CardID = card.ID
+	t.CardCountry = card.CountryCode
+	t.CardNetwork = card.Network
+	t.RoutedAt = now
+	t.ConfigVersion = target.version
+	t.PolicyStatus = InPolicy
+	if !target.set.Permits(card.CountryCode, card.Network) {
+		// Recorded and flagged, never dropped: the network has already moved the money.
+		t.PolicyStatus = OutOfPolicy
+	}
+}
+
+// GetTransaction returns a routed transaction the principal may see, with its lifecycle:
+// every routed message of the account sharing its network transaction id.
+func (s *Service) GetTransaction(ctx context.Context, p Principal, id uuid.UUID) (Transaction, []Transaction, error) {
+	t, err := s.store.GetTransaction(ctx, p.AccountID, id, false)
+	if err != nil {
+		return Transaction{}, nil, err
+	}
+	if t.Routing != Routed || !p.Sees(t.SubaccountID) {
+		return Transaction{}, nil, NotFound("transaction")
+	}
+	life, err := s.store.Lifecycle(ctx, p.AccountID, t.NetworkTransactionID)
+	if err != nil {
+		return Transaction{}, nil, fmt.Errorf("transaction lifecycle: %w", err)
+	}
+	if p.Confined() {
+		// A confined client sees only its own subaccount's part of the history.
+		kept := life[:0]
+		for _, l := range life {
+			if p.Sees(l.SubaccountID) {
+				kept = append(kept, l)
+			}
+		}
+		life = kept
+	}
+	return t, life, nil
+}
+
+// TransactionQuery is a requested transaction list, as received.
+type TransactionQuery struct {
+	SubaccountID *uuid.UUID
+	CardID       string
+	Type         string
+	From, To     string
+}
+
+// ListTransactions returns one page of routed transactions the principal may see, in
+// arrival order.
+func (s *Service) ListTransactions(ctx context.Context, p Principal, q TransactionQuery, page Page) ([]Transaction, *uuid.UUID, error) {
+	f := TransactionFilter{Routing: Routed, SubaccountID: q.SubaccountID}
+	var errs []FieldError
+	if q.CardID != "" {
+		id, err := uuid.Parse(q.CardID)
+		if err != nil || len(q.CardID) != 36 {
+			errs = append(errs, FieldError{Parameter: "cardId", Detail: "must be a UUID"})
+		} else {
+			f.CardID = &id
+		}
+	}
+	if q.Type != "" {
+		switch TransactionType(q.Type) {
+		case TxAuth, TxClearing, TxRefund, TxReversal:
+			f.Type = TransactionType(q.Type)
+		default:
+			errs = append(errs, FieldError{Parameter: "type", Detail: "must be auth, clearing, refund or reversal"})
+		}
+	}
+	var ferrs []FieldError
+	f.From, f.To, ferrs = parseWindow(q.From, q.To)
+	errs = append(errs, ferrs...)
+	if len(errs) > 0 {
+		return nil, nil, Invalid(errs...)
+	}
+	if p.Confined() {
+		if f.SubaccountID != nil && *f.SubaccountID != *p.SubaccountID {
+			return []Transaction{}, nil, nil
+		}
+		f.SubaccountID = p.SubaccountID
+	}
+	items, err := s.store.ListTransactions(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list transactions: %w", err)
+	}
+	items, next := cut(items, page.Limit, func(t Transaction) uuid.UUID { return t.ID })
+	return items, next, nil
+}
+
+// ListSubaccountTransactions lists one subaccount's transactions; not-found when the
+// principal cannot see the subaccount.
+func (s *Service) ListSubaccountTransactions(ctx context.Context, p Principal, subaccountID uuid.UUID, q TransactionQuery, page Page) ([]Transaction, *uuid.UUID, error) {
+	if _, err := s.GetSubaccount(ctx, p, subaccountID); err != nil {
+		return nil, nil, err
+	}
+	q.SubaccountID = &subaccountID
+	return s.ListTransactions(ctx, p, q, page)
+}
+
+// parseWindow reads optional from/to query parameters (RFC 3339).
+func parseWindow(from, to string) (time.Time, time.Time, []FieldError) {
+	var errs []FieldError
+	var f, t time.Time
+	if from != "" {
+		v, err := time.Parse(time.RFC3339Nano, from)
+		if err != nil {
+			errs = append(errs, FieldError{Parameter: "from", Detail: "must be an RFC 3339 date-time"})
+		}
+		f = v.UTC()
+	}
+	if to != "" {
+		v, err := time.Parse(time.RFC3339Nano, to)
+		if err != nil {
+			errs = append(errs, FieldError{Parameter: "to", Detail: "must be an RFC 3339 date-time"})
+		}
+		t = v.UTC()
+	}
+	if len(errs) == 0 && !f.IsZero() && !t.IsZero() && !f.Before(t) {
+		errs = append(errs, FieldError{Parameter: "to", Detail: "must be later than from"})
+	}
+	return f, t, errs
+}
+
+// ListUnrouted returns one page of the account's unrouted queue.
+func (s *Service) ListUnrouted(ctx context.Context, p Principal, page Page) ([]Transaction, *uuid.UUID, error) {
+	if err := feedAllowed(p); err != nil {
+		return nil, nil, err
+	}
+	items, err := s.store.ListTransactions(ctx, p.AccountID, TransactionFilter{Routing: Unrouted}, Page{Limit: page.Limit + 1, After: page.After})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list unrouted: %w", err)
+	}
+	items, next := cut(items, page.Limit, func(t Transaction) uuid.UUID { return t.ID })
+	return items, next, nil
+}
+
+// RetryUnrouted routes a queued message if its card now exists, keeping its id. When the
+// card is still unknown or removed it stays queued with the reason updated, and the
+// outcome says IngestUnrouted.
+func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) (IngestOutcome, error) {
+	if err := feedAllowed(p); err != nil {
+		return IngestOutcome{}, err
+	}
+	var out IngestOutcome
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		t, err := tx.GetTransaction(ctx, p.AccountID, id, true)
+		if err != nil {
+			return err
+		}
+		if t.Routing != Unrouted {
+			return NotFound("unrouted transaction")
+		}
+		var card Card
+		found := false
+		if t.RequestedCardID != nil {
+			c, err := tx.GetCard(ctx, p.AccountID, *t.RequestedCardID, false)
+			switch {
+			case err == nil:
+				card, found = c, true
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		} else {
+			cards, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{t.CardFingerprint})
+			if err != nil {
+				return err
+			}
+			if len(cards) > 0 {
+				card, found = cards[0], true
+			}
+		}
+		reason := ""
+		switch {
+		case !found:
+			reason = ReasonCardUnknown
+		case card.Status != CardActive:
+			reason = ReasonCardRemoved
+		}
+		var target *routeTarget
+		if reason == "" {
+			target, err = s.routeTarget(ctx, tx, map[uuid.UUID]*routeTarget{}, p.AccountID, card.SubaccountID)
+			if err != nil {
+				return err
+			}
+			if target == nil {
+				reason = ReasonCardUnknown
+			}
+		}
+		if reason != "" {
+			if reason != t.UnroutedReason {
+				if err := tx.UpdateUnroutedReason(ctx, p.AccountID, id, reason); err != nil {
+					return err
+				}
+				t.UnroutedReason = reason
+			}
+			out = IngestOutcome{Status: IngestUnrouted, Transaction: t}
+			return nil
+		}
+		t.route(card, target, Now())
+		if err := tx.RouteTransaction(ctx, t); err != nil {
+			return err
+		}
+		out = IngestOutcome{Status: IngestRouted, Transaction: t}
+		return nil
+	})
+	if err != nil {
+		return IngestOutcome{}, fmt.Errorf("retry unrouted: %w", err)
+	}
+	return out, nil
+}
