@@ -18,6 +18,8 @@ type tenantRoute struct {
 
 func tenantRoutes() []tenantRoute {
 	r, w := subaccounts.ScopeSubaccountsRead, subaccounts.ScopeSubaccountsWrite
+	cr, cw := subaccounts.ScopeCardsRead, subaccounts.ScopeCardsWrite
+	tr, tw := subaccounts.ScopeTransactionsRead, subaccounts.ScopeTransactionsWrite
 	return []tenantRoute{
 		{"GET", "/v1/account", r, nil},
 		{"POST", "/v1/subaccounts", w, map[string]any{"name": "New one"}},
@@ -26,7 +28,55 @@ func tenantRoutes() []tenantRoute {
 		{"PATCH", "/v1/subaccounts/{sub}", w, map[string]any{"name": "Renamed"}},
 		{"DELETE", "/v1/subaccounts/{sub}", w, nil},
 		{"GET", "/v1/subaccounts/{sub}/entitlements?country=USA&network=VISA", r, nil},
+		{"POST", "/v1/subaccounts/{sub}/cards", cw, cardBody(mc2PAN, "USA")},
+		{"POST", "/v1/subaccounts/{sub}/cards/batch", cw, map[string]any{"cards": []any{cardBody(mc2PAN, "USA")}}},
+		{"GET", "/v1/cards", cr, nil},
+		{"GET", "/v1/cards/{card}", cr, nil},
+		{"DELETE", "/v1/cards/{card}", cw, nil},
+		{"POST", "/v1/cards/{card}/move", cw, map[string]any{"subaccountId": "{sub}"}},
+		{"POST", "/v1/transactions", tw, message(mc2PAN, "auth")},
+		{"POST", "/v1/transactions/batch", tw, map[string]any{"messages": []any{message(mc2PAN, "auth")}}},
+		{"GET", "/v1/transactions", tr, nil},
+		{"GET", "/v1/transactions/{txn}", tr, nil},
+		{"GET", "/v1/subaccounts/{sub}/transactions", tr, nil},
+		{"GET", "/v1/transactions/unrouted", tr, nil},
+		{"POST", "/v1/transactions/unrouted/{unrouted}/retry", tw, nil},
+		{"GET", "/v1/compliance", subaccounts.ScopeComplianceRead, nil},
 	}
+}
+
+// ids are the resources a route's placeholders stand for.
+type ids struct{ sub, card, txn, unrouted string }
+
+func (i ids) fill(s string) string {
+	return strings.NewReplacer("{sub}", i.sub, "{card}", i.card, "{txn}", i.txn, "{unrouted}", i.unrouted).Replace(s)
+}
+
+// fillBody replaces placeholders in a body's top-level string values.
+func (i ids) fillBody(body any) any {
+	m, ok := body.(map[string]any)
+	if !ok {
+		return body
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			v = i.fill(s)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// newResources creates a subaccount with a card, a routed transaction and an unrouted one.
+func (e *env) newResources(token, name string) ids {
+	e.t.Helper()
+	var r ids
+	r.sub = e.newSubaccount(token, name, []any{cfg([]string{"USA"}, "VISA")})
+	r.card = e.enrol(token, r.sub, luhnPAN("4", int(msgSeq.Add(1)), 16), "USA")
+	r.txn = e.expect(e.do("POST", "/v1/transactions", token, message(r.card, "auth")), 201).json(e.t)["id"].(string)
+	r.unrouted = e.expect(e.do("POST", "/v1/transactions", token, message(uuid.NewString(), "auth")), 202).json(e.t)["id"].(string)
+	return r
 }
 
 // operatorRoutes are the accounts:admin routes; {acct} is an account id.
@@ -41,6 +91,7 @@ func operatorRoutes() []tenantRoute {
 		{"POST", "/v1/accounts/{acct}/clients", a, map[string]any{"name": "c", "scopes": []string{"subaccounts:read"}}},
 		{"GET", "/v1/accounts/{acct}/clients", a, nil},
 		{"DELETE", "/v1/accounts/{acct}/clients/some-client", a, nil},
+		{"GET", "/v1/accounts/{acct}/compliance", a, nil},
 	}
 }
 
@@ -51,7 +102,8 @@ func TestScopeMatrix(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		acct := e.newAccount("Acme", usaCanContract(10))
 		full := e.tenantToken(acct)
-		sub := e.newSubaccount(full, "Target", []any{cfg([]string{"USA"}, "VISA")})
+		res := e.newResources(full, "Target")
+		sub := res.sub
 		tokens := map[string]string{}
 		for _, s := range allTenantScopes {
 			var others []string
@@ -65,8 +117,7 @@ func TestScopeMatrix(t *testing.T) {
 		for _, rt := range tenantRoutes() {
 			t.Run(rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
-				path := strings.ReplaceAll(rt.path, "{sub}", sub)
-				r := e.expect(e.do(rt.method, path, tokens[rt.scope], rt.body), 403)
+				r := e.expect(e.do(rt.method, res.fill(rt.path), tokens[rt.scope], res.fillBody(rt.body)), 403)
 				p := r.problem(t)
 				if p.Type != "/problems/insufficient-scope" || p.Scope != rt.scope {
 					t.Errorf("problem %+v", p)
@@ -92,8 +143,7 @@ func TestScopeMatrix(t *testing.T) {
 		for _, rt := range tenantRoutes() {
 			t.Run("operator on "+rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
-				path := strings.ReplaceAll(rt.path, "{sub}", sub)
-				e.expect(e.do(rt.method, path, e.opToken, rt.body), 401)
+				e.expect(e.do(rt.method, res.fill(rt.path), e.opToken, res.fillBody(rt.body)), 401)
 			})
 		}
 		s := e.expect(e.do("GET", "/v1/subaccounts/"+sub, full, nil), 200).json(t)
@@ -103,6 +153,15 @@ func TestScopeMatrix(t *testing.T) {
 		list := e.expect(e.do("GET", "/v1/subaccounts", full, nil), 200).json(t)
 		if n := len(list["items"].([]any)); n != 1 {
 			t.Errorf("%d subaccounts after refused creates, want 1", n)
+		}
+		cards := e.expect(e.do("GET", "/v1/cards", full, nil), 200).json(t)["items"].([]any)
+		if len(cards) != 1 || cards[0].(map[string]any)["status"] != "active" {
+			t.Errorf("refused requests changed the cards: %v", cards)
+		}
+		txns := e.expect(e.do("GET", "/v1/transactions", full, nil), 200).json(t)["items"].([]any)
+		queue := e.expect(e.do("GET", "/v1/transactions/unrouted", full, nil), 200).json(t)["items"].([]any)
+		if len(txns) != 1 || len(queue) != 1 {
+			t.Errorf("refused requests changed the transactions: %d routed, %d unrouted", len(txns), len(queue))
 		}
 	})
 }
@@ -115,18 +174,21 @@ func TestCrossTenantMatrix(t *testing.T) {
 		a := e.newAccount("Tenant A", usaCanContract(10))
 		b := e.newAccount("Tenant B", usaCanContract(10))
 		tokA, tokB := e.tenantToken(a), e.tenantToken(b)
-		subA := e.newSubaccount(tokA, "A's shop", []any{cfg([]string{"USA"}, "VISA")})
-		subB := e.newSubaccount(tokB, "B's shop", []any{cfg([]string{"USA"}, "VISA")})
-		_ = subA
+		resA := e.newResources(tokA, "A's shop")
+		resB := e.newResources(tokB, "B's shop")
+		subB := resB.sub
+		unknown := ids{sub: uuid.NewString(), card: uuid.NewString(), txn: uuid.NewString(), unrouted: uuid.NewString()}
 
 		for _, rt := range tenantRoutes() {
-			if !strings.Contains(rt.path, "{sub}") {
+			if !strings.Contains(rt.path, "{") {
 				continue
 			}
 			t.Run("path "+rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
-				other := e.expect(e.do(rt.method, strings.ReplaceAll(rt.path, "{sub}", subB), tokA, rt.body), 404).problem(t)
-				none := e.expect(e.do(rt.method, strings.ReplaceAll(rt.path, "{sub}", uuid.NewString()), tokA, rt.body), 404).problem(t)
+				// The body's own ids are A's, so only the path differs.
+				body := resA.fillBody(rt.body)
+				other := e.expect(e.do(rt.method, resB.fill(rt.path), tokA, body), 404).problem(t)
+				none := e.expect(e.do(rt.method, unknown.fill(rt.path), tokA, body), 404).problem(t)
 				if other.Type != none.Type || other.Detail != none.Detail || other.Title != none.Title {
 					t.Errorf("another tenant's id answers %+v, an unknown id %+v", other, none)
 				}
@@ -147,6 +209,35 @@ func TestCrossTenantMatrix(t *testing.T) {
 				t.Errorf("A's list shows B: %s", list.Body)
 			}
 		})
+		t.Run("lists", func(t *testing.T) {
+			e := e.at(t)
+			for _, path := range []string{"/v1/cards?limit=100", "/v1/cards?subaccountId=" + subB, "/v1/transactions?limit=100",
+				"/v1/transactions?subaccountId=" + subB, "/v1/transactions?cardId=" + resB.card, "/v1/transactions/unrouted?limit=100", "/v1/compliance"} {
+				body := string(e.expect(e.do("GET", path, tokA, nil), 200).Body)
+				for _, id := range []string{b, resB.sub, resB.card, resB.txn, resB.unrouted} {
+					if strings.Contains(body, id) {
+						t.Errorf("%s shows B's %s", path, id)
+					}
+				}
+			}
+		})
+		t.Run("body ids", func(t *testing.T) {
+			e := e.at(t)
+			// Moving A's card into B's subaccount: not found, like an unknown subaccount.
+			other := e.expect(e.do("POST", "/v1/cards/"+resA.card+"/move", tokA, map[string]any{"subaccountId": subB}), 404).problem(t)
+			none := e.expect(e.do("POST", "/v1/cards/"+resA.card+"/move", tokA, map[string]any{"subaccountId": uuid.NewString()}), 404).problem(t)
+			if other.Detail != none.Detail {
+				t.Errorf("B's subaccount answers %+v, an unknown one %+v", other, none)
+			}
+			// A message naming B's card is unknown to A: queued, never routed into B.
+			u := e.expect(e.do("POST", "/v1/transactions", tokA, message(resB.card, "auth")), 202).json(t)
+			if u["reason"] != "card-unknown" {
+				t.Errorf("B's card id in A's message: %v", u)
+			}
+			// The same PAN enrolled in both accounts: separate cards, separate fingerprints.
+			e.enrol(tokB, resB.sub, visaPAN3, "USA")
+			e.enrol(tokA, resA.sub, visaPAN3, "USA")
+		})
 		t.Run("body subaccountId", func(t *testing.T) {
 			e := e.at(t)
 			p := e.expect(e.do("POST", "/v1/accounts/"+a+"/clients", e.opToken,
@@ -165,6 +256,12 @@ func TestCrossTenantMatrix(t *testing.T) {
 		s := e.expect(e.do("GET", "/v1/subaccounts/"+subB, tokB, nil), 200).json(t)
 		if s["name"] != "B's shop" {
 			t.Errorf("B's subaccount changed: %v", s)
+		}
+		if c := e.expect(e.do("GET", "/v1/cards/"+resB.card, tokB, nil), 200).json(t); c["status"] != "active" || c["subaccountId"] != subB {
+			t.Errorf("B's card changed: %v", c)
+		}
+		if q := e.expect(e.do("GET", "/v1/transactions/unrouted", tokB, nil), 200).json(t)["items"].([]any); len(q) != 1 {
+			t.Errorf("B's unrouted queue changed: %v", q)
 		}
 	})
 }
