@@ -233,3 +233,43 @@ func TestNoPANInOutput(t *testing.T) {
 		t.Error("an invalid row was sent")
 	}
 }
+
+// TestCardsMoveAndRemove: move posts the destination under its API name with the card
+// id from anywhere among the flags; remove deletes; both print the card masked.
+func TestCardsMoveAndRemove(t *testing.T) {
+	f := newFakeAPI(t)
+	e := cardEnrolment{Number: mcPAN, ExpMonth: 4, ExpYear: 2032, CountryCode: "CAN"}
+	f.handle("POST /v1/cards/{id}/move", func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]string
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		writeJSONDoc(w, 200, cardJSON(r.PathValue("id"), body["subaccountId"], e))
+	})
+	f.handle("DELETE /v1/cards/{id}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONDoc(w, 200, strings.Replace(cardJSON(r.PathValue("id"), "sub-1", e), `"active"`, `"removed"`, 1))
+	})
+	r := runCLI(t, f.env(), "", "cards", "move", "--to", "sub-9", "card-7")
+	if r.code != exitOK || !strings.Contains(r.stdout, "subaccount:     sub-9") || !strings.Contains(r.stdout, "555555******4444") || !strings.Contains(r.stdout, "04/2032") {
+		t.Errorf("move: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	req := f.recordedRequests()[0]
+	if req.path != "/v1/cards/card-7/move" || string(req.body) != `{"subaccountId":"sub-9"}` {
+		t.Errorf("move request %s %s", req.path, req.body)
+	}
+	r = runCLI(t, f.env(), "", "cards", "remove", "card-7")
+	if r.code != exitOK || !strings.Contains(r.stdout, "status:         removed") {
+		t.Errorf("remove: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// An id cannot reach another route: it stays one escaped path segment. An empty one
+	// is refused before any request.
+	r = runCLI(t, f.env(), "", "cards", "remove", "../subaccounts/x")
+	if got := f.recordedRequests(); r.code != exitOK || got[len(got)-1].path != "/v1/cards/..%2Fsubaccounts%2Fx" || !strings.Contains(r.stdout, "../subaccounts/x") {
+		t.Errorf("escaped id: exit %d; the request went to %s", r.code, got[len(got)-1].path)
+	}
+	n := len(f.recordedRequests())
+	if r := runCLI(t, f.env(), "", "cards", "move", "", "--to", "s"); r.code != exitError || !strings.Contains(r.stderr, "empty argument") {
+		t.Errorf("empty id: exit %d %s", r.code, r.stderr)
+	}
+	if len(f.recordedRequests()) != n {
+		t.Error("an empty id was sent")
+	}
+}

@@ -322,7 +322,7 @@ func operatorEnv(base string) map[string]string {
 	return map[string]string{"SUBACCOUNTS_URL": base, "SUBACCOUNTS_CLIENT_ID": e2eOperatorID, "SUBACCOUNTS_CLIENT_SECRET": e2eOperatorSecret}
 }
 
-// mustOK fails the test unless r exited with code.
+// mustExit fails the test unless r exited with code.
 func mustExit(t *testing.T, r result, code int, what string) {
 	t.Helper()
 	if r.code != code {

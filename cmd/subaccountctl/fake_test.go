@@ -28,7 +28,7 @@ type fakeAPI struct {
 	mu sync.Mutex
 	// tokenCalls records the client id and scope parameter of every token request.
 	tokenCalls []tokenCall
-	// requests records every API request with its body.
+	// requests records every API request (its path as sent, escaped) with its body.
 	requests []recorded
 }
 
@@ -67,7 +67,7 @@ func (f *fakeAPI) handle(pattern string, h http.HandlerFunc) {
 	f.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
-		f.requests = append(f.requests, recorded{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery, body: body})
+		f.requests = append(f.requests, recorded{method: r.Method, path: r.URL.EscapedPath(), query: r.URL.RawQuery, body: body})
 		f.mu.Unlock()
 		if r.Header.Get("Authorization") != "Bearer "+fakeToken {
 			writeProblemDoc(w, http.StatusUnauthorized, `{"type":"/problems/unauthorized","title":"A valid access token is required","status":401}`)

@@ -321,6 +321,12 @@ func (a *app) parseCommand(c *command, fs *flag.FlagSet, args []string, position
 	if err != nil {
 		return nil, usageErr{err}
 	}
+	for _, p := range pos {
+		if strings.TrimSpace(p) == "" {
+			// An empty id would turn /v1/cards/{id} into another route.
+			return nil, usagef("empty argument")
+		}
+	}
 	if len(pos) != positional {
 		switch {
 		case positional == 0:
@@ -372,15 +378,15 @@ Commands:
 Cards:
   A card number (PAN) is never taken from a flag, because command lines are visible to
   other users (ps, /proc); 'cards enrol' reads it from standard input (one line, spaces
-  and dashes allowed), e.g.  subaccountctl cards enrol --subaccount ID --country USA
-  --exp 12/2030 --number-stdin < pan.txt. No output ever shows a full number: cards are
-  shown as 411111******1111.
+  and dashes allowed; --number-stdin only says so explicitly), e.g.
+    subaccountctl cards enrol --subaccount ID --country USA --exp 12/2030 --number-stdin < pan.txt
+  No output ever shows a full number: cards are shown as 411111******1111.
   With --file (a path, or - for standard input) the CSV columns are
   number,expMonth,expYear,countryCode; a header row naming them (in any order) is
   optional. Rows are checked first (--check stops there), then sent 500 at a time to the
   batch route; each failed row is reported by its row number (its line in the file),
-  status and reason. Enrolling asserts that the cardholders accepted the terms of use
-  (termsOfUse: true).
+  status and reason; with --json the output is {"rows": [...], "summary": {...}}.
+  Enrolling asserts that the cardholders accepted the terms of use (termsOfUse: true).
 
 Compliance:
   'compliance check' reads GET /v1/compliance (tenant credentials with compliance:read)

@@ -39,13 +39,24 @@ func logger(c *gin.Context) *slog.Logger {
 	return slog.Default()
 }
 
+// cardNumberLike matches a run of digits as long as a card number. No id of this API has
+// one (a UUID's longest all-digit group is 12), so such a run in a path or a request id
+// can only be data a client put there by mistake — possibly a PAN.
+var cardNumberLike = regexp.MustCompile(`[0-9]{13,}`)
+
+// scrubPath hides card-number-like digit runs of a request path before it is logged or
+// echoed in a problem's instance.
+func scrubPath(path string) string {
+	return cardNumberLike.ReplaceAllString(path, "[redacted]")
+}
+
 // withRequest gives every request an id (the caller's X-Request-Id when it is sane) in
 // its context, one access-log line, and a recovery that turns a panic into a 500 without
 // logging the panic value, which could hold request data.
 func withRequest(l *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader("X-Request-Id")
-		if !validRequestID.MatchString(id) {
+		if !validRequestID.MatchString(id) || cardNumberLike.MatchString(id) {
 			id = uuid.NewString()
 		}
 		c.Set(keyRequestID, id)
@@ -63,7 +74,7 @@ func withRequest(l *slog.Logger) gin.HandlerFunc {
 			attrs := []slog.Attr{
 				slog.String("method", c.Request.Method),
 				slog.String("route", c.FullPath()),
-				slog.String("path", c.Request.URL.Path),
+				slog.String("path", scrubPath(c.Request.URL.Path)),
 				slog.Int("status", c.Writer.Status()),
 				slog.Duration("duration", time.Since(start)),
 			}

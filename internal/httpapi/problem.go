@@ -88,7 +88,7 @@ func newProblem(c *gin.Context, k problemKind, detail string) problem {
 		Title:     k.title,
 		Status:    k.status,
 		Detail:    detail,
-		Instance:  c.Request.URL.Path,
+		Instance:  scrubPath(c.Request.URL.Path),
 		RequestID: requestID(c),
 	}
 }

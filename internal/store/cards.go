@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -57,11 +58,7 @@ func toCardRow(c subaccounts.Card) (cardRow, error) {
 	if len(c.Fingerprint) == 0 {
 		return cardRow{}, fmt.Errorf("card %s: no fingerprint", c.ID)
 	}
-	md := c.Metadata
-	if md == nil {
-		md = map[string]string{}
-	}
-	meta, err := json.Marshal(md)
+	meta, err := metadataJSON(c.Metadata)
 	if err != nil {
 		return cardRow{}, err
 	}
@@ -79,10 +76,19 @@ func toCardRow(c subaccounts.Card) (cardRow, error) {
 		FingerprintKeyVersion: c.FingerprintKeyVersion,
 		Status:                string(c.Status),
 		PolicyStatus:          string(c.PolicyStatus),
-		Metadata:              string(meta),
+		Metadata:              meta,
 		CreatedAt:             c.CreatedAt.UTC(),
 		UpdatedAt:             c.UpdatedAt.UTC(),
 	}, nil
+}
+
+// metadataJSON is the stored form of metadata; none is stored as {}.
+func metadataJSON(md map[string]string) (string, error) {
+	if md == nil {
+		md = map[string]string{}
+	}
+	b, err := json.Marshal(md)
+	return string(b), err
 }
 
 func (r cardRow) toDomain() (subaccounts.Card, error) {
@@ -166,15 +172,25 @@ func (q queries) insertSkipping(ctx context.Context, table, columns, conflictTar
 			var id uuid.UUID
 			if err := rs.Scan(&id); err != nil {
 				_ = rs.Close()
-				return nil, translate(err)
+				return nil, q.rowsError(err)
 			}
 			ids = append(ids, id)
 		}
+		// SQLite reports a constraint failure while the rows are read.
 		if err := errors.Join(rs.Err(), rs.Close()); err != nil {
-			return nil, translate(err)
+			return nil, q.rowsError(err)
 		}
 	}
 	return ids, nil
+}
+
+// rowsError translates an error met while reading rows, which gorm's own translation of
+// driver errors never sees.
+func (q queries) rowsError(err error) error {
+	if t, ok := q.db.Dialector.(gorm.ErrorTranslator); ok {
+		err = t.Translate(err)
+	}
+	return translate(err)
 }
 
 func (q queries) ShareSubaccount(ctx context.Context, accountID, id uuid.UUID) (subaccounts.Subaccount, error) {
@@ -271,8 +287,8 @@ func (q queries) ListCards(ctx context.Context, accountID uuid.UUID, f subaccoun
 	}
 	switch f.Status {
 	case "":
-	// The literal lets the planners use the partial indexes on active cards.
 	case subaccounts.CardActive:
+		// The literal lets the planners use the partial indexes on active cards.
 		db = db.Where("status = 'active'")
 	default:
 		db = db.Where("status = ?", string(f.Status))
@@ -291,16 +307,16 @@ func (q queries) ListCards(ctx context.Context, accountID uuid.UUID, f subaccoun
 }
 
 func (q queries) UpdateCard(ctx context.Context, c subaccounts.Card) error {
-	row, err := toCardRow(c)
+	meta, err := metadataJSON(c.Metadata)
 	if err != nil {
 		return err
 	}
 	res := q.with(ctx).Model(&cardRow{}).Where("account_id = ? AND id = ?", c.AccountID, c.ID).Updates(map[string]any{
-		"subaccount_id": row.SubaccountID,
-		"status":        row.Status,
-		"policy_status": row.PolicyStatus,
-		"metadata":      row.Metadata,
-		"updated_at":    row.UpdatedAt,
+		"subaccount_id": c.SubaccountID,
+		"status":        string(c.Status),
+		"policy_status": string(c.PolicyStatus),
+		"metadata":      meta,
+		"updated_at":    c.UpdatedAt.UTC(),
 	})
 	if res.Error != nil {
 		return translate(res.Error)

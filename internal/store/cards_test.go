@@ -466,6 +466,7 @@ func testCardUpdate(t *testing.T, db *store.DB) {
 	// Fields UpdateCard does not write stay as they were.
 	sent := moved
 	sent.ExpYear, sent.LastNumbers, sent.CreatedAt = 2099, "9999", c.CreatedAt.Add(time.Hour)
+	sent.Network, sent.Fingerprint = policy.Mastercard, nil
 	mustNil(t, "UpdateCard", db.UpdateCard(ctx, sent))
 	got, err := db.GetCard(ctx, a.ID, c.ID, false)
 	mustNil(t, "GetCard", err)
@@ -535,8 +536,8 @@ func testCardCounts(t *testing.T, db *store.DB) {
 	mustNil(t, "CardPairCounts", err)
 	want := []subaccounts.PairCount{
 		{Pair: policy.Pair{Country: "FRA", Network: policy.Visa}, Cards: 1},
-		{Pair: policy.Pair{Country: "GBR", Network: policy.Visa}, Cards: 3},
 		{Pair: policy.Pair{Country: "GBR", Network: policy.Mastercard}, Cards: 1},
+		{Pair: policy.Pair{Country: "GBR", Network: policy.Visa}, Cards: 3},
 	}
 	if !reflect.DeepEqual(counts, want) {
 		t.Errorf("CardPairCounts = %+v, want %+v", counts, want)

@@ -34,6 +34,9 @@ func suite() []storeTest {
 	all = append(all, clientTests()...)
 	all = append(all, signingKeyTests()...)
 	all = append(all, transactTests()...)
+	all = append(all, cardTests()...)
+	all = append(all, transactionTests()...)
+	all = append(all, complianceTests()...)
 	all = append(all, []storeTest{
 		{"Ping", testPing},
 	}...)

@@ -80,7 +80,7 @@ CREATE TABLE transactions (
     PRIMARY KEY (account_id, id),
     -- A message is unique by its network id and type; inserts skip repeats on this key.
     CONSTRAINT transactions_message_key UNIQUE (account_id, network_transaction_id, type),
-    CONSTRAINT transactions_routing_check CHECK (
+    CONSTRAINT transactions_routing_state_check CHECK (
         (routing = 'routed'
             AND subaccount_id IS NOT NULL AND card_id IS NOT NULL
             AND card_country IS NOT NULL AND card_network IS NOT NULL

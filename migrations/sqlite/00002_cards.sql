@@ -61,7 +61,7 @@ CREATE TABLE transactions (
     policy_status          text     CHECK (policy_status IN ('in-policy', 'out-of-policy')),
     PRIMARY KEY (account_id, id),
     CONSTRAINT transactions_message_key UNIQUE (account_id, network_transaction_id, type),
-    CONSTRAINT transactions_routing_check CHECK (
+    CONSTRAINT transactions_routing_state_check CHECK (
         (routing = 'routed'
             AND subaccount_id IS NOT NULL AND card_id IS NOT NULL
             AND card_country IS NOT NULL AND card_network IS NOT NULL
