@@ -241,38 +241,6 @@ func token(t *testing.T, base, id, secret string) string {
 	return tr.AccessToken
 }
 
-// partTwo records whether the server serves the Part 2 routes (cards, transactions,
-// compliance), probed once.
-var partTwo struct {
-	once   sync.Once
-	served bool
-}
-
-// partTwoServed probes GET /v1/cards without a token: an unknown route is 404, a
-// served one asks for a token (401).
-func partTwoServed(t *testing.T) bool {
-	t.Helper()
-	base := serverURL(t)
-	partTwo.once.Do(func() {
-		resp, err := http.Get(base + "/v1/cards")
-		if err != nil {
-			t.Fatalf("probing /v1/cards: %v", err)
-		}
-		resp.Body.Close()
-		partTwo.served = resp.StatusCode != http.StatusNotFound
-	})
-	return partTwo.served
-}
-
-// requirePartTwo skips a test of the Part 2 routes while the server does not serve them.
-// TODO(lead): remove once the cards, transactions and compliance routes land.
-func requirePartTwo(t *testing.T) {
-	t.Helper()
-	if !partTwoServed(t) {
-		t.Skip("cards routes not yet served")
-	}
-}
-
 // tenant is an account with one client of it, and the CLI environment for that client.
 type tenant struct {
 	base      string
@@ -298,10 +266,7 @@ func newTenant(t *testing.T) *tenant {
 	if code != http.StatusCreated {
 		t.Fatalf("create account: %d %v", code, acct)
 	}
-	scopes := []string{"subaccounts:read", "subaccounts:write"}
-	if partTwoServed(t) {
-		scopes = append(scopes, "cards:read", "cards:write", "transactions:read", "transactions:write", "compliance:read")
-	}
+	scopes := []string{"subaccounts:read", "subaccounts:write", "cards:read", "cards:write", "transactions:read", "transactions:write", "compliance:read"}
 	accountID, _ := acct["id"].(string)
 	code, cl := call(t, http.MethodPost, base+"/v1/accounts/"+accountID+"/clients", op, map[string]any{"name": "cli", "scopes": scopes})
 	if code != http.StatusCreated {
@@ -449,7 +414,6 @@ func createSub(t *testing.T, tn *tenant, name string) string {
 // TestE2ECards enrols one card from stdin and a CSV with a refused row, lists, and
 // moves a card, never printing a full number.
 func TestE2ECards(t *testing.T) {
-	requirePartTwo(t)
 	tn := newTenant(t)
 	subA, subB := createSub(t, tn, "Bucket A"), createSub(t, tn, "Bucket B")
 
@@ -511,7 +475,6 @@ func TestE2ECards(t *testing.T) {
 // TestE2ETransactions posts two transactions with plain net/http and lists them
 // through the CLI with filters and --limit.
 func TestE2ETransactions(t *testing.T) {
-	requirePartTwo(t)
 	tn := newTenant(t)
 	sub := createSub(t, tn, "Shop")
 	cardID := enrolOne(t, tn, sub, visaPAN, "USA")
@@ -555,7 +518,6 @@ func TestE2ETransactions(t *testing.T) {
 // human and JSON output, then narrows a subaccount's configuration under its card (a
 // plain PATCH) and checks exit 1 with the violation listed.
 func TestE2ECompliance(t *testing.T) {
-	requirePartTwo(t)
 	tn := newTenant(t)
 	sub := createSub(t, tn, "Compliant")
 	enrolOne(t, tn, sub, mcPAN, "CAN")
