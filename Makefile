@@ -14,9 +14,14 @@ run:
 test: vet
 	$(GO) test -count=1 $(RACE) $(PKGS)
 
-## bench: the Go benchmarks (speed is measured here, never asserted in tests)
+## bench: the Go benchmarks, then a load run against a local server on PostgreSQL next to
+## pgbench baselines; prints a table and records both in BENCHMARKS.md (speed is measured
+## here, never asserted in tests)
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS)
+	@out=$$(mktemp) && trap 'rm -f "$$out" "$$out.rc"' EXIT && \
+	{ $(GO) test -run='^$$' -bench=. -benchmem -count=1 $(PKGS) 2>&1; echo $$? >"$$out.rc"; } | tee "$$out" && \
+	test "$$(cat "$$out.rc")" = 0 && \
+	$(GO) run ./cmd/subaccountload -out BENCHMARKS.md -gobench "$$out" $${TEST_DATABASE_URL:+-database-url "$$TEST_DATABASE_URL"}
 
 ## fuzz: fuzz the configuration parser for 30 seconds
 fuzz:

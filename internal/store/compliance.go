@@ -34,6 +34,7 @@ type cardGroupRow struct {
 	CountryCode  string    `gorm:"column:country_code"`
 	Network      string    `gorm:"column:network"`
 	Cards        int64     `gorm:"column:cards"`
+	Permitted    bool      `gorm:"column:permitted"`
 }
 
 // cardSampleRow is one sampled card of a group.
@@ -114,35 +115,49 @@ func comparePairs(a, b policy.Pair) int {
 	return cmp.Or(strings.Compare(a.Country, b.Country), strings.Compare(a.Network.String(), b.Network.String()))
 }
 
-// cardGroupsOutside aggregates first and anti-joins second: the GROUP BY reads the
-// account's active cards once (an index-only scan of cards_active_pair_idx, or a
-// parallel scan when the account is most of the table), and only its few groups
-// (subaccounts × pairs, not cards) are looked up in subaccount_entitlements. A card of a deleted subaccount is
+// cardGroups aggregates first and looks up second: the GROUP BY reads the account's
+// active cards once (an index-only scan of cards_active_pair_idx, or a parallel scan when
+// the account is most of the table), and only its few groups (subaccounts × pairs, not
+// cards) are looked up in subaccount_entitlements. The same pass counts every active card,
+// so the report needs no second scan for its total. A card of a deleted subaccount is
 // outside configuration: deleting the subaccount deleted its entitlement rows.
-const cardGroupsOutside = `
-SELECT g.subaccount_id, g.country_code, g.network, g.cards
+const cardGroups = `
+SELECT g.subaccount_id, g.country_code, g.network, g.cards,
+	EXISTS (
+		SELECT 1 FROM subaccount_entitlements e
+		WHERE e.account_id = ? AND e.subaccount_id = g.subaccount_id
+		  AND e.country = g.country_code AND e.network = g.network
+	) AS permitted
 FROM (
 	SELECT subaccount_id, country_code, network, count(*) AS cards
 	FROM cards
 	WHERE account_id = ? AND status = 'active'
 	GROUP BY subaccount_id, country_code, network
 ) g
-WHERE NOT EXISTS (
-	SELECT 1 FROM subaccount_entitlements e
-	WHERE e.account_id = ? AND e.subaccount_id = g.subaccount_id
-	  AND e.country = g.country_code AND e.network = g.network
-)
 ORDER BY g.subaccount_id, g.country_code, g.network`
 
 // groupChunk groups go into one sample query (one UNION ALL branch and five parameters
 // each; SQLite allows 500 branches).
 const groupChunk = 100
 
-func (q queries) CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]subaccounts.CardViolation, error) {
-	var groups []cardGroupRow
-	if err := q.with(ctx).Raw(cardGroupsOutside, accountID, accountID).Scan(&groups).Error; err != nil {
-		return nil, fmt.Errorf("cards outside configuration: %w", translate(err))
+func (q queries) CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]subaccounts.CardViolation, int64, error) {
+	var all []cardGroupRow
+	if err := q.with(ctx).Raw(cardGroups, accountID, accountID).Scan(&all).Error; err != nil {
+		return nil, 0, fmt.Errorf("cards outside configuration: %w", translate(err))
 	}
+	var active int64
+	groups := make([]cardGroupRow, 0, len(all))
+	for _, g := range all {
+		active += g.Cards
+		if !g.Permitted {
+			groups = append(groups, g)
+		}
+	}
+	out, err := q.sampleGroups(ctx, accountID, groups, sample)
+	return out, active, err
+}
+
+func (q queries) sampleGroups(ctx context.Context, accountID uuid.UUID, groups []cardGroupRow, sample int) ([]subaccounts.CardViolation, error) {
 	out := make([]subaccounts.CardViolation, len(groups))
 	type groupKey struct {
 		subaccount       uuid.UUID

@@ -171,8 +171,12 @@ func testComplianceCardsOutside(t *testing.T, db *store.DB) {
 	}
 	for _, sample := range []int{0, 1, 2, 3, 100} {
 		t.Run(fmt.Sprintf("sample %d", sample), func(t *testing.T) {
-			got, err := db.CardsOutsideConfiguration(ctx, a.ID, sample)
+			got, active, err := db.CardsOutsideConfiguration(ctx, a.ID, sample)
 			mustNil(t, "CardsOutsideConfiguration", err)
+			// Every active card of A counts, inside or outside; the removed one does not.
+			if active != 16 {
+				t.Errorf("active cards = %d, want 16", active)
+			}
 			if want := expectViolations(groups, sample); !reflect.DeepEqual(got, want) {
 				t.Errorf("CardsOutsideConfiguration(sample %d) =\n  %+v\nwant\n  %+v", sample, got, want)
 			}
@@ -182,16 +186,16 @@ func testComplianceCardsOutside(t *testing.T, db *store.DB) {
 	// Widening s1 to every pair of its cards clears its groups.
 	s1.Configurations = []policy.Configuration{cfg([]string{"GBR", "FRA", "USA", "DEU"}, "VISA", "MASTERCARD")}
 	mustNil(t, "UpdateSubaccount", db.UpdateSubaccount(ctx, s1, policy.MustCompile(s1.Configurations).Pairs()))
-	got, err := db.CardsOutsideConfiguration(ctx, a.ID, 2)
+	got, _, err := db.CardsOutsideConfiguration(ctx, a.ID, 2)
 	mustNil(t, "CardsOutsideConfiguration", err)
 	if want := expectViolations(groups[3:], 2); !reflect.DeepEqual(got, want) {
 		t.Errorf("after widening: CardsOutsideConfiguration =\n  %+v\nwant\n  %+v", got, want)
 	}
 
 	empty := newAccount(t, db, "empty")
-	got, err = db.CardsOutsideConfiguration(ctx, empty.ID, 5)
+	got, active, err := db.CardsOutsideConfiguration(ctx, empty.ID, 5)
 	mustNil(t, "CardsOutsideConfiguration(empty)", err)
-	if len(got) != 0 {
+	if len(got) != 0 || active != 0 {
 		t.Errorf("CardsOutsideConfiguration(no cards) = %+v", got)
 	}
 }
@@ -218,7 +222,7 @@ func testComplianceCardsOutsideManyGroups(t *testing.T, db *store.DB) {
 	if len(ids) != len(cards) {
 		t.Fatalf("CreateCards inserted %d of %d", len(ids), len(cards))
 	}
-	got, err := db.CardsOutsideConfiguration(ctx, a.ID, 2)
+	got, _, err := db.CardsOutsideConfiguration(ctx, a.ID, 2)
 	mustNil(t, "CardsOutsideConfiguration", err)
 	if want := expectViolations(groups, 2); !reflect.DeepEqual(got, want) {
 		t.Errorf("CardsOutsideConfiguration = %d groups, want %d; first difference:", len(got), len(want))
@@ -323,7 +327,10 @@ func testComplianceDifferentTenant(t *testing.T, db *store.DB) {
 			l, err := db.SubaccountsPermitting(ctx, b.ID, []policy.Pair{pair("GBR", policy.Visa)})
 			return len(l), err
 		}},
-		{"CardsOutsideConfiguration", func() (int, error) { l, err := db.CardsOutsideConfiguration(ctx, b.ID, 5); return len(l), err }},
+		{"CardsOutsideConfiguration", func() (int, error) {
+			l, n, err := db.CardsOutsideConfiguration(ctx, b.ID, 5)
+			return len(l) + int(n), err
+		}},
 		{"OutOfPolicyTransactions", func() (int, error) {
 			l, err := db.OutOfPolicyTransactions(ctx, b.ID, txBase.Add(-time.Hour), txBase.Add(time.Hour))
 			return len(l), err
@@ -343,7 +350,7 @@ func testComplianceDifferentTenant(t *testing.T, db *store.DB) {
 	t.Run("A sees its own", func(t *testing.T) {
 		pairs, err := db.EntitledPairs(ctx, a)
 		mustNil(t, "EntitledPairs(A)", err)
-		cards, err := db.CardsOutsideConfiguration(ctx, a, 5)
+		cards, _, err := db.CardsOutsideConfiguration(ctx, a, 5)
 		mustNil(t, "CardsOutsideConfiguration(A)", err)
 		txs, err := db.OutOfPolicyTransactions(ctx, a, txBase.Add(-time.Hour), txBase.Add(time.Hour))
 		mustNil(t, "OutOfPolicyTransactions(A)", err)

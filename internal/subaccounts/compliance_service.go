@@ -116,9 +116,6 @@ func (s *Service) AccountCompliance(ctx context.Context, accountID uuid.UUID, q 
 	if r.Subaccounts, err = s.store.CountSubaccounts(ctx, accountID); err != nil {
 		return ComplianceReport{}, fmt.Errorf("compliance: %w", err)
 	}
-	if r.ActiveCards, err = s.store.CountActiveCardsInAccount(ctx, accountID); err != nil {
-		return ComplianceReport{}, fmt.Errorf("compliance: %w", err)
-	}
 
 	// Contract ⊇ subaccounts: the distinct permitted pairs (at most 498) against the contract.
 	pairs, err := s.store.EntitledPairs(ctx, accountID)
@@ -160,7 +157,7 @@ func (s *Service) AccountCompliance(ctx context.Context, accountID uuid.UUID, q 
 	}
 
 	// Subaccounts ⊇ active cards.
-	if r.CardsOutside, err = s.store.CardsOutsideConfiguration(ctx, accountID, sample); err != nil {
+	if r.CardsOutside, r.ActiveCards, err = s.store.CardsOutsideConfiguration(ctx, accountID, sample); err != nil {
 		return ComplianceReport{}, fmt.Errorf("compliance: %w", err)
 	}
 	if r.TransactionsOutOfPolicy, err = s.store.OutOfPolicyTransactions(ctx, accountID, from, to); err != nil {

@@ -134,8 +134,8 @@ type ComplianceStore interface {
 	SubaccountsPermitting(ctx context.Context, accountID uuid.UUID, pairs []policy.Pair) ([]SubaccountPair, error)
 	// CardsOutsideConfiguration groups the account's active cards whose pair their
 	// subaccount does not permit by (subaccount, country, network), with up to sample card
-	// ids per group.
-	CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]CardViolation, error)
+	// ids per group, and counts all of the account's active cards in the same pass.
+	CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]CardViolation, int64, error)
 	// OutOfPolicyTransactions groups the routed out-of-policy messages with datetime in
 	// [from, to) by (subaccount, card country, card network).
 	OutOfPolicyTransactions(ctx context.Context, accountID uuid.UUID, from, to time.Time) ([]TransactionViolation, error)
