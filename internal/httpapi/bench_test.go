@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -51,6 +52,41 @@ func BenchmarkAPI(b *testing.B) {
 				return map[string]any{"name": fmt.Sprintf("New %d", n.Add(1)), "configurations": []any{cfg([]string{"USA"}, "VISA", "MASTERCARD")}}
 			}, 201)
 			run("explain", "GET", "/v1/subaccounts/"+sub+"/entitlements?country=CAN&network=VISA", nil, 200)
+		})
+	}
+}
+
+// BenchmarkIngest measures POST /v1/transactions from 32 concurrent clients, the shape
+// the group commit is built for, and the same work one message per request with no
+// concurrency.
+func BenchmarkIngest(b *testing.B) {
+	for _, dialect := range storetest.Dialects(b) {
+		b.Run(dialect, func(b *testing.B) {
+			e := newEnv(b, dialect)
+			e.checkAPI = false
+			e.logs = nil
+			acct := e.newAccount("Bench", usaCanContract(10))
+			tok := e.tenantToken(acct)
+			sub := e.newSubaccount(tok, "Shop", []any{cfg([]string{"USA"}, "VISA")})
+			card := e.enrol(tok, sub, visaPAN, "USA")
+			b.Run("serial", func(b *testing.B) {
+				for b.Loop() {
+					if r := e.do("POST", "/v1/transactions", tok, message(card, "auth")); r.Status != http.StatusCreated {
+						b.Fatalf("%d %s", r.Status, r.Body)
+					}
+				}
+			})
+			b.Run("parallel-32", func(b *testing.B) {
+				b.SetParallelism(32 / max(1, runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if r := e.do("POST", "/v1/transactions", tok, message(card, "auth")); r.Status != http.StatusCreated {
+							b.Errorf("%d %s", r.Status, r.Body)
+							return
+						}
+					}
+				})
+			})
 		})
 	}
 }

@@ -119,7 +119,7 @@ func walk(dec *json.Decoder, t reflect.Type, ptr string) *subaccounts.FieldError
 				return syntaxError(dec, err)
 			}
 			key := kt.(string)
-			kptr := ptr + "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+			kptr := ptr + "/" + pointerEscaper.Replace(key)
 			if seen[key] {
 				return &subaccounts.FieldError{Pointer: kptr, Detail: "duplicate key"}
 			}
@@ -165,6 +165,10 @@ func walk(dec *json.Decoder, t reflect.Type, ptr string) *subaccounts.FieldError
 	}
 	return nil
 }
+
+// pointerEscaper escapes an object key for a JSON pointer (RFC 6901). Built once: it sits
+// on the path of every key of every body.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 func fieldByJSONName(t reflect.Type, name string) (reflect.Type, bool) {
 	for i := range t.NumField() {

@@ -383,12 +383,19 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 	}
 
 	// 2. The cards the fresh messages name, by id or by fingerprint.
+	// Each card is asked for once, however many messages of the group name it.
 	var ids []uuid.UUID
 	var fps [][]byte
+	seenID := map[uuid.UUID]bool{}
+	seenFP := map[string]bool{}
 	for _, m := range fresh {
 		if m.tx.RequestedCardID != nil {
-			ids = append(ids, *m.tx.RequestedCardID)
-		} else {
+			if id := *m.tx.RequestedCardID; !seenID[id] {
+				seenID[id] = true
+				ids = append(ids, id)
+			}
+		} else if !seenFP[string(m.fingerprint)] {
+			seenFP[string(m.fingerprint)] = true
 			fps = append(fps, m.fingerprint)
 		}
 	}
