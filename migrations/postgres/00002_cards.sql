@@ -39,7 +39,7 @@ CREATE TABLE cards (
 CREATE UNIQUE INDEX cards_active_fingerprint_key ON cards (account_id, fingerprint) WHERE status = 'active';
 -- Compliance groups active cards by (subaccount, country, network) and counts them as an
 -- index-only scan; the trailing id hands each group's cards over in id order, so sampling
--- them with row_number() needs no sort.
+-- the first few of a group is a short index range scan with no sort.
 CREATE INDEX cards_active_pair_idx ON cards (account_id, subaccount_id, country_code, network, id) WHERE status = 'active';
 -- A subaccount's cards, one page at a time.
 CREATE INDEX cards_subaccount_idx ON cards (account_id, subaccount_id, id);
