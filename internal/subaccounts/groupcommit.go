@@ -44,6 +44,10 @@ type committer struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
+	// mu orders submissions before closing: a message is either queued before close
+	// begins (and then written by the writers' final drain) or refused with ErrClosed.
+	mu     sync.RWMutex
+	closed bool
 }
 
 func newCommitter(svc *Service, cfg GroupCommit) *committer {
@@ -64,11 +68,18 @@ func newCommitter(svc *Service, cfg GroupCommit) *committer {
 // submit queues m and waits until the transaction holding it has committed (or failed).
 func (c *committer) submit(ctx context.Context, m *message) (IngestOutcome, error) {
 	p := &pending{m: m, done: make(chan struct{})}
-	select {
-	case <-c.stop:
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
 		return IngestOutcome{}, ErrClosed
+	}
+	// The writers keep taking from the queue until close, which waits for this lock, so a
+	// full queue cannot block here forever.
+	select {
 	case c.queue <- p:
+		c.mu.RUnlock()
 	case <-ctx.Done():
+		c.mu.RUnlock()
 		return IngestOutcome{}, ctx.Err()
 	}
 	// Once queued, the message is written whether or not the caller still waits, so the
@@ -83,7 +94,12 @@ func (c *committer) submit(ctx context.Context, m *message) (IngestOutcome, erro
 
 // close stops taking messages, writes what is queued and waits for the writers.
 func (c *committer) close() {
-	c.once.Do(func() { close(c.stop) })
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		close(c.stop)
+	})
 	c.wg.Wait()
 }
 
