@@ -376,24 +376,9 @@ func runCardsList(ctx context.Context, a *app, c *command, args []string) (int, 
 	setIf(q, "policyStatus", policy)
 	setIf(q, "network", strings.ToUpper(network))
 	setIf(q, "countryCode", strings.ToUpper(country))
-	api, err := a.client(ctx)
-	if err != nil {
-		return 0, err
-	}
-	items, err := api.list(ctx, "/v1/cards", q, limit)
-	if err != nil {
-		return 0, err
-	}
-	if a.g.json {
-		return exitOK, writeJSONList(a.stdout, items)
-	}
-	cards, err := decodeItems[card](items)
-	if err != nil {
-		return 0, err
-	}
-	if len(cards) == 0 {
-		fmt.Fprintln(a.stdout, "No cards.")
-		return exitOK, nil
+	cards, done, err := listAll[card](ctx, a, "/v1/cards", q, limit, "cards")
+	if err != nil || done {
+		return exitOK, err
 	}
 	tw := newTable(a.stdout)
 	row(tw, "ID", "SUBACCOUNT", "NETWORK", "COUNTRY", "NUMBER", "EXPIRES", "STATUS", "POLICY")

@@ -399,3 +399,29 @@ func writeJSONList(w io.Writer, items []json.RawMessage) error {
 // pathID escapes an id for use as a path segment, so that an id typed with a slash
 // cannot reach another route.
 func pathID(id string) string { return url.PathEscape(id) }
+
+// listAll fetches every page of a list (up to limit items) and, with --json, prints it as
+// received; otherwise it decodes the items, printing "No <noun>." when there are none.
+// done reports that output was written and the command has nothing left to print.
+func listAll[T any](ctx context.Context, a *app, path string, q url.Values, limit int, noun string) (items []T, done bool, err error) {
+	api, err := a.client(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	raw, err := api.list(ctx, path, q, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	if a.g.json {
+		return nil, true, writeJSONList(a.stdout, raw)
+	}
+	items, err = decodeItems[T](raw)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(items) == 0 {
+		fmt.Fprintf(a.stdout, "No %s.\n", noun)
+		return nil, true, nil
+	}
+	return items, false, nil
+}

@@ -135,24 +135,9 @@ func runSubaccountsList(ctx context.Context, a *app, c *command, args []string) 
 	setIf(q, "name", name)
 	setIf(q, "country", strings.ToUpper(country))
 	setIf(q, "network", strings.ToUpper(network))
-	api, err := a.client(ctx)
-	if err != nil {
-		return 0, err
-	}
-	items, err := api.list(ctx, "/v1/subaccounts", q, limit)
-	if err != nil {
-		return 0, err
-	}
-	if a.g.json {
-		return exitOK, writeJSONList(a.stdout, items)
-	}
-	subs, err := decodeItems[subaccount](items)
-	if err != nil {
-		return 0, err
-	}
-	if len(subs) == 0 {
-		fmt.Fprintln(a.stdout, "No subaccounts.")
-		return exitOK, nil
+	subs, done, err := listAll[subaccount](ctx, a, "/v1/subaccounts", q, limit, "subaccounts")
+	if err != nil || done {
+		return exitOK, err
 	}
 	tw := newTable(a.stdout)
 	row(tw, "ID", "NAME", "CONFIGURATIONS", "VERSION", "SUSPENDED")

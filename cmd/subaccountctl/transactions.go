@@ -66,24 +66,9 @@ func runTransactionsList(ctx context.Context, a *app, c *command, args []string)
 	setIf(q, "type", typ)
 	setIf(q, "from", from)
 	setIf(q, "to", to)
-	api, err := a.client(ctx)
-	if err != nil {
-		return 0, err
-	}
-	items, err := api.list(ctx, "/v1/transactions", q, limit)
-	if err != nil {
-		return 0, err
-	}
-	if a.g.json {
-		return exitOK, writeJSONList(a.stdout, items)
-	}
-	txs, err := decodeItems[transaction](items)
-	if err != nil {
-		return 0, err
-	}
-	if len(txs) == 0 {
-		fmt.Fprintln(a.stdout, "No transactions.")
-		return exitOK, nil
+	txs, done, err := listAll[transaction](ctx, a, "/v1/transactions", q, limit, "transactions")
+	if err != nil || done {
+		return exitOK, err
 	}
 	tw := newTable(a.stdout)
 	// Amounts are in minor units as the API gives them: the CLI does not guess each

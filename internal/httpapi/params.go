@@ -11,12 +11,7 @@ import (
 
 // pathID parses a path parameter as a UUID before any query runs.
 func pathID(c *gin.Context, name string) (uuid.UUID, bool) {
-	id, err := uuid.Parse(c.Param(name))
-	if err != nil || len(c.Param(name)) != 36 {
-		invalidParam(c, name, "must be a UUID")
-		return uuid.Nil, false
-	}
-	return id, true
+	return queryID(c, name, c.Param(name))
 }
 
 // page reads limit (1–100, default 25) and cursor.
@@ -55,7 +50,8 @@ func boolParam(c *gin.Context, name string) (bool, bool) {
 	return b, true
 }
 
-// queryID parses a query parameter as a UUID before any query runs.
+// queryID parses a path or query parameter as a UUID (in its canonical 36-character form
+// only) before any query runs.
 func queryID(c *gin.Context, name, value string) (uuid.UUID, bool) {
 	id, err := uuid.Parse(value)
 	if err != nil || len(value) != 36 {

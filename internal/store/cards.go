@@ -229,12 +229,16 @@ func (q queries) CreateCards(ctx context.Context, cards []subaccounts.Card) ([]u
 }
 
 func (q queries) ActiveCardsByFingerprint(ctx context.Context, accountID uuid.UUID, fingerprints [][]byte) ([]subaccounts.Card, error) {
+	return cardsIn(ctx, q, accountID, "status = 'active' AND fingerprint IN ?", fingerprints)
+}
+
+// cardsIn returns the account's cards matching cond, whose one parameter is a chunk of
+// values, asking in chunks so no statement exceeds the bind-parameter limits.
+func cardsIn[T any](ctx context.Context, q queries, accountID uuid.UUID, cond string, values []T) ([]subaccounts.Card, error) {
 	var out []subaccounts.Card
-	for chunk := range slices.Chunk(fingerprints, inChunk) {
+	for chunk := range slices.Chunk(values, inChunk) {
 		var rows []cardRow
-		err := q.with(ctx).Where("account_id = ? AND status = 'active' AND fingerprint IN ?", accountID, chunk).
-			Order("id").Find(&rows).Error
-		if err != nil {
+		if err := q.with(ctx).Where("account_id = ?", accountID).Where(cond, chunk).Order("id").Find(&rows).Error; err != nil {
 			return nil, translate(err)
 		}
 		cards, err := cardsOf(rows)
@@ -259,19 +263,7 @@ func (q queries) GetCard(ctx context.Context, accountID, id uuid.UUID, lock bool
 }
 
 func (q queries) GetCards(ctx context.Context, accountID uuid.UUID, ids []uuid.UUID) ([]subaccounts.Card, error) {
-	var out []subaccounts.Card
-	for chunk := range slices.Chunk(ids, inChunk) {
-		var rows []cardRow
-		if err := q.with(ctx).Where("account_id = ? AND id IN ?", accountID, chunk).Order("id").Find(&rows).Error; err != nil {
-			return nil, translate(err)
-		}
-		cards, err := cardsOf(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cards...)
-	}
-	return out, nil
+	return cardsIn(ctx, q, accountID, "id IN ?", ids)
 }
 
 func (q queries) ListCards(ctx context.Context, accountID uuid.UUID, f subaccounts.CardFilter, p subaccounts.Page) ([]subaccounts.Card, error) {

@@ -129,6 +129,9 @@ func checkExpiry(pointer string, month, year *int, now time.Time) []FieldError {
 	return errs
 }
 
+// countryFieldError refuses a country code, with a hint when the input looks like a code
+// the caller meant ("gb" → "GBR"). It never echoes the input, which could be anything a
+// client pasted into the field.
 func countryFieldError(pointer, country string) FieldError {
 	fe := FieldError{Pointer: pointer, Detail: "must be an ISO 3166-1 alpha-3 country code"}
 	if hint, ok := policy.CountryHint(country); ok {
@@ -329,8 +332,7 @@ func (s *Service) GetCard(ctx context.Context, p Principal, id uuid.UUID) (Card,
 func (s *Service) ListCards(ctx context.Context, p Principal, f CardFilter, page Page) ([]Card, *uuid.UUID, error) {
 	var errs []FieldError
 	if f.Country != "" && !policy.ValidCountry(f.Country) {
-		fe := countryFieldError("", f.Country)
-		errs = append(errs, FieldError{Parameter: "countryCode", Detail: fe.Detail})
+		errs = append(errs, FieldError{Parameter: "countryCode", Detail: countryFieldError("", f.Country).Detail})
 	}
 	if f.Network != "" {
 		if _, ok := policy.ParseNetwork(f.Network); !ok {
@@ -363,36 +365,52 @@ func (s *Service) ListCards(ctx context.Context, p Principal, f CardFilter, page
 // RemoveCard unenrols a card. Its transactions stay; removing a removed card returns it
 // unchanged.
 func (s *Service) RemoveCard(ctx context.Context, p Principal, id uuid.UUID) (Card, error) {
-	var out Card
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		c, err := tx.GetCard(ctx, p.AccountID, id, true)
-		if err != nil {
-			return err
-		}
-		if !p.Sees(c.SubaccountID) {
-			return NotFound("card")
-		}
+	c, err := s.changeCard(ctx, p, id, func(tx Tx, c *Card) (bool, error) {
 		if c.Status == CardRemoved {
-			out = c
-			return nil
+			return false, nil
 		}
 		c.Status = CardRemoved
-		c.UpdatedAt = Now()
-		if err := tx.UpdateCard(ctx, c); err != nil {
-			return err
-		}
-		out = c
-		return nil
+		return true, nil
 	})
 	if err != nil {
 		return Card{}, fmt.Errorf("remove card: %w", err)
 	}
-	return out, nil
+	return c, nil
 }
 
 // MoveCard moves an active card into another subaccount, checked against the
 // destination's configuration. Transactions routed before stay where they were.
 func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (Card, error) {
+	c, err := s.changeCard(ctx, p, id, func(tx Tx, c *Card) (bool, error) {
+		if !p.Sees(to) {
+			return false, NotFound("subaccount")
+		}
+		if c.Status == CardRemoved {
+			return false, Errorf(CodeConflict, "The card was removed; enrol it again instead of moving it.")
+		}
+		if c.SubaccountID == to {
+			return false, nil
+		}
+		dest, err := tx.ShareSubaccount(ctx, p.AccountID, to)
+		if err != nil {
+			return false, err
+		}
+		if err := decideCard(dest, c.Pair()); err != nil {
+			return false, err
+		}
+		c.SubaccountID = to
+		c.PolicyStatus = InPolicy
+		return true, nil
+	})
+	if err != nil {
+		return Card{}, fmt.Errorf("move card: %w", err)
+	}
+	return c, nil
+}
+
+// changeCard locks a card the principal may see and lets change edit it; the card is
+// written (with a new updatedAt) only when change reports it changed something.
+func (s *Service) changeCard(ctx context.Context, p Principal, id uuid.UUID, change func(tx Tx, c *Card) (bool, error)) (Card, error) {
 	var out Card
 	err := s.store.Transact(ctx, func(tx Tx) error {
 		c, err := tx.GetCard(ctx, p.AccountID, id, true)
@@ -402,25 +420,11 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 		if !p.Sees(c.SubaccountID) {
 			return NotFound("card")
 		}
-		if !p.Sees(to) {
-			return NotFound("subaccount")
-		}
-		if c.Status == CardRemoved {
-			return Errorf(CodeConflict, "The card was removed; enrol it again instead of moving it.")
-		}
-		if c.SubaccountID == to {
+		changed, err := change(tx, &c)
+		if err != nil || !changed {
 			out = c
-			return nil
-		}
-		dest, err := tx.ShareSubaccount(ctx, p.AccountID, to)
-		if err != nil {
 			return err
 		}
-		if err := decideCard(dest, c.Pair()); err != nil {
-			return err
-		}
-		c.SubaccountID = to
-		c.PolicyStatus = InPolicy
 		c.UpdatedAt = Now()
 		if err := tx.UpdateCard(ctx, c); err != nil {
 			return err
@@ -428,8 +432,5 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 		out = c
 		return nil
 	})
-	if err != nil {
-		return Card{}, fmt.Errorf("move card: %w", err)
-	}
-	return out, nil
+	return out, err
 }

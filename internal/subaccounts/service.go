@@ -575,11 +575,7 @@ func (s *Service) Explain(ctx context.Context, p Principal, id uuid.UUID, countr
 // countryParamError refuses a country query parameter, with a hint when the input looks
 // like a code the caller meant ("gb" → "GBR").
 func countryParamError(country string) FieldError {
-	fe := FieldError{Parameter: "country", Detail: fmt.Sprintf("%q is not an ISO 3166-1 alpha-3 country code", country)}
-	if hint, ok := policy.CountryHint(country); ok {
-		fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
-	}
-	return fe
+	return FieldError{Parameter: "country", Detail: countryFieldError("", country).Detail}
 }
 
 // cut trims a list fetched with one extra item to limit and returns the id to continue
