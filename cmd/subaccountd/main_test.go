@@ -69,6 +69,7 @@ func start(t *testing.T, env map[string]string) *server {
 		}
 		select {
 		case err := <-done:
+			done <- err // stop, run at cleanup, reads it again
 			t.Fatalf("run returned early: %v\nstderr: %s", err, s.stderr)
 		default:
 		}

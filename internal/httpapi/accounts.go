@@ -8,16 +8,27 @@ import (
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
+type pricingBody struct {
+	CardEnrolment *int64 `json:"cardEnrolment"`
+	Transaction   *int64 `json:"transaction"`
+}
+
 type contractBody struct {
 	Configurations []configurationBody `json:"configurations"`
 	MaxSubaccounts *int                `json:"maxSubaccounts"`
+	Currency       *string             `json:"currency"`
+	Pricing        *pricingBody        `json:"pricing"`
 }
 
 func (b *contractBody) toInput() subaccounts.ContractInput {
 	if b == nil {
 		return subaccounts.ContractInput{}
 	}
-	return subaccounts.ContractInput{Configurations: toPolicyConfigurations(b.Configurations), MaxSubaccounts: b.MaxSubaccounts}
+	in := subaccounts.ContractInput{Configurations: toPolicyConfigurations(b.Configurations), MaxSubaccounts: b.MaxSubaccounts, Currency: b.Currency}
+	if b.Pricing != nil {
+		in.Pricing = &subaccounts.PricingInput{CardEnrolment: b.Pricing.CardEnrolment, Transaction: b.Pricing.Transaction}
+	}
+	return in
 }
 
 type createAccountBody struct {
@@ -48,6 +59,7 @@ func handleCreateAccount(svc *subaccounts.Service) gin.HandlerFunc {
 			return
 		}
 		c.Header("Location", "/v1/accounts/"+a.ID.String())
+		setETag(c, a.Version)
 		writeJSON(c, http.StatusCreated, toAccountView(a))
 	}
 }
@@ -78,6 +90,7 @@ func handleGetAccount(svc *subaccounts.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
+		setETag(c, a.Version)
 		writeJSON(c, http.StatusOK, toAccountView(a))
 	}
 }
@@ -90,12 +103,14 @@ func handleOwnAccount(svc *subaccounts.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
+		setETag(c, a.Version)
 		writeJSON(c, http.StatusOK, toAccountView(a))
 	}
 }
 
 type patchAccountBody struct {
-	Name *string `json:"name"`
+	Name        *string `json:"name"`
+	CreditLimit *int64  `json:"creditLimit"`
 }
 
 func handlePatchAccount(svc *subaccounts.Service) gin.HandlerFunc {
@@ -108,11 +123,12 @@ func handlePatchAccount(svc *subaccounts.Service) gin.HandlerFunc {
 		if !decode(c, &body) {
 			return
 		}
-		a, err := svc.UpdateAccount(c.Request.Context(), id, subaccounts.AccountPatch{Name: body.Name})
+		a, err := svc.UpdateAccount(c.Request.Context(), id, subaccounts.AccountPatch{Name: body.Name, CreditLimit: body.CreditLimit}, ifMatch(c))
 		if err != nil {
 			fail(c, err)
 			return
 		}
+		setETag(c, a.Version)
 		writeJSON(c, http.StatusOK, toAccountView(a))
 	}
 }
@@ -140,10 +156,13 @@ func handlePutContract(svc *subaccounts.Service) gin.HandlerFunc {
 		if !decode(c, &body) {
 			return
 		}
-		ch, err := svc.SetContract(c.Request.Context(), id, body.toInput(), dryRun, cascade)
+		ch, err := svc.SetContract(c.Request.Context(), id, body.toInput(), dryRun, cascade, ifMatch(c))
 		if err != nil {
 			fail(c, err)
 			return
+		}
+		if !dryRun {
+			setETag(c, ch.Account.Version)
 		}
 		writeJSON(c, http.StatusOK, toContractChangeView(ch))
 	}

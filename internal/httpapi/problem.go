@@ -41,6 +41,10 @@ var (
 	probUnavailable      = problemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
 	probSuspended        = problemKind{"subaccount-suspended", http.StatusConflict, "The subaccount is suspended"}
 	probCardExists       = problemKind{"card-exists", http.StatusConflict, "The card is already enrolled"}
+	probInvalidTransfer  = problemKind{"invalid-transfers", http.StatusUnprocessableEntity, "The transfer cannot be made"}
+	probNoCredit         = problemKind{"insufficient-credit", http.StatusPaymentRequired, "The balance and credit do not cover the charge"}
+	probQuota            = problemKind{"quota-exceeded", http.StatusConflict, "The subaccount's quota is used up"}
+	probPrecondition     = problemKind{"precondition-failed", http.StatusPreconditionFailed, "The resource changed since the version in If-Match"}
 	domainCodeToProblems = map[subaccounts.Code]problemKind{
 		subaccounts.CodeValidation:   probValidation,
 		subaccounts.CodePolicy:       probPolicy,
@@ -51,6 +55,11 @@ var (
 		subaccounts.CodeNotSupported: probNotSupported,
 		subaccounts.CodeSuspended:    probSuspended,
 		subaccounts.CodeCardExists:   probCardExists,
+
+		subaccounts.CodeInvalidTransfer:    probInvalidTransfer,
+		subaccounts.CodeInsufficientCredit: probNoCredit,
+		subaccounts.CodeQuotaExceeded:      probQuota,
+		subaccounts.CodePreconditionFailed: probPrecondition,
 	}
 )
 
@@ -74,6 +83,8 @@ type problem struct {
 	// Pair and Permitted explain a card refused by the policy engine.
 	Pair      *pairView            `json:"pair,omitempty"`
 	Permitted *[]configurationBody `json:"permitted,omitempty"`
+	// Reason is the machine-readable reason of a refused transfer, charge or change.
+	Reason string `json:"reason,omitempty"`
 }
 
 type fieldErrorDoc struct {
@@ -140,6 +151,7 @@ func problemFor(c *gin.Context, err error) problem {
 			p.AffectedSubaccounts = append(p.AffectedSubaccounts, toAffectedView(a))
 		}
 		p.CardID = de.CardID
+		p.Reason = de.Reason
 		if de.Pair != nil {
 			pv := toPairView(*de.Pair)
 			p.Pair = &pv

@@ -27,6 +27,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	op.GET("/accounts/:accountId", handleGetAccount(svc))
 	op.PATCH("/accounts/:accountId", handlePatchAccount(svc))
 	op.PUT("/accounts/:accountId/contract", handlePutContract(svc))
+	op.POST("/accounts/:accountId/top-ups", handleTopUp(svc))
 	op.POST("/accounts/:accountId/clients", handleCreateClient(d.Issuer))
 	op.GET("/accounts/:accountId/clients", handleListClients(d.Issuer))
 	op.DELETE("/accounts/:accountId/clients/:clientId", handleDeleteClient(d.Issuer))
@@ -60,4 +61,12 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/subaccounts/:subaccountId/transactions", txRead, handleListSubaccountTransactions(svc))
 
 	t.GET("/compliance", scope(subaccounts.ScopeComplianceRead), handleCompliance(svc))
+
+	ledgerRead, ledgerWrite := scope(subaccounts.ScopeLedgerRead), scope(subaccounts.ScopeLedgerWrite)
+	t.POST("/credit-transfers", ledgerWrite, handleCreateTransfer(svc, subaccounts.KindCreditTransfer))
+	t.GET("/credit-transfers", ledgerRead, handleListTransfers(svc, subaccounts.KindCreditTransfer))
+	t.POST("/balance-transfers", ledgerWrite, handleCreateTransfer(svc, subaccounts.KindBalanceTransfer))
+	t.GET("/balance-transfers", ledgerRead, handleListTransfers(svc, subaccounts.KindBalanceTransfer))
+	t.GET("/subaccounts/:subaccountId/usage", ledgerRead, handleSubaccountUsage(svc))
+	t.GET("/usage", ledgerRead, handleAccountUsage(svc))
 }

@@ -9,9 +9,30 @@ import (
 )
 
 type createSubaccountBody struct {
-	Name           *string             `json:"name"`
-	Configurations []configurationBody `json:"configurations"`
-	Metadata       map[string]string   `json:"metadata"`
+	Name                     *string             `json:"name"`
+	Configurations           []configurationBody `json:"configurations"`
+	Metadata                 map[string]string   `json:"metadata"`
+	UsePrimaryAccountBalance *bool               `json:"usePrimaryAccountBalance"`
+	AutoTopUp                *autoTopUpBody      `json:"autoTopUp"`
+	MaxCards                 *int                `json:"maxCards"`
+}
+
+// toAutoTopUp reads an autoTopUp member; both of its fields are required.
+func toAutoTopUp(b *autoTopUpBody) (*subaccounts.AutoTopUp, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var missing []subaccounts.FieldError
+	if b.Threshold == nil {
+		missing = append(missing, subaccounts.FieldError{Pointer: "/autoTopUp/threshold", Detail: "is required"})
+	}
+	if b.Amount == nil {
+		missing = append(missing, subaccounts.FieldError{Pointer: "/autoTopUp/amount", Detail: "is required (0 turns auto top-up off)"})
+	}
+	if len(missing) > 0 {
+		return nil, subaccounts.Invalid(missing...)
+	}
+	return &subaccounts.AutoTopUp{Threshold: *b.Threshold, Amount: *b.Amount}, nil
 }
 
 func handleCreateSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
@@ -24,16 +45,25 @@ func handleCreateSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 			fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/name", Detail: "is required"}))
 			return
 		}
+		topUp, err := toAutoTopUp(body.AutoTopUp)
+		if err != nil {
+			fail(c, err)
+			return
+		}
 		s, err := svc.CreateSubaccount(c.Request.Context(), mustPrincipal(c), subaccounts.SubaccountInput{
-			Name:           *body.Name,
-			Configurations: toPolicyConfigurations(body.Configurations),
-			Metadata:       body.Metadata,
+			Name:              *body.Name,
+			Configurations:    toPolicyConfigurations(body.Configurations),
+			Metadata:          body.Metadata,
+			UsePrimaryBalance: body.UsePrimaryAccountBalance,
+			AutoTopUp:         topUp,
+			MaxCards:          body.MaxCards,
 		})
 		if err != nil {
 			fail(c, err)
 			return
 		}
 		c.Header("Location", "/v1/subaccounts/"+s.ID.String())
+		setETag(c, s.Version)
 		writeJSON(c, http.StatusCreated, toSubaccountView(s))
 	}
 }
@@ -65,6 +95,7 @@ func handleGetSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
+		setETag(c, s.Version)
 		writeJSON(c, http.StatusOK, toSubaccountView(s))
 	}
 }
@@ -74,6 +105,10 @@ type patchSubaccountBody struct {
 	Configurations *[]configurationBody `json:"configurations"`
 	Metadata       *map[string]string   `json:"metadata"`
 	Suspended      *bool                `json:"suspended"`
+	// Cost controls, which only an unconfined client may change.
+	UsePrimaryAccountBalance *bool          `json:"usePrimaryAccountBalance"`
+	AutoTopUp                *autoTopUpBody `json:"autoTopUp"`
+	MaxCards                 *int           `json:"maxCards"`
 }
 
 func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
@@ -90,12 +125,20 @@ func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 		if !decode(c, &body) {
 			return
 		}
-		patch := subaccounts.SubaccountPatch{Name: body.Name, Metadata: body.Metadata, Suspended: body.Suspended}
+		topUp, err := toAutoTopUp(body.AutoTopUp)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		patch := subaccounts.SubaccountPatch{
+			Name: body.Name, Metadata: body.Metadata, Suspended: body.Suspended,
+			UsePrimaryBalance: body.UsePrimaryAccountBalance, AutoTopUp: topUp, MaxCards: body.MaxCards,
+		}
 		if body.Configurations != nil {
 			cfg := toPolicyConfigurations(*body.Configurations)
 			patch.Configurations = &cfg
 		}
-		ch, err := svc.UpdateSubaccount(c.Request.Context(), mustPrincipal(c), id, patch, dryRun)
+		ch, err := svc.UpdateSubaccount(c.Request.Context(), mustPrincipal(c), id, patch, dryRun, ifMatch(c))
 		if err != nil {
 			fail(c, err)
 			return
@@ -107,6 +150,7 @@ func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 			})
 			return
 		}
+		setETag(c, ch.Subaccount.Version)
 		writeJSON(c, http.StatusOK, toSubaccountView(ch.Subaccount))
 	}
 }
@@ -117,7 +161,11 @@ func handleDeleteSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if err := svc.DeleteSubaccount(c.Request.Context(), mustPrincipal(c), id); err != nil {
+		cascade, ok := boolParam(c, "cascade")
+		if !ok {
+			return
+		}
+		if err := svc.DeleteSubaccount(c.Request.Context(), mustPrincipal(c), id, cascade); err != nil {
 			fail(c, err)
 			return
 		}

@@ -28,18 +28,40 @@ type pairView struct {
 	Network string `json:"network"`
 }
 
+type pricingView struct {
+	CardEnrolment int64 `json:"cardEnrolment"`
+	Transaction   int64 `json:"transaction"`
+}
+
 type contractView struct {
 	Configurations []configurationBody `json:"configurations"`
 	MaxSubaccounts int                 `json:"maxSubaccounts"`
 	Version        int64               `json:"version"`
+	Currency       string              `json:"currency"`
+	Pricing        pricingView         `json:"pricing"`
 }
 
 type accountView struct {
-	ID        uuid.UUID    `json:"id"`
-	Name      string       `json:"name"`
-	Contract  contractView `json:"contract"`
-	CreatedAt timestamp    `json:"createdAt"`
-	UpdatedAt timestamp    `json:"updatedAt"`
+	ID              uuid.UUID    `json:"id"`
+	Name            string       `json:"name"`
+	Contract        contractView `json:"contract"`
+	Balance         int64        `json:"balance"`
+	CreditLimit     int64        `json:"creditLimit"`
+	AllocatedCredit int64        `json:"allocatedCredit"`
+	AvailableCredit int64        `json:"availableCredit"`
+	OverLimit       bool         `json:"overLimit"`
+	CreatedAt       timestamp    `json:"createdAt"`
+	UpdatedAt       timestamp    `json:"updatedAt"`
+}
+
+type autoTopUpBody struct {
+	Threshold *int64 `json:"threshold"`
+	Amount    *int64 `json:"amount"`
+}
+
+type autoTopUpView struct {
+	Threshold int64 `json:"threshold"`
+	Amount    int64 `json:"amount"`
 }
 
 type subaccountView struct {
@@ -50,8 +72,16 @@ type subaccountView struct {
 	ConfigVersion  int64               `json:"configVersion"`
 	Metadata       map[string]string   `json:"metadata"`
 	Suspended      bool                `json:"suspended"`
-	CreatedAt      timestamp           `json:"createdAt"`
-	UpdatedAt      timestamp           `json:"updatedAt"`
+	// Balance, CreditLimit and AutoTopUp are null while the subaccount uses the primary
+	// balance.
+	UsePrimaryAccountBalance bool           `json:"usePrimaryAccountBalance"`
+	Balance                  *int64         `json:"balance"`
+	CreditLimit              *int64         `json:"creditLimit"`
+	OverLimit                bool           `json:"overLimit"`
+	AutoTopUp                *autoTopUpView `json:"autoTopUp"`
+	MaxCards                 int            `json:"maxCards"`
+	CreatedAt                timestamp      `json:"createdAt"`
+	UpdatedAt                timestamp      `json:"updatedAt"`
 }
 
 type clientView struct {
@@ -132,24 +162,40 @@ func toAccountView(a subaccounts.Account) accountView {
 			Configurations: toConfigurationBodies(a.Contract.Configurations),
 			MaxSubaccounts: a.Contract.MaxSubaccounts,
 			Version:        a.Contract.Version,
+			Currency:       a.Contract.Currency,
+			Pricing:        pricingView{CardEnrolment: a.Contract.Pricing.CardEnrolment, Transaction: a.Contract.Pricing.Transaction},
 		},
-		CreatedAt: timestamp(a.CreatedAt),
-		UpdatedAt: timestamp(a.UpdatedAt),
+		Balance:         a.Balance,
+		CreditLimit:     a.CreditLimit,
+		AllocatedCredit: a.AllocatedCredit,
+		AvailableCredit: a.AvailableCredit(),
+		OverLimit:       a.OverLimit,
+		CreatedAt:       timestamp(a.CreatedAt),
+		UpdatedAt:       timestamp(a.UpdatedAt),
 	}
 }
 
 func toSubaccountView(s subaccounts.Subaccount) subaccountView {
-	return subaccountView{
-		ID:             s.ID,
-		AccountID:      s.AccountID,
-		Name:           s.Name,
-		Configurations: toConfigurationBodies(s.Configurations),
-		ConfigVersion:  s.ConfigVersion,
-		Metadata:       s.Metadata,
-		Suspended:      s.Suspended,
-		CreatedAt:      timestamp(s.CreatedAt),
-		UpdatedAt:      timestamp(s.UpdatedAt),
+	v := subaccountView{
+		ID:                       s.ID,
+		AccountID:                s.AccountID,
+		Name:                     s.Name,
+		Configurations:           toConfigurationBodies(s.Configurations),
+		ConfigVersion:            s.ConfigVersion,
+		Metadata:                 s.Metadata,
+		Suspended:                s.Suspended,
+		UsePrimaryAccountBalance: s.UsePrimaryBalance,
+		OverLimit:                s.OverLimit,
+		MaxCards:                 s.MaxCards,
+		CreatedAt:                timestamp(s.CreatedAt),
+		UpdatedAt:                timestamp(s.UpdatedAt),
 	}
+	if !s.UsePrimaryBalance {
+		balance, credit := s.Balance, s.CreditLimit
+		v.Balance, v.CreditLimit = &balance, &credit
+		v.AutoTopUp = &autoTopUpView{Threshold: s.AutoTopUp.Threshold, Amount: s.AutoTopUp.Amount}
+	}
+	return v
 }
 
 func toClientView(c subaccounts.Client) clientView {

@@ -93,6 +93,7 @@ type transactionView struct {
 	RoutedAt             timestamp       `json:"routedAt"`
 	ConfigVersion        int64           `json:"configVersion"`
 	PolicyStatus         string          `json:"policyStatus"`
+	SubaccountSuspended  bool            `json:"subaccountSuspended"`
 	ReceivedAt           timestamp       `json:"receivedAt"`
 	Lifecycle            []lifecycleView `json:"lifecycle,omitempty"`
 }
@@ -108,7 +109,7 @@ func toTransactionView(t subaccounts.Transaction) transactionView {
 		Amount: t.Amount, Currency: t.Currency, Datetime: timestamp(t.Datetime),
 		Merchant: toMerchantView(t.Merchant), AuthCode: t.AuthCode,
 		RoutedAt: timestamp(t.RoutedAt), ConfigVersion: t.ConfigVersion,
-		PolicyStatus: string(t.PolicyStatus), ReceivedAt: timestamp(t.ReceivedAt),
+		PolicyStatus: string(t.PolicyStatus), SubaccountSuspended: t.SubaccountSuspended, ReceivedAt: timestamp(t.ReceivedAt),
 	}
 }
 

@@ -80,7 +80,7 @@ func (e *env) account(t *testing.T) uuid.UUID {
 	a := subaccounts.Account{
 		ID:        uuid.Must(uuid.NewV7()),
 		Name:      "acct " + uuid.NewString()[:8],
-		Contract:  subaccounts.Contract{MaxSubaccounts: 10, Version: 1},
+		Contract:  subaccounts.Contract{MaxSubaccounts: 10, Version: 1, Currency: "EUR"},
 		CreatedAt: now,
 		UpdatedAt: now,
 	}

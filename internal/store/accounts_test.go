@@ -126,7 +126,11 @@ func testAccountUpdate(t *testing.T, db *store.DB) {
 		Configurations: policy.MustCompile(gbrVisa).Normalize(),
 		MaxSubaccounts: 2,
 		Version:        a.Contract.Version + 1,
+		Currency:       "USD",
+		Pricing:        subaccounts.Pricing{CardEnrolment: 25, Transaction: 3},
 	}
+	// The ledger columns round-trip too: 100 of credit, 40 handed out, 60 of it in use.
+	a.CreditLimit, a.AllocatedCredit, a.Balance, a.Version = 100, 40, -60, a.Version+1
 	a.UpdatedAt = a.UpdatedAt.Add(5 * time.Second)
 	mustNil(t, "UpdateAccount", db.UpdateAccount(ctx, a))
 

@@ -34,21 +34,24 @@ type cardRow struct {
 	Status                string    `gorm:"column:status"`
 	PolicyStatus          string    `gorm:"column:policy_status"`
 	Metadata              string    `gorm:"column:metadata"`
-	CreatedAt             time.Time `gorm:"column:created_at"`
-	UpdatedAt             time.Time `gorm:"column:updated_at"`
+	// EnrolledSubaccountID is where the card was enrolled, which usage counts by.
+	EnrolledSubaccountID *uuid.UUID `gorm:"column:enrolled_subaccount_id"`
+	CreatedAt            time.Time  `gorm:"column:created_at"`
+	UpdatedAt            time.Time  `gorm:"column:updated_at"`
 }
 
 func (cardRow) TableName() string { return "cards" }
 
 // cardColumns lists the cards columns in the order of cardRow.values.
 const cardColumns = "account_id, id, subaccount_id, network, country_code, first_numbers, last_numbers, " +
-	"exp_month, exp_year, fingerprint, fingerprint_key_version, status, policy_status, metadata, created_at, updated_at"
+	"exp_month, exp_year, fingerprint, fingerprint_key_version, status, policy_status, metadata, created_at, updated_at, " +
+	"enrolled_subaccount_id"
 
 func (r cardRow) values() []any {
 	return []any{
 		r.AccountID, r.ID, r.SubaccountID, r.Network, r.CountryCode, r.FirstNumbers, r.LastNumbers,
 		r.ExpMonth, r.ExpYear, r.Fingerprint, r.FingerprintKeyVersion, r.Status, r.PolicyStatus, r.Metadata,
-		r.CreatedAt, r.UpdatedAt,
+		r.CreatedAt, r.UpdatedAt, r.SubaccountID,
 	}
 }
 
@@ -317,6 +320,13 @@ func (q queries) UpdateCard(ctx context.Context, c subaccounts.Card) error {
 		return subaccounts.NotFound("card")
 	}
 	return nil
+}
+
+func (q queries) RemoveSubaccountCards(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error) {
+	res := q.with(ctx).Model(&cardRow{}).
+		Where("account_id = ? AND subaccount_id = ? AND status = 'active'", accountID, subaccountID).
+		Updates(map[string]any{"status": string(subaccounts.CardRemoved), "updated_at": at.UTC()})
+	return res.RowsAffected, translate(res.Error)
 }
 
 func (q queries) CountActiveCards(ctx context.Context, accountID, subaccountID uuid.UUID) (int64, error) {

@@ -87,6 +87,14 @@ func (q queries) UpdateAccount(ctx context.Context, a subaccounts.Account) error
 		"contract_configurations": row.ContractConfigurations,
 		"max_subaccounts":         row.MaxSubaccounts,
 		"contract_version":        row.ContractVersion,
+		"currency":                row.Currency,
+		"price_card_enrolment":    row.PriceCardEnrolment,
+		"price_transaction":       row.PriceTransaction,
+		"balance":                 row.Balance,
+		"credit_limit":            row.CreditLimit,
+		"allocated_credit":        row.AllocatedCredit,
+		"over_limit":              row.OverLimit,
+		"version":                 row.Version,
 		"updated_at":              row.UpdatedAt,
 	})
 	if res.Error != nil {
@@ -194,12 +202,20 @@ func (q queries) UpdateSubaccount(ctx context.Context, s subaccounts.Subaccount,
 		return err
 	}
 	res := q.live(ctx, s.AccountID).Where("id = ?", s.ID).Updates(map[string]any{
-		"name":           row.Name,
-		"configurations": row.Configurations,
-		"config_version": row.ConfigVersion,
-		"metadata":       row.Metadata,
-		"suspended":      row.Suspended,
-		"updated_at":     row.UpdatedAt,
+		"name":                  row.Name,
+		"configurations":        row.Configurations,
+		"config_version":        row.ConfigVersion,
+		"metadata":              row.Metadata,
+		"suspended":             row.Suspended,
+		"use_primary_balance":   row.UsePrimaryBalance,
+		"balance":               row.Balance,
+		"credit_limit":          row.CreditLimit,
+		"over_limit":            row.OverLimit,
+		"auto_top_up_threshold": row.AutoTopUpThreshold,
+		"auto_top_up_amount":    row.AutoTopUpAmount,
+		"max_cards":             row.MaxCards,
+		"version":               row.Version,
+		"updated_at":            row.UpdatedAt,
 	})
 	if res.Error != nil {
 		return translate(res.Error)

@@ -20,6 +20,14 @@ type accountRow struct {
 	ContractConfigurations string    `gorm:"column:contract_configurations"`
 	MaxSubaccounts         int       `gorm:"column:max_subaccounts"`
 	ContractVersion        int64     `gorm:"column:contract_version"`
+	Currency               string    `gorm:"column:currency"`
+	PriceCardEnrolment     int64     `gorm:"column:price_card_enrolment"`
+	PriceTransaction       int64     `gorm:"column:price_transaction"`
+	Balance                int64     `gorm:"column:balance"`
+	CreditLimit            int64     `gorm:"column:credit_limit"`
+	AllocatedCredit        int64     `gorm:"column:allocated_credit"`
+	OverLimit              bool      `gorm:"column:over_limit"`
+	Version                int64     `gorm:"column:version"`
 	CreatedAt              time.Time `gorm:"column:created_at"`
 	UpdatedAt              time.Time `gorm:"column:updated_at"`
 }
@@ -27,16 +35,25 @@ type accountRow struct {
 func (accountRow) TableName() string { return "accounts" }
 
 type subaccountRow struct {
-	AccountID      uuid.UUID  `gorm:"column:account_id;primaryKey"`
-	ID             uuid.UUID  `gorm:"column:id;primaryKey"`
-	Name           string     `gorm:"column:name"`
-	Configurations string     `gorm:"column:configurations"`
-	ConfigVersion  int64      `gorm:"column:config_version"`
-	Metadata       string     `gorm:"column:metadata"`
-	Suspended      bool       `gorm:"column:suspended"`
-	CreatedAt      time.Time  `gorm:"column:created_at"`
-	UpdatedAt      time.Time  `gorm:"column:updated_at"`
-	DeletedAt      *time.Time `gorm:"column:deleted_at"`
+	AccountID      uuid.UUID `gorm:"column:account_id;primaryKey"`
+	ID             uuid.UUID `gorm:"column:id;primaryKey"`
+	Name           string    `gorm:"column:name"`
+	Configurations string    `gorm:"column:configurations"`
+	ConfigVersion  int64     `gorm:"column:config_version"`
+	Metadata       string    `gorm:"column:metadata"`
+	Suspended      bool      `gorm:"column:suspended"`
+	// Cost controls.
+	UsePrimaryBalance  bool       `gorm:"column:use_primary_balance"`
+	Balance            int64      `gorm:"column:balance"`
+	CreditLimit        int64      `gorm:"column:credit_limit"`
+	OverLimit          bool       `gorm:"column:over_limit"`
+	AutoTopUpThreshold int64      `gorm:"column:auto_top_up_threshold"`
+	AutoTopUpAmount    int64      `gorm:"column:auto_top_up_amount"`
+	MaxCards           int        `gorm:"column:max_cards"`
+	Version            int64      `gorm:"column:version"`
+	CreatedAt          time.Time  `gorm:"column:created_at"`
+	UpdatedAt          time.Time  `gorm:"column:updated_at"`
+	DeletedAt          *time.Time `gorm:"column:deleted_at"`
 }
 
 func (subaccountRow) TableName() string { return "subaccounts" }
@@ -83,6 +100,14 @@ func toAccountRow(a subaccounts.Account) (accountRow, error) {
 		ContractConfigurations: string(cfg),
 		MaxSubaccounts:         a.Contract.MaxSubaccounts,
 		ContractVersion:        a.Contract.Version,
+		Currency:               a.Contract.Currency,
+		PriceCardEnrolment:     a.Contract.Pricing.CardEnrolment,
+		PriceTransaction:       a.Contract.Pricing.Transaction,
+		Balance:                a.Balance,
+		CreditLimit:            a.CreditLimit,
+		AllocatedCredit:        a.AllocatedCredit,
+		OverLimit:              a.OverLimit,
+		Version:                a.Version,
 		CreatedAt:              a.CreatedAt.UTC(),
 		UpdatedAt:              a.UpdatedAt.UTC(),
 	}, nil
@@ -100,9 +125,16 @@ func (r accountRow) toDomain() (subaccounts.Account, error) {
 			Configurations: nonNilConfigs(cfg),
 			MaxSubaccounts: r.MaxSubaccounts,
 			Version:        r.ContractVersion,
+			Currency:       r.Currency,
+			Pricing:        subaccounts.Pricing{CardEnrolment: r.PriceCardEnrolment, Transaction: r.PriceTransaction},
 		},
-		CreatedAt: r.CreatedAt.UTC(),
-		UpdatedAt: r.UpdatedAt.UTC(),
+		Balance:         r.Balance,
+		CreditLimit:     r.CreditLimit,
+		AllocatedCredit: r.AllocatedCredit,
+		OverLimit:       r.OverLimit,
+		Version:         r.Version,
+		CreatedAt:       r.CreatedAt.UTC(),
+		UpdatedAt:       r.UpdatedAt.UTC(),
 	}, nil
 }
 
@@ -120,15 +152,23 @@ func toSubaccountRow(s subaccounts.Subaccount) (subaccountRow, error) {
 		return subaccountRow{}, err
 	}
 	return subaccountRow{
-		AccountID:      s.AccountID,
-		ID:             s.ID,
-		Name:           s.Name,
-		Configurations: string(cfg),
-		ConfigVersion:  s.ConfigVersion,
-		Metadata:       string(meta),
-		Suspended:      s.Suspended,
-		CreatedAt:      s.CreatedAt.UTC(),
-		UpdatedAt:      s.UpdatedAt.UTC(),
+		AccountID:          s.AccountID,
+		ID:                 s.ID,
+		Name:               s.Name,
+		Configurations:     string(cfg),
+		ConfigVersion:      s.ConfigVersion,
+		Metadata:           string(meta),
+		Suspended:          s.Suspended,
+		UsePrimaryBalance:  s.UsePrimaryBalance,
+		Balance:            s.Balance,
+		CreditLimit:        s.CreditLimit,
+		OverLimit:          s.OverLimit,
+		AutoTopUpThreshold: s.AutoTopUp.Threshold,
+		AutoTopUpAmount:    s.AutoTopUp.Amount,
+		MaxCards:           s.MaxCards,
+		Version:            s.Version,
+		CreatedAt:          s.CreatedAt.UTC(),
+		UpdatedAt:          s.UpdatedAt.UTC(),
 	}, nil
 }
 
@@ -142,15 +182,22 @@ func (r subaccountRow) toDomain() (subaccounts.Subaccount, error) {
 		return subaccounts.Subaccount{}, fmt.Errorf("subaccount %s: metadata: %w", r.ID, err)
 	}
 	return subaccounts.Subaccount{
-		ID:             r.ID,
-		AccountID:      r.AccountID,
-		Name:           r.Name,
-		Configurations: nonNilConfigs(cfg),
-		ConfigVersion:  r.ConfigVersion,
-		Metadata:       md,
-		Suspended:      r.Suspended,
-		CreatedAt:      r.CreatedAt.UTC(),
-		UpdatedAt:      r.UpdatedAt.UTC(),
+		ID:                r.ID,
+		AccountID:         r.AccountID,
+		Name:              r.Name,
+		Configurations:    nonNilConfigs(cfg),
+		ConfigVersion:     r.ConfigVersion,
+		Metadata:          md,
+		Suspended:         r.Suspended,
+		UsePrimaryBalance: r.UsePrimaryBalance,
+		Balance:           r.Balance,
+		CreditLimit:       r.CreditLimit,
+		OverLimit:         r.OverLimit,
+		AutoTopUp:         subaccounts.AutoTopUp{Threshold: r.AutoTopUpThreshold, Amount: r.AutoTopUpAmount},
+		MaxCards:          r.MaxCards,
+		Version:           r.Version,
+		CreatedAt:         r.CreatedAt.UTC(),
+		UpdatedAt:         r.UpdatedAt.UTC(),
 	}, nil
 }
 

@@ -93,7 +93,9 @@ func accountValue(name string, maxSubaccounts int) subaccounts.Account {
 			Configurations: policy.MustCompile(contractAll).Normalize(),
 			MaxSubaccounts: maxSubaccounts,
 			Version:        1,
+			Currency:       "EUR",
 		},
+		Version:   1,
 		CreatedAt: now,
 		UpdatedAt: now,
 	}

@@ -37,13 +37,14 @@ type transactionRow struct {
 	RequestedCardID *uuid.UUID `gorm:"column:requested_card_id"`
 	CardFingerprint nullBytes  `gorm:"column:card_fingerprint"`
 
-	SubaccountID  *uuid.UUID `gorm:"column:subaccount_id"`
-	CardID        *uuid.UUID `gorm:"column:card_id"`
-	CardCountry   *string    `gorm:"column:card_country"`
-	CardNetwork   *string    `gorm:"column:card_network"`
-	RoutedAt      *time.Time `gorm:"column:routed_at"`
-	ConfigVersion *int64     `gorm:"column:config_version"`
-	PolicyStatus  *string    `gorm:"column:policy_status"`
+	SubaccountID        *uuid.UUID `gorm:"column:subaccount_id"`
+	CardID              *uuid.UUID `gorm:"column:card_id"`
+	CardCountry         *string    `gorm:"column:card_country"`
+	CardNetwork         *string    `gorm:"column:card_network"`
+	RoutedAt            *time.Time `gorm:"column:routed_at"`
+	ConfigVersion       *int64     `gorm:"column:config_version"`
+	PolicyStatus        *string    `gorm:"column:policy_status"`
+	SubaccountSuspended bool       `gorm:"column:subaccount_suspended"`
 }
 
 func (transactionRow) TableName() string { return "transactions" }
@@ -53,7 +54,7 @@ func (transactionRow) TableName() string { return "transactions" }
 const transactionColumns = "account_id, id, network_transaction_id, type, amount, currency, datetime, " +
 	"merchant_name, merchant_mcc, merchant_country, merchant_city, auth_code, received_at, " +
 	"routing, unrouted_reason, requested_card_id, card_fingerprint, " +
-	"subaccount_id, card_id, card_country, card_network, routed_at, config_version, policy_status"
+	"subaccount_id, card_id, card_country, card_network, routed_at, config_version, policy_status, subaccount_suspended"
 
 // values returns the row's values for a raw INSERT, with SQL NULL as an untyped nil so
 // that no driver has to interpret a typed nil pointer.
@@ -63,7 +64,7 @@ func (r transactionRow) values() []any {
 		r.MerchantName, r.MerchantMCC, r.MerchantCountry, orNull(r.MerchantCity), orNull(r.AuthCode), r.ReceivedAt,
 		r.Routing, orNull(r.UnroutedReason), orNull(r.RequestedCardID), r.CardFingerprint,
 		orNull(r.SubaccountID), orNull(r.CardID), orNull(r.CardCountry), orNull(r.CardNetwork),
-		orNull(r.RoutedAt), orNull(r.ConfigVersion), orNull(r.PolicyStatus),
+		orNull(r.RoutedAt), orNull(r.ConfigVersion), orNull(r.PolicyStatus), r.SubaccountSuspended,
 	}
 }
 
@@ -121,6 +122,7 @@ func toTransactionRow(t subaccounts.Transaction) transactionRow {
 		r.RoutedAt = &routedAt
 		r.ConfigVersion = &t.ConfigVersion
 		r.PolicyStatus = ptrTo(string(t.PolicyStatus))
+		r.SubaccountSuspended = t.SubaccountSuspended
 	} else {
 		r.UnroutedReason = ptrTo(t.UnroutedReason)
 		r.CardFingerprint = t.CardFingerprint
@@ -143,17 +145,18 @@ func (r transactionRow) toDomain() (subaccounts.Transaction, error) {
 			CountryCode: r.MerchantCountry,
 			City:        deref(r.MerchantCity),
 		},
-		AuthCode:        deref(r.AuthCode),
-		ReceivedAt:      r.ReceivedAt.UTC(),
-		Routing:         subaccounts.RoutingStatus(r.Routing),
-		UnroutedReason:  deref(r.UnroutedReason),
-		RequestedCardID: r.RequestedCardID,
-		CardFingerprint: r.CardFingerprint,
-		SubaccountID:    deref(r.SubaccountID),
-		CardID:          deref(r.CardID),
-		CardCountry:     deref(r.CardCountry),
-		ConfigVersion:   deref(r.ConfigVersion),
-		PolicyStatus:    subaccounts.PolicyStatus(deref(r.PolicyStatus)),
+		AuthCode:            deref(r.AuthCode),
+		ReceivedAt:          r.ReceivedAt.UTC(),
+		Routing:             subaccounts.RoutingStatus(r.Routing),
+		UnroutedReason:      deref(r.UnroutedReason),
+		RequestedCardID:     r.RequestedCardID,
+		CardFingerprint:     r.CardFingerprint,
+		SubaccountID:        deref(r.SubaccountID),
+		CardID:              deref(r.CardID),
+		CardCountry:         deref(r.CardCountry),
+		ConfigVersion:       deref(r.ConfigVersion),
+		PolicyStatus:        subaccounts.PolicyStatus(deref(r.PolicyStatus)),
+		SubaccountSuspended: r.SubaccountSuspended,
 	}
 	if r.RoutedAt != nil {
 		t.RoutedAt = r.RoutedAt.UTC()
@@ -333,16 +336,17 @@ func (q queries) RouteTransaction(ctx context.Context, t subaccounts.Transaction
 	res := q.with(ctx).Model(&transactionRow{}).
 		Where("account_id = ? AND id = ? AND routing = 'unrouted'", t.AccountID, t.ID).
 		Updates(map[string]any{
-			"routing":          r.Routing,
-			"unrouted_reason":  nil,
-			"card_fingerprint": nil,
-			"subaccount_id":    orNull(r.SubaccountID),
-			"card_id":          orNull(r.CardID),
-			"card_country":     orNull(r.CardCountry),
-			"card_network":     orNull(r.CardNetwork),
-			"routed_at":        orNull(r.RoutedAt),
-			"config_version":   orNull(r.ConfigVersion),
-			"policy_status":    orNull(r.PolicyStatus),
+			"routing":              r.Routing,
+			"unrouted_reason":      nil,
+			"card_fingerprint":     nil,
+			"subaccount_id":        orNull(r.SubaccountID),
+			"card_id":              orNull(r.CardID),
+			"card_country":         orNull(r.CardCountry),
+			"card_network":         orNull(r.CardNetwork),
+			"routed_at":            orNull(r.RoutedAt),
+			"config_version":       orNull(r.ConfigVersion),
+			"policy_status":        orNull(r.PolicyStatus),
+			"subaccount_suspended": r.SubaccountSuspended,
 		})
 	if res.Error != nil {
 		return fmt.Errorf("route transaction: %w", translate(res.Error))

@@ -164,7 +164,81 @@ func cardExists(id uuid.UUID) error {
 	return &Error{Code: CodeCardExists, Message: "This card is already enrolled in the account.", CardID: &id}
 }
 
-// EnrolCard enrols one card into a subaccount the principal may see.
+// errNeedAccountLock restarts an enrolment that found it must hold the account lock (a
+// card quota to count) but had not taken it: locks are always taken account first.
+var errNeedAccountLock = errors.New("enrolment needs the account lock")
+
+// cardTarget is what an enrolment into a subaccount decides on: the account (pricing,
+// the primary balance) and the subaccount, share-locked.
+type cardTarget struct {
+	account Account
+	sub     Subaccount
+	// locked says the account row is locked, as charging and quota counting need.
+	locked bool
+}
+
+// lockCardTarget reads the account and share-locks the subaccount. The account row is
+// locked too, first, when enrolments are charged or lockAccount is set, so the balance
+// and the quota count cannot change under the decision.
+func lockCardTarget(ctx context.Context, tx Tx, accountID, subID uuid.UUID, lockAccount bool) (cardTarget, error) {
+	a, err := tx.GetAccount(ctx, accountID, false)
+	if err != nil {
+		return cardTarget{}, err
+	}
+	locked := lockAccount || a.Contract.Pricing.CardEnrolment > 0
+	if locked {
+		if a, err = tx.GetAccount(ctx, accountID, true); err != nil {
+			return cardTarget{}, err
+		}
+	}
+	sub, err := tx.ShareSubaccount(ctx, accountID, subID)
+	if err != nil {
+		return cardTarget{}, err
+	}
+	if sub.MaxCards > 0 && !locked {
+		return cardTarget{}, errNeedAccountLock
+	}
+	return cardTarget{account: a, sub: sub, locked: locked}, nil
+}
+
+// withCardTarget runs fn in a transaction over the locked target, taking the account lock
+// from the start when the first attempt found a quota to count.
+func (s *Service) withCardTarget(ctx context.Context, accountID, subID uuid.UUID, fn func(tx Tx, t cardTarget) error) error {
+	lockAccount := false
+	for {
+		err := s.store.Transact(ctx, func(tx Tx) error {
+			t, err := lockCardTarget(ctx, tx, accountID, subID, lockAccount)
+			if err != nil {
+				return err
+			}
+			return fn(tx, t)
+		})
+		if errors.Is(err, errNeedAccountLock) && !lockAccount {
+			lockAccount = true
+			continue
+		}
+		return err
+	}
+}
+
+// quotaLeft is how many more active cards sub may take; -1 means no quota.
+func quotaLeft(ctx context.Context, tx Tx, sub Subaccount) (int64, error) {
+	if sub.MaxCards == 0 {
+		return -1, nil
+	}
+	n, err := tx.CountActiveCards(ctx, sub.AccountID, sub.ID)
+	if err != nil {
+		return 0, err
+	}
+	return max(int64(sub.MaxCards)-n, 0), nil
+}
+
+func quotaExceeded(sub Subaccount) error {
+	return &Error{Code: CodeQuotaExceeded, Reason: "max-cards", Message: fmt.Sprintf("The subaccount holds its maximum of %d active card(s).", sub.MaxCards)}
+}
+
+// EnrolCard enrols one card into a subaccount the principal may see, charging the
+// contract's enrolment price in the same transaction.
 func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.UUID, in CardInput) (Card, error) {
 	if !p.Sees(subaccountID) {
 		return Card{}, NotFound("subaccount")
@@ -174,12 +248,23 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 		return Card{}, Invalid(errs...)
 	}
 	card := checked.card
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		sub, err := tx.ShareSubaccount(ctx, p.AccountID, subaccountID)
+	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(tx Tx, t cardTarget) error {
+		sub := t.sub
+		if err := decideCard(sub, card.Pair()); err != nil {
+			return err
+		}
+		l := newLedgerState(t.account, card.CreatedAt)
+		if err := l.blockedByLimit(&sub); err != nil {
+			return err
+		}
+		left, err := quotaLeft(ctx, tx, sub)
 		if err != nil {
 			return err
 		}
-		if err := decideCard(sub, card.Pair()); err != nil {
+		if left == 0 {
+			return quotaExceeded(sub)
+		}
+		if err := l.chargeFor(&sub, ChargeCardEnrolment, card.ID, t.account.Contract.Pricing.CardEnrolment, true); err != nil {
 			return err
 		}
 		ids, err := tx.CreateCards(ctx, []Card{card})
@@ -187,7 +272,10 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 			return err
 		}
 		if len(ids) == 1 {
-			return nil
+			if err := l.flush(ctx, tx); err != nil {
+				return err
+			}
+			return RecordAudit(ctx, tx, p.AccountID, cardAudit("card.enrol", nil, &card))
 		}
 		existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{card.Fingerprint})
 		if err != nil {
@@ -234,13 +322,29 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 		}
 		checked[i] = &c.card
 	}
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		sub, err := tx.ShareSubaccount(ctx, p.AccountID, subaccountID)
+	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(tx Tx, t cardTarget) error {
+		sub := t.sub
+		if sub.Suspended {
+			return decideCard(sub, policy.Pair{})
+		}
+		l := newLedgerState(t.account, now)
+		if err := l.blockedByLimit(&sub); err != nil {
+			return err
+		}
+		// How many new cards the quota and the payer's credit leave room for; items past
+		// either are refused on their own.
+		left, err := quotaLeft(ctx, tx, sub)
 		if err != nil {
 			return err
 		}
-		if sub.Suspended {
-			return decideCard(sub, policy.Pair{})
+		price := t.account.Contract.Pricing.CardEnrolment
+		affordable := int64(-1)
+		if price > 0 {
+			headroom := l.account.Balance - l.account.Floor()
+			if !sub.UsePrimaryBalance {
+				headroom = sub.Balance + sub.CreditLimit
+			}
+			affordable = max(headroom/price, 0)
 		}
 		var toInsert []Card
 		dupOf := map[int]bool{}   // items repeating an earlier item's PAN
@@ -263,6 +367,14 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				dupOf[i] = true
 				continue
 			}
+			if left >= 0 && int64(len(toInsert)) >= left {
+				out[i].Err = quotaExceeded(sub)
+				continue
+			}
+			if affordable >= 0 && int64(len(toInsert)) >= affordable {
+				out[i].Err = insufficientCredit(l.account.Balance, l.account.AvailableCredit(), price, "payer's balance")
+				continue
+			}
 			seen[string(c.Fingerprint)] = true
 			toInsert = append(toInsert, *c)
 		}
@@ -273,6 +385,23 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 		inserted := make(map[uuid.UUID]bool, len(ids))
 		for _, id := range ids {
 			inserted[id] = true
+		}
+		var recs []AuditRecord
+		for i := range toInsert {
+			c := &toInsert[i]
+			if !inserted[c.ID] {
+				continue
+			}
+			if err := l.chargeFor(&sub, ChargeCardEnrolment, c.ID, price, true); err != nil {
+				return err
+			}
+			recs = append(recs, cardAudit("card.enrol", nil, c))
+		}
+		if err := l.flush(ctx, tx); err != nil {
+			return err
+		}
+		if err := RecordAudit(ctx, tx, p.AccountID, recs...); err != nil {
+			return err
 		}
 		// holders maps each fingerprint of the batch to the card that now holds it: the
 		// item's new card, or the card enrolled before.
@@ -362,10 +491,23 @@ func (s *Service) ListCards(ctx context.Context, p Principal, f CardFilter, page
 	return items, next, nil
 }
 
+// cardAudit is the audit record of a card change; cards are audited by their safe view
+// (first six and last four digits, never the fingerprint).
+func cardAudit(action string, before, after *Card) AuditRecord {
+	r := AuditRecord{Action: action, ResourceType: "card"}
+	if before != nil {
+		r.Before, r.ResourceID = *before, before.ID.String()
+	}
+	if after != nil {
+		r.After, r.ResourceID = *after, after.ID.String()
+	}
+	return r
+}
+
 // RemoveCard unenrols a card. Its transactions stay; removing a removed card returns it
 // unchanged.
 func (s *Service) RemoveCard(ctx context.Context, p Principal, id uuid.UUID) (Card, error) {
-	c, err := s.changeCard(ctx, p, id, func(tx Tx, c *Card) (bool, error) {
+	c, err := s.changeCard(ctx, p, "card.remove", id, func(tx Tx, c *Card) (bool, error) {
 		if c.Status == CardRemoved {
 			return false, nil
 		}
@@ -381,7 +523,7 @@ func (s *Service) RemoveCard(ctx context.Context, p Principal, id uuid.UUID) (Ca
 // MoveCard moves an active card into another subaccount, checked against the
 // destination's configuration. Transactions routed before stay where they were.
 func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (Card, error) {
-	c, err := s.changeCard(ctx, p, id, func(tx Tx, c *Card) (bool, error) {
+	c, err := s.changeCard(ctx, p, "card.move", id, func(tx Tx, c *Card) (bool, error) {
 		if !p.Sees(to) {
 			return false, NotFound("subaccount")
 		}
@@ -398,6 +540,19 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 		if err := decideCard(dest, c.Pair()); err != nil {
 			return false, err
 		}
+		if dest.MaxCards > 0 {
+			// Serialise with enrolments counting the same quota.
+			if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
+				return false, err
+			}
+			left, err := quotaLeft(ctx, tx, dest)
+			if err != nil {
+				return false, err
+			}
+			if left == 0 {
+				return false, quotaExceeded(dest)
+			}
+		}
 		c.SubaccountID = to
 		c.PolicyStatus = InPolicy
 		return true, nil
@@ -410,7 +565,7 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 
 // changeCard locks a card the principal may see and lets change edit it; the card is
 // written (with a new updatedAt) only when change reports it changed something.
-func (s *Service) changeCard(ctx context.Context, p Principal, id uuid.UUID, change func(tx Tx, c *Card) (bool, error)) (Card, error) {
+func (s *Service) changeCard(ctx context.Context, p Principal, action string, id uuid.UUID, change func(tx Tx, c *Card) (bool, error)) (Card, error) {
 	var out Card
 	err := s.store.Transact(ctx, func(tx Tx) error {
 		c, err := tx.GetCard(ctx, p.AccountID, id, true)
@@ -420,6 +575,16 @@ func (s *Service) changeCard(ctx context.Context, p Principal, id uuid.UUID, cha
 		if !p.Sees(c.SubaccountID) {
 			return NotFound("card")
 		}
+		if p.Confined() {
+			sub, err := tx.GetSubaccount(ctx, p.AccountID, c.SubaccountID)
+			if err != nil {
+				return err
+			}
+			if err := confinedWrite(p, sub); err != nil {
+				return err
+			}
+		}
+		before := c
 		changed, err := change(tx, &c)
 		if err != nil || !changed {
 			out = c
@@ -430,7 +595,7 @@ func (s *Service) changeCard(ctx context.Context, p Principal, id uuid.UUID, cha
 			return err
 		}
 		out = c
-		return nil
+		return RecordAudit(ctx, tx, p.AccountID, cardAudit(action, &before, &c))
 	})
 	return out, err
 }

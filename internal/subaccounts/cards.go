@@ -145,6 +145,9 @@ type Transaction struct {
 	RoutedAt      time.Time
 	ConfigVersion int64
 	PolicyStatus  PolicyStatus
+	// SubaccountSuspended flags a message routed into a suspended subaccount: network
+	// messages are never refused, so it is routed all the same.
+	SubaccountSuspended bool
 }
 
 // TransactionKey is what makes a message unique within an account.

@@ -35,6 +35,14 @@ const (
 	CodeSuspended Code = "subaccount-suspended"
 	// CodeCardExists refuses enrolling a PAN the account already holds; CardID names the card.
 	CodeCardExists Code = "card-exists"
+	// CodeInvalidTransfer refuses a transfer, top-up or credit change; Reason says why.
+	CodeInvalidTransfer Code = "invalid-transfers"
+	// CodeInsufficientCredit refuses a charged operation the balance cannot pay for.
+	CodeInsufficientCredit Code = "insufficient-credit"
+	// CodeQuotaExceeded refuses an enrolment beyond a subaccount's maxCards.
+	CodeQuotaExceeded Code = "quota-exceeded"
+	// CodePreconditionFailed refuses a write whose If-Match no longer matches.
+	CodePreconditionFailed Code = "precondition-failed"
 )
 
 // FieldError names one failing input: a body member by JSON pointer, or a query or path
@@ -60,6 +68,8 @@ type Error struct {
 	// the subaccount permits instead.
 	Pair      *policy.Pair
 	Permitted []policy.Configuration
+	// Reason is a machine-readable reason of a refused transfer or charge.
+	Reason string
 }
 
 func (e *Error) Error() string {

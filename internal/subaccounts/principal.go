@@ -16,6 +16,8 @@ const (
 	ScopeTransactionsWrite = "transactions:write"
 	ScopeComplianceRead    = "compliance:read"
 	ScopeAccountsAdmin     = "accounts:admin"
+	ScopeLedgerRead        = "ledger:read"
+	ScopeLedgerWrite       = "ledger:write"
 )
 
 // TenantScopes are the scopes an account's own clients may hold.
@@ -24,6 +26,7 @@ var TenantScopes = []string{
 	ScopeCardsRead, ScopeCardsWrite,
 	ScopeTransactionsRead, ScopeTransactionsWrite,
 	ScopeComplianceRead,
+	ScopeLedgerRead, ScopeLedgerWrite,
 }
 
 // Principal is the verified caller of one request, built only from a verified token.

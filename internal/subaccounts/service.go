@@ -68,6 +68,61 @@ func (s *Service) Close() { s.committer.close() }
 type ContractInput struct {
 	Configurations []policy.Configuration
 	MaxSubaccounts *int
+	// Currency defaults to EUR; Pricing to nothing charged.
+	Currency *string
+	Pricing  *PricingInput
+}
+
+// PricingInput is a requested price list; absent prices are 0.
+type PricingInput struct {
+	CardEnrolment *int64
+	Transaction   *int64
+}
+
+// DefaultCurrency is the currency of a contract that names none.
+const DefaultCurrency = "EUR"
+
+// money reads the currency and pricing of a contract input; cur is what is in force (the
+// defaults for a new account).
+func (in ContractInput) money(pointer string, cur Contract) (string, Pricing, []FieldError) {
+	var errs []FieldError
+	currency := cur.Currency
+	if in.Currency != nil {
+		if !ValidCurrency(*in.Currency) {
+			errs = append(errs, FieldError{Pointer: pointer + "/currency", Detail: "must be an ISO 4217 currency code, e.g. EUR"})
+		}
+		currency = *in.Currency
+	}
+	pricing := cur.Pricing
+	if in.Pricing != nil {
+		pricing = Pricing{}
+		price := func(name string, v *int64) int64 {
+			if v == nil {
+				return 0
+			}
+			if *v < 0 || *v > MaxAmount {
+				errs = append(errs, FieldError{Pointer: pointer + "/pricing/" + name, Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount))})
+			}
+			return *v
+		}
+		pricing.CardEnrolment = price("cardEnrolment", in.Pricing.CardEnrolment)
+		pricing.Transaction = price("transaction", in.Pricing.Transaction)
+	}
+	return currency, pricing, errs
+}
+
+// checkIfMatch refuses a write whose If-Match names none of the current version. A nil
+// ifMatch means the request set no precondition.
+func checkIfMatch(ifMatch []int64, version int64) error {
+	if ifMatch == nil {
+		return nil
+	}
+	for _, v := range ifMatch {
+		if v == version {
+			return nil
+		}
+	}
+	return Errorf(CodePreconditionFailed, "The resource changed since the version in If-Match; fetch it again and retry.")
 }
 
 // compile validates a contract; pointer prefixes the field pointers ("" or "/contract").
@@ -93,6 +148,8 @@ func (s *Service) CreateAccount(ctx context.Context, name string, contract Contr
 	if nameErr != nil {
 		errs = append([]FieldError{*nameErr}, errs...)
 	}
+	currency, pricing, merrs := contract.money("/contract", Contract{Currency: DefaultCurrency})
+	errs = append(errs, merrs...)
 	if len(errs) > 0 {
 		return Account{}, Invalid(errs...)
 	}
@@ -104,11 +161,20 @@ func (s *Service) CreateAccount(ctx context.Context, name string, contract Contr
 			Configurations: set.Normalize(),
 			MaxSubaccounts: *contract.MaxSubaccounts,
 			Version:        1,
+			Currency:       currency,
+			Pricing:        pricing,
 		},
+		Version:   1,
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	if err := s.store.CreateAccount(ctx, a); err != nil {
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		if err := tx.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		return RecordAudit(ctx, tx, a.ID, AuditRecord{Action: "account.create", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+	})
+	if err != nil {
 		return Account{}, fmt.Errorf("create account: %w", err)
 	}
 	return a, nil
@@ -132,17 +198,28 @@ func (s *Service) ListAccounts(ctx context.Context, p Page) ([]Account, *uuid.UU
 // AccountPatch is a partial update of an account; nil fields are left alone.
 type AccountPatch struct {
 	Name *string
+	// CreditLimit is the amount the primary balance may fall below zero, shared with the
+	// subaccounts through credit transfers.
+	CreditLimit *int64
 }
 
-// UpdateAccount applies a patch to an account.
-func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch AccountPatch) (Account, error) {
+// UpdateAccount applies a patch to an account. ifMatch, when not nil, lists the versions
+// the caller's If-Match names.
+func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch AccountPatch, ifMatch []int64) (Account, error) {
 	var name string
+	var errs []FieldError
 	if patch.Name != nil {
 		n, fe := CleanName("/name", *patch.Name)
 		if fe != nil {
-			return Account{}, Invalid(*fe)
+			errs = append(errs, *fe)
 		}
 		name = n
+	}
+	if patch.CreditLimit != nil && (*patch.CreditLimit < 0 || *patch.CreditLimit > MaxAmount) {
+		errs = append(errs, FieldError{Pointer: "/creditLimit", Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount))})
+	}
+	if len(errs) > 0 {
+		return Account{}, Invalid(errs...)
 	}
 	var out Account
 	err := s.store.Transact(ctx, func(tx Tx) error {
@@ -150,15 +227,25 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 		if err != nil {
 			return err
 		}
-		if patch.Name != nil {
-			a.Name = name
-		}
-		a.UpdatedAt = Now()
-		if err := tx.UpdateAccount(ctx, a); err != nil {
+		if err := checkIfMatch(ifMatch, a.Version); err != nil {
 			return err
 		}
-		out = a
-		return nil
+		before := a
+		l := newLedgerState(a, Now())
+		if patch.Name != nil {
+			l.account.Name = name
+		}
+		if patch.CreditLimit != nil {
+			if err := setCreditLimit(l, *patch.CreditLimit); err != nil {
+				return err
+			}
+		}
+		l.accountDirty = true
+		if err := l.flush(ctx, tx); err != nil {
+			return err
+		}
+		out = l.account
+		return RecordAudit(ctx, tx, id, AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: id.String(), Before: before, After: out})
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("update account: %w", err)
@@ -212,8 +299,12 @@ type ContractChange struct {
 // pair, unless cascade is set, which narrows each of them in the same transaction. A dry
 // run reports the same impact and changes nothing. Lowering maxSubaccounts below the
 // current count keeps the existing subaccounts and only stops new ones.
-func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInput, dryRun, cascade bool) (ContractChange, error) {
+func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInput, dryRun, cascade bool, ifMatch []int64) (ContractChange, error) {
 	set, errs := in.compile("")
+	// Validate money fields against the defaults first; the values in force are applied
+	// inside the transaction.
+	_, _, merrs := in.money("", Contract{Currency: DefaultCurrency})
+	errs = append(errs, merrs...)
 	if len(errs) > 0 {
 		return ContractChange{}, Invalid(errs...)
 	}
@@ -224,6 +315,21 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 		a, err := tx.GetAccount(ctx, id, true)
 		if err != nil {
 			return err
+		}
+		if err := checkIfMatch(ifMatch, a.Version); err != nil {
+			return err
+		}
+		before := a
+		currency, pricing, _ := in.money("", a.Contract)
+		if currency != a.Contract.Currency {
+			used, err := tx.HasLedgerEntries(ctx, id)
+			if err != nil {
+				return err
+			}
+			if used {
+				return &Error{Code: CodeConflict, Reason: "currency-in-use", Message: "The account's journal already holds entries in " + a.Contract.Currency + "; its currency cannot change.",
+					Fields: []FieldError{{Pointer: "/currency", Detail: "cannot change once money has moved"}}}
+			}
 		}
 		subs, err := tx.AllSubaccounts(ctx, id)
 		if err != nil {
@@ -254,7 +360,8 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			})
 			toNarrow = append(toNarrow, narrowed{sub: sub, after: after})
 		}
-		a.Contract = Contract{Configurations: set.Normalize(), MaxSubaccounts: *in.MaxSubaccounts, Version: a.Contract.Version + 1}
+		a.Contract = Contract{Configurations: set.Normalize(), MaxSubaccounts: *in.MaxSubaccounts, Version: a.Contract.Version + 1, Currency: currency, Pricing: pricing}
+		a.Version++
 		a.UpdatedAt = Now()
 		change.Account = a
 		if len(toNarrow) > 0 && !cascade && !dryRun {
@@ -271,9 +378,12 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 		if err := tx.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
+		recs := []AuditRecord{{Action: "contract.update", ResourceType: "contract", ResourceID: id.String(), Before: before, After: a}}
 		for _, n := range toNarrow {
+			subBefore := n.sub
 			n.sub.Configurations = n.after.Normalize()
 			n.sub.ConfigVersion++
+			n.sub.Version++
 			n.sub.UpdatedAt = a.UpdatedAt
 			if err := tx.UpdateSubaccount(ctx, n.sub, pairsOrEmpty(n.after)); err != nil {
 				return err
@@ -281,8 +391,9 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			if _, err := tx.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, a.UpdatedAt); err != nil {
 				return err
 			}
+			recs = append(recs, AuditRecord{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: subBefore, After: n.sub})
 		}
-		return nil
+		return RecordAudit(ctx, tx, id, recs...)
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
 		return ContractChange{}, fmt.Errorf("set contract: %w", err)
@@ -295,6 +406,35 @@ type SubaccountInput struct {
 	Name           string
 	Configurations []policy.Configuration
 	Metadata       map[string]string
+	// UsePrimaryBalance defaults to true.
+	UsePrimaryBalance *bool
+	AutoTopUp         *AutoTopUp
+	MaxCards          *int
+}
+
+// MaxMaxCards bounds a subaccount's card quota.
+const MaxMaxCards = 100_000_000
+
+// checkCostControls validates the cost-control fields a create or patch sets.
+func checkCostControls(autoTopUp *AutoTopUp, maxCards *int) []FieldError {
+	var errs []FieldError
+	if maxCards != nil && (*maxCards < 0 || *maxCards > MaxMaxCards) {
+		errs = append(errs, FieldError{Pointer: "/maxCards", Detail: fmt.Sprintf("must be from 0 (no quota) to %d", MaxMaxCards)})
+	}
+	if autoTopUp != nil {
+		if autoTopUp.Threshold < -MaxAmount || autoTopUp.Threshold > MaxAmount {
+			errs = append(errs, FieldError{Pointer: "/autoTopUp/threshold", Detail: fmt.Sprintf("must be from %d to %d minor units", -int64(MaxAmount), int64(MaxAmount))})
+		}
+		if autoTopUp.Amount < 0 || autoTopUp.Amount > MaxAmount {
+			errs = append(errs, FieldError{Pointer: "/autoTopUp/amount", Detail: fmt.Sprintf("must be from 0 (off) to %d minor units", int64(MaxAmount))})
+		}
+	}
+	return errs
+}
+
+func autoTopUpNeedsOwnBalance() *Error {
+	return &Error{Code: CodeConflict, Reason: "uses-primary-balance", Message: "Auto top-up needs a balance of its own: set usePrimaryAccountBalance to false first.",
+		Fields: []FieldError{{Pointer: "/autoTopUp", Detail: "needs usePrimaryAccountBalance false"}}}
 }
 
 // CreateSubaccount creates a subaccount inside the caller's account, refusing anything
@@ -309,19 +449,32 @@ func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in Subaccou
 		errs = append([]FieldError{*nameErr}, errs...)
 	}
 	errs = append(errs, CheckMetadata("/metadata", in.Metadata)...)
+	errs = append(errs, checkCostControls(in.AutoTopUp, in.MaxCards)...)
 	if len(errs) > 0 {
 		return Subaccount{}, Invalid(errs...)
 	}
+	usePrimary := in.UsePrimaryBalance == nil || *in.UsePrimaryBalance
+	if usePrimary && in.AutoTopUp != nil && in.AutoTopUp.Amount > 0 {
+		return Subaccount{}, autoTopUpNeedsOwnBalance()
+	}
 	now := Now()
 	sub := Subaccount{
-		ID:             uuid.Must(uuid.NewV7()),
-		AccountID:      p.AccountID,
-		Name:           name,
-		Configurations: set.Normalize(),
-		ConfigVersion:  1,
-		Metadata:       orEmpty(in.Metadata),
-		CreatedAt:      now,
-		UpdatedAt:      now,
+		UsePrimaryBalance: usePrimary,
+		Version:           1,
+		ID:                uuid.Must(uuid.NewV7()),
+		AccountID:         p.AccountID,
+		Name:              name,
+		Configurations:    set.Normalize(),
+		ConfigVersion:     1,
+		Metadata:          orEmpty(in.Metadata),
+		CreatedAt:         now,
+		UpdatedAt:         now,
+	}
+	if in.AutoTopUp != nil {
+		sub.AutoTopUp = *in.AutoTopUp
+	}
+	if in.MaxCards != nil {
+		sub.MaxCards = *in.MaxCards
 	}
 	err := s.store.Transact(ctx, func(tx Tx) error {
 		a, err := tx.GetAccount(ctx, p.AccountID, true)
@@ -338,7 +491,10 @@ func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in Subaccou
 		if n >= a.Contract.MaxSubaccounts {
 			return Errorf(CodeProvisioning, "Maximum number of subaccounts reached (%d).", a.Contract.MaxSubaccounts)
 		}
-		return tx.CreateSubaccount(ctx, sub, pairsOrEmpty(set))
+		if err := tx.CreateSubaccount(ctx, sub, pairsOrEmpty(set)); err != nil {
+			return err
+		}
+		return RecordAudit(ctx, tx, p.AccountID, AuditRecord{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
 	})
 	if errors.Is(err, ErrConflict) {
 		return Subaccount{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
@@ -399,10 +555,28 @@ func (s *Service) ListSubaccounts(ctx context.Context, p Principal, f Subaccount
 // SubaccountPatch is a partial update; nil fields are left alone. Metadata, when given,
 // replaces the whole map.
 type SubaccountPatch struct {
-	Name           *string
-	Configurations *[]policy.Configuration
-	Metadata       *map[string]string
-	Suspended      *bool
+	Name              *string
+	Configurations    *[]policy.Configuration
+	Metadata          *map[string]string
+	Suspended         *bool
+	UsePrimaryBalance *bool
+	AutoTopUp         *AutoTopUp
+	MaxCards          *int
+}
+
+// controls reports whether the patch touches what only the account may decide: the
+// suspension and the cost controls.
+func (p SubaccountPatch) controls() bool {
+	return p.Suspended != nil || p.UsePrimaryBalance != nil || p.AutoTopUp != nil || p.MaxCards != nil
+}
+
+// confinedWrite refuses a write by a client confined to a suspended subaccount: it may
+// read, not write, until the subaccount is reactivated.
+func confinedWrite(p Principal, sub Subaccount) error {
+	if p.Confined() && sub.Suspended {
+		return Errorf(CodeSuspended, "The subaccount is suspended: a client confined to it can read but not write until it is reactivated.")
+	}
+	return nil
 }
 
 // SubaccountChange is the outcome of UpdateSubaccount: the subaccount as it is (or, in a
@@ -417,11 +591,14 @@ type SubaccountChange struct {
 // UpdateSubaccount applies a patch, keeping the subaccount inside the contract. A changed
 // configuration re-marks the subaccount's cards in-policy or out-of-policy in the same
 // transaction. A dry run reports the same outcome and changes nothing.
-func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUID, patch SubaccountPatch, dryRun bool) (SubaccountChange, error) {
+func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUID, patch SubaccountPatch, dryRun bool, ifMatch []int64) (SubaccountChange, error) {
 	if !p.Sees(id) {
 		return SubaccountChange{}, NotFound("subaccount")
 	}
-	var errs []FieldError
+	if p.Confined() && patch.controls() {
+		return SubaccountChange{}, Errorf(CodeForbidden, "A client confined to one subaccount cannot suspend it or change its balance settings, auto top-up or card quota.")
+	}
+	errs := checkCostControls(patch.AutoTopUp, patch.MaxCards)
 	var name string
 	if patch.Name != nil {
 		n, fe := CleanName("/name", *patch.Name)
@@ -454,6 +631,16 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		if err != nil {
 			return err
 		}
+		if err := checkIfMatch(ifMatch, sub.Version); err != nil {
+			return err
+		}
+		if err := confinedWrite(p, sub); err != nil {
+			return err
+		}
+		before := sub
+		if err := applyCostControls(&sub, patch); err != nil {
+			return err
+		}
 		var pairs []policy.Pair
 		if set != nil {
 			if err := checkInsideContract(a, set); err != nil {
@@ -482,6 +669,7 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		if patch.Suspended != nil {
 			sub.Suspended = *patch.Suspended
 		}
+		sub.Version++
 		sub.UpdatedAt = Now()
 		out.Subaccount = sub
 		if dryRun {
@@ -496,7 +684,14 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 				return err
 			}
 		}
-		return nil
+		action := "subaccount.update"
+		switch {
+		case !before.Suspended && sub.Suspended:
+			action = "subaccount.suspend"
+		case before.Suspended && !sub.Suspended:
+			action = "subaccount.reactivate"
+		}
+		return RecordAudit(ctx, tx, p.AccountID, AuditRecord{Action: action, ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
 	})
 	if errors.Is(err, ErrConflict) {
 		return SubaccountChange{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
@@ -507,30 +702,112 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 	return out, nil
 }
 
+// applyCostControls applies the balance settings, auto top-up and quota of a patch.
+// Going back to the shared balance is allowed only once the subaccount holds no balance
+// and no credit, so no money or credit disappears with the switch.
+func applyCostControls(sub *Subaccount, patch SubaccountPatch) error {
+	if patch.UsePrimaryBalance != nil && *patch.UsePrimaryBalance != sub.UsePrimaryBalance {
+		if *patch.UsePrimaryBalance && (sub.Balance != 0 || sub.CreditLimit != 0) {
+			return &Error{Code: CodeConflict, Reason: "balance-not-zero", Message: fmt.Sprintf(
+				"The subaccount holds a balance of %d and a credit limit of %d; transfer the balance (balance transfer) and the credit (credit transfer) back to the primary before it shares the primary balance.",
+				sub.Balance, sub.CreditLimit),
+				Fields: []FieldError{{Pointer: "/usePrimaryAccountBalance", Detail: "needs balance and credit limit 0"}}}
+		}
+		sub.UsePrimaryBalance = *patch.UsePrimaryBalance
+		if sub.UsePrimaryBalance {
+			// Auto top-up has nothing to top up on the shared balance.
+			sub.AutoTopUp = AutoTopUp{}
+			sub.OverLimit = false
+		}
+	}
+	if patch.AutoTopUp != nil {
+		if sub.UsePrimaryBalance && patch.AutoTopUp.Amount > 0 {
+			return autoTopUpNeedsOwnBalance()
+		}
+		sub.AutoTopUp = *patch.AutoTopUp
+	}
+	if patch.MaxCards != nil {
+		sub.MaxCards = *patch.MaxCards
+	}
+	return nil
+}
+
 // DeleteSubaccount removes a subaccount from the lists and revokes the clients confined
-// to it. Its row stays, so what later parts record against it stays explainable.
-func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUID) error {
+// to it. Its row stays, so its transactions, transfers and audit events stay explainable.
+// It is refused while the subaccount holds active cards, a balance or credit, unless
+// cascade is set: then its cards are unenrolled and its balance and credit go back to the
+// primary in the same transaction.
+func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUID, cascade bool) error {
 	if !p.Sees(id) {
 		return NotFound("subaccount")
 	}
 	err := s.store.Transact(ctx, func(tx Tx) error {
-		if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
+		a, err := tx.GetAccount(ctx, p.AccountID, true)
+		if err != nil {
 			return err
 		}
-		// Delete first: the row lock it takes waits for enrolments holding a share lock on
-		// the subaccount, so the count below sees every card they committed. An error
-		// rolls the delete back.
-		if err := tx.DeleteSubaccount(ctx, p.AccountID, id); err != nil {
+		sub, err := tx.GetSubaccount(ctx, p.AccountID, id)
+		if err != nil {
+			return err
+		}
+		if err := confinedWrite(p, sub); err != nil {
+			return err
+		}
+		before := sub
+		l := newLedgerState(a, Now())
+		balance, credit := sub.Balance, sub.CreditLimit
+		if cascade {
+			subID := sub.ID
+			switch {
+			case sub.Balance > 0:
+				l.entry(KindBalanceTransfer, LedgerBalance, sub.ID.String(), primaryParty(a.ID), sub.Balance, &subID, "subaccount deleted")
+			case sub.Balance < 0:
+				l.entry(KindBalanceTransfer, LedgerBalance, primaryParty(a.ID), sub.ID.String(), -sub.Balance, &subID, "subaccount deleted")
+			}
+			if sub.CreditLimit > 0 {
+				l.entry(KindCreditTransfer, LedgerCredit, sub.ID.String(), primaryParty(a.ID), sub.CreditLimit, &subID, "subaccount deleted")
+			}
+			l.account.Balance += sub.Balance
+			l.account.AllocatedCredit -= sub.CreditLimit
+			sub.Balance, sub.CreditLimit = 0, 0
+			l.touchAccount()
+			if l.account.OverLimit && !a.OverLimit {
+				return Errorf(CodeConflict, "The primary cannot take over the subaccount's debt of %d within its credit limit; top up first.", -balance)
+			}
+		}
+		// Write the subaccount row first: its row lock waits for enrolments holding a share
+		// lock on it, so the count below sees every card they committed. An error rolls
+		// everything back.
+		l.touchSub(&sub)
+		if err := l.flush(ctx, tx); err != nil {
 			return err
 		}
 		n, err := tx.CountActiveCards(ctx, p.AccountID, id)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			return Errorf(CodeConflict, "The subaccount still holds %d active card(s); move or remove them first.", n)
+		if !cascade && (n > 0 || balance != 0 || credit != 0) {
+			return &Error{Code: CodeConflict, Reason: "subaccount-not-empty", Message: fmt.Sprintf(
+				"The subaccount still holds %d active card(s), a balance of %d and a credit limit of %d; move or remove the cards and transfer the balance and credit back first, or delete with cascade=true.",
+				n, balance, credit)}
 		}
-		return nil
+		recs := make([]AuditRecord, 0, len(l.entries)+2)
+		if cascade && n > 0 {
+			removed, err := tx.RemoveSubaccountCards(ctx, p.AccountID, id, l.now)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, AuditRecord{Action: "card.remove-all", ResourceType: "subaccount", ResourceID: id.String(),
+				After: auditFacts{"cardsRemoved": removed}, Reference: "subaccount deleted"})
+		}
+		if err := tx.DeleteSubaccount(ctx, p.AccountID, id); err != nil {
+			return err
+		}
+		for _, e := range l.entries {
+			recs = append(recs, AuditRecord{Action: string(e.Kind) + ".create", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
+		}
+		recs = append(recs, AuditRecord{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: id.String(), Before: before})
+		return RecordAudit(ctx, tx, p.AccountID, recs...)
 	})
 	if err != nil {
 		return fmt.Errorf("delete subaccount: %w", err)

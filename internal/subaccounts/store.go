@@ -69,6 +69,7 @@ type Tx interface {
 	CardStore
 	TransactionStore
 	ComplianceStore
+	LedgerStore
 }
 
 // CardStore persists cards.
@@ -91,6 +92,9 @@ type CardStore interface {
 	ListCards(ctx context.Context, accountID uuid.UUID, f CardFilter, p Page) ([]Card, error)
 	// UpdateCard writes a card's subaccount, status, policy status, metadata and updated_at.
 	UpdateCard(ctx context.Context, c Card) error
+	// RemoveSubaccountCards unenrols every active card of a subaccount and returns how
+	// many it removed.
+	RemoveSubaccountCards(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error)
 	// CountActiveCards counts the active cards of one subaccount.
 	CountActiveCards(ctx context.Context, accountID, subaccountID uuid.UUID) (int64, error)
 	// CardPairCounts counts a subaccount's active cards by (country, network), by

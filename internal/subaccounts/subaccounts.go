@@ -21,16 +21,42 @@ type Contract struct {
 	Configurations []policy.Configuration
 	MaxSubaccounts int
 	Version        int64
+	// Currency is the ISO 4217 code every balance, limit and price of the account is in.
+	Currency string
+	Pricing  Pricing
+}
+
+// Pricing is what each billable event costs, in minor units of the contract's currency.
+type Pricing struct {
+	CardEnrolment int64
+	Transaction   int64
 }
 
 // Account is a platform customer, the tenant.
 type Account struct {
-	ID        uuid.UUID
-	Name      string
-	Contract  Contract
+	ID       uuid.UUID
+	Name     string
+	Contract Contract
+	// Balance is the primary balance; it may fall to -(CreditLimit - AllocatedCredit).
+	Balance     int64
+	CreditLimit int64
+	// AllocatedCredit is the sum of the subaccounts' credit limits, handed out of
+	// CreditLimit by credit transfers.
+	AllocatedCredit int64
+	// OverLimit is set when network fees took the primary balance below its floor; it
+	// blocks enrolments charged to it until a top-up or transfer brings it back.
+	OverLimit bool
+	// Version grows with every change of the account row; it is the account's ETag.
+	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// AvailableCredit is the credit the primary has not handed to its subaccounts.
+func (a Account) AvailableCredit() int64 { return a.CreditLimit - a.AllocatedCredit }
+
+// Floor is the lowest balance a customer-initiated operation may leave the primary at.
+func (a Account) Floor() int64 { return -a.AvailableCredit() }
 
 // Subaccount is one business client's bucket inside an account.
 type Subaccount struct {
@@ -43,8 +69,26 @@ type Subaccount struct {
 	ConfigVersion int64
 	Metadata      map[string]string
 	Suspended     bool
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// UsePrimaryBalance charges the subaccount's usage to the primary balance; then
+	// Balance and CreditLimit are zero and not shown.
+	UsePrimaryBalance bool
+	Balance           int64
+	CreditLimit       int64
+	OverLimit         bool
+	AutoTopUp         AutoTopUp
+	// MaxCards caps the active cards; 0 means no quota.
+	MaxCards int
+	// Version grows with every change of the subaccount row; it is the ETag.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AutoTopUp moves Amount from the primary into a subaccount with its own balance whenever
+// a charge leaves that balance below Threshold. Amount 0 disables it.
+type AutoTopUp struct {
+	Threshold int64
+	Amount    int64
 }
 
 // Client is an OAuth2 client of the built-in issuer.

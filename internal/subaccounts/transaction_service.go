@@ -1,6 +1,7 @@
 package subaccounts
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -340,12 +341,18 @@ var errNoFingerprints = errors.New("no card fingerprint key is configured")
 // again if the transaction is retried.
 func (s *Service) ingest(ctx context.Context, tx Tx, msgs []*message) error {
 	byAccount := map[uuid.UUID][]*message{}
+	var accounts []uuid.UUID
 	for _, m := range msgs {
 		m.out = IngestOutcome{}
+		if _, ok := byAccount[m.tx.AccountID]; !ok {
+			accounts = append(accounts, m.tx.AccountID)
+		}
 		byAccount[m.tx.AccountID] = append(byAccount[m.tx.AccountID], m)
 	}
-	for accountID, ms := range byAccount {
-		if err := s.ingestAccount(ctx, tx, accountID, ms); err != nil {
+	// Accounts in one order, so groups charging several accounts lock them in one order.
+	slices.SortFunc(accounts, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	for _, accountID := range accounts {
+		if err := s.ingestAccount(ctx, tx, accountID, byAccount[accountID]); err != nil {
 			return err
 		}
 	}
@@ -353,6 +360,13 @@ func (s *Service) ingest(ctx context.Context, tx Tx, msgs []*message) error {
 }
 
 func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID, msgs []*message) error {
+	// 0. A priced account is charged for every routed message in this transaction; its
+	// row lock, taken first, keeps the balances still until the charges are written.
+	ledger, err := lockForFees(ctx, tx, accountID)
+	if err != nil {
+		return err
+	}
+
 	// 1. Messages stored before, and repeats inside this group.
 	keys := make([]TransactionKey, 0, len(msgs))
 	first := map[TransactionKey]*message{}
@@ -466,6 +480,18 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 	for _, id := range inserted {
 		ok[id] = true
 	}
+	if ledger != nil {
+		for _, t := range rows {
+			if ok[t.ID] && t.Routing == Routed {
+				if err := ledger.chargeFor(subs[t.SubaccountID].sub, ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
+					return err
+				}
+			}
+		}
+		if err := ledger.flush(ctx, tx); err != nil {
+			return err
+		}
+	}
 	// 4. A message another writer stored between our look-up and our insert is a duplicate.
 	var raced []TransactionKey
 	for _, m := range fresh {
@@ -514,11 +540,30 @@ func storedOutcome(t Transaction) IngestOutcome {
 	return IngestOutcome{Status: IngestUnrouted, Transaction: t}
 }
 
+// lockForFees returns the ledger state fees are charged on, with the account row locked,
+// or nil when the account does not charge for transactions.
+func lockForFees(ctx context.Context, tx Tx, accountID uuid.UUID) (*ledgerState, error) {
+	a, err := tx.GetAccount(ctx, accountID, false)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil || a.Contract.Pricing.Transaction == 0 {
+		return nil, err
+	}
+	if a, err = tx.GetAccount(ctx, accountID, true); err != nil {
+		return nil, err
+	}
+	return newLedgerState(a, Now()), nil
+}
+
 // routeTarget is a subaccount's configuration as a routing decision needs it.
 type routeTarget struct {
-	id      uuid.UUID
-	version int64
-	set     *policy.Set
+	id        uuid.UUID
+	version   int64
+	set       *policy.Set
+	suspended bool
+	// sub is the subaccount itself, which fees are charged to.
+	sub *Subaccount
 }
 
 // routeTarget loads a live subaccount once per group; nil when it no longer exists.
@@ -538,7 +583,7 @@ func (s *Service) routeTarget(ctx context.Context, tx Tx, cache map[uuid.UUID]*r
 	if len(ferrs) > 0 {
 		return nil, fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
 	}
-	t := &routeTarget{id: sub.ID, version: sub.ConfigVersion, set: set}
+	t := &routeTarget{id: sub.ID, version: sub.ConfigVersion, set: set, suspended: sub.Suspended, sub: &sub}
 	cache[id] = t
 	return t, nil
 }
@@ -549,6 +594,7 @@ func (t *Transaction) unroute(reason string, fingerprint []byte) {
 	t.CardFingerprint = fingerprint
 	t.SubaccountID, t.CardID, t.CardCountry, t.CardNetwork = uuid.Nil, uuid.Nil, "", 0
 	t.RoutedAt, t.ConfigVersion, t.PolicyStatus = time.Time{}, 0, ""
+	t.SubaccountSuspended = false
 }
 
 func (t *Transaction) route(card Card, target *routeTarget, now time.Time) {
@@ -561,6 +607,7 @@ func (t *Transaction) route(card Card, target *routeTarget, now time.Time) {
 	t.CardNetwork = card.Network
 	t.RoutedAt = now
 	t.ConfigVersion = target.version
+	t.SubaccountSuspended = target.suspended
 	t.PolicyStatus = InPolicy
 	if !target.set.Permits(card.CountryCode, card.Network) {
 		// Recorded and flagged, never dropped: the network has already moved the money.
@@ -700,6 +747,10 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 	}
 	var out IngestOutcome
 	err := s.store.Transact(ctx, func(tx Tx) error {
+		ledger, err := lockForFees(ctx, tx, p.AccountID)
+		if err != nil {
+			return err
+		}
 		t, err := tx.GetTransaction(ctx, p.AccountID, id, true)
 		if err != nil {
 			return err
@@ -756,6 +807,14 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 		t.route(card, target, Now())
 		if err := tx.RouteTransaction(ctx, t); err != nil {
 			return err
+		}
+		if ledger != nil {
+			if err := ledger.chargeFor(target.sub, ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
+				return err
+			}
+			if err := ledger.flush(ctx, tx); err != nil {
+				return err
+			}
 		}
 		out = IngestOutcome{Status: IngestRouted, Transaction: t}
 		return nil

@@ -1,0 +1,433 @@
+package subaccounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// MaxReferenceLength bounds the free-text reference of a money movement.
+const MaxReferenceLength = 255
+
+// invalidTransfer refuses a money movement with a machine-readable reason.
+func invalidTransfer(reason, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalidTransfer, Message: fmt.Sprintf(format, args...), Reason: reason}
+}
+
+// cleanReference checks the reference every money movement carries: 1–255 characters of
+// text, and never something that looks like a card number, since references are echoed
+// and audited.
+func cleanReference(pointer string, ref *string) (string, *FieldError) {
+	if ref == nil {
+		return "", &FieldError{Pointer: pointer, Detail: "is required: every money movement carries a reference"}
+	}
+	if e := checkText(*ref); e != "" {
+		return "", &FieldError{Pointer: pointer, Detail: e}
+	}
+	n := utf8.RuneCountInString(*ref)
+	if n < 1 || n > MaxReferenceLength {
+		return "", &FieldError{Pointer: pointer, Detail: fmt.Sprintf("must be 1 to %d characters", MaxReferenceLength)}
+	}
+	if longDigitRun(*ref) {
+		return "", &FieldError{Pointer: pointer, Detail: "must not contain a run of 13 or more digits (it could be a card number)"}
+	}
+	return *ref, nil
+}
+
+func longDigitRun(s string) bool {
+	run := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			run++
+			if run >= 13 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// checkAmount checks a positive amount of minor units.
+func checkAmount(amount *int64) error {
+	if amount == nil {
+		return Invalid(FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
+	}
+	if *amount <= 0 || *amount > MaxAmount {
+		return invalidTransfer("amount-out-of-range", "The amount must be a positive integer of minor units, at most %d.", int64(MaxAmount))
+	}
+	return nil
+}
+
+// TransferInput is a requested credit or balance transfer. From and To are the account id
+// (the primary) or the id of one of its subaccounts.
+type TransferInput struct {
+	From      *string
+	To        *string
+	Amount    *int64
+	Reference *string
+}
+
+// ledgerState is the account and the subaccounts one transaction changes money on, held
+// in memory under the account row lock and written once at the end.
+type ledgerState struct {
+	account      Account
+	accountDirty bool
+	subs         map[uuid.UUID]*Subaccount
+	dirty        map[uuid.UUID]bool
+	entries      []Entry
+	now          time.Time
+}
+
+func newLedgerState(a Account, now time.Time) *ledgerState {
+	return &ledgerState{account: a, subs: map[uuid.UUID]*Subaccount{}, dirty: map[uuid.UUID]bool{}, now: now}
+}
+
+func (l *ledgerState) touchAccount() {
+	l.account.OverLimit = l.account.Balance < l.account.Floor()
+	l.accountDirty = true
+}
+
+func (l *ledgerState) touchSub(s *Subaccount) {
+	s.OverLimit = s.Balance < -s.CreditLimit
+	l.subs[s.ID] = s
+	l.dirty[s.ID] = true
+}
+
+func (l *ledgerState) entry(kind EntryKind, ledger LedgerName, from, to string, amount int64, sub *uuid.UUID, ref string) Entry {
+	e := Entry{
+		ID: uuid.Must(uuid.NewV7()), AccountID: l.account.ID, Kind: kind, Ledger: ledger,
+		From: from, To: to, Amount: amount, SubaccountID: sub, Reference: ref, CreatedAt: l.now,
+	}
+	l.entries = append(l.entries, e)
+	return e
+}
+
+// flush writes what changed: the account, then the subaccounts, then the journal.
+func (l *ledgerState) flush(ctx context.Context, tx Tx) error {
+	if l.accountDirty {
+		l.account.Version++
+		l.account.UpdatedAt = l.now
+		if err := tx.UpdateAccount(ctx, l.account); err != nil {
+			return err
+		}
+		l.accountDirty = false
+	}
+	for id := range l.dirty {
+		s := l.subs[id]
+		s.Version++
+		s.UpdatedAt = l.now
+		if err := tx.UpdateSubaccount(ctx, *s, nil); err != nil {
+			return err
+		}
+	}
+	clear(l.dirty)
+	if len(l.entries) > 0 {
+		if err := tx.InsertLedgerEntries(ctx, l.entries); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// primaryParty names the primary in the journal: the account id.
+func primaryParty(accountID uuid.UUID) string { return accountID.String() }
+
+// Transfer moves credit (kind KindCreditTransfer) or balance (KindBalanceTransfer)
+// between the primary and one of its subaccounts, in either direction.
+func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in TransferInput) (Entry, error) {
+	if p.Confined() {
+		return Entry{}, Errorf(CodeForbidden, "A client confined to one subaccount cannot move money or credit.")
+	}
+	var errs []FieldError
+	parse := func(ptr string, v *string) uuid.UUID {
+		if v == nil {
+			errs = append(errs, FieldError{Pointer: ptr, Detail: "is required: the account id or a subaccount id"})
+			return uuid.Nil
+		}
+		id, err := uuid.Parse(*v)
+		if err != nil || len(*v) != 36 {
+			errs = append(errs, FieldError{Pointer: ptr, Detail: "must be a UUID: the account id or a subaccount id"})
+			return uuid.Nil
+		}
+		return id
+	}
+	from, to := parse("/from", in.From), parse("/to", in.To)
+	ref, fe := cleanReference("/reference", in.Reference)
+	if fe != nil {
+		errs = append(errs, *fe)
+	}
+	if in.Amount == nil {
+		errs = append(errs, FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
+	}
+	if len(errs) > 0 {
+		return Entry{}, Invalid(errs...)
+	}
+	if err := checkAmount(in.Amount); err != nil {
+		return Entry{}, err
+	}
+	amount := *in.Amount
+	if from == to {
+		return Entry{}, invalidTransfer("same-party", "The transfer must go between two different parties.")
+	}
+	primary := p.AccountID
+	if from != primary && to != primary {
+		return Entry{}, invalidTransfer("primary-not-involved", "A transfer goes between the primary account and one of its subaccounts; one side must be the account id.")
+	}
+	subID, outOfSub := to, false
+	if to == primary {
+		subID, outOfSub = from, true
+	}
+	var out Entry
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		a, err := tx.GetAccount(ctx, primary, true)
+		if err != nil {
+			return err
+		}
+		sub, err := tx.GetSubaccount(ctx, primary, subID)
+		if err != nil {
+			return err
+		}
+		if sub.UsePrimaryBalance {
+			return invalidTransfer("subaccount-uses-primary-balance", "The subaccount uses the primary balance; set usePrimaryAccountBalance to false to give it its own balance and credit.")
+		}
+		l := newLedgerState(a, Now())
+		acc := &l.account
+		if kind == KindCreditTransfer {
+			if outOfSub {
+				// Taking credit back: the subaccount must not be left using credit it no
+				// longer has.
+				if amount > sub.CreditLimit {
+					return invalidTransfer("insufficient-credit-limit", "The subaccount's credit limit is %d; it cannot give back %d.", sub.CreditLimit, amount)
+				}
+				if sub.Balance < -(sub.CreditLimit - amount) {
+					return invalidTransfer("credit-in-use", "The subaccount's balance of %d uses that credit; its limit cannot fall below %d.", sub.Balance, -sub.Balance)
+				}
+				sub.CreditLimit -= amount
+				acc.AllocatedCredit -= amount
+			} else {
+				if amount > acc.AvailableCredit() {
+					return invalidTransfer("insufficient-available-credit", "The primary has %d of unallocated credit (credit limit %d, %d allocated); it cannot hand out %d.", acc.AvailableCredit(), acc.CreditLimit, acc.AllocatedCredit, amount)
+				}
+				if acc.Balance < -(acc.AvailableCredit() - amount) {
+					return invalidTransfer("primary-credit-in-use", "The primary balance of %d uses that credit itself; top up first.", acc.Balance)
+				}
+				sub.CreditLimit += amount
+				acc.AllocatedCredit += amount
+			}
+		} else {
+			if outOfSub {
+				if sub.Balance-amount < -sub.CreditLimit {
+					return invalidTransfer("insufficient-balance", "The subaccount can give at most %d (balance %d, credit limit %d).", sub.Balance+sub.CreditLimit, sub.Balance, sub.CreditLimit)
+				}
+				sub.Balance -= amount
+				acc.Balance += amount
+			} else {
+				if acc.Balance-amount < acc.Floor() {
+					return invalidTransfer("insufficient-balance", "The primary can give at most %d (balance %d, unallocated credit %d).", acc.Balance-acc.Floor(), acc.Balance, acc.AvailableCredit())
+				}
+				acc.Balance -= amount
+				sub.Balance += amount
+			}
+		}
+		l.touchAccount()
+		l.touchSub(&sub)
+		ledger := LedgerBalance
+		if kind == KindCreditTransfer {
+			ledger = LedgerCredit
+		}
+		id := sub.ID
+		out = l.entry(kind, ledger, from.String(), to.String(), amount, &id, ref)
+		if err := l.flush(ctx, tx); err != nil {
+			return err
+		}
+		return RecordAudit(ctx, tx, primary, AuditRecord{
+			Action: string(kind) + ".create", ResourceType: string(kind), ResourceID: out.ID.String(),
+			After: out, Reference: ref,
+		})
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("%s: %w", kind, err)
+	}
+	return out, nil
+}
+
+// TransferQuery filters a transfer listing; From and To are RFC 3339 date-times.
+type TransferQuery struct {
+	From, To     string
+	SubaccountID string
+}
+
+// ListTransfers returns one page of credit or balance transfers in creation order. A
+// confined client sees those of its own subaccount only.
+func (s *Service) ListTransfers(ctx context.Context, p Principal, kind EntryKind, q TransferQuery, page Page) ([]Entry, *uuid.UUID, error) {
+	f := EntryFilter{Kinds: []EntryKind{kind}}
+	var errs []FieldError
+	if q.SubaccountID != "" {
+		id, err := uuid.Parse(q.SubaccountID)
+		if err != nil || len(q.SubaccountID) != 36 {
+			errs = append(errs, FieldError{Parameter: "subaccountId", Detail: "must be a UUID"})
+		} else {
+			f.SubaccountID = &id
+		}
+	}
+	var ferrs []FieldError
+	f.From, f.To, ferrs = parseWindow(q.From, q.To)
+	errs = append(errs, ferrs...)
+	if len(errs) > 0 {
+		return nil, nil, Invalid(errs...)
+	}
+	if p.Confined() {
+		if f.SubaccountID != nil && *f.SubaccountID != *p.SubaccountID {
+			return []Entry{}, nil, nil
+		}
+		f.SubaccountID = p.SubaccountID
+	}
+	items, err := s.store.ListLedgerEntries(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list transfers: %w", err)
+	}
+	items, next := cut(items, page.Limit, func(e Entry) uuid.UUID { return e.ID })
+	return items, next, nil
+}
+
+// TopUpResult is a recorded top-up and the primary balance after it.
+type TopUpResult struct {
+	Entry   Entry
+	Account Account
+}
+
+// TopUp records money the customer paid the operator, raising the primary balance.
+func (s *Service) TopUp(ctx context.Context, accountID uuid.UUID, amount *int64, reference *string) (TopUpResult, error) {
+	ref, fe := cleanReference("/reference", reference)
+	var errs []FieldError
+	if amount == nil {
+		errs = append(errs, FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
+	}
+	if fe != nil {
+		errs = append(errs, *fe)
+	}
+	if len(errs) > 0 {
+		return TopUpResult{}, Invalid(errs...)
+	}
+	if err := checkAmount(amount); err != nil {
+		return TopUpResult{}, err
+	}
+	var out TopUpResult
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		a, err := tx.GetAccount(ctx, accountID, true)
+		if err != nil {
+			return err
+		}
+		if a.Balance > MaxAmount-*amount {
+			return invalidTransfer("amount-out-of-range", "The balance would exceed %d minor units.", int64(MaxAmount))
+		}
+		l := newLedgerState(a, Now())
+		l.account.Balance += *amount
+		l.touchAccount()
+		e := l.entry(KindTopUp, LedgerBalance, PartyExternal, primaryParty(a.ID), *amount, nil, ref)
+		if err := l.flush(ctx, tx); err != nil {
+			return err
+		}
+		out = TopUpResult{Entry: e, Account: l.account}
+		return RecordAudit(ctx, tx, a.ID, AuditRecord{
+			Action: "top-up.create", ResourceType: "top-up", ResourceID: e.ID.String(), After: e, Reference: ref,
+		})
+	})
+	if err != nil {
+		return TopUpResult{}, fmt.Errorf("top up: %w", err)
+	}
+	return out, nil
+}
+
+// setCreditLimit changes the primary's credit limit inside an account update, recording
+// the change in the journal. It refuses to take back credit that is handed out or used.
+func setCreditLimit(l *ledgerState, limit int64) error {
+	a := &l.account
+	if limit == a.CreditLimit {
+		return nil
+	}
+	if limit < a.AllocatedCredit {
+		return &Error{Code: CodeConflict, Reason: "credit-allocated", Message: fmt.Sprintf(
+			"%d of the credit limit is allocated to subaccounts; take credit back with credit transfers before lowering it below that.", a.AllocatedCredit)}
+	}
+	if a.Balance < a.AllocatedCredit-limit {
+		return &Error{Code: CodeConflict, Reason: "credit-in-use", Message: fmt.Sprintf(
+			"The primary balance of %d uses that credit; top up before lowering the credit limit to %d.", a.Balance, limit)}
+	}
+	from, to, delta := PartyExternal, primaryParty(a.ID), limit-a.CreditLimit
+	if delta < 0 {
+		from, to, delta = to, from, -delta
+	}
+	a.CreditLimit = limit
+	l.touchAccount()
+	l.entry(KindCreditLimit, LedgerCredit, from, to, delta, nil, "credit limit set to "+fmt.Sprint(limit))
+	return nil
+}
+
+// chargeFor debits the payer of sub's usage (sub itself, or the primary when it shares the
+// primary balance) and records the charge. With refuse set, a charge the payer's credit
+// cannot cover is refused (402); otherwise (network fees, never refused) it may take the
+// payer below its floor, which marks it over limit. A charge that leaves a subaccount
+// with its own balance below its auto top-up threshold moves the top-up amount from the
+// primary, if the primary can afford it.
+func (l *ledgerState) chargeFor(sub *Subaccount, ct ChargeType, subject uuid.UUID, amount int64, refuse bool) error {
+	if amount == 0 {
+		return nil
+	}
+	acc := &l.account
+	payer := primaryParty(acc.ID)
+	if sub.UsePrimaryBalance {
+		if refuse && acc.Balance-amount < acc.Floor() {
+			return insufficientCredit(acc.Balance, acc.AvailableCredit(), amount, "primary balance")
+		}
+		acc.Balance -= amount
+		l.touchAccount()
+	} else {
+		if refuse && sub.Balance-amount < -sub.CreditLimit {
+			return insufficientCredit(sub.Balance, sub.CreditLimit, amount, "subaccount balance")
+		}
+		payer = sub.ID.String()
+		sub.Balance -= amount
+		l.touchSub(sub)
+	}
+	id, subj := sub.ID, subject
+	l.entry(KindCharge, LedgerBalance, payer, PartyRevenue, amount, &id, "charge: "+string(ct))
+	last := &l.entries[len(l.entries)-1]
+	last.ChargeType, last.SubjectID = ct, &subj
+	if !sub.UsePrimaryBalance && sub.AutoTopUp.Amount > 0 && sub.Balance < sub.AutoTopUp.Threshold {
+		top := sub.AutoTopUp.Amount
+		if acc.Balance-top >= acc.Floor() {
+			acc.Balance -= top
+			sub.Balance += top
+			l.touchAccount()
+			l.touchSub(sub)
+			l.entry(KindBalanceTransfer, LedgerBalance, primaryParty(acc.ID), sub.ID.String(), top, &id, AutoTopUpReference)
+		}
+	}
+	return nil
+}
+
+// blockedByLimit refuses a new enrolment while the payer of sub's usage is over its limit.
+func (l *ledgerState) blockedByLimit(sub *Subaccount) error {
+	if sub.UsePrimaryBalance && l.account.OverLimit {
+		return &Error{Code: CodeInsufficientCredit, Reason: "over-limit", Message: "The primary balance is below its credit limit after network fees; top up or transfer balance before enrolling more cards."}
+	}
+	if !sub.UsePrimaryBalance && sub.OverLimit {
+		return &Error{Code: CodeInsufficientCredit, Reason: "over-limit", Message: "The subaccount's balance is below its credit limit after network fees; transfer balance or credit to it before enrolling more cards."}
+	}
+	return nil
+}
+
+func insufficientCredit(balance, credit, amount int64, what string) error {
+	return &Error{Code: CodeInsufficientCredit, Reason: "insufficient-credit", Message: fmt.Sprintf(
+		"The charge of %d would take the %s of %d below its credit limit of %d.", amount, what, balance, credit)}
+}
+
+// errStop is returned from inside a transaction to roll it back deliberately.
+var errStop = errors.New("stop")

@@ -1,0 +1,191 @@
+package subaccounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Usage is what one subaccount used in a window: cards enrolled into it, its active cards
+// now, the messages routed to it by currency, and what it was charged.
+type Usage struct {
+	SubaccountID uuid.UUID
+	Name         string
+	From, To     time.Time
+	Currency     string
+	Enrolments   int64
+	ActiveCards  int64
+	Transactions []CurrencyVolume
+	// Charges by type, in the contract currency; TotalUsage is their sum.
+	CardEnrolmentCharges int64
+	TransactionCharges   int64
+	TotalUsage           int64
+	// PaidByPrimary says the charges went to the primary balance.
+	PaidByPrimary bool
+}
+
+// TransactionCount is the number of messages routed to the subaccount in the window.
+func (u Usage) TransactionCount() int64 {
+	var n int64
+	for _, v := range u.Transactions {
+		n += v.Count
+	}
+	return n
+}
+
+// usageWindow reads from/to; to defaults to now and from to the start of to's calendar
+// month (UTC), the period a partner bills by.
+func usageWindow(from, to string) (time.Time, time.Time, error) {
+	f, t, errs := parseWindow(from, to)
+	if len(errs) > 0 {
+		return f, t, Invalid(errs...)
+	}
+	if t.IsZero() {
+		t = Now().Add(time.Millisecond)
+	}
+	if f.IsZero() {
+		last := t.Add(-time.Nanosecond)
+		f = time.Date(last.Year(), last.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	if !f.Before(t) {
+		return f, t, Invalid(FieldError{Parameter: "to", Detail: "must be later than from"})
+	}
+	return f, t, nil
+}
+
+// SubaccountUsage reports one subaccount's usage in [from, to).
+func (s *Service) SubaccountUsage(ctx context.Context, p Principal, id uuid.UUID, from, to string) (Usage, error) {
+	f, t, err := usageWindow(from, to)
+	if err != nil {
+		return Usage{}, err
+	}
+	sub, err := s.GetSubaccount(ctx, p, id)
+	if err != nil {
+		return Usage{}, err
+	}
+	out, err := s.usage(ctx, p.AccountID, []Subaccount{sub}, f, t)
+	if err != nil {
+		return Usage{}, err
+	}
+	return out[0], nil
+}
+
+// AccountUsage reports the usage of one page of the subaccounts the principal may see,
+// one row each.
+func (s *Service) AccountUsage(ctx context.Context, p Principal, from, to string, page Page) ([]Usage, *uuid.UUID, error) {
+	f, t, err := usageWindow(from, to)
+	if err != nil {
+		return nil, nil, err
+	}
+	subs, next, err := s.ListSubaccounts(ctx, p, SubaccountFilter{}, page)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := s.usage(ctx, p.AccountID, subs, f, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, next, nil
+}
+
+func (s *Service) usage(ctx context.Context, accountID uuid.UUID, subs []Subaccount, from, to time.Time) ([]Usage, error) {
+	a, err := s.store.GetAccount(ctx, accountID, false)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(subs))
+	for i, sub := range subs {
+		ids[i] = sub.ID
+	}
+	counts, err := s.store.Usage(ctx, accountID, ids, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("usage: %w", err)
+	}
+	out := make([]Usage, len(subs))
+	for i, sub := range subs {
+		c := counts[i]
+		u := Usage{
+			SubaccountID: sub.ID, Name: sub.Name, From: from, To: to, Currency: a.Contract.Currency,
+			Enrolments: c.Enrolments, ActiveCards: c.ActiveCards, Transactions: c.Transactions,
+			CardEnrolmentCharges: c.Charges[ChargeCardEnrolment], TransactionCharges: c.Charges[ChargeTransaction],
+			PaidByPrimary: sub.UsePrimaryBalance,
+		}
+		u.TotalUsage = u.CardEnrolmentCharges + u.TransactionCharges
+		out[i] = u
+	}
+	return out, nil
+}
+
+// Reconciliation compares every balance and credit limit of an account with what its
+// journal sums to.
+type Reconciliation struct {
+	// Mismatches name each party whose stored figure differs from the journal.
+	Mismatches []string
+}
+
+// Reconcile recomputes the account's balances and credit limits from the journal and
+// reports every figure that differs from the stored one, including subaccounts deleted
+// since (their figures must be zero).
+func (s *Service) Reconcile(ctx context.Context, accountID uuid.UUID) (Reconciliation, error) {
+	var out Reconciliation
+	err := s.store.Transact(ctx, func(tx Tx) error {
+		out = Reconciliation{}
+		a, err := tx.GetAccount(ctx, accountID, true)
+		if err != nil {
+			return err
+		}
+		positions, err := tx.LedgerPositions(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		journal := map[string]map[LedgerName]int64{}
+		for _, p := range positions {
+			if journal[p.Party] == nil {
+				journal[p.Party] = map[LedgerName]int64{}
+			}
+			journal[p.Party][p.Ledger] = p.Amount
+		}
+		subs, err := tx.AllSubaccounts(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		var allocated int64
+		check := func(party string, ledger LedgerName, stored int64) {
+			if got := journal[party][ledger]; got != stored {
+				out.Mismatches = append(out.Mismatches, fmt.Sprintf("%s %s: stored %d, journal %d", party, ledger, stored, got))
+			}
+			delete(journal[party], ledger)
+		}
+		for _, sub := range subs {
+			allocated += sub.CreditLimit
+			check(sub.ID.String(), LedgerBalance, sub.Balance)
+			check(sub.ID.String(), LedgerCredit, sub.CreditLimit)
+		}
+		primary := primaryParty(accountID)
+		check(primary, LedgerBalance, a.Balance)
+		// The primary's credit ledger holds what it has not handed out.
+		check(primary, LedgerCredit, a.CreditLimit-a.AllocatedCredit)
+		if allocated != a.AllocatedCredit {
+			out.Mismatches = append(out.Mismatches, fmt.Sprintf("allocated credit: stored %d, subaccounts hold %d", a.AllocatedCredit, allocated))
+		}
+		for party, ledgers := range journal {
+			if party == PartyExternal || party == PartyRevenue {
+				continue
+			}
+			// Deleted subaccounts: whatever the journal still gives them was not returned.
+			for ledger, amount := range ledgers {
+				if amount != 0 {
+					out.Mismatches = append(out.Mismatches, fmt.Sprintf("%s %s: journal %d on a party with no live row", party, ledger, amount))
+				}
+			}
+		}
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return Reconciliation{}, fmt.Errorf("reconcile: %w", err)
+	}
+	return out, nil
+}
