@@ -60,4 +60,8 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/subaccounts/:subaccountId/transactions", txRead, handleListSubaccountTransactions(svc))
 
 	t.GET("/compliance", scope(subaccounts.ScopeComplianceRead), handleCompliance(svc))
+
+	auditRead := scope(subaccounts.ScopeAuditRead)
+	t.GET("/audit-events", auditRead, handleListAuditEvents(svc))
+	t.GET("/audit-events/verify", auditRead, handleVerifyAudit(svc))
 }

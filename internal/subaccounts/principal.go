@@ -15,6 +15,7 @@ const (
 	ScopeTransactionsRead  = "transactions:read"
 	ScopeTransactionsWrite = "transactions:write"
 	ScopeComplianceRead    = "compliance:read"
+	ScopeAuditRead         = "audit:read"
 	ScopeAccountsAdmin     = "accounts:admin"
 )
 
@@ -24,6 +25,7 @@ var TenantScopes = []string{
 	ScopeCardsRead, ScopeCardsWrite,
 	ScopeTransactionsRead, ScopeTransactionsWrite,
 	ScopeComplianceRead,
+	ScopeAuditRead,
 }
 
 // Principal is the verified caller of one request, built only from a verified token.

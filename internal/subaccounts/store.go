@@ -69,6 +69,7 @@ type Tx interface {
 	CardStore
 	TransactionStore
 	ComplianceStore
+	AuditStore
 }
 
 // CardStore persists cards.
