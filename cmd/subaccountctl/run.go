@@ -67,6 +67,10 @@ var commands = []*command{
 		summary: "List routed transactions (every page, or the first N)", run: runTransactionsList},
 	{group: "compliance", name: "check", usage: "compliance check [--account ACCOUNT_ID] [--from RFC3339] [--to RFC3339] [--sample N]",
 		summary: "Check compliance: exit 0 compliant, 1 violations, 2 error", run: runComplianceCheck},
+	{group: "audit", name: "list", usage: "audit list [--action A] [--resource-type T [--resource-id ID]] [--actor SUB_OR_CLIENT_ID] [--from RFC3339] [--to RFC3339] [--limit N]",
+		summary: "List audit events in append order (every page, or the first N)", run: runAuditList},
+	{group: "audit", name: "verify", usage: "audit verify",
+		summary: "Verify the audit hash chain: exit 0 intact, 1 broken, 2 error", run: runAuditVerify},
 }
 
 // run is the whole program behind main, with its environment passed in so tests can
@@ -393,9 +397,15 @@ Compliance:
   or, with --account, GET /v1/accounts/ACCOUNT_ID/compliance (operator credentials).
   --from/--to bound the window for out-of-policy transactions (default: the last 24 h).
 
+Audit:
+  'audit list' and 'audit verify' read the account's audit log (tenant credentials with
+  audit:read). 'audit verify' recomputes the whole hash chain on the server and prints the
+  first broken link, if any.
+
 Exit codes:
-  0  success; compliance check: compliant
-  1  compliance check: violations found; cards enrol --file: some rows failed
+  0  success; compliance check: compliant; audit verify: the chain is intact
+  1  compliance check: violations found; cards enrol --file: some rows failed;
+     audit verify: the chain is broken
   2  error: bad command line, network failure, or an error answer from the API
 `)
 }

@@ -42,6 +42,8 @@ func tenantRoutes() []tenantRoute {
 		{"GET", "/v1/transactions/unrouted", tr, nil},
 		{"POST", "/v1/transactions/unrouted/{unrouted}/retry", tw, nil},
 		{"GET", "/v1/compliance", subaccounts.ScopeComplianceRead, nil},
+		{"GET", "/v1/audit-events", subaccounts.ScopeAuditRead, nil},
+		{"GET", "/v1/audit-events/verify", subaccounts.ScopeAuditRead, nil},
 	}
 }
 
@@ -174,6 +176,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		a := e.newAccount("Tenant A", usaCanContract(10))
 		b := e.newAccount("Tenant B", usaCanContract(10))
 		tokA, tokB := e.tenantToken(a), e.tenantToken(b)
+		clientB, _ := e.newClient(b, []string{subaccounts.ScopeSubaccountsRead}, "")
 		resA := e.newResources(tokA, "A's shop")
 		resB := e.newResources(tokB, "B's shop")
 		subB := resB.sub
@@ -212,9 +215,10 @@ func TestCrossTenantMatrix(t *testing.T) {
 		t.Run("lists", func(t *testing.T) {
 			e := e.at(t)
 			for _, path := range []string{"/v1/cards?limit=100", "/v1/cards?subaccountId=" + subB, "/v1/transactions?limit=100",
-				"/v1/transactions?subaccountId=" + subB, "/v1/transactions?cardId=" + resB.card, "/v1/transactions/unrouted?limit=100", "/v1/compliance"} {
+				"/v1/transactions?subaccountId=" + subB, "/v1/transactions?cardId=" + resB.card, "/v1/transactions/unrouted?limit=100", "/v1/compliance",
+				"/v1/audit-events?limit=100", "/v1/audit-events?resourceType=client&resourceId=" + clientB, "/v1/audit-events/verify"} {
 				body := string(e.expect(e.do("GET", path, tokA, nil), 200).Body)
-				for _, id := range []string{b, resB.sub, resB.card, resB.txn, resB.unrouted} {
+				for _, id := range []string{b, resB.sub, resB.card, resB.txn, resB.unrouted, clientB} {
 					if strings.Contains(body, id) {
 						t.Errorf("%s shows B's %s", path, id)
 					}

@@ -123,6 +123,10 @@ func authenticate(v *auth.Verifier) gin.HandlerFunc {
 		}
 		c.Set(keyToken, tok)
 		c.Set(keyPrincipal, tok.Principal)
+		// Handlers pass c.Request.Context() to the service, so the audit log names the caller.
+		c.Request = c.Request.WithContext(subaccounts.WithActor(c.Request.Context(), subaccounts.Actor{
+			Subject: tok.Principal.Subject, ClientID: tok.Principal.ClientID, RequestID: requestID(c),
+		}))
 		c.Next()
 	}
 }

@@ -69,4 +69,8 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/balance-transfers", ledgerRead, handleListTransfers(svc, subaccounts.KindBalanceTransfer))
 	t.GET("/subaccounts/:subaccountId/usage", ledgerRead, handleSubaccountUsage(svc))
 	t.GET("/usage", ledgerRead, handleAccountUsage(svc))
+
+	auditRead := scope(subaccounts.ScopeAuditRead)
+	t.GET("/audit-events", auditRead, handleListAuditEvents(svc))
+	t.GET("/audit-events/verify", auditRead, handleVerifyAudit(svc))
 }

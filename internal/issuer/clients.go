@@ -61,7 +61,15 @@ func (is *Issuer) CreateClient(ctx context.Context, accountID uuid.UUID, in Clie
 		SecretHash:   hash,
 		CreatedAt:    subaccounts.Now(),
 	}
-	if err := is.store.CreateClient(ctx, c); err != nil {
+	err = is.store.Transact(ctx, func(tx subaccounts.Tx) error {
+		if err := tx.CreateClient(ctx, c); err != nil {
+			return err
+		}
+		return subaccounts.RecordAudit(ctx, tx, accountID, subaccounts.AuditRecord{
+			Action: "client.create", ResourceType: "client", ResourceID: c.ID, After: c,
+		})
+	})
+	if err != nil {
 		return subaccounts.Client{}, "", fmt.Errorf("create client: %w", err)
 	}
 	return c, secret, nil
@@ -96,7 +104,21 @@ func (is *Issuer) ListClients(ctx context.Context, accountID uuid.UUID, p subacc
 // RevokeClient revokes a client; its tokens stop working at once on this replica and
 // within a few seconds on the others.
 func (is *Issuer) RevokeClient(ctx context.Context, accountID uuid.UUID, clientID string) error {
-	if err := is.store.RevokeClient(ctx, accountID, clientID); err != nil {
+	err := is.store.Transact(ctx, func(tx subaccounts.Tx) error {
+		// The client as it was, for the audit log; GetClient finds any account's client,
+		// so another account's is not found below, by RevokeClient.
+		before, err := tx.GetClient(ctx, clientID)
+		if err != nil && !errors.Is(err, subaccounts.ErrNotFound) {
+			return err
+		}
+		if err := tx.RevokeClient(ctx, accountID, clientID); err != nil {
+			return err
+		}
+		return subaccounts.RecordAudit(ctx, tx, accountID, subaccounts.AuditRecord{
+			Action: "client.revoke", ResourceType: "client", ResourceID: clientID, Before: before,
+		})
+	})
+	if err != nil {
 		return err
 	}
 	is.forget(clientID)

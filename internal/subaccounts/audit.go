@@ -1,7 +1,15 @@
 package subaccounts
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -39,10 +47,316 @@ type AuditRecord struct {
 	Reference     string
 }
 
+// AuditViewer is implemented by values that may appear as the before or after of an
+// audit record besides the types the audit log knows (Account, Subaccount, Card,
+// Client). AuditView returns what the log keeps of the value, encoded with
+// encoding/json; it must leave out anything secret. Other types are refused rather than
+// dumped, so a new field holding a secret can never slip into the log unnoticed.
+type AuditViewer interface {
+	AuditView() any
+}
+
 // RecordAudit appends records to the audit log of accountID inside tx, as the actor ctx
 // carries. Call it as the last step of a transaction, after every other write, so the
 // per-account chain head is locked for the shortest time and always last.
 func RecordAudit(ctx context.Context, tx Tx, accountID uuid.UUID, recs ...AuditRecord) error {
-	// Implemented by the audit log work (issue 4 §6).
+	if len(recs) == 0 {
+		return nil
+	}
+	if accountID == uuid.Nil {
+		return errors.New("record audit: no account")
+	}
+	actor := ActorFrom(ctx)
+	now := Now()
+	events := make([]AuditEvent, len(recs))
+	for i, r := range recs {
+		if r.Action == "" || r.ResourceType == "" {
+			return fmt.Errorf("record audit: record %d has no action or resource type", i)
+		}
+		before, err := auditJSON(r.Before)
+		if err != nil {
+			return fmt.Errorf("record audit %s: before: %w", r.Action, err)
+		}
+		after, err := auditJSON(r.After)
+		if err != nil {
+			return fmt.Errorf("record audit %s: after: %w", r.Action, err)
+		}
+		events[i] = AuditEvent{
+			ID:            uuid.Must(uuid.NewV7()),
+			AccountID:     accountID,
+			ActorSubject:  actor.Subject,
+			ActorClientID: actor.ClientID,
+			Action:        r.Action,
+			ResourceType:  r.ResourceType,
+			ResourceID:    r.ResourceID,
+			Before:        before,
+			After:         after,
+			Reference:     r.Reference,
+			RequestID:     actor.RequestID,
+			CreatedAt:     now,
+		}
+	}
+	if err := tx.AppendAuditEvents(ctx, accountID, events); err != nil {
+		return fmt.Errorf("record audit: %w", err)
+	}
 	return nil
+}
+
+// AuditEvent is one entry of an account's audit log. Seq numbers an account's events
+// from 1 without gaps; Hash chains each event to the one before it (see ChainHash).
+type AuditEvent struct {
+	ID            uuid.UUID
+	AccountID     uuid.UUID
+	Seq           int64
+	ActorSubject  string
+	ActorClientID string
+	Action        string
+	ResourceType  string
+	ResourceID    string
+	// Before and After are canonical JSON (compact, keys sorted), or nil for none.
+	Before, After json.RawMessage
+	Reference     string
+	RequestID     string
+	CreatedAt     time.Time
+	PrevHash      string
+	Hash          string
+}
+
+// GenesisHash is the PrevHash of an account's first event.
+var GenesisHash = strings.Repeat("0", 64)
+
+// AuditHead is the newest link of an account's chain: its seq and hash. The zero
+// AuditHead stands for an account that has no events.
+type AuditHead struct {
+	Seq  int64
+	Hash string
+}
+
+// AuditFilter narrows an audit event list. Empty fields do not filter.
+type AuditFilter struct {
+	Action       string
+	ResourceType string
+	// ResourceID is only used together with ResourceType.
+	ResourceID string
+	// Actor matches the actor's subject or client id.
+	Actor string
+	// From is inclusive and To exclusive, on CreatedAt.
+	From, To time.Time
+}
+
+// AuditStore persists the audit log.
+type AuditStore interface {
+	// AppendAuditEvents appends events to the chain of accountID in order: it locks the
+	// account's chain head (creating it when missing), gives each event the next seq,
+	// the previous hash and its own hash (filling in Seq, PrevHash and Hash of events),
+	// inserts them and moves the head, all in one transaction.
+	AppendAuditEvents(ctx context.Context, accountID uuid.UUID, events []AuditEvent) error
+	// ListAuditEvents returns one page of the account's events in seq order; p.After is
+	// the id of the last event of the previous page.
+	ListAuditEvents(ctx context.Context, accountID uuid.UUID, f AuditFilter, p Page) ([]AuditEvent, error)
+	// AuditEventsAfter returns up to limit of the account's events with seq greater than
+	// afterSeq, in seq order.
+	AuditEventsAfter(ctx context.Context, accountID uuid.UUID, afterSeq int64, limit int) ([]AuditEvent, error)
+	// AuditHead returns the account's chain head, or the zero AuditHead when it has none.
+	AuditHead(ctx context.Context, accountID uuid.UUID) (AuditHead, error)
+}
+
+// canonicalEvent fixes the field order of the hashed form of an event.
+type canonicalEvent struct {
+	AccountID     string          `json:"accountId"`
+	Seq           int64           `json:"seq"`
+	ID            string          `json:"id"`
+	ActorSubject  string          `json:"actorSub"`
+	ActorClientID string          `json:"actorClientId"`
+	Action        string          `json:"action"`
+	ResourceType  string          `json:"resourceType"`
+	ResourceID    string          `json:"resourceId"`
+	Before        json.RawMessage `json:"before"`
+	After         json.RawMessage `json:"after"`
+	Reference     string          `json:"reference"`
+	RequestID     string          `json:"requestId"`
+	CreatedAt     string          `json:"createdAt"`
+}
+
+// auditTimeLayout is the hashed form of CreatedAt: UTC, milliseconds, as the API shows it.
+const auditTimeLayout = "2006-01-02T15:04:05.000Z"
+
+// CanonicalForm returns the deterministic JSON encoding of e that its hash covers: every
+// field except PrevHash and Hash, in a fixed order, CreatedAt in UTC with milliseconds,
+// Before and After re-encoded canonically.
+func (e AuditEvent) CanonicalForm() ([]byte, error) {
+	before, err := CanonicalJSON(e.Before)
+	if err != nil {
+		return nil, fmt.Errorf("audit event %d: before: %w", e.Seq, err)
+	}
+	after, err := CanonicalJSON(e.After)
+	if err != nil {
+		return nil, fmt.Errorf("audit event %d: after: %w", e.Seq, err)
+	}
+	return json.Marshal(canonicalEvent{
+		AccountID:     e.AccountID.String(),
+		Seq:           e.Seq,
+		ID:            e.ID.String(),
+		ActorSubject:  e.ActorSubject,
+		ActorClientID: e.ActorClientID,
+		Action:        e.Action,
+		ResourceType:  e.ResourceType,
+		ResourceID:    e.ResourceID,
+		Before:        before,
+		After:         after,
+		Reference:     e.Reference,
+		RequestID:     e.RequestID,
+		CreatedAt:     e.CreatedAt.UTC().Format(auditTimeLayout),
+	})
+}
+
+// ChainHash returns the hash e must carry after PrevHash: hex(SHA-256(PrevHash ||
+// canonical form)).
+func (e AuditEvent) ChainHash() (string, error) {
+	form, err := e.CanonicalForm()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write([]byte(e.PrevHash))
+	h.Write(form)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// CanonicalJSON re-encodes a JSON document compactly with object keys sorted and numbers
+// exactly as written; nil and JSON null are nil. Two documents with the same meaning and
+// the same number spellings encode alike.
+func CanonicalJSON(raw json.RawMessage) (json.RawMessage, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON document")
+	}
+	if v == nil {
+		return nil, nil
+	}
+	// encoding/json writes map keys sorted and json.Number as written.
+	return json.Marshal(v)
+}
+
+// auditJSON returns the safe view of a before or after value as canonical JSON.
+func auditJSON(v any) (json.RawMessage, error) {
+	var view any
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case Account:
+		view = accountAudit(x)
+	case *Account:
+		if x == nil {
+			return nil, nil
+		}
+		view = accountAudit(*x)
+	case Subaccount:
+		view = subaccountAudit(x)
+	case *Subaccount:
+		if x == nil {
+			return nil, nil
+		}
+		view = subaccountAudit(*x)
+	case Card:
+		view = cardAudit(x)
+	case *Card:
+		if x == nil {
+			return nil, nil
+		}
+		view = cardAudit(*x)
+	case Client:
+		view = clientAudit(x)
+	case *Client:
+		if x == nil {
+			return nil, nil
+		}
+		view = clientAudit(*x)
+	case AuditViewer:
+		view = x.AuditView()
+	default:
+		return nil, fmt.Errorf("%T has no audit view (implement AuditViewer)", v)
+	}
+	raw, err := json.Marshal(view)
+	if err != nil {
+		return nil, err
+	}
+	return CanonicalJSON(raw)
+}
+
+func auditTime(t time.Time) string { return t.UTC().Format(auditTimeLayout) }
+
+func accountAudit(a Account) any {
+	return map[string]any{
+		"id":   a.ID,
+		"name": a.Name,
+		"contract": map[string]any{
+			"configurations": nonNil(a.Contract.Configurations),
+			"maxSubaccounts": a.Contract.MaxSubaccounts,
+			"version":        a.Contract.Version,
+		},
+		"createdAt": auditTime(a.CreatedAt),
+		"updatedAt": auditTime(a.UpdatedAt),
+	}
+}
+
+func subaccountAudit(s Subaccount) any {
+	return map[string]any{
+		"id":             s.ID,
+		"accountId":      s.AccountID,
+		"name":           s.Name,
+		"configurations": nonNil(s.Configurations),
+		"configVersion":  s.ConfigVersion,
+		"metadata":       orEmpty(s.Metadata),
+		"suspended":      s.Suspended,
+		"createdAt":      auditTime(s.CreatedAt),
+		"updatedAt":      auditTime(s.UpdatedAt),
+	}
+}
+
+// cardAudit leaves out the fingerprint: it identifies a PAN within the account.
+func cardAudit(c Card) any {
+	return map[string]any{
+		"id":           c.ID,
+		"accountId":    c.AccountID,
+		"subaccountId": c.SubaccountID,
+		"network":      c.Network.String(),
+		"countryCode":  c.CountryCode,
+		"firstNumbers": c.FirstNumbers,
+		"lastNumbers":  c.LastNumbers,
+		"expMonth":     c.ExpMonth,
+		"expYear":      c.ExpYear,
+		"status":       string(c.Status),
+		"policyStatus": string(c.PolicyStatus),
+		"metadata":     orEmpty(c.Metadata),
+		"createdAt":    auditTime(c.CreatedAt),
+		"updatedAt":    auditTime(c.UpdatedAt),
+	}
+}
+
+// clientAudit leaves out the secret hash.
+func clientAudit(c Client) any {
+	return map[string]any{
+		"clientId":     c.ID,
+		"accountId":    c.AccountID,
+		"subaccountId": c.SubaccountID,
+		"name":         c.Name,
+		"scopes":       nonNil(c.Scopes),
+		"createdAt":    auditTime(c.CreatedAt),
+	}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

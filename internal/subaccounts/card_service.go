@@ -275,7 +275,7 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 			if err := l.flush(ctx, tx); err != nil {
 				return err
 			}
-			return RecordAudit(ctx, tx, p.AccountID, cardAudit("card.enrol", nil, &card))
+			return RecordAudit(ctx, tx, p.AccountID, cardRecord("card.enrol", nil, &card))
 		}
 		existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{card.Fingerprint})
 		if err != nil {
@@ -395,7 +395,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			if err := l.chargeFor(&sub, ChargeCardEnrolment, c.ID, price, true); err != nil {
 				return err
 			}
-			recs = append(recs, cardAudit("card.enrol", nil, c))
+			recs = append(recs, cardRecord("card.enrol", nil, c))
 		}
 		if err := l.flush(ctx, tx); err != nil {
 			return err
@@ -493,7 +493,7 @@ func (s *Service) ListCards(ctx context.Context, p Principal, f CardFilter, page
 
 // cardAudit is the audit record of a card change; cards are audited by their safe view
 // (first six and last four digits, never the fingerprint).
-func cardAudit(action string, before, after *Card) AuditRecord {
+func cardRecord(action string, before, after *Card) AuditRecord {
 	r := AuditRecord{Action: action, ResourceType: "card"}
 	if before != nil {
 		r.Before, r.ResourceID = *before, before.ID.String()
@@ -595,7 +595,7 @@ func (s *Service) changeCard(ctx context.Context, p Principal, action string, id
 			return err
 		}
 		out = c
-		return RecordAudit(ctx, tx, p.AccountID, cardAudit(action, &before, &c))
+		return RecordAudit(ctx, tx, p.AccountID, cardRecord(action, &before, &c))
 	})
 	return out, err
 }

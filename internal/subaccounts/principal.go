@@ -15,6 +15,7 @@ const (
 	ScopeTransactionsRead  = "transactions:read"
 	ScopeTransactionsWrite = "transactions:write"
 	ScopeComplianceRead    = "compliance:read"
+	ScopeAuditRead         = "audit:read"
 	ScopeAccountsAdmin     = "accounts:admin"
 	ScopeLedgerRead        = "ledger:read"
 	ScopeLedgerWrite       = "ledger:write"
@@ -27,6 +28,7 @@ var TenantScopes = []string{
 	ScopeTransactionsRead, ScopeTransactionsWrite,
 	ScopeComplianceRead,
 	ScopeLedgerRead, ScopeLedgerWrite,
+	ScopeAuditRead,
 }
 
 // Principal is the verified caller of one request, built only from a verified token.

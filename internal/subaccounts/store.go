@@ -70,6 +70,7 @@ type Tx interface {
 	TransactionStore
 	ComplianceStore
 	LedgerStore
+	AuditStore
 }
 
 // CardStore persists cards.

@@ -1,0 +1,176 @@
+package subaccounts
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// AuditQuery is an audit event list request as the caller wrote it; empty fields do not
+// filter.
+type AuditQuery struct {
+	Action       string
+	ResourceType string
+	ResourceID   string
+	// Actor matches the actor's subject or client id.
+	Actor string
+	// From (inclusive) and To (exclusive) are RFC 3339 times on the event's createdAt.
+	From, To string
+}
+
+// maxAuditParam caps the length of the free-text filters.
+const maxAuditParam = 200
+
+// auditAllowed refuses confined clients: the audit log is the whole account's, and its
+// events name resources of every subaccount.
+func auditAllowed(p Principal) error {
+	if p.Confined() {
+		return Errorf(CodeForbidden, "The audit log belongs to the whole account; a client confined to one subaccount cannot read it.")
+	}
+	return nil
+}
+
+// ListAuditEvents returns one page of the account's audit events in seq (append) order,
+// and the id to continue after, if any.
+func (s *Service) ListAuditEvents(ctx context.Context, p Principal, q AuditQuery, page Page) ([]AuditEvent, *uuid.UUID, error) {
+	if err := auditAllowed(p); err != nil {
+		return nil, nil, err
+	}
+	f := AuditFilter{Action: q.Action, ResourceType: q.ResourceType, ResourceID: q.ResourceID, Actor: q.Actor}
+	var errs []FieldError
+	for _, param := range []struct{ name, value string }{
+		{"action", q.Action}, {"resourceType", q.ResourceType}, {"resourceId", q.ResourceID}, {"actor", q.Actor},
+	} {
+		if len(param.value) > maxAuditParam {
+			errs = append(errs, FieldError{Parameter: param.name, Detail: fmt.Sprintf("must be at most %d bytes", maxAuditParam)})
+		}
+	}
+	if q.ResourceID != "" && q.ResourceType == "" {
+		errs = append(errs, FieldError{Parameter: "resourceId", Detail: "needs resourceType: ids are unique only within one resource type"})
+	}
+	var ferrs []FieldError
+	f.From, f.To, ferrs = parseWindow(q.From, q.To)
+	errs = append(errs, ferrs...)
+	if len(errs) > 0 {
+		return nil, nil, Invalid(errs...)
+	}
+	items, err := s.store.ListAuditEvents(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list audit events: %w", err)
+	}
+	items, next := cut(items, page.Limit, func(e AuditEvent) uuid.UUID { return e.ID })
+	return items, next, nil
+}
+
+// Reasons VerifyAudit gives for a broken chain.
+const (
+	// AuditHashMismatch: the event's content does not hash to its stored hash; it was
+	// changed after it was written.
+	AuditHashMismatch = "hash mismatch"
+	// AuditPrevHashMismatch: the event does not name the previous event's hash; the
+	// previous event was replaced, or this one moved.
+	AuditPrevHashMismatch = "previous hash mismatch"
+	// AuditGap: the event with this seq is missing.
+	AuditGap = "missing event (gap in sequence)"
+	// AuditHeadPastEnd: the chain head names a seq beyond the last event; events at the
+	// end were removed.
+	AuditHeadPastEnd = "head points past the last event"
+	// AuditHeadMismatch: the chain head does not name the last event, or is missing
+	// while events exist.
+	AuditHeadMismatch = "head does not match the last event"
+)
+
+// AuditBreak is the first broken link of a chain.
+type AuditBreak struct {
+	Seq int64
+	// EventID is the event at Seq, or uuid.Nil when there is none (a gap, a head past
+	// the end).
+	EventID uuid.UUID
+	Reason  string
+}
+
+// AuditVerification is the outcome of VerifyAudit.
+type AuditVerification struct {
+	Valid bool
+	// EventsChecked counts the events whose links were checked before the first break
+	// (all of them when Valid).
+	EventsChecked int64
+	// Head is the chain head as read at the end of the check.
+	Head AuditHead
+	// Broken is the first broken link; nil when Valid.
+	Broken *AuditBreak
+}
+
+// auditVerifyBatch is how many events VerifyAudit reads per query: memory stays bounded
+// however long the chain.
+const auditVerifyBatch = 1000
+
+// VerifyAudit recomputes the caller's account's whole audit chain, in batches, and
+// reports the first broken link, if any. Events appended while it runs are checked too.
+func (s *Service) VerifyAudit(ctx context.Context, p Principal) (AuditVerification, error) {
+	if err := auditAllowed(p); err != nil {
+		return AuditVerification{}, err
+	}
+	v, err := VerifyAuditChain(ctx, s.store, p.AccountID, auditVerifyBatch)
+	if err != nil {
+		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
+	}
+	return v, nil
+}
+
+// VerifyAuditChain checks the audit chain of accountID in store, reading batch events
+// at a time.
+func VerifyAuditChain(ctx context.Context, store AuditStore, accountID uuid.UUID, batch int) (AuditVerification, error) {
+	var out AuditVerification
+	broken := func(seq int64, id uuid.UUID, reason string) (AuditVerification, error) {
+		out.Broken = &AuditBreak{Seq: seq, EventID: id, Reason: reason}
+		return out, nil
+	}
+	prev, last, lastID := GenesisHash, int64(0), uuid.Nil
+	events, err := store.AuditEventsAfter(ctx, accountID, last, batch)
+	if err != nil {
+		return out, err
+	}
+	for {
+		for _, e := range events {
+			if e.Seq != last+1 {
+				return broken(last+1, uuid.Nil, AuditGap)
+			}
+			if e.PrevHash != prev {
+				return broken(e.Seq, e.ID, AuditPrevHashMismatch)
+			}
+			// An event whose before or after no longer parses was changed too.
+			if h, err := e.ChainHash(); err != nil || h != e.Hash {
+				return broken(e.Seq, e.ID, AuditHashMismatch)
+			}
+			out.EventsChecked++
+			prev, last, lastID = e.Hash, e.Seq, e.ID
+		}
+		if len(events) == batch {
+			if events, err = store.AuditEventsAfter(ctx, accountID, last, batch); err != nil {
+				return out, err
+			}
+			continue
+		}
+		// The end of the events as far as they were read. The head is moved in the same
+		// transaction as the events it names, so read after them it names the last of
+		// them, or a later one appended meanwhile, which a further read must find.
+		if out.Head, err = store.AuditHead(ctx, accountID); err != nil {
+			return out, err
+		}
+		switch {
+		case out.Head.Seq == last && (last == 0 || out.Head.Hash == prev):
+			out.Valid = true
+			return out, nil
+		case out.Head.Seq <= last:
+			return broken(last, lastID, AuditHeadMismatch)
+		}
+		if events, err = store.AuditEventsAfter(ctx, accountID, last, batch); err != nil {
+			return out, err
+		}
+		if len(events) == 0 {
+			return broken(last+1, uuid.Nil, AuditHeadPastEnd)
+		}
+	}
+}
