@@ -41,6 +41,8 @@ var (
 	probUnavailable      = problemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
 	probSuspended        = problemKind{"subaccount-suspended", http.StatusConflict, "The subaccount is suspended"}
 	probCardExists       = problemKind{"card-exists", http.StatusConflict, "The card is already enrolled"}
+	probKeyReused        = problemKind{"idempotency-key-reused", http.StatusUnprocessableEntity, "The idempotency key was used with a different request"}
+	probKeyInFlight      = problemKind{"idempotency-key-in-flight", http.StatusConflict, "A request with this idempotency key is still in progress"}
 	domainCodeToProblems = map[subaccounts.Code]problemKind{
 		subaccounts.CodeValidation:   probValidation,
 		subaccounts.CodePolicy:       probPolicy,
@@ -51,6 +53,8 @@ var (
 		subaccounts.CodeNotSupported: probNotSupported,
 		subaccounts.CodeSuspended:    probSuspended,
 		subaccounts.CodeCardExists:   probCardExists,
+		subaccounts.CodeKeyReused:    probKeyReused,
+		subaccounts.CodeKeyInFlight:  probKeyInFlight,
 	}
 )
 

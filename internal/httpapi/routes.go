@@ -20,14 +20,16 @@ func addRoutes(r *gin.Engine, d Deps) {
 	}
 
 	v1 := r.Group("/v1", authenticate(d.Verifier))
+	// Every POST under /v1 honours Idempotency-Key; idem must come last before the handler.
+	idem := idempotent(svc)
 
 	op := v1.Group("", operator())
-	op.POST("/accounts", handleCreateAccount(svc))
+	op.POST("/accounts", idem, handleCreateAccount(svc))
 	op.GET("/accounts", handleListAccounts(svc))
 	op.GET("/accounts/:accountId", handleGetAccount(svc))
 	op.PATCH("/accounts/:accountId", handlePatchAccount(svc))
 	op.PUT("/accounts/:accountId/contract", handlePutContract(svc))
-	op.POST("/accounts/:accountId/clients", handleCreateClient(d.Issuer))
+	op.POST("/accounts/:accountId/clients", idem, handleCreateClient(d.Issuer))
 	op.GET("/accounts/:accountId/clients", handleListClients(d.Issuer))
 	op.DELETE("/accounts/:accountId/clients/:clientId", handleDeleteClient(d.Issuer))
 	op.GET("/accounts/:accountId/compliance", handleAccountCompliance(svc))
@@ -35,7 +37,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t := v1.Group("", tenant(accountExists(svc)))
 	read, write := scope(subaccounts.ScopeSubaccountsRead), scope(subaccounts.ScopeSubaccountsWrite)
 	t.GET("/account", read, handleOwnAccount(svc))
-	t.POST("/subaccounts", write, handleCreateSubaccount(svc))
+	t.POST("/subaccounts", write, idem, handleCreateSubaccount(svc))
 	t.GET("/subaccounts", read, handleListSubaccounts(svc))
 	t.GET("/subaccounts/:subaccountId", read, handleGetSubaccount(svc))
 	t.PATCH("/subaccounts/:subaccountId", write, handlePatchSubaccount(svc))
@@ -43,19 +45,19 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/subaccounts/:subaccountId/entitlements", read, handleEntitlements(svc))
 
 	cardsRead, cardsWrite := scope(subaccounts.ScopeCardsRead), scope(subaccounts.ScopeCardsWrite)
-	t.POST("/subaccounts/:subaccountId/cards", cardsWrite, handleEnrolCard(svc))
-	t.POST("/subaccounts/:subaccountId/cards/batch", cardsWrite, handleEnrolCards(svc))
+	t.POST("/subaccounts/:subaccountId/cards", cardsWrite, idem, handleEnrolCard(svc))
+	t.POST("/subaccounts/:subaccountId/cards/batch", cardsWrite, idem, handleEnrolCards(svc))
 	t.GET("/cards", cardsRead, handleListCards(svc))
 	t.GET("/cards/:cardId", cardsRead, handleGetCard(svc))
 	t.DELETE("/cards/:cardId", cardsWrite, handleRemoveCard(svc))
-	t.POST("/cards/:cardId/move", cardsWrite, handleMoveCard(svc))
+	t.POST("/cards/:cardId/move", cardsWrite, idem, handleMoveCard(svc))
 
 	txRead, txWrite := scope(subaccounts.ScopeTransactionsRead), scope(subaccounts.ScopeTransactionsWrite)
-	t.POST("/transactions", txWrite, handleIngestTransaction(svc))
-	t.POST("/transactions/batch", txWrite, handleIngestTransactions(svc))
+	t.POST("/transactions", txWrite, idem, handleIngestTransaction(svc))
+	t.POST("/transactions/batch", txWrite, idem, handleIngestTransactions(svc))
 	t.GET("/transactions", txRead, handleListTransactions(svc))
 	t.GET("/transactions/unrouted", txRead, handleListUnrouted(svc))
-	t.POST("/transactions/unrouted/:transactionId/retry", txWrite, handleRetryUnrouted(svc))
+	t.POST("/transactions/unrouted/:transactionId/retry", txWrite, idem, handleRetryUnrouted(svc))
 	t.GET("/transactions/:transactionId", txRead, handleGetTransaction(svc))
 	t.GET("/subaccounts/:subaccountId/transactions", txRead, handleListSubaccountTransactions(svc))
 

@@ -26,11 +26,11 @@ import (
 
 // Error codes of idempotent writes.
 const (
-	// CodeIdempotencyKeyReused refuses a key already used with a different request.
-	CodeIdempotencyKeyReused Code = "idempotency-key-reused"
-	// CodeIdempotencyKeyInFlight refuses a request whose key an unfinished request of this
+	// CodeKeyReused refuses a key already used with a different request.
+	CodeKeyReused Code = "idempotency-key-reused"
+	// CodeKeyInFlight refuses a request whose key an unfinished request of this
 	// process holds.
-	CodeIdempotencyKeyInFlight Code = "idempotency-key-in-flight"
+	CodeKeyInFlight Code = "idempotency-key-in-flight"
 )
 
 // IdempotencyKeyRetention is how long a used key is kept at least; PurgeIdempotencyKeys
@@ -195,9 +195,9 @@ func (s *Service) unseal(account uuid.UUID, key string, sealed []byte) ([]byte, 
 
 // Idempotently runs run at most once per (account, key) with effect. A key already used
 // with the same request answers with the stored response and replayed true, without
-// running anything; with a different request it is refused (CodeIdempotencyKeyReused),
+// running anything; with a different request it is refused (CodeKeyReused),
 // and while another request of this process holds the key, so is this one
-// (CodeIdempotencyKeyInFlight).
+// (CodeKeyInFlight).
 //
 // Otherwise the key is claimed and run called inside Atomically with the context it must
 // use for every store call, so the claim and the effect commit together: a 2xx response
@@ -275,12 +275,12 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 	return resp, false, nil
 }
 
-var errKeyInFlight = Errorf(CodeIdempotencyKeyInFlight, "A request with this Idempotency-Key is still being processed; retry once it has finished.")
+var errKeyInFlight = Errorf(CodeKeyInFlight, "A request with this Idempotency-Key is still being processed; retry once it has finished.")
 
 // replay answers with a stored response when the request is the one it answered.
 func (s *Service) replay(rec IdempotencyRecord, hash string) (IdempotentResponse, bool, error) {
 	if !hmac.Equal([]byte(rec.RequestHash), []byte(hash)) {
-		return IdempotentResponse{}, false, Errorf(CodeIdempotencyKeyReused,
+		return IdempotentResponse{}, false, Errorf(CodeKeyReused,
 			"This Idempotency-Key was already used with a different request (method, path, query or body); use a new key for a new request.")
 	}
 	body, err := s.unseal(rec.AccountID, rec.Key, rec.SealedBody)
