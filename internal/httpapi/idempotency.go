@@ -51,6 +51,9 @@ func idempotent(svc *subaccounts.Service) gin.HandlerFunc {
 		handler := c.Handler()
 		out, req := c.Writer, c.Request
 		var last *bufferedWriter
+		// Restored however the handler ends, a panic included, so that the recovery in
+		// withRequest answers on the real writer.
+		defer func() { c.Writer, c.Request = out, req }()
 		in := subaccounts.IdempotentRequest{
 			AccountID: mustPrincipal(c).AccountID, // uuid.Nil for the operator
 			Key:       keys[0],
