@@ -96,6 +96,7 @@ func open(ctx context.Context, dialector gorm.Dialector, dialect string, opts Op
 		}
 	}
 	if err := noteRetryableErrors(gdb); err != nil {
+		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open %s: %w", dialect, err)
 	}
 	return &DB{gdb: gdb, dialect: dialect, queries: queries{db: gdb, dialect: dialect}}, nil
