@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svc := subaccounts.NewService(db, opts...)
 	// Runs after the HTTP server stopped: messages already queued are still written.
 	defer svc.Close()
+	go purgeIdempotencyKeys(ctx, svc, log)
 	handler := httpapi.NewServer(httpapi.Deps{
 		Service:  svc,
 		Verifier: verifier,
@@ -162,6 +163,25 @@ func discover(ctx context.Context, issuerURL string, log *slog.Logger) (string, 
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// purgeIdempotencyKeys deletes expired idempotency keys at start and then hourly until
+// ctx ends. Every replica does so; the deletes are idempotent.
+func purgeIdempotencyKeys(ctx context.Context, svc *subaccounts.Service, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := svc.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purging idempotency keys", slog.String("error", err.Error()))
+		} else if n > 0 {
+			log.Info("purged idempotency keys", slog.Int64("deleted", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

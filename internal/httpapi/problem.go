@@ -45,6 +45,8 @@ var (
 	probNoCredit         = problemKind{"insufficient-credit", http.StatusPaymentRequired, "The balance and credit do not cover the charge"}
 	probQuota            = problemKind{"quota-exceeded", http.StatusConflict, "The subaccount's quota is used up"}
 	probPrecondition     = problemKind{"precondition-failed", http.StatusPreconditionFailed, "The resource changed since the version in If-Match"}
+	probKeyReused        = problemKind{"idempotency-key-reused", http.StatusUnprocessableEntity, "The idempotency key was used with a different request"}
+	probKeyInFlight      = problemKind{"idempotency-key-in-flight", http.StatusConflict, "A request with this idempotency key is still in progress"}
 	domainCodeToProblems = map[subaccounts.Code]problemKind{
 		subaccounts.CodeValidation:   probValidation,
 		subaccounts.CodePolicy:       probPolicy,
@@ -60,6 +62,8 @@ var (
 		subaccounts.CodeInsufficientCredit: probNoCredit,
 		subaccounts.CodeQuotaExceeded:      probQuota,
 		subaccounts.CodePreconditionFailed: probPrecondition,
+		subaccounts.CodeKeyReused:    probKeyReused,
+		subaccounts.CodeKeyInFlight:  probKeyInFlight,
 	}
 )
 

@@ -20,7 +20,17 @@ type queries struct {
 	inTx    bool
 }
 
-func (q queries) with(ctx context.Context) *gorm.DB { return q.db.WithContext(ctx) }
+// with binds ctx to the queries' database. On the pool it joins the ambient transaction
+// ctx carries (see Atomically), so every query of a request runs in that one transaction
+// and on its connection.
+func (q queries) with(ctx context.Context) *gorm.DB {
+	if !q.inTx {
+		if a, ok := ctx.Value(ambientKey{}).(*ambient); ok && a.root == q.db {
+			return a.tx.WithContext(ctx)
+		}
+	}
+	return q.db.WithContext(ctx)
+}
 
 // timeOrder is an ORDER BY term sorting a timestamp column (a fixed column name, never
 // user input) in time order. SQLite holds times as RFC 3339 text with trailing zeros

@@ -95,6 +95,10 @@ func open(ctx context.Context, dialector gorm.Dialector, dialect string, opts Op
 			return nil, err
 		}
 	}
+	if err := noteRetryableErrors(gdb); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open %s: %w", dialect, err)
+	}
 	return &DB{gdb: gdb, dialect: dialect, queries: queries{db: gdb, dialect: dialect}}, nil
 }
 
@@ -188,8 +192,12 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Transact runs fn in a transaction and retries it on serialization failures, deadlocks
-// and busy locks, with jittered backoff.
+// and busy locks, with jittered backoff. Inside Atomically it runs fn in a nested
+// transaction of the ambient one instead, and leaves retrying to Atomically.
 func (d *DB) Transact(ctx context.Context, fn func(tx subaccounts.Tx) error) error {
+	if a := d.ambientOf(ctx); a != nil {
+		return d.nested(ctx, a, fn)
+	}
 	const attempts = 5
 	var err error
 	for i := range attempts {

@@ -19,6 +19,7 @@ type Service struct {
 	fingerprints     *pan.Fingerprinter
 	groupCommit      GroupCommit
 	committer        *committer
+	idem             idempotency
 }
 
 // OnGroupWritten registers fn to learn the size of every group the group commit writes,

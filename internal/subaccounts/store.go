@@ -18,6 +18,13 @@ type Store interface {
 	Transact(ctx context.Context, fn func(tx Tx) error) error
 	// Ping reports whether the database is reachable and its migrations are applied.
 	Ping(ctx context.Context) error
+	// Atomically runs fn in one database transaction that every store call made with the
+	// context fn receives joins (Transact becomes a nested transaction); it commits when fn
+	// returns nil, and runs fn again after a serialization failure or busy lock.
+	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
+	// InTransaction reports whether ctx carries Atomically's transaction.
+	InTransaction(ctx context.Context) bool
+	IdempotencyStore
 	Tx
 }
 

@@ -285,7 +285,15 @@ func (s *Service) IngestTransaction(ctx context.Context, p Principal, in Message
 	if len(errs) > 0 {
 		return IngestOutcome{}, Invalid(errs...)
 	}
-	out, err := s.committer.submit(ctx, m)
+	var out IngestOutcome
+	var err error
+	if s.store.InTransaction(ctx) {
+		// The request's own transaction must hold the message: a group runs in another.
+		err = s.store.Transact(ctx, func(tx Tx) error { return s.ingest(ctx, tx, []*message{m}) })
+		out = m.out
+	} else {
+		out, err = s.committer.submit(ctx, m)
+	}
 	if err != nil {
 		return IngestOutcome{}, fmt.Errorf("ingest transaction: %w", err)
 	}

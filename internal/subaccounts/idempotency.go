@@ -1,0 +1,304 @@
+package subaccounts
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Idempotent writes: a POST carrying an Idempotency-Key takes effect at most once per
+// (account, key). The key is claimed in the same database transaction as the request's
+// effect and holds the response once the request succeeded, so a crash can leave neither
+// an effect without its key nor a key without its effect. Only successful (2xx) responses
+// are kept: a refused or failed request rolls its claim back with everything else, so the
+// same request can be sent again with the same key and is run again.
+
+// Error codes of idempotent writes.
+const (
+	// CodeKeyReused refuses a key already used with a different request.
+	CodeKeyReused Code = "idempotency-key-reused"
+	// CodeKeyInFlight refuses a request whose key an unfinished request of this
+	// process holds.
+	CodeKeyInFlight Code = "idempotency-key-in-flight"
+)
+
+// IdempotencyKeyRetention is how long a used key is kept at least; PurgeIdempotencyKeys
+// deletes older ones.
+const IdempotencyKeyRetention = 24 * time.Hour
+
+// MaxIdempotencyKeyLen is the longest key accepted.
+const MaxIdempotencyKeyLen = 255
+
+// ValidIdempotencyKey reports whether key is 1 to 255 visible ASCII characters (0x21–0x7E).
+func ValidIdempotencyKey(key string) bool {
+	if len(key) == 0 || len(key) > MaxIdempotencyKeyLen {
+		return false
+	}
+	for i := range len(key) {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// IdempotentRequest is a request carrying an idempotency key. AccountID scopes the key:
+// the platform operator, who has no account, uses uuid.Nil. Body is only hashed, never
+// kept: it can hold a card number.
+type IdempotentRequest struct {
+	AccountID uuid.UUID
+	Key       string
+	Method    string
+	// Path is hashed; StoredPath, when set, is what the key's row records instead (the
+	// caller's scrubbed form of Path).
+	Path       string
+	StoredPath string
+	RawQuery   string
+	Body       []byte
+}
+
+// IdempotentResponse is a response as sent, with the headers a replay repeats.
+type IdempotentResponse struct {
+	Status      int
+	ContentType string
+	Location    string
+	ETag        string
+	Body        []byte
+}
+
+// IdempotencyRecord is a used key as stored. RequestHash is a keyed hash of the request
+// and SealedBody the response body encrypted under a key derived from the server's
+// secret, since some responses carry a secret shown only once.
+type IdempotencyRecord struct {
+	AccountID   uuid.UUID
+	Key         string
+	Method      string
+	Path        string
+	RequestHash string
+	Status      int
+	ContentType string
+	Location    string
+	ETag        string
+	SealedBody  []byte
+	CreatedAt   time.Time
+}
+
+// IdempotencyStore persists idempotency keys.
+type IdempotencyStore interface {
+	// ClaimIdempotencyKey inserts r (its key, request and creation time) unless the
+	// account already has the key, and reports whether it did. Call it inside Atomically,
+	// so the claim commits or rolls back with the request's effect. On PostgreSQL a claim
+	// of the same key that another transaction has not committed yet makes it wait for that
+	// transaction.
+	ClaimIdempotencyKey(ctx context.Context, r IdempotencyRecord) (bool, error)
+	// CompleteIdempotencyKey stores the response (status, headers, sealed body) on a key
+	// claimed in the same transaction.
+	CompleteIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+	// GetIdempotencyKey returns the account's key, or ErrNotFound.
+	GetIdempotencyKey(ctx context.Context, accountID uuid.UUID, key string) (IdempotencyRecord, error)
+	// DeleteIdempotencyKeysBefore deletes the keys of every account created before t and
+	// returns how many it deleted.
+	DeleteIdempotencyKeysBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// idempotency is the Service's state for idempotent writes: the keys derived from the
+// fingerprint master key (on first use, since options may set the fingerprinter after
+// NewService began) and the keys this process has in flight.
+type idempotency struct {
+	once     sync.Once
+	hashKey  []byte
+	sealer   cipher.AEAD
+	err      error
+	inFlight sync.Map // flightKey → struct{}
+}
+
+type flightKey struct {
+	account uuid.UUID
+	key     string
+}
+
+// Labels of the keys derived from the fingerprint master key; changing one makes every
+// stored key unusable.
+const (
+	requestHashLabel  = "idempotency/request-hash"
+	responseSealLabel = "idempotency/response-seal"
+)
+
+func (s *Service) idempotencyKeys() error {
+	d := &s.idem
+	d.once.Do(func() {
+		if s.fingerprints == nil {
+			d.err = errors.New("idempotency keys need the card fingerprint key, which is not configured")
+			return
+		}
+		d.hashKey = s.fingerprints.DeriveKey(requestHashLabel)
+		block, err := aes.NewCipher(s.fingerprints.DeriveKey(responseSealLabel))
+		if err != nil {
+			d.err = err
+			return
+		}
+		d.sealer, d.err = cipher.NewGCM(block)
+	})
+	return d.err
+}
+
+// requestHash is the hex HMAC-SHA256 of the request's method, path, query and body, each
+// length-prefixed so no two requests share an encoding.
+func (s *Service) requestHash(r IdempotentRequest) string {
+	h := hmac.New(sha256.New, s.idem.hashKey)
+	for _, part := range [][]byte{[]byte(r.Method), []byte(r.Path), []byte(r.RawQuery), r.Body} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sealAAD binds a sealed body to its account and key, so a row's body cannot be moved to
+// another row.
+func sealAAD(account uuid.UUID, key string) []byte {
+	return append(account[:], key...)
+}
+
+func (s *Service) seal(account uuid.UUID, key string, body []byte) ([]byte, error) {
+	nonce := make([]byte, s.idem.sealer.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return s.idem.sealer.Seal(nonce, nonce, body, sealAAD(account, key)), nil
+}
+
+func (s *Service) unseal(account uuid.UUID, key string, sealed []byte) ([]byte, error) {
+	n := s.idem.sealer.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed response is too short")
+	}
+	body, err := s.idem.sealer.Open(nil, sealed[:n], sealed[n:], sealAAD(account, key))
+	if err != nil {
+		// A changed fingerprint key makes the stored responses unreadable.
+		return nil, fmt.Errorf("open the stored response: %w", err)
+	}
+	return body, nil
+}
+
+// Idempotently runs run at most once per (account, key) with effect. A key already used
+// with the same request answers with the stored response and replayed true, without
+// running anything; with a different request it is refused (CodeKeyReused),
+// and while another request of this process holds the key, so is this one
+// (CodeKeyInFlight).
+//
+// Otherwise the key is claimed and run called inside Atomically with the context it must
+// use for every store call, so the claim and the effect commit together: a 2xx response
+// is stored on the key and committed, anything else rolls back the claim with everything
+// run wrote. run may be called again when the database asks for a retry, and must answer
+// afresh each time. When the commit fails the error is returned and the response must not
+// be sent.
+func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run func(ctx context.Context) (IdempotentResponse, error)) (resp IdempotentResponse, replayed bool, err error) {
+	if !ValidIdempotencyKey(req.Key) {
+		return IdempotentResponse{}, false, Invalid(FieldError{Parameter: "Idempotency-Key", Detail: "must be 1 to 255 visible ASCII characters"})
+	}
+	if err := s.idempotencyKeys(); err != nil {
+		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
+	}
+	hash := s.requestHash(req)
+	rec, err := s.store.GetIdempotencyKey(ctx, req.AccountID, req.Key)
+	switch {
+	case err == nil:
+		return s.replay(rec, hash)
+	case !errors.Is(err, ErrNotFound):
+		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
+	}
+
+	fk := flightKey{req.AccountID, req.Key}
+	if _, busy := s.idem.inFlight.LoadOrStore(fk, struct{}{}); busy {
+		return IdempotentResponse{}, false, errKeyInFlight
+	}
+	defer s.idem.inFlight.Delete(fk)
+
+	path := req.StoredPath
+	if path == "" {
+		path = req.Path
+	}
+	// errUnkept rolls back a response that is not kept; it is no failure.
+	errUnkept := errors.New("response not kept")
+	var existing *IdempotencyRecord
+	err = s.store.Atomically(ctx, func(ctx context.Context) error {
+		existing = nil
+		claim := IdempotencyRecord{
+			AccountID: req.AccountID, Key: req.Key, Method: req.Method, Path: path,
+			RequestHash: hash, CreatedAt: Now(),
+		}
+		claimed, err := s.store.ClaimIdempotencyKey(ctx, claim)
+		if err != nil {
+			return err
+		}
+		if !claimed {
+			// Another request (here or on another replica) committed the key first.
+			rec, err := s.store.GetIdempotencyKey(ctx, req.AccountID, req.Key)
+			if err != nil {
+				return err
+			}
+			existing = &rec
+			return errUnkept
+		}
+		if resp, err = run(ctx); err != nil {
+			return err
+		}
+		if resp.Status < 200 || resp.Status > 299 {
+			return errUnkept
+		}
+		done := claim
+		done.Status, done.ContentType, done.Location, done.ETag = resp.Status, resp.ContentType, resp.Location, resp.ETag
+		if done.SealedBody, err = s.seal(req.AccountID, req.Key, resp.Body); err != nil {
+			return err
+		}
+		return s.store.CompleteIdempotencyKey(ctx, done)
+	})
+	if existing != nil {
+		return s.replay(*existing, hash)
+	}
+	if err != nil && !errors.Is(err, errUnkept) {
+		return IdempotentResponse{}, false, fmt.Errorf("idempotent request: %w", err)
+	}
+	return resp, false, nil
+}
+
+var errKeyInFlight = Errorf(CodeKeyInFlight, "A request with this Idempotency-Key is still being processed; retry once it has finished.")
+
+// replay answers with a stored response when the request is the one it answered.
+func (s *Service) replay(rec IdempotencyRecord, hash string) (IdempotentResponse, bool, error) {
+	if !hmac.Equal([]byte(rec.RequestHash), []byte(hash)) {
+		return IdempotentResponse{}, false, Errorf(CodeKeyReused,
+			"This Idempotency-Key was already used with a different request (method, path, query or body); use a new key for a new request.")
+	}
+	body, err := s.unseal(rec.AccountID, rec.Key, rec.SealedBody)
+	if err != nil {
+		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
+	}
+	return IdempotentResponse{
+		Status: rec.Status, ContentType: rec.ContentType, Location: rec.Location, ETag: rec.ETag,
+		Body: body,
+	}, true, nil
+}
+
+// PurgeIdempotencyKeys deletes the keys older than IdempotencyKeyRetention and returns
+// how many it deleted.
+func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
+	n, err := s.store.DeleteIdempotencyKeysBefore(ctx, Now().Add(-IdempotencyKeyRetention))
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return n, nil
+}
