@@ -62,8 +62,8 @@ var (
 		subaccounts.CodeInsufficientCredit: probNoCredit,
 		subaccounts.CodeQuotaExceeded:      probQuota,
 		subaccounts.CodePreconditionFailed: probPrecondition,
-		subaccounts.CodeKeyReused:    probKeyReused,
-		subaccounts.CodeKeyInFlight:  probKeyInFlight,
+		subaccounts.CodeKeyReused:          probKeyReused,
+		subaccounts.CodeKeyInFlight:        probKeyInFlight,
 	}
 )
 
