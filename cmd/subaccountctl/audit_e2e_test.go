@@ -50,7 +50,7 @@ func TestE2EAudit(t *testing.T) {
 
 	r = runCLI(t, auditor, "", "audit", "verify")
 	mustExit(t, r, exitOK, "audit verify")
-	if !strings.Contains(r.stdout, "Audit chain of account "+tn.accountID+": INTACT") || !strings.Contains(r.stdout, "seq 3, hash ") {
+	if !strings.Contains(r.stdout, "Audit chain of account "+tn.accountID+": INTACT") || !strings.Contains(r.stdout, "seq 4, hash ") {
 		t.Errorf("verify output:\n%s", r.stdout)
 	}
 

@@ -81,7 +81,9 @@ type ledgerState struct {
 	subs         map[uuid.UUID]*Subaccount
 	dirty        map[uuid.UUID]bool
 	entries      []Entry
-	now          time.Time
+	// flushed counts the entries already written.
+	flushed int
+	now     time.Time
 }
 
 func newLedgerState(a Account, now time.Time) *ledgerState {
@@ -127,12 +129,24 @@ func (l *ledgerState) flush(ctx context.Context, tx Tx) error {
 		}
 	}
 	clear(l.dirty)
-	if len(l.entries) > 0 {
-		if err := tx.InsertLedgerEntries(ctx, l.entries); err != nil {
-			return err
+	fresh := l.entries[l.flushed:]
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := tx.InsertLedgerEntries(ctx, fresh); err != nil {
+		return err
+	}
+	l.flushed = len(l.entries)
+	// Automatic top-ups are transfers nobody asked for in the request: the audit log
+	// records them here, under the actor of the charge that set them off (none, for a
+	// network message written by the group commit).
+	var recs []AuditRecord
+	for _, e := range fresh {
+		if e.Kind == KindBalanceTransfer && e.Reference == AutoTopUpReference {
+			recs = append(recs, AuditRecord{Action: "balance-transfer.auto", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
 		}
 	}
-	return nil
+	return RecordAudit(ctx, tx, l.account.ID, recs...)
 }
 
 // primaryParty names the primary in the journal: the account id.
