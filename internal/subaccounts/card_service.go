@@ -372,7 +372,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				continue
 			}
 			if affordable >= 0 && int64(len(toInsert)) >= affordable {
-				out[i].Err = insufficientCredit(l.account.Balance, l.account.AvailableCredit(), price, "payer's balance")
+				out[i].Err = l.payerCannotCover(&sub, price)
 				continue
 			}
 			seen[string(c.Fingerprint)] = true
@@ -507,7 +507,7 @@ func cardRecord(action string, before, after *Card) AuditRecord {
 // RemoveCard unenrols a card. Its transactions stay; removing a removed card returns it
 // unchanged.
 func (s *Service) RemoveCard(ctx context.Context, p Principal, id uuid.UUID) (Card, error) {
-	c, err := s.changeCard(ctx, p, "card.remove", id, func(tx Tx, c *Card) (bool, error) {
+	c, err := s.changeCard(ctx, p, "card.remove", id, false, func(tx Tx, c *Card) (bool, error) {
 		if c.Status == CardRemoved {
 			return false, nil
 		}
@@ -523,7 +523,14 @@ func (s *Service) RemoveCard(ctx context.Context, p Principal, id uuid.UUID) (Ca
 // MoveCard moves an active card into another subaccount, checked against the
 // destination's configuration. Transactions routed before stay where they were.
 func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (Card, error) {
-	c, err := s.changeCard(ctx, p, "card.move", id, func(tx Tx, c *Card) (bool, error) {
+	// A destination with a card quota is counted under the account lock, which must be
+	// taken before the card's and the destination's row locks; a read ahead of the
+	// transaction says whether it is needed.
+	lockAccount := false
+	if dest, err := s.store.GetSubaccount(ctx, p.AccountID, to); err == nil && dest.MaxCards > 0 {
+		lockAccount = true
+	}
+	c, err := s.changeCard(ctx, p, "card.move", id, lockAccount, func(tx Tx, c *Card) (bool, error) {
 		if !p.Sees(to) {
 			return false, NotFound("subaccount")
 		}
@@ -541,9 +548,12 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 			return false, err
 		}
 		if dest.MaxCards > 0 {
-			// Serialise with enrolments counting the same quota.
-			if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
-				return false, err
+			if !lockAccount {
+				// The quota was set since the read ahead: lock now, out of the usual order;
+				// a deadlock this rare race could cause is detected and retried.
+				if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
+					return false, err
+				}
 			}
 			left, err := quotaLeft(ctx, tx, dest)
 			if err != nil {
@@ -565,9 +575,14 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 
 // changeCard locks a card the principal may see and lets change edit it; the card is
 // written (with a new updatedAt) only when change reports it changed something.
-func (s *Service) changeCard(ctx context.Context, p Principal, action string, id uuid.UUID, change func(tx Tx, c *Card) (bool, error)) (Card, error) {
+func (s *Service) changeCard(ctx context.Context, p Principal, action string, id uuid.UUID, lockAccount bool, change func(tx Tx, c *Card) (bool, error)) (Card, error) {
 	var out Card
 	err := s.store.Transact(ctx, func(tx Tx) error {
+		if lockAccount {
+			if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
+				return err
+			}
+		}
 		c, err := tx.GetCard(ctx, p.AccountID, id, true)
 		if err != nil {
 			return err

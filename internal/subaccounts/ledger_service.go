@@ -438,6 +438,14 @@ func (l *ledgerState) blockedByLimit(sub *Subaccount) error {
 	return nil
 }
 
+// payerCannotCover is the refusal of a charge of amount to the payer of sub's usage.
+func (l *ledgerState) payerCannotCover(sub *Subaccount, amount int64) error {
+	if sub.UsePrimaryBalance {
+		return insufficientCredit(l.account.Balance, l.account.AvailableCredit(), amount, "primary balance")
+	}
+	return insufficientCredit(sub.Balance, sub.CreditLimit, amount, "subaccount balance")
+}
+
 func insufficientCredit(balance, credit, amount int64, what string) error {
 	return &Error{Code: CodeInsufficientCredit, Reason: "insufficient-credit", Message: fmt.Sprintf(
 		"The charge of %d would take the %s of %d below its credit limit of %d.", amount, what, balance, credit)}

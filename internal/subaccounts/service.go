@@ -742,6 +742,9 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 	if !p.Sees(id) {
 		return NotFound("subaccount")
 	}
+	if p.Confined() && cascade {
+		return Errorf(CodeForbidden, "A client confined to one subaccount cannot delete it with cascade: that moves money and credit back to the primary.")
+	}
 	err := s.store.Transact(ctx, func(tx Tx) error {
 		a, err := tx.GetAccount(ctx, p.AccountID, true)
 		if err != nil {
