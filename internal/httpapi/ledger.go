@@ -19,7 +19,6 @@ type transferBody struct {
 type transferView struct {
 	ID           uuid.UUID  `json:"id"`
 	Amount       int64      `json:"amount"`
-	Currency     string     `json:"currency,omitempty"`
 	From         string     `json:"from"`
 	To           string     `json:"to"`
 	SubaccountID *uuid.UUID `json:"subaccountId"`

@@ -112,8 +112,10 @@ func (l *ledgerState) entry(kind EntryKind, ledger LedgerName, from, to string, 
 
 // flush writes what changed: the account, then the subaccounts, then the journal.
 func (l *ledgerState) flush(ctx context.Context, tx Tx) error {
+	// Versions (the ETags) are not bumped here: they version what a PATCH can change,
+	// and balances move with every charge, which would make every If-Match on a busy
+	// subaccount stale.
 	if l.accountDirty {
-		l.account.Version++
 		l.account.UpdatedAt = l.now
 		if err := tx.UpdateAccount(ctx, l.account); err != nil {
 			return err
@@ -122,7 +124,6 @@ func (l *ledgerState) flush(ctx context.Context, tx Tx) error {
 	}
 	for id := range l.dirty {
 		s := l.subs[id]
-		s.Version++
 		s.UpdatedAt = l.now
 		if err := tx.UpdateSubaccount(ctx, *s, nil); err != nil {
 			return err

@@ -241,6 +241,7 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 				return err
 			}
 		}
+		l.account.Version++
 		l.accountDirty = true
 		if err := l.flush(ctx, tx); err != nil {
 			return err
