@@ -112,6 +112,11 @@ func runTransfersCreate(ctx context.Context, a *app, c *command, args []string) 
 	switch {
 	case isPrimary(from) || isPrimary(to):
 		if acct, _, err = a.ownAccount(ctx); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) {
+				ae.hint = `"primary" is resolved to the account id with GET /v1/account (scope subaccounts:read); nothing was moved. Give the account id instead, or use a client that may read the account`
+				return 0, err
+			}
 			return 0, fmt.Errorf("resolving %q to the account id: %w", primaryWord, err)
 		}
 		if isPrimary(from) {
