@@ -300,7 +300,7 @@ type tenant struct {
 }
 
 // newTenant creates an account (contract: USA and CAN on both networks) on the shared
-// server and a client with the tenant scopes but audit:read and the ledger's.
+// server and a client with every tenant scope except audit:read and the ledger scopes.
 func newTenant(t *testing.T) *tenant {
 	t.Helper()
 	return newTenantAt(t, serverURL(t), map[string]any{}, []string{"subaccounts:read", "subaccounts:write", "cards:read", "cards:write",
