@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ import (
 func TestE2EAudit(t *testing.T) {
 	tn := newTenant(t)
 	op := token(t, tn.base, e2eOperatorID, e2eOperatorSecret)
-	// newTenant's client has no audit:read; this one has. Creating it is event 2.
+	// newTenant's client has no audit:read; this one has.
 	code, cl := call(t, http.MethodPost, tn.base+"/v1/accounts/"+tn.accountID+"/clients", op,
 		map[string]any{"name": "auditor", "scopes": []string{"audit:read"}})
 	if code != http.StatusCreated {
@@ -48,13 +49,32 @@ func TestE2EAudit(t *testing.T) {
 		t.Errorf("unknown actor:\n%s", r.stdout)
 	}
 
+	// The events are numbered by the server (account.create, client.create ×2,
+	// client.revoke today); take the auditor's creation and the head from the log itself
+	// rather than hard-coding which events the server records.
+	r = runCLI(t, auditor, "", "--json", "audit", "list")
+	mustExit(t, r, exitOK, "audit list --json")
+	events, _ := mustJSON(t, r.stdout).([]any)
+	var target, head float64
+	for _, e := range events {
+		ev, _ := e.(map[string]any)
+		seq, _ := ev["seq"].(float64)
+		head = max(head, seq)
+		if ev["action"] == "client.create" && ev["resourceId"] == cl["clientId"] {
+			target = seq
+		}
+	}
+	if target == 0 {
+		t.Fatalf("no client.create event for the auditor in %s", r.stdout)
+	}
+
 	r = runCLI(t, auditor, "", "audit", "verify")
 	mustExit(t, r, exitOK, "audit verify")
-	if !strings.Contains(r.stdout, "Audit chain of account "+tn.accountID+": INTACT") || !strings.Contains(r.stdout, "seq 4, hash ") {
+	if !strings.Contains(r.stdout, "Audit chain of account "+tn.accountID+": INTACT") || !strings.Contains(r.stdout, fmt.Sprintf("seq %d, hash ", int(head))) {
 		t.Errorf("verify output:\n%s", r.stdout)
 	}
 
-	// Rewrite event 2 in the server's file. SQLite DDL is transactional: the guard
+	// Rewrite the auditor's client.create event in the server's file. SQLite DDL is transactional: the guard
 	// trigger is dropped and restored in the same transaction as the change.
 	db, err := sql.Open("sqlite3", "file:"+filepath.ToSlash(filepath.Join(e2eServer.dir, "data", "subaccounts.db"))+"?_pragma=busy_timeout(10000)")
 	if err != nil {
@@ -67,7 +87,7 @@ func TestE2EAudit(t *testing.T) {
 	}
 	for _, s := range []string{
 		"DROP TRIGGER audit_events_no_update",
-		"UPDATE audit_events SET action = 'client.rename' WHERE account_id = '" + tn.accountID + "' AND seq = 2",
+		"UPDATE audit_events SET action = 'client.rename' WHERE account_id = '" + tn.accountID + "' AND seq = " + fmt.Sprint(int(target)),
 		"CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE is not allowed'); END",
 	} {
 		if _, err := tx.Exec(s); err != nil {
@@ -81,7 +101,7 @@ func TestE2EAudit(t *testing.T) {
 
 	r = runCLI(t, auditor, "", "audit", "verify")
 	mustExit(t, r, exitFindings, "audit verify after tampering")
-	for _, want := range []string{"BROKEN", "seq 2: hash mismatch", "events checked:", "1"} {
+	for _, want := range []string{"BROKEN", fmt.Sprintf("seq %d: hash mismatch", int(target)), "events checked:"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("broken verify lacks %q:\n%s", want, r.stdout)
 		}
@@ -89,7 +109,7 @@ func TestE2EAudit(t *testing.T) {
 	r = runCLI(t, auditor, "", "--json", "audit", "verify")
 	mustExit(t, r, exitFindings, "audit verify --json after tampering")
 	v, _ := mustJSON(t, r.stdout).(map[string]any)
-	if fb, _ := v["firstBroken"].(map[string]any); v["valid"] != false || fb["seq"] != float64(2) || fb["reason"] != "hash mismatch" {
+	if fb, _ := v["firstBroken"].(map[string]any); v["valid"] != false || fb["seq"] != target || fb["reason"] != "hash mismatch" {
 		t.Errorf("--json: %s", r.stdout)
 	}
 	// The operator's token names no account, so the tenant route refuses it: exit 2.

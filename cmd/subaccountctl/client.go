@@ -97,6 +97,9 @@ type apiError struct {
 	problem *problem
 	// raw is the body as received, for --json callers that want it.
 	raw []byte
+	// hint, when set, tells the user what to do about this answer; it is printed after
+	// the problem.
+	hint string
 }
 
 func (e *apiError) Error() string {
@@ -124,6 +127,9 @@ type problem struct {
 	CardID string `json:"cardId"`
 	// Scope names the missing scope (insufficient-scope).
 	Scope string `json:"scope"`
+	// Reason is the machine-readable reason of a refused transfer, charge or change,
+	// e.g. insufficient-balance.
+	Reason string `json:"reason"`
 }
 
 // fieldError names one failing input by JSON pointer or parameter name.
@@ -191,10 +197,16 @@ func renderProblem(w io.Writer, e *apiError) {
 	p := e.problem
 	if p == nil {
 		fmt.Fprintf(w, "  HTTP %d %s (no problem document in the answer)\n", e.status, http.StatusText(e.status))
+		if e.hint != "" {
+			fmt.Fprintf(w, "  hint: %s\n", redactDigits(e.hint))
+		}
 		return
 	}
 	for _, line := range problemLines(e.status, p) {
 		fmt.Fprintf(w, "  %s\n", line)
+	}
+	if e.hint != "" {
+		fmt.Fprintf(w, "  hint: %s\n", redactDigits(e.hint))
 	}
 }
 
@@ -214,6 +226,9 @@ func problemLines(status int, p *problem) []string {
 	lines := []string{head}
 	if p.Detail != "" {
 		lines = append(lines, p.Detail)
+	}
+	if p.Reason != "" {
+		lines = append(lines, "reason: "+p.Reason)
 	}
 	for _, fe := range p.Errors {
 		switch {
@@ -265,12 +280,19 @@ func joinPairs(ps []pair) string {
 // *apiError. body, when not nil, is sent as JSON; out, when not nil, receives the
 // decoded answer.
 func (c *apiClient) do(ctx context.Context, method, path string, query url.Values, body, out any) ([]byte, error) {
+	raw, _, err := c.exchange(ctx, method, path, query, nil, body, out)
+	return raw, err
+}
+
+// exchange is do with request headers to add (Idempotency-Key, If-Match) and the
+// response headers returned (ETag, Idempotent-Replayed).
+func (c *apiClient) exchange(ctx context.Context, method, path string, query url.Values, header http.Header, body, out any) ([]byte, http.Header, error) {
 	what := method + " " + path
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("%s: encoding the request: %w", what, err)
+			return nil, nil, fmt.Errorf("%s: encoding the request: %w", what, err)
 		}
 		rd = bytes.NewReader(b)
 	}
@@ -280,12 +302,15 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	req.Header.Set("User-Agent", "subaccountctl")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -294,12 +319,12 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the answer: %w", what, err)
+		return nil, nil, fmt.Errorf("%s: reading the answer: %w", what, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &apiError{context: what, status: resp.StatusCode, raw: raw}
@@ -309,14 +334,14 @@ func (c *apiClient) do(ctx context.Context, method, path string, query url.Value
 				e.problem = &p
 			}
 		}
-		return nil, e
+		return nil, nil, e
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			return nil, fmt.Errorf("%s: decoding the answer: %w", what, err)
+			return nil, nil, fmt.Errorf("%s: decoding the answer: %w", what, err)
 		}
 	}
-	return raw, nil
+	return raw, resp.Header, nil
 }
 
 // isJSON reports whether a Content-Type is JSON (application/json or any +json type).

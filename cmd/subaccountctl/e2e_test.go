@@ -28,12 +28,25 @@ const (
 	e2eOperatorSecret = "op-admin-secret-0123456789abcdef"
 )
 
-// e2eServer is the one server process shared by the end-to-end tests, started on first
-// use so that running only the unit tests builds nothing.
+// e2eServer is the server process shared by the end-to-end tests (on the embedded
+// database), started on first use so that running only the unit tests builds nothing.
 var e2eServer struct {
-	once   sync.Once
-	url    string
-	err    error
+	once sync.Once
+	err  error
+	*serverProcess
+}
+
+// e2eBinary is ./cmd/subaccountd, built once per run for every server the tests start.
+var e2eBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// serverProcess is one running subaccountd.
+type serverProcess struct {
+	url string
+	// dir holds its data directory, data/.
 	dir    string
 	cmd    *exec.Cmd
 	stderr *lockedBuffer
@@ -64,7 +77,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// serverURL starts the server once and returns its base URL.
+// serverURL starts the shared server once and returns its base URL.
 func serverURL(t *testing.T) string {
 	t.Helper()
 	e2eServer.once.Do(func() { e2eServer.err = startServer() })
@@ -95,11 +108,33 @@ func moduleRoot() (string, error) {
 
 var listeningLine = regexp.MustCompile(`^subaccountd listening on (http://127\.0\.0\.1:[0-9]+)$`)
 
-// startServer builds ./cmd/subaccountd into a temporary directory, starts it on a free
-// port with its own data directory and operator credentials, waits for its listening
-// line on stdout and then for /healthz.
+// buildServer builds ./cmd/subaccountd into a temporary directory, once.
+func buildServer() (string, error) {
+	e2eBinary.once.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			e2eBinary.err = err
+			return
+		}
+		if e2eBinary.dir, err = os.MkdirTemp("", "subaccountctl-e2e-bin-"); err != nil {
+			e2eBinary.err = err
+			return
+		}
+		bin := filepath.Join(e2eBinary.dir, "subaccountd")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/subaccountd")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			e2eBinary.err = fmt.Errorf("go build ./cmd/subaccountd: %w\n%s", err, out)
+			return
+		}
+		e2eBinary.path = bin
+	})
+	return e2eBinary.path, e2eBinary.err
+}
+
+// startServer starts the shared server with its own data directory.
 func startServer() error {
-	root, err := moduleRoot()
+	bin, err := buildServer()
 	if err != nil {
 		return err
 	}
@@ -107,37 +142,40 @@ func startServer() error {
 	if err != nil {
 		return err
 	}
-	e2eServer.dir = dir
-	bin := filepath.Join(dir, "subaccountd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/subaccountd")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/subaccountd: %w\n%s", err, out)
+	p, err := launch(bin, dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return err
 	}
+	e2eServer.serverProcess = p
+	return nil
+}
 
+// launch starts bin on a free port with the data directory dir/data, the operator
+// credentials and extraEnv, waits for its listening line on stdout and then for
+// /healthz. A server that does not come up is killed.
+func launch(bin, dir string, extraEnv ...string) (*serverProcess, error) {
 	cmd := exec.Command(bin)
 	// A minimal environment: nothing from the developer's shell (DATABASE_URL,
 	// OIDC_ISSUER_URL…) may change which server is tested.
-	cmd.Env = []string{
+	cmd.Env = append([]string{
 		"LISTEN_ADDR=127.0.0.1:0",
 		"DATA_DIR=" + filepath.Join(dir, "data"),
 		"ADMIN_CLIENT_ID=" + e2eOperatorID,
 		"ADMIN_CLIENT_SECRET=" + e2eOperatorSecret,
 		"PATH=" + os.Getenv("PATH"),
 		"TMPDIR=" + os.TempDir(),
-	}
+	}, extraEnv...)
 	killWithParent(cmd)
-	e2eServer.stderr = &lockedBuffer{}
-	cmd.Stderr = e2eServer.stderr
+	p := &serverProcess{dir: dir, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", bin, err)
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
-	e2eServer.cmd = cmd
-	e2eServer.exited = make(chan struct{})
 
 	found := make(chan string, 1)
 	go func() {
@@ -150,39 +188,50 @@ func startServer() error {
 			}
 		}
 		_ = cmd.Wait()
-		close(e2eServer.exited)
+		close(p.exited)
 	}()
 	select {
-	case e2eServer.url = <-found:
-	case <-e2eServer.exited:
-		return fmt.Errorf("subaccountd exited before listening; stderr:\n%s", e2eServer.stderr)
+	case p.url = <-found:
+	case <-p.exited:
+		return nil, fmt.Errorf("subaccountd exited before listening; stderr:\n%s", p.stderr)
 	case <-time.After(60 * time.Second):
-		return fmt.Errorf("no listening line within 60 s; stderr:\n%s", e2eServer.stderr)
+		p.stop()
+		return nil, fmt.Errorf("no listening line within 60 s; stderr:\n%s", p.stderr)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(e2eServer.url + "/healthz")
+		resp, err := http.Get(p.url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				return p, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("/healthz never answered 200 (last error %v)", err)
+			p.stop()
+			return nil, fmt.Errorf("/healthz never answered 200 (last error %v)", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// stopServer kills the server, if one was started, and removes its directory.
-func stopServer() {
-	if e2eServer.cmd != nil && e2eServer.cmd.Process != nil {
-		_ = e2eServer.cmd.Process.Kill()
-		<-e2eServer.exited
+// stop kills the server and waits for it to exit.
+func (p *serverProcess) stop() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
 	}
-	if e2eServer.dir != "" {
-		_ = os.RemoveAll(e2eServer.dir)
+}
+
+// stopServer kills the shared server, if one was started, and removes the temporary
+// directories.
+func stopServer() {
+	if p := e2eServer.serverProcess; p != nil {
+		p.stop()
+		_ = os.RemoveAll(p.dir)
+	}
+	if e2eBinary.dir != "" {
+		_ = os.RemoveAll(e2eBinary.dir)
 	}
 }
 
@@ -250,23 +299,30 @@ type tenant struct {
 	env       map[string]string
 }
 
-// newTenant creates an account (contract: USA and CAN on both networks) and a client
-// with every tenant scope the server knows.
+// newTenant creates an account (contract: USA and CAN on both networks) on the shared
+// server and a client with every tenant scope except audit:read and the ledger scopes.
 func newTenant(t *testing.T) *tenant {
 	t.Helper()
-	base := serverURL(t)
+	return newTenantAt(t, serverURL(t), map[string]any{}, []string{"subaccounts:read", "subaccounts:write", "cards:read", "cards:write",
+		"transactions:read", "transactions:write", "compliance:read"})
+}
+
+// newTenantAt creates an account on the server at base, with USA and CAN on both
+// networks and the other contract members given, and a client with scopes.
+func newTenantAt(t *testing.T, base string, contract map[string]any, scopes []string) *tenant {
+	t.Helper()
 	op := token(t, base, e2eOperatorID, e2eOperatorSecret)
-	code, acct := call(t, http.MethodPost, base+"/v1/accounts", op, map[string]any{
-		"name": "E2E " + t.Name(),
-		"contract": map[string]any{
-			"configurations": []any{map[string]any{"countries": []string{"USA", "CAN"}, "networks": []string{"VISA", "MASTERCARD"}}},
-			"maxSubaccounts": 10,
-		},
-	})
+	c := map[string]any{
+		"configurations": []any{map[string]any{"countries": []string{"USA", "CAN"}, "networks": []string{"VISA", "MASTERCARD"}}},
+		"maxSubaccounts": 10,
+	}
+	for k, v := range contract {
+		c[k] = v
+	}
+	code, acct := call(t, http.MethodPost, base+"/v1/accounts", op, map[string]any{"name": "E2E " + t.Name(), "contract": c})
 	if code != http.StatusCreated {
 		t.Fatalf("create account: %d %v", code, acct)
 	}
-	scopes := []string{"subaccounts:read", "subaccounts:write", "cards:read", "cards:write", "transactions:read", "transactions:write", "compliance:read"}
 	accountID, _ := acct["id"].(string)
 	code, cl := call(t, http.MethodPost, base+"/v1/accounts/"+accountID+"/clients", op, map[string]any{"name": "cli", "scopes": scopes})
 	if code != http.StatusCreated {

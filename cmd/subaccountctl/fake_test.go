@@ -36,6 +36,7 @@ type tokenCall struct{ clientID, scope string }
 
 type recorded struct {
 	method, path, query string
+	header              http.Header
 	body                []byte
 }
 
@@ -67,7 +68,7 @@ func (f *fakeAPI) handle(pattern string, h http.HandlerFunc) {
 	f.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
-		f.requests = append(f.requests, recorded{method: r.Method, path: r.URL.EscapedPath(), query: r.URL.RawQuery, body: body})
+		f.requests = append(f.requests, recorded{method: r.Method, path: r.URL.EscapedPath(), query: r.URL.RawQuery, header: r.Header.Clone(), body: body})
 		f.mu.Unlock()
 		if r.Header.Get("Authorization") != "Bearer "+fakeToken {
 			writeProblemDoc(w, http.StatusUnauthorized, `{"type":"/problems/unauthorized","title":"A valid access token is required","status":401}`)

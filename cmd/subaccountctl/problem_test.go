@@ -25,11 +25,13 @@ func TestRenderProblem(t *testing.T) {
 		Permitted:       []configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}},
 		CardID:          "0190a0b0-0000-7000-8000-0000000000c1",
 		Scope:           "cards:write",
+		Reason:          "insufficient-balance",
 	}}
 	var b bytes.Buffer
 	renderProblem(&b, e)
 	want := `  422 The request would break the account contract (/problems/policy-violation)
   The configurations permit pairs outside the account contract.
+  reason: insufficient-balance
   /configurations/0/countries/1: GBR on MASTERCARD is outside the account contract
   (body): body is wrong
   parameter limit: must be 1–100

@@ -29,9 +29,13 @@ type app struct {
 	// api is created on first use so that help and usage errors never need credentials
 	// or the network.
 	api *apiClient
+	// acct is the caller's account (GET /v1/account), read at most once.
+	acct    *account
+	acctRaw []byte
 }
 
-// command is one leaf of the command tree, e.g. "cards enrol".
+// command is one leaf of the command tree, e.g. "cards enrol", or a command of one word
+// ("usage", "account"), whose name is empty.
 type command struct {
 	group, name string
 	// usage is the synopsis after "subaccountctl ", shown with usage errors and in help.
@@ -43,7 +47,20 @@ type command struct {
 	run func(ctx context.Context, a *app, c *command, args []string) (int, error)
 }
 
-func (c *command) fullName() string { return c.group + " " + c.name }
+func (c *command) fullName() string {
+	if c.name == "" {
+		return c.group
+	}
+	return c.group + " " + c.name
+}
+
+// words is the number of command-line words that name c.
+func (c *command) words() int {
+	if c.name == "" {
+		return 1
+	}
+	return 2
+}
 
 // commands lists every command in the order help shows them.
 var commands = []*command{
@@ -53,6 +70,12 @@ var commands = []*command{
 		summary: "Show one subaccount", run: runSubaccountsGet},
 	{group: "subaccounts", name: "create", usage: "subaccounts create --name NAME --config 'USA,CAN:VISA,MASTERCARD' [--config 'GBR:VISA' ...] [--metadata KEY=VALUE ...]",
 		summary: "Create a subaccount; each --config is COUNTRIES:NETWORKS", run: runSubaccountsCreate},
+	{group: "subaccounts", name: "suspend", usage: "subaccounts suspend SUBACCOUNT_ID",
+		summary: "Suspend a subaccount (If-Match: fails if it changed meanwhile)", run: runSubaccountsSuspension(true)},
+	{group: "subaccounts", name: "reactivate", usage: "subaccounts reactivate SUBACCOUNT_ID",
+		summary: "Lift a subaccount's suspension (If-Match)", run: runSubaccountsSuspension(false)},
+	{group: "subaccounts", name: "set", usage: "subaccounts set SUBACCOUNT_ID [--own-balance|--shared-balance] [--auto-top-up THRESHOLD:AMOUNT|off] [--max-cards N]",
+		summary: "Change a subaccount's balance mode, auto top-up or card quota (If-Match)", run: runSubaccountsSet},
 	{group: "cards", name: "enrol", usage: "cards enrol --subaccount ID (--country CCC --exp MM/YYYY [--number-stdin] < pan.txt | --file cards.csv [--check])",
 		summary: "Enrol one card (PAN on standard input) or many from a CSV file", run: runCardsEnrol},
 	{group: "cards", name: "list", usage: "cards list [--subaccount ID] [--status active|removed] [--policy-status in-policy|out-of-policy] [--network N] [--country CCC] [--limit N]",
@@ -65,6 +88,14 @@ var commands = []*command{
 		summary: "Remove a card (it stays listed with status removed)", run: runCardsRemove},
 	{group: "transactions", name: "list", usage: "transactions list [--subaccount ID] [--card ID] [--type T] [--from RFC3339] [--to RFC3339] [--limit N]",
 		summary: "List routed transactions (every page, or the first N)", run: runTransactionsList},
+	{group: "account", usage: "account",
+		summary: "Show the account: primary balance, credit limit, allocated and available credit", run: runAccount},
+	{group: "transfers", name: "create", usage: "transfers create --kind credit|balance --from ID|primary --to ID|primary --amount MINOR_UNITS --reference TEXT [--idempotency-key KEY]",
+		summary: "Move credit or balance between the primary and a subaccount (at most once per key)", run: runTransfersCreate},
+	{group: "transfers", name: "list", usage: "transfers list --kind credit|balance [--subaccount ID] [--from RFC3339] [--to RFC3339] [--limit N]",
+		summary: "List credit or balance transfers (every page, or the first N)", run: runTransfersList},
+	{group: "usage", usage: "usage [--subaccount ID] [--from RFC3339] [--to RFC3339] [--limit N]",
+		summary: "Show what subaccounts used and were charged (default: this month)", run: runUsage},
 	{group: "compliance", name: "check", usage: "compliance check [--account ACCOUNT_ID] [--from RFC3339] [--to RFC3339] [--sample N]",
 		summary: "Check compliance: exit 0 compliant, 1 violations, 2 error", run: runComplianceCheck},
 	{group: "audit", name: "list", usage: "audit list [--action A] [--resource-type T [--resource-id ID]] [--actor SUB_OR_CLIENT_ID] [--from RFC3339] [--to RFC3339] [--limit N]",
@@ -101,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return a.usageError(nil, err)
 	}
-	code, err := c.run(ctx, a, c, rest[2:])
+	code, err := c.run(ctx, a, c, rest[c.words():])
 	if errors.Is(err, errCommandHelp) {
 		fmt.Fprintf(stdout, "usage: subaccountctl %s\n", c.usage)
 		return exitOK
@@ -120,7 +151,7 @@ func findCommand(args []string) (*command, error) {
 			continue
 		}
 		groupKnown = true
-		if len(args) > 1 && c.name == args[1] {
+		if c.name == "" || (len(args) > 1 && c.name == args[1]) {
 			return c, nil
 		}
 	}
@@ -157,7 +188,7 @@ func (a *app) usageError(c *command, err error) int {
 	if c != nil {
 		fmt.Fprintf(a.stderr, "usage: subaccountctl %s\n", c.usage)
 	} else {
-		fmt.Fprintln(a.stderr, "usage: subaccountctl [global flags] COMMAND SUBCOMMAND [flags] [args]")
+		fmt.Fprintln(a.stderr, "usage: subaccountctl [global flags] COMMAND [SUBCOMMAND] [flags] [args]")
 	}
 	fmt.Fprintln(a.stderr, "Run 'subaccountctl help' for the commands and flags.")
 	return exitError
@@ -349,7 +380,7 @@ func writeHelp(w io.Writer) {
 	fmt.Fprint(w, `subaccountctl — command-line client of the subaccounts API.
 
 Usage:
-  subaccountctl [global flags] COMMAND SUBCOMMAND [flags] [args]
+  subaccountctl [global flags] COMMAND [SUBCOMMAND] [flags] [args]
 
 Global flags may stand before the command or among the subcommand's own flags; a flag
 beats its environment variable, which beats the default.
@@ -402,10 +433,31 @@ Audit:
   audit:read). 'audit verify' recomputes the whole hash chain on the server and prints the
   first broken link, if any.
 
+Money:
+  Amounts are integers of minor units, as the API has them: --amount 1250 is 12.50 EUR,
+  1250 JPY. A decimal point is refused, never guessed at. Output shows the decimal form in
+  the account's currency (from GET /v1/account) beside the exact minor units.
+  'transfers create' moves credit (the right to go below zero) or balance between the
+  primary, named 'primary' or by the account id, and one subaccount with its own balance
+  ('subaccounts set ID --own-balance'). Each call sends an Idempotency-Key, a new UUID
+  unless --idempotency-key is given, and prints it on stderr before sending: if the
+  command fails or its answer is lost, repeat it with --idempotency-key KEY and the API
+  answers with the transfer already made instead of moving money twice (keys are kept at
+  least 24 hours; reusing one for a different transfer is refused).
+  'subaccounts suspend', 'reactivate' and 'set' read the subaccount and send the change
+  with If-Match naming the version read: if someone changed it in between, nothing is
+  changed and the command fails (412) instead of overwriting their change.
+  --auto-top-up THRESHOLD:AMOUNT moves AMOUNT from the primary whenever the balance falls
+  below THRESHOLD (minor units; the threshold may be negative); 'off' or an AMOUNT of 0
+  turns it off. --max-cards 0 means no quota.
+  Credentials: transfers and usage need ledger:write / ledger:read; 'account', and the
+  currency shown by the others, need subaccounts:read.
+
 Exit codes:
   0  success; compliance check: compliant; audit verify: the chain is intact
   1  compliance check: violations found; cards enrol --file: some rows failed;
      audit verify: the chain is broken
-  2  error: bad command line, network failure, or an error answer from the API
+  2  error: bad command line, network failure, or an error answer from the API (a
+     refused transfer, a subaccount that changed since it was read)
 `)
 }

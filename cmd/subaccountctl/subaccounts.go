@@ -28,8 +28,23 @@ type subaccount struct {
 	ConfigVersion  int64             `json:"configVersion"`
 	Metadata       map[string]string `json:"metadata"`
 	Suspended      bool              `json:"suspended"`
-	CreatedAt      string            `json:"createdAt"`
-	UpdatedAt      string            `json:"updatedAt"`
+	// UsePrimaryAccountBalance says the subaccount spends from the primary balance; then
+	// Balance, CreditLimit and AutoTopUp are null.
+	UsePrimaryAccountBalance bool       `json:"usePrimaryAccountBalance"`
+	Balance                  *int64     `json:"balance"`
+	CreditLimit              *int64     `json:"creditLimit"`
+	OverLimit                bool       `json:"overLimit"`
+	AutoTopUp                *autoTopUp `json:"autoTopUp"`
+	MaxCards                 int        `json:"maxCards"`
+	CreatedAt                string     `json:"createdAt"`
+	UpdatedAt                string     `json:"updatedAt"`
+}
+
+// autoTopUp moves Amount from the primary into a subaccount whenever its balance falls
+// below Threshold; an Amount of 0 is off.
+type autoTopUp struct {
+	Threshold int64 `json:"threshold"`
+	Amount    int64 `json:"amount"`
 }
 
 var countryCode = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -164,7 +179,7 @@ func runSubaccountsGet(ctx context.Context, a *app, c *command, args []string) (
 	if err != nil {
 		return 0, err
 	}
-	return exitOK, a.showSubaccount(raw, s)
+	return exitOK, a.showSubaccount(ctx, raw, s)
 }
 
 func runSubaccountsCreate(ctx context.Context, a *app, c *command, args []string) (int, error) {
@@ -199,25 +214,57 @@ func runSubaccountsCreate(ctx context.Context, a *app, c *command, args []string
 	if err != nil {
 		return 0, err
 	}
-	return exitOK, a.showSubaccount(raw, s)
+	return exitOK, a.showSubaccount(ctx, raw, s)
 }
 
-// showSubaccount prints one subaccount, as received with --json.
-func (a *app) showSubaccount(raw []byte, s subaccount) error {
+// showSubaccount prints one subaccount, as received with --json. Amounts are shown in
+// the account's currency, which takes a second request.
+func (a *app) showSubaccount(ctx context.Context, raw []byte, s subaccount) error {
 	if a.g.json {
 		return writeJSON(a.stdout, raw)
 	}
-	return kv(a.stdout,
+	pairs := []string{
 		"id", s.ID,
 		"name", s.Name,
 		"account", s.AccountID,
 		"configurations", formatConfigs(s.Configurations),
 		"config version", strconv.FormatInt(s.ConfigVersion, 10),
 		"suspended", yesNo(s.Suspended),
+	}
+	if s.UsePrimaryAccountBalance || s.Balance == nil {
+		pairs = append(pairs, "balance", "shared: spends from the primary balance")
+	} else {
+		cur := currencyOf(a.accountForDisplay(ctx))
+		var credit int64
+		if s.CreditLimit != nil {
+			credit = *s.CreditLimit
+		}
+		pairs = append(pairs,
+			"balance", formatMoneyFull(*s.Balance, cur),
+			"credit limit", formatMoneyFull(credit, cur),
+			"over limit", yesNo(s.OverLimit),
+			"auto top-up", formatAutoTopUp(s.AutoTopUp, cur),
+		)
+	}
+	maxCards := "no quota"
+	if s.MaxCards > 0 {
+		maxCards = strconv.Itoa(s.MaxCards)
+	}
+	pairs = append(pairs,
+		"max cards", maxCards,
 		"metadata", formatMetadata(s.Metadata),
 		"created", s.CreatedAt,
 		"updated", s.UpdatedAt,
 	)
+	return kv(a.stdout, pairs...)
+}
+
+// formatAutoTopUp describes an auto top-up setting.
+func formatAutoTopUp(t *autoTopUp, cur string) string {
+	if t == nil || t.Amount == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%s from the primary whenever the balance is below %s", formatMoney(t.Amount, cur), formatMoney(t.Threshold, cur))
 }
 
 func setIf(q url.Values, k, v string) {

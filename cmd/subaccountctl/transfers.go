@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// transfer is the API's CreditTransfer or BalanceTransfer.
+type transfer struct {
+	ID     string `json:"id"`
+	Amount int64  `json:"amount"`
+	// Currency is optional in the answer; the account's currency stands in for it.
+	Currency     string  `json:"currency"`
+	From         string  `json:"from"`
+	To           string  `json:"to"`
+	SubaccountID *string `json:"subaccountId"`
+	Reference    string  `json:"reference"`
+	CreatedAt    string  `json:"createdAt"`
+}
+
+// transferRoutes maps --kind to its collection.
+var transferRoutes = map[string]string{"credit": "/v1/credit-transfers", "balance": "/v1/balance-transfers"}
+
+// transferPath checks --kind and returns its collection path.
+func transferPath(kind string) (string, error) {
+	if kind == "" {
+		return "", usagef("--kind is required: credit or balance")
+	}
+	p, ok := transferRoutes[kind]
+	if !ok {
+		return "", usagef("--kind must be credit or balance, not %q", kind)
+	}
+	return p, nil
+}
+
+// primaryWord names the primary account in --from and --to.
+const primaryWord = "primary"
+
+func isPrimary(s string) bool { return strings.EqualFold(strings.TrimSpace(s), primaryWord) }
+
+// Idempotency-Key as the API accepts it: 1 to 255 visible ASCII characters.
+const maxIdempotencyKey = 255
+
+func checkIdempotencyKey(k string) error {
+	if k == "" || len(k) > maxIdempotencyKey {
+		return usagef("--idempotency-key must be 1 to %d characters", maxIdempotencyKey)
+	}
+	for i := range len(k) {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return usagef("--idempotency-key must be visible ASCII characters, without spaces")
+		}
+	}
+	return nil
+}
+
+// idempotencyHeaders are the headers of a money-moving POST.
+func idempotencyHeaders(key string) http.Header {
+	h := http.Header{}
+	h.Set("Idempotency-Key", key)
+	return h
+}
+
+func runTransfersCreate(ctx context.Context, a *app, c *command, args []string) (int, error) {
+	fs := newFlagSet(c.fullName())
+	var kind, from, to, amountText, reference, key string
+	fs.StringVar(&kind, "kind", "", "")
+	fs.StringVar(&from, "from", "", "")
+	fs.StringVar(&to, "to", "", "")
+	fs.StringVar(&amountText, "amount", "", "")
+	fs.StringVar(&reference, "reference", "", "")
+	fs.StringVar(&key, "idempotency-key", "", "")
+	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
+		return 0, err
+	}
+	path, err := transferPath(kind)
+	if err != nil {
+		return 0, err
+	}
+	from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+	if from == "" || to == "" {
+		return 0, usagef("--from and --to are required: the word primary or a subaccount id")
+	}
+	if isPrimary(from) && isPrimary(to) {
+		return 0, usagef("--from and --to are both the primary: one side must be a subaccount")
+	}
+	amount, err := parseAmount("amount", amountText)
+	if err != nil {
+		return 0, err
+	}
+	if strings.TrimSpace(reference) == "" {
+		return 0, usagef("--reference is required: every money movement carries one")
+	}
+	generated := false
+	if !flagGiven(fs, "idempotency-key") {
+		key, generated = uuid.NewString(), true
+	} else if err := checkIdempotencyKey(key); err != nil {
+		return 0, err
+	}
+
+	api, err := a.client(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var acct *account
+	switch {
+	case isPrimary(from) || isPrimary(to):
+		if acct, _, err = a.ownAccount(ctx); err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) {
+				ae.hint = `"primary" is resolved to the account id with GET /v1/account (scope subaccounts:read); nothing was moved. Give the account id instead, or use a client that may read the account`
+				return 0, err
+			}
+			return 0, fmt.Errorf("resolving %q to the account id: %w", primaryWord, err)
+		}
+		if isPrimary(from) {
+			from = acct.ID
+		}
+		if isPrimary(to) {
+			to = acct.ID
+		}
+	case !a.g.json:
+		acct = a.accountForDisplay(ctx)
+	}
+
+	if generated {
+		// Said before the request, so that it is known even if the answer never comes.
+		fmt.Fprintf(a.stderr, "subaccountctl: idempotency key %s (if this command fails or its answer is lost, repeat it with --idempotency-key %s: the transfer is made at most once)\n", key, key)
+	}
+	body := struct {
+		From      string `json:"from"`
+		To        string `json:"to"`
+		Amount    int64  `json:"amount"`
+		Reference string `json:"reference"`
+	}{From: from, To: to, Amount: amount, Reference: reference}
+	var t transfer
+	raw, hdr, err := api.exchange(ctx, http.MethodPost, path, nil, idempotencyHeaders(key), body, &t)
+	if err != nil {
+		return 0, retryHint(err, key)
+	}
+	replayed := hdr.Get("Idempotent-Replayed") == "true"
+	if a.g.json {
+		if replayed {
+			fmt.Fprintf(a.stderr, "subaccountctl: idempotency key %s was used before: this is the earlier transfer; nothing moved again\n", key)
+		}
+		return exitOK, writeJSON(a.stdout, raw)
+	}
+	cur := t.Currency
+	if cur == "" {
+		cur = currencyOf(acct)
+	}
+	pairs := []string{
+		"id", t.ID,
+		"kind", kind + " transfer",
+		"from", partyLong(t.From, acct),
+		"to", partyLong(t.To, acct),
+		"amount", formatMoneyFull(t.Amount, cur),
+		"reference", t.Reference,
+		"created", t.CreatedAt,
+		"idempotency key", key,
+	}
+	if replayed {
+		pairs = append(pairs, "replayed", "yes: this key was used before; this is the earlier transfer and nothing moved again")
+	}
+	return exitOK, kv(a.stdout, pairs...)
+}
+
+// flagGiven reports whether the flag name was given on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			found = true
+		}
+	})
+	return found
+}
+
+// retryHint adds to the error of an unanswered or failed transfer how to retry it
+// safely. A refusal (4xx) is a definite answer: nothing moved and the hint would only
+// invite repeating a request that fails the same way.
+func retryHint(err error, key string) error {
+	hint := fmt.Sprintf("the transfer may or may not have been made; repeat the command with --idempotency-key %s: if it was made, the API answers with that transfer instead of making another", key)
+	var ae *apiError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.status >= 500:
+			ae.hint = hint
+		case ae.problem != nil && ae.problem.Type == "/problems/idempotency-key-in-flight":
+			ae.hint = fmt.Sprintf("a request with this key is still being processed; wait and repeat the command with --idempotency-key %s", key)
+		}
+		return err
+	}
+	return fmt.Errorf("%w\n%s", err, hint)
+}
+
+// partyLong names a transfer party for key-value output: the primary is marked.
+func partyLong(id string, acct *account) string {
+	if acct != nil && id == acct.ID {
+		return primaryWord + " (" + id + ")"
+	}
+	return id
+}
+
+// partyShort names a transfer party in a table: "primary" or the subaccount id.
+func partyShort(id string, acct *account) string {
+	if acct != nil && id == acct.ID {
+		return primaryWord
+	}
+	return id
+}
+
+func runTransfersList(ctx context.Context, a *app, c *command, args []string) (int, error) {
+	fs := newFlagSet(c.fullName())
+	var kind, sub, from, to string
+	var limit int
+	fs.StringVar(&kind, "kind", "", "")
+	fs.StringVar(&sub, "subaccount", "", "")
+	fs.StringVar(&from, "from", "", "")
+	fs.StringVar(&to, "to", "", "")
+	limitFlag(fs, &limit)
+	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
+		return 0, err
+	}
+	path, err := transferPath(kind)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkLimit(limit); err != nil {
+		return 0, err
+	}
+	if err := timeFlag("from", from); err != nil {
+		return 0, err
+	}
+	if err := timeFlag("to", to); err != nil {
+		return 0, err
+	}
+	q := url.Values{}
+	setIf(q, "subaccountId", sub)
+	setIf(q, "from", from)
+	setIf(q, "to", to)
+	items, done, err := listAll[transfer](ctx, a, path, q, limit, kind+" transfers")
+	if err != nil || done {
+		return exitOK, err
+	}
+	acct := a.accountForDisplay(ctx)
+	tw := newTable(a.stdout)
+	row(tw, "CREATED", "ID", "FROM", "TO", "AMOUNT", "MINOR UNITS", "REFERENCE")
+	for _, t := range items {
+		cur := t.Currency
+		if cur == "" {
+			cur = currencyOf(acct)
+		}
+		row(tw, t.CreatedAt, t.ID, partyShort(t.From, acct), partyShort(t.To, acct), formatMoney(t.Amount, cur), t.Amount, orDash(t.Reference))
+	}
+	if err := tw.Flush(); err != nil {
+		return 0, fmt.Errorf("writing output: %w", err)
+	}
+	return exitOK, nil
+}
