@@ -37,6 +37,7 @@ func suite() []storeTest {
 	all = append(all, cardTests()...)
 	all = append(all, transactionTests()...)
 	all = append(all, complianceTests()...)
+	all = append(all, ledgerTests()...)
 	all = append(all, []storeTest{
 		{"Ping", testPing},
 	}...)
