@@ -283,25 +283,16 @@ type TransferQuery struct {
 func (s *Service) ListTransfers(ctx context.Context, p Principal, kind EntryKind, q TransferQuery, page Page) ([]Entry, *uuid.UUID, error) {
 	f := EntryFilter{Kinds: []EntryKind{kind}}
 	var errs []FieldError
-	if q.SubaccountID != "" {
-		id, err := uuid.Parse(q.SubaccountID)
-		if err != nil || len(q.SubaccountID) != 36 {
-			errs = append(errs, FieldError{Parameter: "subaccountId", Detail: "must be a UUID"})
-		} else {
-			f.SubaccountID = &id
-		}
-	}
+	f.SubaccountID = uuidParam("subaccountId", q.SubaccountID, &errs)
 	var ferrs []FieldError
 	f.From, f.To, ferrs = parseWindow(q.From, q.To)
 	errs = append(errs, ferrs...)
 	if len(errs) > 0 {
 		return nil, nil, Invalid(errs...)
 	}
-	if p.Confined() {
-		if f.SubaccountID != nil && *f.SubaccountID != *p.SubaccountID {
-			return []Entry{}, nil, nil
-		}
-		f.SubaccountID = p.SubaccountID
+	var visible bool
+	if f.SubaccountID, visible = confine(p, f.SubaccountID); !visible {
+		return []Entry{}, nil, nil
 	}
 	items, err := s.store.ListLedgerEntries(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {

@@ -663,14 +663,7 @@ type TransactionQuery struct {
 func (s *Service) ListTransactions(ctx context.Context, p Principal, q TransactionQuery, page Page) ([]Transaction, *uuid.UUID, error) {
 	f := TransactionFilter{Routing: Routed, SubaccountID: q.SubaccountID}
 	var errs []FieldError
-	if q.CardID != "" {
-		id, err := uuid.Parse(q.CardID)
-		if err != nil || len(q.CardID) != 36 {
-			errs = append(errs, FieldError{Parameter: "cardId", Detail: "must be a UUID"})
-		} else {
-			f.CardID = &id
-		}
-	}
+	f.CardID = uuidParam("cardId", q.CardID, &errs)
 	if q.Type != "" {
 		switch TransactionType(q.Type) {
 		case TxAuth, TxClearing, TxRefund, TxReversal:
@@ -685,11 +678,9 @@ func (s *Service) ListTransactions(ctx context.Context, p Principal, q Transacti
 	if len(errs) > 0 {
 		return nil, nil, Invalid(errs...)
 	}
-	if p.Confined() {
-		if f.SubaccountID != nil && *f.SubaccountID != *p.SubaccountID {
-			return []Transaction{}, nil, nil
-		}
-		f.SubaccountID = p.SubaccountID
+	var visible bool
+	if f.SubaccountID, visible = confine(p, f.SubaccountID); !visible {
+		return []Transaction{}, nil, nil
 	}
 	items, err := s.store.ListTransactions(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
@@ -707,6 +698,33 @@ func (s *Service) ListSubaccountTransactions(ctx context.Context, p Principal, s
 	}
 	q.SubaccountID = &subaccountID
 	return s.ListTransactions(ctx, p, q, page)
+}
+
+// uuidParam parses an optional UUID query parameter (canonical form only), adding a
+// field error to errs when it is malformed.
+func uuidParam(name, value string, errs *[]FieldError) *uuid.UUID {
+	if value == "" {
+		return nil
+	}
+	id, err := uuid.Parse(value)
+	if err != nil || len(value) != 36 {
+		*errs = append(*errs, FieldError{Parameter: name, Detail: "must be a UUID"})
+		return nil
+	}
+	return &id
+}
+
+// confine narrows a subaccount filter to what the principal may see: a confined client's
+// own subaccount. visible is false when the filter names a subaccount it may not see, and
+// the answer is then an empty list (as for an unknown id).
+func confine(p Principal, filter *uuid.UUID) (narrowed *uuid.UUID, visible bool) {
+	if !p.Confined() {
+		return filter, true
+	}
+	if filter != nil && *filter != *p.SubaccountID {
+		return nil, false
+	}
+	return p.SubaccountID, true
 }
 
 // parseWindow reads optional from/to query parameters (RFC 3339).
