@@ -372,7 +372,8 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				continue
 			}
 			if affordable >= 0 && int64(len(toInsert)) >= affordable {
-				out[i].Err = insufficientCredit(l.account.Balance, l.account.AvailableCredit(), price, "payer's balance")
+				// As the single-card route would answer after the items before it.
+				out[i].Err = l.cannotPay(&sub, price, int64(len(toInsert))*price)
 				continue
 			}
 			seen[string(c.Fingerprint)] = true
