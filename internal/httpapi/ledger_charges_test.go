@@ -200,6 +200,19 @@ func TestLedgerCharges(t *testing.T) {
 			if s := e.subaccount(tok, sub); s.money() != "balance 50, limit 0, over false" {
 				t.Errorf("after the batch: %s", s.money())
 			}
+			// Money for one more card: an item naming an enrolled card costs nothing and
+			// leaves it to the next item.
+			e.topUp(acct, 50)
+			e.moveMoney(tok, "balance", acct, sub, 50)
+			again := []any{cards[0], cardBody(nextPAN("VISA"), "USA")}
+			var res2 cardBatchDoc
+			e.expect(e.do("POST", "/v1/subaccounts/"+sub+"/cards/batch", tok, map[string]any{"cards": again}), 200).decode(t, &res2)
+			if res2.statuses() != "409 201" || res2.Results[0].Problem["type"] != "/problems/card-exists" {
+				t.Errorf("batch %s %+v", res2.statuses(), res2.Results)
+			}
+			if s := e.subaccount(tok, sub); s.money() != "balance 0, limit 0, over false" {
+				t.Errorf("after the second batch: %s", s.money())
+			}
 			e.reconciled(acct)
 		})
 	})
