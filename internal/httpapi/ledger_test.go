@@ -369,3 +369,122 @@ func TestLedgerTransferRefusals(t *testing.T) {
 		e.reconciled(acct)
 	})
 }
+
+// TestLedgerCreditLimitAndTopUps: the operator's side of the money: a credit limit cannot
+// take back credit that is handed out or used, and top-ups are positive.
+func TestLedgerCreditLimitAndTopUps(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		acct := e.newAccount("Acme", usaCanContract(10))
+		tok := e.tenantToken(acct)
+		path := "/v1/accounts/" + acct
+		e.setCreditLimit(acct, 1000)
+		own := e.ownSubaccount(tok, "Own", nil)
+		own2 := e.ownSubaccount(tok, "Own 2", nil)
+		e.moveMoney(tok, "credit", acct, own, 400)
+		e.moveMoney(tok, "balance", acct, own2, 300) // the primary uses 300 of its 600
+		want := "balance -300, limit 1000, allocated 400, available 600, over false"
+		if got := e.account(acct).money(); got != want {
+			t.Fatalf("before: %s", got)
+		}
+		for _, tt := range []struct {
+			limit  int64
+			reason string
+		}{{399, "credit-allocated"}, {0, "credit-allocated"}, {699, "credit-in-use"}, {400, "credit-in-use"}} {
+			e.expectProblem(e.do("PATCH", path, e.opToken, map[string]any{"creditLimit": tt.limit}), 409, "conflict", tt.reason)
+		}
+		for _, bad := range []any{-1, int64(1_000_000_000_000_001), "100", 1.5} {
+			p := e.expectProblem(e.do("PATCH", path, e.opToken, map[string]any{"creditLimit": bad, "name": "Lost"}), 400, "validation", "")
+			if !slices.Contains(p.pointers(), "/creditLimit") {
+				t.Errorf("%v: pointers %v", bad, p.pointers())
+			}
+		}
+		if a := e.account(acct); a.money() != want || a.Name != "Acme" {
+			t.Errorf("refused limits changed the account: %s %s", a.Name, a.money())
+		}
+		// The boundary: exactly what is handed out plus what the primary uses.
+		e.setCreditLimit(acct, 700)
+		if got := e.account(acct).money(); got != "balance -300, limit 700, allocated 400, available 300, over false" {
+			t.Errorf("at the boundary: %s", got)
+		}
+		e.setCreditLimit(acct, 700) // unchanged: fine
+		e.reconciled(acct)
+
+		top := "/v1/accounts/" + acct + "/top-ups"
+		for _, tt := range []struct {
+			body    map[string]any
+			status  int
+			reason  string
+			pointer string
+		}{
+			{map[string]any{"amount": 0, "reference": "x"}, 422, "amount-out-of-range", ""},
+			{map[string]any{"amount": -10, "reference": "x"}, 422, "amount-out-of-range", ""},
+			{map[string]any{"amount": int64(1_000_000_000_000_001), "reference": "x"}, 422, "amount-out-of-range", ""},
+			{map[string]any{"reference": "x"}, 400, "", "/amount"},
+			{map[string]any{"amount": 10}, 400, "", "/reference"},
+			{map[string]any{"amount": 10, "reference": "x", "currency": "EUR"}, 400, "", "/currency"},
+		} {
+			typ := "invalid-transfers"
+			if tt.status == 400 {
+				typ = "validation"
+			}
+			p := e.expectProblem(e.do("POST", top, e.opToken, tt.body), tt.status, typ, tt.reason)
+			if tt.pointer != "" && !slices.Contains(p.pointers(), tt.pointer) {
+				t.Errorf("%v: pointers %v", tt.body, p.pointers())
+			}
+		}
+		e.expectProblem(e.do("POST", "/v1/accounts/"+uuid.NewString()+"/top-ups", e.opToken, map[string]any{"amount": 10, "reference": "x"}), 404, "not-found", "")
+		if got := e.account(acct).Balance; got != -300 {
+			t.Errorf("refused top-ups changed the balance: %d", got)
+		}
+		// No balance beyond 10^15.
+		e.topUp(acct, 1_000_000_000_000_000)
+		e.expectProblem(e.do("POST", top, e.opToken, map[string]any{"amount": 301, "reference": "x"}), 422, "invalid-transfers", "amount-out-of-range")
+		e.topUp(acct, 300)
+		if got := e.account(acct).Balance; got != 1_000_000_000_000_000 {
+			t.Errorf("balance %d", got)
+		}
+		e.reconciled(acct)
+	})
+}
+
+// TestLedgerIdempotentMoney: a transfer or top-up sent again with its Idempotency-Key
+// moves the money once.
+func TestLedgerIdempotentMoney(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		acct := e.newAccount("Acme", usaCanContract(10))
+		tok := e.tenantToken(acct)
+		e.setCreditLimit(acct, 1000)
+		own := e.ownSubaccount(tok, "Own", nil)
+		body := func(amount int) map[string]any {
+			return map[string]any{"from": acct, "to": own, "amount": amount, "reference": "once"}
+		}
+		for _, kind := range []string{"credit", "balance"} {
+			first := e.expect(e.doHeaders("POST", "/v1/"+kind+"-transfers", tok, body(100), withKey("k-"+kind)), 201)
+			again := e.expect(e.doHeaders("POST", "/v1/"+kind+"-transfers", tok, body(100), withKey("k-"+kind)), 201)
+			if !replayed(again) || replayed(first) || string(again.Body) != string(first.Body) {
+				t.Errorf("%s: first %s, again (replayed %v) %s", kind, first.Body, replayed(again), again.Body)
+			}
+			e.expectProblem(e.doHeaders("POST", "/v1/"+kind+"-transfers", tok, body(101), withKey("k-"+kind)), 422, "idempotency-key-reused", "")
+		}
+		r1 := e.expect(e.doHeaders("POST", "/v1/accounts/"+acct+"/top-ups", e.opToken, map[string]any{"amount": 500, "reference": "once"}, withKey("top")), 201)
+		r2 := e.expect(e.doHeaders("POST", "/v1/accounts/"+acct+"/top-ups", e.opToken, map[string]any{"amount": 500, "reference": "once"}, withKey("top")), 201)
+		if !replayed(r2) || string(r1.Body) != string(r2.Body) {
+			t.Errorf("top-up replay %s / %s", r1.Body, r2.Body)
+		}
+		// A refused transfer keeps no key: the same key goes through once it can.
+		e.expectProblem(e.doHeaders("POST", "/v1/balance-transfers", tok, map[string]any{"from": own, "to": acct, "amount": 10_000, "reference": "too much"}, withKey("later")), 422, "invalid-transfers", "insufficient-balance")
+		e.expect(e.doHeaders("POST", "/v1/balance-transfers", tok, map[string]any{"from": own, "to": acct, "amount": 10, "reference": "right"}, withKey("later")), 201)
+		if got := e.account(acct).money(); got != "balance 410, limit 1000, allocated 100, available 900, over false" {
+			t.Errorf("primary: %s", got)
+		}
+		if got := e.subaccount(tok, own).money(); got != "balance 90, limit 100, over false" {
+			t.Errorf("own: %s", got)
+		}
+		if got := amounts(e.transfers(tok, "credit", "")) + " | " + amounts(e.transfers(tok, "balance", "")); got != "100 | 100 10" {
+			t.Errorf("transfers %s", got)
+		}
+		e.reconciled(acct)
+	})
+}
