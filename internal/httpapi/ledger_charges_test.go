@@ -178,6 +178,30 @@ func TestLedgerCharges(t *testing.T) {
 		}
 		e.reconciled(acct)
 
+		t.Run("a queued message is charged when it is routed", func(t *testing.T) {
+			e := e.at(t)
+			acct := e.newAccount("Retry", pricedContract("EUR", 0, 25))
+			tok := e.tenantToken(acct)
+			e.topUp(acct, 100)
+			sub := e.ownSubaccount(tok, "Own", nil)
+			e.moveMoney(tok, "balance", acct, sub, 100)
+			pan := nextPAN("VISA")
+			queued := e.expect(e.do("POST", "/v1/transactions", tok, message(pan, "auth")), 202).json(t)["id"].(string)
+			e.expect(e.do("POST", "/v1/transactions/unrouted/"+queued+"/retry", tok, nil), 202)
+			if got := e.subaccount(tok, sub).money(); got != "balance 100, limit 0, over false" {
+				t.Errorf("a queued message was charged: %s", got)
+			}
+			e.enrol(tok, sub, pan, "USA")
+			e.expect(e.do("POST", "/v1/transactions/unrouted/"+queued+"/retry", tok, nil), 201)
+			if got := e.subaccount(tok, sub).money(); got != "balance 75, limit 0, over false" {
+				t.Errorf("after routing the queued message: %s", got)
+			}
+			if u := e.usage(tok, sub, ""); u.charges() != "enrolments 0, transactions 25, total 25" {
+				t.Errorf("usage %s", u.charges())
+			}
+			e.reconciled(acct)
+		})
+
 		t.Run("batch stops at what the payer can afford", func(t *testing.T) {
 			e := e.at(t)
 			acct := e.newAccount("Batch", pricedContract("EUR", 100, 0))

@@ -106,6 +106,10 @@ func TestLedgerPartnerStory(t *testing.T) {
 			}
 			e.expect(e.do("GET", "/v1/cards/"+cardB, confined, nil), 200)
 			e.expect(e.do("GET", "/v1/subaccounts/"+subB+"/usage", confined, nil), 200)
+			e.expect(e.do("GET", "/v1/subaccounts/"+subA+"/usage", confined, nil), 404)
+			if rows := e.expect(e.do("GET", "/v1/usage", confined, nil), 200).json(t)["items"].([]any); len(rows) != 1 || rows[0].(map[string]any)["subaccountId"] != subB {
+				t.Errorf("confined client's usage rows %v", rows)
+			}
 			e.expectProblem(e.do("PATCH", "/v1/subaccounts/"+subB, confined, map[string]any{"name": "Renamed"}), 409, "subaccount-suspended", "")
 			e.expectProblem(e.do("DELETE", "/v1/cards/"+cardB, confined, nil), 409, "subaccount-suspended", "")
 			e.expectProblem(e.do("POST", "/v1/cards/"+cardB+"/move", confined, map[string]any{"subaccountId": subB}), 409, "subaccount-suspended", "")
