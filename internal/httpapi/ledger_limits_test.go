@@ -229,41 +229,43 @@ func actionNames(l auditListDoc) string {
 
 var etagPattern = regexp.MustCompile(`^"[0-9]+"$`)
 
+// etagOf returns a response's ETag, failing t unless it is a strong tag of digits.
+func etagOf(t *testing.T, r response) string {
+	t.Helper()
+	tag := r.Header.Get("ETag")
+	if !etagPattern.MatchString(tag) {
+		t.Fatalf("ETag %q", tag)
+	}
+	return tag
+}
+
 // TestLedgerETags: ETags on reads and writes of accounts and subaccounts, and If-Match on
 // their writes.
 func TestLedgerETags(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
-		etag := func(r response) string {
-			t.Helper()
-			tag := r.Header.Get("ETag")
-			if !etagPattern.MatchString(tag) {
-				t.Fatalf("ETag %q", tag)
-			}
-			return tag
-		}
 		ifMatch := func(tag string) map[string]string { return map[string]string{"If-Match": tag} }
 
 		created := e.expect(e.do("POST", "/v1/accounts", e.opToken, map[string]any{"name": "Acme", "contract": usaCanContract(10)}), 201)
 		acct := created.json(t)["id"].(string)
-		v1 := etag(created)
-		if got := etag(e.expect(e.do("GET", "/v1/accounts/"+acct, e.opToken, nil), 200)); got != v1 {
+		v1 := etagOf(t, created)
+		if got := etagOf(t, e.expect(e.do("GET", "/v1/accounts/"+acct, e.opToken, nil), 200)); got != v1 {
 			t.Errorf("GET after POST: %s, want %s", got, v1)
 		}
 		tok := e.tenantToken(acct)
-		if got := etag(e.expect(e.do("GET", "/v1/account", tok, nil), 200)); got != v1 {
+		if got := etagOf(t, e.expect(e.do("GET", "/v1/account", tok, nil), 200)); got != v1 {
 			t.Errorf("GET /v1/account: %s, want %s", got, v1)
 		}
 
 		t.Run("account", func(t *testing.T) {
 			e := e.at(t)
 			path := "/v1/accounts/" + acct
-			cur := etag(e.expect(e.do("GET", path, e.opToken, nil), 200))
-			v2 := etag(e.expect(e.doHeaders("PATCH", path, e.opToken, map[string]any{"name": "Acme 2"}, ifMatch(cur)), 200))
+			cur := etagOf(t, e.expect(e.do("GET", path, e.opToken, nil), 200))
+			v2 := etagOf(t, e.expect(e.doHeaders("PATCH", path, e.opToken, map[string]any{"name": "Acme 2"}, ifMatch(cur)), 200))
 			if v2 == cur {
 				t.Errorf("PATCH kept the ETag %s", v2)
 			}
-			if got := etag(e.expect(e.do("GET", path, e.opToken, nil), 200)); got != v2 {
+			if got := etagOf(t, e.expect(e.do("GET", path, e.opToken, nil), 200)); got != v2 {
 				t.Errorf("GET after PATCH: %s, want %s", got, v2)
 			}
 			for _, stale := range []string{cur, "W/" + v2, `"999"`, "abc", `"999", ` + cur} {
@@ -273,8 +275,8 @@ func TestLedgerETags(t *testing.T) {
 			if a.Name != "Acme 2" || a.CreditLimit != 0 {
 				t.Errorf("stale writes changed the account: %+v", a)
 			}
-			v3 := etag(e.expect(e.doHeaders("PATCH", path, e.opToken, map[string]any{"creditLimit": 100}, ifMatch(`"999", `+v2)), 200))
-			v4 := etag(e.expect(e.doHeaders("PATCH", path, e.opToken, map[string]any{"name": "Acme 3"}, ifMatch("*")), 200))
+			v3 := etagOf(t, e.expect(e.doHeaders("PATCH", path, e.opToken, map[string]any{"creditLimit": 100}, ifMatch(`"999", `+v2)), 200))
+			v4 := etagOf(t, e.expect(e.doHeaders("PATCH", path, e.opToken, map[string]any{"name": "Acme 3"}, ifMatch("*")), 200))
 			if v3 == v2 || v4 == v3 {
 				t.Errorf("ETags %s → %s → %s", v2, v3, v4)
 			}
@@ -286,7 +288,7 @@ func TestLedgerETags(t *testing.T) {
 			}
 
 			contract := path + "/contract"
-			cur = etag(e.expect(e.do("GET", path, e.opToken, nil), 200))
+			cur = etagOf(t, e.expect(e.do("GET", path, e.opToken, nil), 200))
 			e.expectProblem(e.doHeaders("PUT", contract, e.opToken, usaCanContract(5), ifMatch(v4)), 412, "precondition-failed", "")
 			if a := e.account(acct); a.Contract.MaxSubaccounts != 10 || a.Contract.Version != 1 {
 				t.Errorf("stale contract write changed it: %+v", a.Contract)
@@ -296,14 +298,14 @@ func TestLedgerETags(t *testing.T) {
 				t.Errorf("a dry run answers ETag %q", tag)
 			}
 			changed := e.expect(e.doHeaders("PUT", contract, e.opToken, usaCanContract(5), ifMatch(cur)), 200)
-			v5 := etag(changed)
-			if v5 == cur || etag(e.expect(e.do("GET", path, e.opToken, nil), 200)) != v5 {
+			v5 := etagOf(t, changed)
+			if v5 == cur || etagOf(t, e.expect(e.do("GET", path, e.opToken, nil), 200)) != v5 {
 				t.Errorf("contract change ETag %s (was %s)", v5, cur)
 			}
 			if a := e.account(acct); a.Contract.MaxSubaccounts != 5 || a.Contract.Version != 2 {
 				t.Errorf("contract %+v", a.Contract)
 			}
-			etag(e.expect(e.doHeaders("PUT", contract, e.opToken, usaCanContract(6), ifMatch("*")), 200))
+			etagOf(t, e.expect(e.doHeaders("PUT", contract, e.opToken, usaCanContract(6), ifMatch("*")), 200))
 		})
 
 		t.Run("subaccount", func(t *testing.T) {
@@ -311,12 +313,12 @@ func TestLedgerETags(t *testing.T) {
 			r := e.expect(e.do("POST", "/v1/subaccounts", tok, map[string]any{"name": "Shop", "usePrimaryAccountBalance": false}), 201)
 			sub := r.json(t)["id"].(string)
 			path := "/v1/subaccounts/" + sub
-			cur := etag(r)
-			if got := etag(e.expect(e.do("GET", path, tok, nil), 200)); got != cur {
+			cur := etagOf(t, r)
+			if got := etagOf(t, e.expect(e.do("GET", path, tok, nil), 200)); got != cur {
 				t.Errorf("GET after POST: %s, want %s", got, cur)
 			}
-			next := etag(e.expect(e.doHeaders("PATCH", path, tok, map[string]any{"name": "Shop 2"}, ifMatch(cur)), 200))
-			if next == cur || etag(e.expect(e.do("GET", path, tok, nil), 200)) != next {
+			next := etagOf(t, e.expect(e.doHeaders("PATCH", path, tok, map[string]any{"name": "Shop 2"}, ifMatch(cur)), 200))
+			if next == cur || etagOf(t, e.expect(e.do("GET", path, tok, nil), 200)) != next {
 				t.Errorf("PATCH ETag %s (was %s)", next, cur)
 			}
 			for _, stale := range []string{cur, "W/" + next, `"0"`} {
@@ -329,14 +331,14 @@ func TestLedgerETags(t *testing.T) {
 			if tag := dry.Header.Get("ETag"); tag != "" {
 				t.Errorf("a dry run answers ETag %q", tag)
 			}
-			if got := etag(e.expect(e.do("GET", path, tok, nil), 200)); got != next {
+			if got := etagOf(t, e.expect(e.do("GET", path, tok, nil), 200)); got != next {
 				t.Errorf("a dry run changed the ETag: %s, want %s", got, next)
 			}
 			// A transfer changes the subaccount, and so its ETag.
 			e.topUp(acct, 100)
 			e.moveMoney(tok, "balance", acct, sub, 10)
 			e.expectProblem(e.doHeaders("PATCH", path, tok, map[string]any{"name": "Lost"}, ifMatch(next)), 412, "precondition-failed", "")
-			cur = etag(e.expect(e.do("GET", path, tok, nil), 200))
+			cur = etagOf(t, e.expect(e.do("GET", path, tok, nil), 200))
 			if cur == next {
 				t.Errorf("a transfer kept the ETag %s", cur)
 			}
