@@ -74,8 +74,8 @@ func TestAuditEvents(t *testing.T) {
 		other := e.newAccount("Other", usaCanContract(10))
 		reader := e.tenantToken(acct, subaccounts.ScopeAuditRead, subaccounts.ScopeSubaccountsWrite)
 
-		// Event 1 is the reader's own client. Event 2: a client created under a known
-		// request id, event 3 its revocation.
+		// Event 1 is the account's creation, event 2 the reader's own client. Event 3: a
+		// client created under a known request id, event 4 its revocation.
 		r := e.expect(e.doHeaders("POST", "/v1/accounts/"+acct+"/clients", e.opToken,
 			map[string]any{"name": "audited client", "scopes": []string{"cards:read"}}, map[string]string{"X-Request-Id": "req-audit-create"}), 201)
 		created := r.json(t)
@@ -85,18 +85,21 @@ func TestAuditEvents(t *testing.T) {
 		otherClient, _ := e.newClient(other, []string{subaccounts.ScopeSubaccountsRead}, "")
 
 		l := e.auditList(reader, "")
-		if got := actions(l); got != "1:client.create 2:client.create 3:client.revoke" || l.NextCursor != nil {
+		if got := actions(l); got != "1:account.create 2:client.create 3:client.create 4:client.revoke" || l.NextCursor != nil {
 			t.Fatalf("events %q (next %v)", got, l.NextCursor)
 		}
-		ev := l.Items[1]
+		if c := l.Items[0]; c.ResourceType != "account" || c.ResourceID != acct || c.Actor.ClientID != operatorID || c.Before != nil {
+			t.Errorf("account.create event %+v", c)
+		}
+		ev := l.Items[2]
 		if ev.AccountID != acct || ev.ResourceType != "client" || ev.ResourceID != clientID || ev.RequestID != "req-audit-create" ||
 			ev.Actor.Sub != operatorID || ev.Actor.ClientID != operatorID || ev.Before != nil || ev.After["clientId"] != clientID {
 			t.Errorf("client.create event %+v", ev)
 		}
-		if ev.PrevHash != l.Items[0].Hash || l.Items[0].PrevHash != strings.Repeat("0", 64) || len(ev.Hash) != 64 {
-			t.Errorf("chain links: %s → %s → %s", l.Items[0].PrevHash, l.Items[0].Hash, ev.PrevHash)
+		if ev.PrevHash != l.Items[1].Hash || l.Items[1].PrevHash != l.Items[0].Hash || l.Items[0].PrevHash != strings.Repeat("0", 64) || len(ev.Hash) != 64 {
+			t.Errorf("chain links: %s → %s → %s → %s", l.Items[0].PrevHash, l.Items[0].Hash, l.Items[1].Hash, ev.PrevHash)
 		}
-		rev := l.Items[2]
+		rev := l.Items[3]
 		if rev.ResourceID != clientID || rev.Before["clientId"] != clientID || rev.After != nil {
 			t.Errorf("client.revoke event %+v", rev)
 		}
@@ -111,12 +114,12 @@ func TestAuditEvents(t *testing.T) {
 		filters := []struct {
 			name, query, want string
 		}{
-			{"action", "?action=client.revoke", "3:client.revoke"},
-			{"resource", "?resourceType=client&resourceId=" + clientID, "2:client.create 3:client.revoke"},
+			{"action", "?action=client.revoke", "4:client.revoke"},
+			{"resource", "?resourceType=client&resourceId=" + clientID, "3:client.create 4:client.revoke"},
 			{"resource type", "?resourceType=card", ""},
-			{"actor by client id", "?actor=" + operatorID, "1:client.create 2:client.create 3:client.revoke"},
+			{"actor by client id", "?actor=" + operatorID, "1:account.create 2:client.create 3:client.create 4:client.revoke"},
 			{"unknown actor", "?actor=nobody", ""},
-			{"from", "?from=" + url.QueryEscape(created0.Format(time.RFC3339Nano)), "1:client.create 2:client.create 3:client.revoke"},
+			{"from", "?from=" + url.QueryEscape(created0.Format(time.RFC3339Nano)), "1:account.create 2:client.create 3:client.create 4:client.revoke"},
 			{"to", "?to=" + url.QueryEscape(created0.Format(time.RFC3339Nano)), ""},
 			{"future", "?from=" + url.QueryEscape(time.Now().Add(time.Hour).UTC().Format(time.RFC3339)), ""},
 		}
@@ -162,7 +165,7 @@ func TestAuditEvents(t *testing.T) {
 				}
 				query = "?limit=2&cursor=" + *l.NextCursor
 			}
-			if strings.Join(got, ",") != "1,2,3" {
+			if strings.Join(got, ",") != "1,2,3,4" {
 				t.Errorf("paged seqs %v", got)
 			}
 		})
@@ -171,18 +174,18 @@ func TestAuditEvents(t *testing.T) {
 			e := e.at(t)
 			var v auditVerifyDoc
 			e.expect(e.do("GET", "/v1/audit-events/verify", reader, nil), 200).decode(t, &v)
-			if !v.Valid || v.EventsChecked != 3 || v.AccountID != acct || v.Head == nil || v.Head.Seq != 3 || v.Head.Hash != l.Items[2].Hash || v.FirstBroken != nil {
+			if !v.Valid || v.EventsChecked != 4 || v.AccountID != acct || v.Head == nil || v.Head.Seq != 4 || v.Head.Hash != l.Items[3].Hash || v.FirstBroken != nil {
 				t.Errorf("verification %+v", v)
 			}
 		})
 
-		t.Run("account without events", func(t *testing.T) {
+		t.Run("account with only its creation", func(t *testing.T) {
 			e := e.at(t)
-			// A token made without creating a client: the account has no event at all.
+			// A token made without creating a client: the account's creation is its only event.
 			fresh := e.newAccount("Fresh", usaCanContract(1))
 			var v auditVerifyDoc
 			e.expect(e.do("GET", "/v1/audit-events/verify", e.forge(e.goodClaims(fresh)), nil), 200).decode(t, &v)
-			if !v.Valid || v.EventsChecked != 0 || v.Head != nil || v.FirstBroken != nil {
+			if !v.Valid || v.EventsChecked != 1 || v.Head == nil || v.Head.Seq != 1 || v.FirstBroken != nil {
 				t.Errorf("verification %+v", v)
 			}
 		})

@@ -177,6 +177,8 @@ type problemDoc struct {
 		OutsideContract []map[string]string `json:"outsideContract"`
 	} `json:"affectedSubaccounts"`
 	Scope string `json:"scope"`
+	// Reason is the machine-readable reason of a refused money movement or charge.
+	Reason string `json:"reason"`
 }
 
 // pointers lists the JSON pointers of a problem's errors.

@@ -20,6 +20,8 @@ func tenantRoutes() []tenantRoute {
 	r, w := subaccounts.ScopeSubaccountsRead, subaccounts.ScopeSubaccountsWrite
 	cr, cw := subaccounts.ScopeCardsRead, subaccounts.ScopeCardsWrite
 	tr, tw := subaccounts.ScopeTransactionsRead, subaccounts.ScopeTransactionsWrite
+	lr, lw := subaccounts.ScopeLedgerRead, subaccounts.ScopeLedgerWrite
+	transfer := map[string]any{"from": "{acct}", "to": "{sub}", "amount": 1, "reference": "matrix"}
 	return []tenantRoute{
 		{"GET", "/v1/account", r, nil},
 		{"POST", "/v1/subaccounts", w, map[string]any{"name": "New one"}},
@@ -27,6 +29,7 @@ func tenantRoutes() []tenantRoute {
 		{"GET", "/v1/subaccounts/{sub}", r, nil},
 		{"PATCH", "/v1/subaccounts/{sub}", w, map[string]any{"name": "Renamed"}},
 		{"DELETE", "/v1/subaccounts/{sub}", w, nil},
+		{"DELETE", "/v1/subaccounts/{sub}?cascade=true", w, nil},
 		{"GET", "/v1/subaccounts/{sub}/entitlements?country=USA&network=VISA", r, nil},
 		{"POST", "/v1/subaccounts/{sub}/cards", cw, cardBody(mc2PAN, "USA")},
 		{"POST", "/v1/subaccounts/{sub}/cards/batch", cw, map[string]any{"cards": []any{cardBody(mc2PAN, "USA")}}},
@@ -42,16 +45,22 @@ func tenantRoutes() []tenantRoute {
 		{"GET", "/v1/transactions/unrouted", tr, nil},
 		{"POST", "/v1/transactions/unrouted/{unrouted}/retry", tw, nil},
 		{"GET", "/v1/compliance", subaccounts.ScopeComplianceRead, nil},
+		{"POST", "/v1/credit-transfers", lw, transfer},
+		{"GET", "/v1/credit-transfers", lr, nil},
+		{"POST", "/v1/balance-transfers", lw, transfer},
+		{"GET", "/v1/balance-transfers", lr, nil},
+		{"GET", "/v1/subaccounts/{sub}/usage", lr, nil},
+		{"GET", "/v1/usage", lr, nil},
 		{"GET", "/v1/audit-events", subaccounts.ScopeAuditRead, nil},
 		{"GET", "/v1/audit-events/verify", subaccounts.ScopeAuditRead, nil},
 	}
 }
 
 // ids are the resources a route's placeholders stand for.
-type ids struct{ sub, card, txn, unrouted string }
+type ids struct{ acct, sub, card, txn, unrouted string }
 
 func (i ids) fill(s string) string {
-	return strings.NewReplacer("{sub}", i.sub, "{card}", i.card, "{txn}", i.txn, "{unrouted}", i.unrouted).Replace(s)
+	return strings.NewReplacer("{acct}", i.acct, "{sub}", i.sub, "{card}", i.card, "{txn}", i.txn, "{unrouted}", i.unrouted).Replace(s)
 }
 
 // fillBody replaces placeholders in a body's top-level string values.
@@ -74,6 +83,7 @@ func (i ids) fillBody(body any) any {
 func (e *env) newResources(token, name string) ids {
 	e.t.Helper()
 	var r ids
+	r.acct = e.expect(e.do("GET", "/v1/account", token, nil), 200).json(e.t)["id"].(string)
 	r.sub = e.newSubaccount(token, name, []any{cfg([]string{"USA"}, "VISA")})
 	r.card = e.enrol(token, r.sub, luhnPAN("4", int(msgSeq.Add(1)), 16), "USA")
 	r.txn = e.expect(e.do("POST", "/v1/transactions", token, message(r.card, "auth")), 201).json(e.t)["id"].(string)
@@ -90,6 +100,7 @@ func operatorRoutes() []tenantRoute {
 		{"GET", "/v1/accounts/{acct}", a, nil},
 		{"PATCH", "/v1/accounts/{acct}", a, map[string]any{"name": "Y"}},
 		{"PUT", "/v1/accounts/{acct}/contract", a, usaCanContract(3)},
+		{"POST", "/v1/accounts/{acct}/top-ups", a, map[string]any{"amount": 1, "reference": "matrix"}},
 		{"POST", "/v1/accounts/{acct}/clients", a, map[string]any{"name": "c", "scopes": []string{"subaccounts:read"}}},
 		{"GET", "/v1/accounts/{acct}/clients", a, nil},
 		{"DELETE", "/v1/accounts/{acct}/clients/some-client", a, nil},
@@ -165,6 +176,12 @@ func TestScopeMatrix(t *testing.T) {
 		if len(txns) != 1 || len(queue) != 1 {
 			t.Errorf("refused requests changed the transactions: %d routed, %d unrouted", len(txns), len(queue))
 		}
+		if c, b := e.transfers(full, "credit", ""), e.transfers(full, "balance", ""); len(c)+len(b) != 0 {
+			t.Errorf("refused requests moved money: %+v %+v", c, b)
+		}
+		if a := e.account(acct); a.money() != "balance 0, limit 0, allocated 0, available 0, over false" {
+			t.Errorf("refused requests changed the account: %s", a.money())
+		}
 	})
 }
 
@@ -180,7 +197,22 @@ func TestCrossTenantMatrix(t *testing.T) {
 		resA := e.newResources(tokA, "A's shop")
 		resB := e.newResources(tokB, "B's shop")
 		subB := resB.sub
-		unknown := ids{sub: uuid.NewString(), card: uuid.NewString(), txn: uuid.NewString(), unrouted: uuid.NewString()}
+		unknown := ids{acct: uuid.NewString(), sub: uuid.NewString(), card: uuid.NewString(), txn: uuid.NewString(), unrouted: uuid.NewString()}
+		// Both tenants move money, so each has transfers the other must never see.
+		var ownA, ownB string
+		var moved []string
+		for _, side := range []struct {
+			acct, tok string
+			own       *string
+		}{{a, tokA, &ownA}, {b, tokB, &ownB}} {
+			e.setCreditLimit(side.acct, 1000)
+			e.topUp(side.acct, 1000)
+			*side.own = e.ownSubaccount(side.tok, "Own", nil)
+			moved = append(moved,
+				e.moveMoney(side.tok, "credit", side.acct, *side.own, 100).ID,
+				e.moveMoney(side.tok, "balance", side.acct, *side.own, 200).ID)
+		}
+		movedB := moved[2:]
 
 		for _, rt := range tenantRoutes() {
 			if !strings.Contains(rt.path, "{") {
@@ -216,13 +248,28 @@ func TestCrossTenantMatrix(t *testing.T) {
 			e := e.at(t)
 			for _, path := range []string{"/v1/cards?limit=100", "/v1/cards?subaccountId=" + subB, "/v1/transactions?limit=100",
 				"/v1/transactions?subaccountId=" + subB, "/v1/transactions?cardId=" + resB.card, "/v1/transactions/unrouted?limit=100", "/v1/compliance",
-				"/v1/audit-events?limit=100", "/v1/audit-events?resourceType=client&resourceId=" + clientB, "/v1/audit-events/verify"} {
+				"/v1/audit-events?limit=100", "/v1/audit-events?resourceType=client&resourceId=" + clientB, "/v1/audit-events/verify",
+				"/v1/credit-transfers?limit=100", "/v1/balance-transfers?limit=100", "/v1/credit-transfers?subaccountId=" + ownB,
+				"/v1/balance-transfers?subaccountId=" + ownB, "/v1/usage?limit=100"} {
 				body := string(e.expect(e.do("GET", path, tokA, nil), 200).Body)
-				for _, id := range []string{b, resB.sub, resB.card, resB.txn, resB.unrouted, clientB} {
+				for _, id := range append([]string{b, resB.sub, resB.card, resB.txn, resB.unrouted, clientB, ownB}, movedB...) {
 					if strings.Contains(body, id) {
 						t.Errorf("%s shows B's %s", path, id)
 					}
 				}
+			}
+		})
+		t.Run("own transfers and usage", func(t *testing.T) {
+			e := e.at(t)
+			// The lists above are not empty by accident: A sees its own.
+			if got := e.transfers(tokA, "credit", ""); len(got) != 1 || got[0].ID != moved[0] {
+				t.Errorf("A's credit transfers %+v", got)
+			}
+			if got := e.transfers(tokA, "balance", ""); len(got) != 1 || got[0].ID != moved[1] {
+				t.Errorf("A's balance transfers %+v", got)
+			}
+			if items := e.expect(e.do("GET", "/v1/usage?limit=100", tokA, nil), 200).json(t)["items"].([]any); len(items) != 2 {
+				t.Errorf("A's usage rows %v", items)
 			}
 		})
 		t.Run("body ids", func(t *testing.T) {
@@ -241,6 +288,28 @@ func TestCrossTenantMatrix(t *testing.T) {
 			// The same PAN enrolled in both accounts: separate cards, separate fingerprints.
 			e.enrol(tokB, resB.sub, visaPAN3, "USA")
 			e.enrol(tokA, resA.sub, visaPAN3, "USA")
+		})
+		t.Run("transfer body ids", func(t *testing.T) {
+			e := e.at(t)
+			fresh := uuid.NewString()
+			for _, kind := range []string{"credit", "balance"} {
+				// B's subaccount, or B's account id where a subaccount is expected: not found,
+				// exactly like an id that exists nowhere.
+				for _, pair := range [][2][2]string{
+					{{a, ownB}, {a, fresh}},
+					{{ownB, a}, {fresh, a}},
+					{{a, b}, {a, fresh}},
+					// B's account id as the primary is just not A's primary.
+					{{b, ownA}, {fresh, ownA}},
+				} {
+					other := e.transfer(tokA, kind, pair[0][0], pair[0][1], 1)
+					none := e.transfer(tokA, kind, pair[1][0], pair[1][1], 1)
+					po, pn := other.problem(t), none.problem(t)
+					if other.Status != none.Status || po.Type != pn.Type || po.Detail != pn.Detail || po.Reason != pn.Reason || other.Status/100 != 4 {
+						t.Errorf("%s %v answers %d %+v, an unknown id %d %+v", kind, pair[0], other.Status, po, none.Status, pn)
+					}
+				}
+			}
 		})
 		t.Run("body subaccountId", func(t *testing.T) {
 			e := e.at(t)
@@ -266,6 +335,15 @@ func TestCrossTenantMatrix(t *testing.T) {
 		}
 		if q := e.expect(e.do("GET", "/v1/transactions/unrouted", tokB, nil), 200).json(t)["items"].([]any); len(q) != 1 {
 			t.Errorf("B's unrouted queue changed: %v", q)
+		}
+		if got := e.subaccount(tokB, ownB).money(); got != "balance 200, limit 100, over false" {
+			t.Errorf("B's own subaccount changed: %s", got)
+		}
+		if got := e.account(b).money(); got != "balance 800, limit 1000, allocated 100, available 900, over false" {
+			t.Errorf("B's account changed: %s", got)
+		}
+		if got := amounts(e.transfers(tokB, "balance", "")) + " | " + amounts(e.transfers(tokB, "credit", "")); got != "200 | 100" {
+			t.Errorf("B's transfers changed: %s", got)
 		}
 	})
 }

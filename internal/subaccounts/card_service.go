@@ -346,6 +346,24 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			}
 			affordable = max(headroom/price, 0)
 		}
+		// Cards the account already holds are refused as card-exists once the quota and
+		// credit checks pass, as the single-card route refuses them, and take no room.
+		var fps [][]byte
+		for _, c := range checked {
+			if c != nil {
+				fps = append(fps, c.Fingerprint)
+			}
+		}
+		held := map[string]uuid.UUID{}
+		if len(fps) > 0 {
+			existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, fps)
+			if err != nil {
+				return err
+			}
+			for _, e := range existing {
+				held[string(e.Fingerprint)] = e.ID
+			}
+		}
 		var toInsert []Card
 		dupOf := map[int]bool{}   // items repeating an earlier item's PAN
 		seen := map[string]bool{} // fingerprints already taken by an item of this batch
@@ -372,7 +390,12 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				continue
 			}
 			if affordable >= 0 && int64(len(toInsert)) >= affordable {
-				out[i].Err = l.payerCannotCover(&sub, price)
+				// As the single-card route would answer after the items before it.
+				out[i].Err = l.cannotPay(&sub, price, int64(len(toInsert))*price)
+				continue
+			}
+			if holder, ok := held[string(c.Fingerprint)]; ok {
+				out[i].Err = cardExists(holder)
 				continue
 			}
 			seen[string(c.Fingerprint)] = true

@@ -390,13 +390,13 @@ func (l *ledgerState) chargeFor(sub *Subaccount, ct ChargeType, subject uuid.UUI
 	payer := primaryParty(acc.ID)
 	if sub.UsePrimaryBalance {
 		if refuse && acc.Balance-amount < acc.Floor() {
-			return insufficientCredit(acc.Balance, acc.AvailableCredit(), amount, "primary balance")
+			return l.cannotPay(sub, amount, 0)
 		}
 		acc.Balance -= amount
 		l.touchAccount()
 	} else {
 		if refuse && sub.Balance-amount < -sub.CreditLimit {
-			return insufficientCredit(sub.Balance, sub.CreditLimit, amount, "subaccount balance")
+			return l.cannotPay(sub, amount, 0)
 		}
 		payer = sub.ID.String()
 		sub.Balance -= amount
@@ -430,12 +430,13 @@ func (l *ledgerState) blockedByLimit(sub *Subaccount) error {
 	return nil
 }
 
-// payerCannotCover is the refusal of a charge of amount to the payer of sub's usage.
-func (l *ledgerState) payerCannotCover(sub *Subaccount, amount int64) error {
+// cannotPay refuses a charge of amount that the payer of sub's usage cannot cover once
+// spent more has been charged to it, naming the payer's own figures.
+func (l *ledgerState) cannotPay(sub *Subaccount, amount, spent int64) error {
 	if sub.UsePrimaryBalance {
-		return insufficientCredit(l.account.Balance, l.account.AvailableCredit(), amount, "primary balance")
+		return insufficientCredit(l.account.Balance-spent, l.account.AvailableCredit(), amount, "primary balance")
 	}
-	return insufficientCredit(sub.Balance, sub.CreditLimit, amount, "subaccount balance")
+	return insufficientCredit(sub.Balance-spent, sub.CreditLimit, amount, "subaccount balance")
 }
 
 func insufficientCredit(balance, credit, amount int64, what string) error {
