@@ -198,7 +198,7 @@ func TestLedgerDeleteSubaccount(t *testing.T) {
 			if got := e.subaccount(tok, f).money(); got != "balance -50, limit 0, over true" {
 				t.Fatalf("F: %s", got)
 			}
-			e.expectProblem(e.do("DELETE", "/v1/subaccounts/"+f+"?cascade=true", tok, nil), 409, "conflict", "")
+			e.expectProblem(e.do("DELETE", "/v1/subaccounts/"+f+"?cascade=true", tok, nil), 409, "conflict", "primary-cannot-absorb")
 			if got := e.subaccount(tok, f).money(); got != "balance -50, limit 0, over true" {
 				t.Errorf("F after the refused cascade: %s", got)
 			}
@@ -212,6 +212,30 @@ func TestLedgerDeleteSubaccount(t *testing.T) {
 			e.expect(e.do("DELETE", "/v1/subaccounts/"+f+"?cascade=true", tok, nil), 204)
 			if got := e.account(acct).money(); got != "balance -100, limit 100, allocated 0, available 100, over false" {
 				t.Errorf("primary after taking over F's debt: %s", got)
+			}
+			// G is over its limit, and fees already took the primary over its own: the
+			// cascade would push the primary further below its floor, so it is refused too.
+			e.topUp(acct, 250)
+			g := e.ownSubaccount(tok, "G", nil)
+			e.moveMoney(tok, "balance", acct, g, 150)
+			gCard := e.enrol(tok, g, nextPAN("VISA"), "USA")
+			for range 2 {
+				e.expect(e.do("POST", "/v1/transactions", tok, message(gCard, "auth")), 201)
+			}
+			shared := e.newSubaccount(tok, "Shared", everywhere)
+			sCard := e.enrol(tok, shared, nextPAN("VISA"), "USA")
+			e.expect(e.do("POST", "/v1/transactions", tok, message(sCard, "auth")), 201)
+			if got := e.subaccount(tok, g).money(); got != "balance -50, limit 0, over true" {
+				t.Fatalf("G: %s", got)
+			}
+			if got := e.account(acct).money(); got != "balance -150, limit 100, allocated 0, available 100, over true" {
+				t.Fatalf("primary over its limit: %s", got)
+			}
+			e.expectProblem(e.do("DELETE", "/v1/subaccounts/"+g+"?cascade=true", tok, nil), 409, "conflict", "primary-cannot-absorb")
+			e.topUp(acct, 150)
+			e.expect(e.do("DELETE", "/v1/subaccounts/"+g+"?cascade=true", tok, nil), 204)
+			if got := e.account(acct).money(); got != "balance -50, limit 100, allocated 0, available 100, over false" {
+				t.Errorf("primary after taking over G's debt: %s", got)
 			}
 			e.reconciled(acct)
 		})
@@ -280,11 +304,18 @@ func TestLedgerETags(t *testing.T) {
 			if v3 == v2 || v4 == v3 {
 				t.Errorf("ETags %s → %s → %s", v2, v3, v4)
 			}
-			// Money moving is a change too.
+			// Money moving is not a change of what PATCH and PUT govern: the ETag stays, so a
+			// settings change is not lost to the account's traffic.
 			e.topUp(acct, 10)
-			e.expectProblem(e.doHeaders("PATCH", path, e.opToken, map[string]any{"name": "Lost"}, ifMatch(v4)), 412, "precondition-failed", "")
-			if a := e.account(acct); a.Name != "Acme 3" || a.Balance != 10 || a.CreditLimit != 100 {
+			if got := etagOf(t, e.expect(e.do("GET", path, e.opToken, nil), 200)); got != v4 {
+				t.Errorf("a top-up changed the ETag: %s, want %s", got, v4)
+			}
+			v4b := etagOf(t, e.expect(e.doHeaders("PATCH", path, e.opToken, map[string]any{"name": "Acme 3b"}, ifMatch(v4)), 200))
+			if a := e.account(acct); a.Name != "Acme 3b" || a.Balance != 10 || a.CreditLimit != 100 {
 				t.Errorf("account %+v", a)
+			}
+			if v4b == v4 {
+				t.Errorf("PATCH kept the ETag %s", v4)
 			}
 
 			contract := path + "/contract"
@@ -334,15 +365,15 @@ func TestLedgerETags(t *testing.T) {
 			if got := etagOf(t, e.expect(e.do("GET", path, tok, nil), 200)); got != next {
 				t.Errorf("a dry run changed the ETag: %s, want %s", got, next)
 			}
-			// A transfer changes the subaccount, and so its ETag.
+			// A transfer moves money, not settings: the ETag stays, and a PATCH naming it
+			// still succeeds (a busy subaccount can be suspended under If-Match).
 			e.topUp(acct, 100)
 			e.moveMoney(tok, "balance", acct, sub, 10)
-			e.expectProblem(e.doHeaders("PATCH", path, tok, map[string]any{"name": "Lost"}, ifMatch(next)), 412, "precondition-failed", "")
-			cur = etagOf(t, e.expect(e.do("GET", path, tok, nil), 200))
-			if cur == next {
-				t.Errorf("a transfer kept the ETag %s", cur)
+			if got := etagOf(t, e.expect(e.do("GET", path, tok, nil), 200)); got != next {
+				t.Errorf("a transfer changed the ETag: %s, want %s", got, next)
 			}
-			e.expect(e.doHeaders("PATCH", path, tok, map[string]any{"name": "Shop 3"}, ifMatch(cur)), 200)
+			e.expect(e.doHeaders("PATCH", path, tok, map[string]any{"name": "Shop 3"}, ifMatch(next)), 200)
+			e.expectProblem(e.doHeaders("PATCH", path, tok, map[string]any{"name": "Lost"}, ifMatch(next)), 412, "precondition-failed", "")
 			e.expect(e.doHeaders("PATCH", path, tok, map[string]any{"name": "Shop 4"}, ifMatch("*")), 200)
 			if s := e.subaccount(tok, sub); s.Name != "Shop 4" || s.money() != "balance 10, limit 0, over false" {
 				t.Errorf("subaccount %+v", s)

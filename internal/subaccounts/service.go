@@ -776,8 +776,13 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			l.account.AllocatedCredit -= sub.CreditLimit
 			sub.Balance, sub.CreditLimit = 0, 0
 			l.touchAccount()
-			if l.account.OverLimit && !a.OverLimit {
-				return Errorf(CodeConflict, "The primary cannot take over the subaccount's debt of %d within its credit limit; top up first.", -balance)
+			// The primary gains the subaccount's balance and its credit back. When that is
+			// a net loss (the subaccount is over its limit) it must still end within its
+			// floor: a customer's request never pushes a balance below it, even one that
+			// network fees already took there.
+			if balance+credit < 0 && l.account.Balance < l.account.Floor() {
+				return &Error{Code: CodeConflict, Reason: "primary-cannot-absorb", Message: fmt.Sprintf(
+					"The primary cannot take over the subaccount's debt of %d within its credit limit; top up first.", -balance)}
 			}
 		}
 		// Write the subaccount row first: its row lock waits for enrolments holding a share
