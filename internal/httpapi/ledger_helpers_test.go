@@ -74,14 +74,6 @@ func (s subDoc) bal(t testing.TB) int64 {
 	return *s.Balance
 }
 
-func (s subDoc) limit(t testing.TB) int64 {
-	t.Helper()
-	if s.CreditLimit == nil {
-		t.Fatalf("subaccount %s shows no credit limit of its own", s.ID)
-	}
-	return *s.CreditLimit
-}
-
 type transferDoc struct {
 	ID           string  `json:"id"`
 	Amount       int64   `json:"amount"`
