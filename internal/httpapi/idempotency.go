@@ -54,9 +54,15 @@ func idempotent(svc *subaccounts.Service) gin.HandlerFunc {
 		// Restored however the handler ends, a panic included, so that the recovery in
 		// withRequest answers on the real writer.
 		defer func() { c.Writer, c.Request = out, req }()
+		pr := mustPrincipal(c)
+		caller := pr.ClientID
+		if pr.SubaccountID != nil {
+			caller += "/" + pr.SubaccountID.String()
+		}
 		in := subaccounts.IdempotentRequest{
-			AccountID: mustPrincipal(c).AccountID, // uuid.Nil for the operator
+			AccountID: pr.AccountID, // uuid.Nil for the operator
 			Key:       keys[0],
+			Caller:    caller,
 			Method:    req.Method, Path: req.URL.Path, StoredPath: scrubPath(req.URL.Path), RawQuery: req.URL.RawQuery,
 			Body: body,
 		}

@@ -322,10 +322,14 @@ func TestIdempotentClientSecretIsSealed(t *testing.T) {
 			if strings.Contains(joined, secret) || strings.Contains(joined, r1.json(t)["clientId"].(string)) {
 				t.Errorf("the client's secret or id is stored in the clear: %q", row)
 			}
-			found = found || row[1] == "client"
+			// Keys are stored as their keyed hash, never as sent.
+			found = found || (len(row[1]) == 64 && row[1] != "client")
+			if strings.Contains(joined, "\x00client\x00") {
+				t.Errorf("the key is stored as sent: %q", row)
+			}
 		}
 		if !found {
-			t.Errorf("no stored key for the client: %q", rows)
+			t.Errorf("no stored key digest for the client: %q", rows)
 		}
 	})
 }
@@ -422,4 +426,39 @@ func idempotencyRows(t *testing.T, e *env, accountIDs ...string) [][]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestIdempotencyKeyBoundToCaller: a key belongs to the client that first used it. Another
+// client of the same account (a confined one in particular, which may not move money)
+// sending the same request with the same key is refused, not replayed the first client's
+// response, and nothing moves twice.
+func TestIdempotencyKeyBoundToCaller(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		acct := e.newAccount("Acme", usaCanContract(10))
+		tok := e.tenantToken(acct)
+		sub := e.ownSubaccount(tok, "Shop", nil)
+		e.topUp(acct, 1000)
+		body := map[string]any{"from": acct, "to": sub, "amount": 100, "reference": "weekly"}
+		first := e.expect(e.doHeaders("POST", "/v1/balance-transfers", tok, body, withKey("weekly-1")), 201)
+
+		confinedID, confinedSecret := e.newClient(acct, allTenantScopes, sub)
+		confined := e.token(confinedID, confinedSecret, "")
+		other := e.tenantToken(acct)
+		for name, token := range map[string]string{"confined client": confined, "another client": other} {
+			r := e.doHeaders("POST", "/v1/balance-transfers", token, body, withKey("weekly-1"))
+			if r.Status == 201 || replayed(r) {
+				t.Errorf("%s was replayed the first client's response: %d %s", name, r.Status, r.Body)
+			}
+			e.expectProblem(r, 422, "idempotency-key-reused", "")
+		}
+		// The first client still gets its replay, and the money moved once.
+		again := e.expect(e.doHeaders("POST", "/v1/balance-transfers", tok, body, withKey("weekly-1")), 201)
+		if !replayed(again) || !bytes.Equal(again.Body, first.Body) {
+			t.Errorf("the first client's retry: replayed %v, %s", replayed(again), again.Body)
+		}
+		if got := e.subaccount(tok, sub).money(); got != "balance 100, limit 0, over false" {
+			t.Errorf("subaccount after the retries: %s", got)
+		}
+	})
 }

@@ -59,7 +59,11 @@ func ValidIdempotencyKey(key string) bool {
 type IdempotentRequest struct {
 	AccountID uuid.UUID
 	Key       string
-	Method    string
+	// Caller names who sent the request (client, and the subaccount it is confined to):
+	// a key is bound to the caller that first used it, so another client of the account
+	// reusing it is refused instead of replayed a response it may not be allowed to see.
+	Caller string
+	Method string
 	// Path is hashed; StoredPath, when set, is what the key's row records instead (the
 	// caller's scrubbed form of Path).
 	Path       string
@@ -118,6 +122,7 @@ type IdempotencyStore interface {
 type idempotency struct {
 	once     sync.Once
 	hashKey  []byte
+	keyKey   []byte
 	sealer   cipher.AEAD
 	err      error
 	inFlight sync.Map // flightKey → struct{}
@@ -133,6 +138,7 @@ type flightKey struct {
 const (
 	requestHashLabel  = "idempotency/request-hash"
 	responseSealLabel = "idempotency/response-seal"
+	keyDigestLabel    = "idempotency/key"
 )
 
 func (s *Service) idempotencyKeys() error {
@@ -143,6 +149,7 @@ func (s *Service) idempotencyKeys() error {
 			return
 		}
 		d.hashKey = s.fingerprints.DeriveKey(requestHashLabel)
+		d.keyKey = s.fingerprints.DeriveKey(keyDigestLabel)
 		block, err := aes.NewCipher(s.fingerprints.DeriveKey(responseSealLabel))
 		if err != nil {
 			d.err = err
@@ -157,12 +164,20 @@ func (s *Service) idempotencyKeys() error {
 // length-prefixed so no two requests share an encoding.
 func (s *Service) requestHash(r IdempotentRequest) string {
 	h := hmac.New(sha256.New, s.idem.hashKey)
-	for _, part := range [][]byte{[]byte(r.Method), []byte(r.Path), []byte(r.RawQuery), r.Body} {
+	for _, part := range [][]byte{[]byte(r.Caller), []byte(r.Method), []byte(r.Path), []byte(r.RawQuery), r.Body} {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
 		h.Write(n[:])
 		h.Write(part)
 	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// keyDigest is what the database keeps of a key: its keyed hash. Keys are whatever a
+// client chose, which could be anything, a card number included; they are never stored.
+func (s *Service) keyDigest(key string) string {
+	h := hmac.New(sha256.New, s.idem.keyKey)
+	h.Write([]byte(key))
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -213,7 +228,8 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
 	}
 	hash := s.requestHash(req)
-	rec, err := s.store.GetIdempotencyKey(ctx, req.AccountID, req.Key)
+	stored := s.keyDigest(req.Key)
+	rec, err := s.store.GetIdempotencyKey(ctx, req.AccountID, stored)
 	switch {
 	case err == nil:
 		return s.replay(rec, hash)
@@ -237,7 +253,7 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 	err = s.store.Atomically(ctx, func(ctx context.Context) error {
 		existing = nil
 		claim := IdempotencyRecord{
-			AccountID: req.AccountID, Key: req.Key, Method: req.Method, Path: path,
+			AccountID: req.AccountID, Key: stored, Method: req.Method, Path: path,
 			RequestHash: hash, CreatedAt: Now(),
 		}
 		claimed, err := s.store.ClaimIdempotencyKey(ctx, claim)
@@ -246,7 +262,7 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 		}
 		if !claimed {
 			// Another request (here or on another replica) committed the key first.
-			rec, err := s.store.GetIdempotencyKey(ctx, req.AccountID, req.Key)
+			rec, err := s.store.GetIdempotencyKey(ctx, req.AccountID, stored)
 			if err != nil {
 				return err
 			}
@@ -261,7 +277,7 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 		}
 		done := claim
 		done.Status, done.ContentType, done.Location, done.ETag = resp.Status, resp.ContentType, resp.Location, resp.ETag
-		if done.SealedBody, err = s.seal(req.AccountID, req.Key, resp.Body); err != nil {
+		if done.SealedBody, err = s.seal(req.AccountID, stored, resp.Body); err != nil {
 			return err
 		}
 		return s.store.CompleteIdempotencyKey(ctx, done)
