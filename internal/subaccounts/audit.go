@@ -302,9 +302,19 @@ func accountAudit(a Account) any {
 			"configurations": nonNil(a.Contract.Configurations),
 			"maxSubaccounts": a.Contract.MaxSubaccounts,
 			"version":        a.Contract.Version,
+			"currency":       a.Contract.Currency,
+			"pricing": map[string]any{
+				"cardEnrolment": a.Contract.Pricing.CardEnrolment,
+				"transaction":   a.Contract.Pricing.Transaction,
+			},
 		},
-		"createdAt": auditTime(a.CreatedAt),
-		"updatedAt": auditTime(a.UpdatedAt),
+		"balance":         a.Balance,
+		"creditLimit":     a.CreditLimit,
+		"allocatedCredit": a.AllocatedCredit,
+		"overLimit":       a.OverLimit,
+		"version":         a.Version,
+		"createdAt":       auditTime(a.CreatedAt),
+		"updatedAt":       auditTime(a.UpdatedAt),
 	}
 }
 
@@ -317,8 +327,17 @@ func subaccountAudit(s Subaccount) any {
 		"configVersion":  s.ConfigVersion,
 		"metadata":       orEmpty(s.Metadata),
 		"suspended":      s.Suspended,
-		"createdAt":      auditTime(s.CreatedAt),
-		"updatedAt":      auditTime(s.UpdatedAt),
+		// The cost controls; balance and credit limit are those of its own, 0 when it
+		// shares the primary balance.
+		"usePrimaryAccountBalance": s.UsePrimaryBalance,
+		"balance":                  s.Balance,
+		"creditLimit":              s.CreditLimit,
+		"overLimit":                s.OverLimit,
+		"autoTopUp":                map[string]any{"threshold": s.AutoTopUp.Threshold, "amount": s.AutoTopUp.Amount},
+		"maxCards":                 s.MaxCards,
+		"version":                  s.Version,
+		"createdAt":                auditTime(s.CreatedAt),
+		"updatedAt":                auditTime(s.UpdatedAt),
 	}
 }
 

@@ -13,6 +13,10 @@ import (
 // MaxReferenceLength bounds the free-text reference of a money movement.
 const MaxReferenceLength = 255
 
+// MaxBalance bounds any balance a transfer may raise, far below where int64 arithmetic
+// would wrap (9.2 × 10^18), so no sum of balances can overflow.
+const MaxBalance = 1_000_000_000_000_000_000
+
 // invalidTransfer refuses a money movement with a machine-readable reason.
 func invalidTransfer(reason, format string, args ...any) *Error {
 	return &Error{Code: CodeInvalidTransfer, Message: fmt.Sprintf(format, args...), Reason: reason}
@@ -38,15 +42,19 @@ func cleanReference(pointer string, ref *string) (string, *FieldError) {
 	return *ref, nil
 }
 
+// longDigitRun reports whether s holds 13 or more digits in a row, counting across the
+// spaces, dashes and dots card numbers are usually written with ("4111 1111 1111 1111").
 func longDigitRun(s string) bool {
 	run := 0
 	for _, r := range s {
-		if r >= '0' && r <= '9' {
+		switch {
+		case r >= '0' && r <= '9':
 			run++
 			if run >= 13 {
 				return true
 			}
-		} else {
+		case r == ' ' || r == '-' || r == '.':
+		default:
 			run = 0
 		}
 	}
@@ -240,11 +248,17 @@ func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in 
 				if sub.Balance-amount < -sub.CreditLimit {
 					return invalidTransfer("insufficient-balance", "The subaccount can give at most %d (balance %d, credit limit %d).", sub.Balance+sub.CreditLimit, sub.Balance, sub.CreditLimit)
 				}
+				if acc.Balance > MaxBalance-amount {
+					return invalidTransfer("amount-out-of-range", "The primary balance would exceed %d minor units.", int64(MaxBalance))
+				}
 				sub.Balance -= amount
 				acc.Balance += amount
 			} else {
 				if acc.Balance-amount < acc.Floor() {
 					return invalidTransfer("insufficient-balance", "The primary can give at most %d (balance %d, unallocated credit %d).", acc.Balance-acc.Floor(), acc.Balance, acc.AvailableCredit())
+				}
+				if sub.Balance > MaxBalance-amount {
+					return invalidTransfer("amount-out-of-range", "The subaccount balance would exceed %d minor units.", int64(MaxBalance))
 				}
 				acc.Balance -= amount
 				sub.Balance += amount

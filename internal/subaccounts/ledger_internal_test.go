@@ -1,0 +1,51 @@
+package subaccounts
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLongDigitRun(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bool
+	}{
+		{"invoice 2026-11", false},
+		{"PO 123456789012", false},         // 12 digits
+		{"PO 1234567890123", true},         // 13 digits
+		{"4111111111111111", true},         // a PAN as it is
+		{"card 4111 1111 1111 1111", true}, // grouped with spaces
+		{"4111-1111-1111-1111", true},      // grouped with dashes
+		{"4111.1111.1111.1111", true},      // grouped with dots
+		{"2026-11-30 12:00", false},        // a date and time: 12 digits across separators
+		{"12345 67890 x 123", false},       // a letter breaks the run
+	}
+	for _, tc := range cases {
+		if got := longDigitRun(tc.in); got != tc.want {
+			t.Errorf("longDigitRun(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAuditViewsRecordCostControls(t *testing.T) {
+	a := Account{CreditLimit: 6000, AllocatedCredit: 2000, Balance: -10, Contract: Contract{Currency: "EUR", Pricing: Pricing{CardEnrolment: 100, Transaction: 5}}}
+	got, err := auditJSON(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"creditLimit":6000`, `"allocatedCredit":2000`, `"balance":-10`, `"currency":"EUR"`, `"cardEnrolment":100`, `"transaction":5`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("account audit view %s lacks %s", got, want)
+		}
+	}
+	s := Subaccount{UsePrimaryBalance: false, Balance: 7, CreditLimit: 9, MaxCards: 3, AutoTopUp: AutoTopUp{Threshold: 1, Amount: 2}}
+	got, err = auditJSON(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"usePrimaryAccountBalance":false`, `"balance":7`, `"creditLimit":9`, `"maxCards":3`, `"autoTopUp":{"amount":2,"threshold":1}`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("subaccount audit view %s lacks %s", got, want)
+		}
+	}
+}
