@@ -199,7 +199,7 @@ func (q queries) rowsError(err error) error {
 func (q queries) ShareSubaccount(ctx context.Context, accountID, id uuid.UUID) (subaccounts.Subaccount, error) {
 	db := q.live(ctx, accountID)
 	// SQLite has no row locks; its immediate transactions already hold the write lock.
-	if q.inTx && q.dialect == "postgres" {
+	if q.inTransaction(ctx) && q.dialect == "postgres" {
 		db = db.Clauses(clause.Locking{Strength: "SHARE"})
 	}
 	var row subaccountRow
@@ -255,7 +255,7 @@ func cardsIn[T any](ctx context.Context, q queries, accountID uuid.UUID, cond st
 
 func (q queries) GetCard(ctx context.Context, accountID, id uuid.UUID, lock bool) (subaccounts.Card, error) {
 	db := q.with(ctx)
-	if lock && q.inTx && q.dialect == "postgres" {
+	if lock && q.inTransaction(ctx) && q.dialect == "postgres" {
 		db = db.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	var row cardRow

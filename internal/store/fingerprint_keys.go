@@ -50,7 +50,7 @@ func (b *nullBytes) Scan(src any) error {
 
 func (q queries) LockFingerprintKeys(ctx context.Context) error {
 	// SQLite's immediate transactions already hold the database's write lock.
-	if q.dialect != "postgres" || !q.inTx {
+	if q.dialect != "postgres" || !q.inTransaction(ctx) {
 		return nil
 	}
 	return translate(q.with(ctx).Exec("LOCK TABLE fingerprint_keys IN SHARE ROW EXCLUSIVE MODE").Error)

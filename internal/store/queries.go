@@ -32,6 +32,16 @@ func (q queries) with(ctx context.Context) *gorm.DB {
 	return q.db.WithContext(ctx)
 }
 
+// inTransaction reports whether q's statements run in a transaction: its own, or the
+// ambient request transaction ctx carries. Row locks only mean something there.
+func (q queries) inTransaction(ctx context.Context) bool {
+	if q.inTx {
+		return true
+	}
+	a, ok := ctx.Value(ambientKey{}).(*ambient)
+	return ok && a.root == q.db
+}
+
 // timeOrder is an ORDER BY term sorting a timestamp column (a fixed column name, never
 // user input) in time order. SQLite holds times as RFC 3339 text with trailing zeros
 // trimmed, which does not sort as text, so there it goes through a fixed-width form.
@@ -57,7 +67,7 @@ func (q queries) CreateAccount(ctx context.Context, a subaccounts.Account) error
 func (q queries) GetAccount(ctx context.Context, id uuid.UUID, lock bool) (subaccounts.Account, error) {
 	db := q.with(ctx)
 	// SQLite has no row locks; its immediate transactions already hold the write lock.
-	if lock && q.inTx && q.dialect == "postgres" {
+	if lock && q.inTransaction(ctx) && q.dialect == "postgres" {
 		db = db.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	var row accountRow
@@ -331,7 +341,7 @@ func (q queries) UpsertOperatorClient(ctx context.Context, c subaccounts.Client)
 
 func (q queries) LockSigningKeys(ctx context.Context) error {
 	// SQLite's immediate transactions already hold the database's write lock.
-	if q.dialect != "postgres" || !q.inTx {
+	if q.dialect != "postgres" || !q.inTransaction(ctx) {
 		return nil
 	}
 	return translate(q.with(ctx).Exec("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE").Error)

@@ -264,7 +264,7 @@ func (q queries) TransactionsByKey(ctx context.Context, accountID uuid.UUID, key
 
 func (q queries) GetTransaction(ctx context.Context, accountID, id uuid.UUID, lock bool) (subaccounts.Transaction, error) {
 	db := q.with(ctx)
-	if lock && q.inTx && q.dialect == "postgres" {
+	if lock && q.inTransaction(ctx) && q.dialect == "postgres" {
 		db = db.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	var row transactionRow
