@@ -238,6 +238,23 @@ func TestLedgerCharges(t *testing.T) {
 				t.Errorf("after the second batch: %s", s.money())
 			}
 			e.reconciled(acct)
+
+			// With auto top-up a batch takes what single enrolments would: the first card's
+			// charge leaves 0, below the threshold, the primary tops up 100, and the second
+			// card is paid from that.
+			e.topUp(acct, 200)
+			topped := e.ownSubaccount(tok, "Topped", map[string]any{"autoTopUp": map[string]any{"threshold": 50, "amount": 100}})
+			e.moveMoney(tok, "balance", acct, topped, 100)
+			two := []any{cardBody(nextPAN("VISA"), "USA"), cardBody(nextPAN("VISA"), "USA")}
+			var res3 cardBatchDoc
+			e.expect(e.do("POST", "/v1/subaccounts/"+topped+"/cards/batch", tok, map[string]any{"cards": two}), 200).decode(t, &res3)
+			if res3.statuses() != "201 201" {
+				t.Errorf("batch with auto top-up %s %+v", res3.statuses(), res3.Results)
+			}
+			if s := e.subaccount(tok, topped); s.money() != "balance 0, limit 0, over false" {
+				t.Errorf("after the auto-topped batch: %s", s.money())
+			}
+			e.reconciled(acct)
 		})
 	})
 }

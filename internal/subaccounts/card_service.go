@@ -338,14 +338,9 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			return err
 		}
 		price := t.account.Contract.Pricing.CardEnrolment
-		affordable := int64(-1)
-		if price > 0 {
-			headroom := l.account.Balance - l.account.Floor()
-			if !sub.UsePrimaryBalance {
-				headroom = sub.Balance + sub.CreditLimit
-			}
-			affordable = max(headroom/price, 0)
-		}
+		// Each new item is charged first on a copy of the balances, auto top-ups included,
+		// exactly as the single-card route would charge it after the items before it.
+		simAccount, simSub := l.account, sub
 		// Cards the account already holds are refused as card-exists once the quota and
 		// credit checks pass, as the single-card route refuses them, and take no room.
 		var fps [][]byte
@@ -389,15 +384,16 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				out[i].Err = quotaExceeded(sub)
 				continue
 			}
-			if affordable >= 0 && int64(len(toInsert)) >= affordable {
-				// As the single-card route would answer after the items before it.
-				out[i].Err = l.cannotPay(&sub, price, int64(len(toInsert))*price)
+			trial, trialSub := newLedgerState(simAccount, now), simSub
+			if err := trial.chargeFor(&trialSub, ChargeCardEnrolment, c.ID, price, true); err != nil {
+				out[i].Err = err
 				continue
 			}
 			if holder, ok := held[string(c.Fingerprint)]; ok {
 				out[i].Err = cardExists(holder)
 				continue
 			}
+			simAccount, simSub = trial.account, trialSub
 			seen[string(c.Fingerprint)] = true
 			toInsert = append(toInsert, *c)
 		}

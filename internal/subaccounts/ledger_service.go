@@ -404,13 +404,13 @@ func (l *ledgerState) chargeFor(sub *Subaccount, ct ChargeType, subject uuid.UUI
 	payer := primaryParty(acc.ID)
 	if sub.UsePrimaryBalance {
 		if refuse && acc.Balance-amount < acc.Floor() {
-			return l.cannotPay(sub, amount, 0)
+			return l.cannotPay(sub, amount)
 		}
 		acc.Balance -= amount
 		l.touchAccount()
 	} else {
 		if refuse && sub.Balance-amount < -sub.CreditLimit {
-			return l.cannotPay(sub, amount, 0)
+			return l.cannotPay(sub, amount)
 		}
 		payer = sub.ID.String()
 		sub.Balance -= amount
@@ -444,13 +444,13 @@ func (l *ledgerState) blockedByLimit(sub *Subaccount) error {
 	return nil
 }
 
-// cannotPay refuses a charge of amount that the payer of sub's usage cannot cover once
-// spent more has been charged to it, naming the payer's own figures.
-func (l *ledgerState) cannotPay(sub *Subaccount, amount, spent int64) error {
+// cannotPay refuses a charge of amount that the payer of sub's usage cannot cover,
+// naming the payer's own figures.
+func (l *ledgerState) cannotPay(sub *Subaccount, amount int64) error {
 	if sub.UsePrimaryBalance {
-		return insufficientCredit(l.account.Balance-spent, l.account.AvailableCredit(), amount, "primary balance")
+		return insufficientCredit(l.account.Balance, l.account.AvailableCredit(), amount, "primary balance")
 	}
-	return insufficientCredit(sub.Balance-spent, sub.CreditLimit, amount, "subaccount balance")
+	return insufficientCredit(sub.Balance, sub.CreditLimit, amount, "subaccount balance")
 }
 
 func insufficientCredit(balance, credit, amount int64, what string) error {
