@@ -46,7 +46,8 @@ type Account struct {
 	// OverLimit is set when network fees took the primary balance below its floor; it
 	// blocks enrolments charged to it until a top-up or transfer brings it back.
 	OverLimit bool
-	// Version grows with every change of the account row; it is the account's ETag.
+	// Version grows with every change a PATCH or a contract PUT makes (not with balance
+	// movements); it is the account's ETag.
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -78,7 +79,8 @@ type Subaccount struct {
 	AutoTopUp         AutoTopUp
 	// MaxCards caps the active cards; 0 means no quota.
 	MaxCards int
-	// Version grows with every change of the subaccount row; it is the ETag.
+	// Version grows with every change a PATCH makes (not with balance movements, which
+	// would make every If-Match on a busy subaccount stale); it is the ETag.
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time

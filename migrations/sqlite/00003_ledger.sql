@@ -61,6 +61,8 @@ END;
 -- +goose StatementEnd
 
 -- +goose Down
+-- SQLite cannot drop a column that a CHECK constraint names, so the account and
+-- subaccount columns stay; a later Up must not run on a database rolled back this way.
 DROP TRIGGER ledger_entries_no_delete;
 DROP TRIGGER ledger_entries_no_update;
 DROP TABLE ledger_entries;
