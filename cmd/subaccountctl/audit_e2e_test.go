@@ -75,7 +75,8 @@ func TestE2EAudit(t *testing.T) {
 	}
 
 	// Rewrite the auditor's client.create event in the server's file. SQLite DDL is transactional: the guard
-	// trigger is dropped and restored in the same transaction as the change.
+	// trigger is dropped and restored, exactly as it was (it must still let the server's chainer link new
+	// events), in the same transaction as the change.
 	db, err := sql.Open("sqlite3", "file:"+filepath.ToSlash(filepath.Join(e2eServer.dir, "data", "subaccounts.db"))+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
@@ -85,10 +86,15 @@ func TestE2EAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var guard string
+	if err := tx.QueryRow("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_no_update'").Scan(&guard); err != nil {
+		_ = tx.Rollback()
+		t.Fatalf("read the guard trigger: %v", err)
+	}
 	for _, s := range []string{
 		"DROP TRIGGER audit_events_no_update",
 		"UPDATE audit_events SET action = 'client.rename' WHERE account_id = '" + tn.accountID + "' AND seq = " + fmt.Sprint(int(target)),
-		"CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE is not allowed'); END",
+		guard,
 	} {
 		if _, err := tx.Exec(s); err != nil {
 			_ = tx.Rollback()

@@ -99,7 +99,6 @@ func (r auditEventRow) toDomain() subaccounts.AuditEvent {
 	}
 }
 
-
 func auditEventsOf(rows []auditEventRow) []subaccounts.AuditEvent {
 	out := make([]subaccounts.AuditEvent, len(rows))
 	for i, r := range rows {
