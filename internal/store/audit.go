@@ -229,7 +229,7 @@ func (q queries) writeAuditLinks(ctx context.Context, accountID uuid.UUID, links
 				return translate(res.Error)
 			}
 			if res.RowsAffected != 1 {
-				return fmt.Errorf("event %s of %s was chained under the head lock", l.id, accountID)
+				return fmt.Errorf("event %s of %s was chained by someone else while its head was locked", l.id, accountID)
 			}
 		}
 		return nil
@@ -255,7 +255,7 @@ WHERE e.account_id = ? AND e.id = v.id AND e.hash IS NULL`, args...)
 			return translate(res.Error)
 		}
 		if res.RowsAffected != int64(n) {
-			return fmt.Errorf("%d of %d events of %s were chained under the head lock", int64(n)-res.RowsAffected, n, accountID)
+			return fmt.Errorf("%d of %d events of %s were chained by someone else while its head was locked", int64(n)-res.RowsAffected, n, accountID)
 		}
 	}
 	return nil

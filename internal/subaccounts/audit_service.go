@@ -144,7 +144,13 @@ const auditChainBatch = 500
 // in this process or another replica, are serialised by the account's chain head lock.
 func (s *Service) ChainAudit(ctx context.Context, accountID uuid.UUID) error {
 	for {
-		n, err := s.store.ChainAuditEvents(ctx, accountID, auditChainBatch)
+		var n int
+		// Through Transact, so a busy lock or a deadlock is retried like any write.
+		err := s.store.Transact(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.ChainAuditEvents(ctx, accountID, auditChainBatch)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("chain audit events of %s: %w", accountID, err)
 		}
