@@ -184,7 +184,7 @@ func (s *Service) RunAuditChainer(ctx context.Context, every time.Duration) {
 }
 
 // chainAllAudit chains every account with unchained events once over. An account whose
-// chaining fails is skipped (and named in the error) so that it cannot starve the rest.
+// chaining fails is logged and skipped, so that it cannot starve the rest.
 func (s *Service) chainAllAudit(ctx context.Context) error {
 	failed := map[uuid.UUID]error{}
 	for {
