@@ -42,6 +42,8 @@ type auditVerification struct {
 		EventID *string `json:"eventId"`
 		Reason  string  `json:"reason"`
 	} `json:"firstBroken"`
+	// Pending counts events not yet linked into the chain, which it cannot vouch for.
+	Pending int64 `json:"pending"`
 }
 
 func runAuditList(ctx context.Context, a *app, c *command, args []string) (int, error) {
@@ -138,6 +140,9 @@ func writeVerification(w io.Writer, v *auditVerification) error {
 		pairs = append(pairs, "head", fmt.Sprintf("seq %d, hash %s", v.Head.Seq, v.Head.Hash))
 	} else {
 		pairs = append(pairs, "head", "- (no events)")
+	}
+	if v.Pending > 0 {
+		pairs = append(pairs, "not yet chained", fmt.Sprintf("%d events (committed during the check)", v.Pending))
 	}
 	if b := v.FirstBroken; b != nil {
 		event := "- (missing)"

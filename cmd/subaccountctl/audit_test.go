@@ -15,6 +15,9 @@ var brokenChain = `{"accountId":"0190a0b0-0000-7000-8000-000000000001","valid":f
  "head":{"seq":9,"hash":"` + hash64 + `"},
  "firstBroken":{"seq":5,"eventId":"0190a0b0-0000-7000-8000-0000000000e5","reason":"hash mismatch"}}`
 
+var pendingChain = `{"accountId":"0190a0b0-0000-7000-8000-000000000001","valid":true,"eventsChecked":3,
+ "head":{"seq":3,"hash":"` + hash64 + `"},"firstBroken":null,"pending":2}`
+
 const gapChain = `{"accountId":"0190a0b0-0000-7000-8000-000000000001","valid":false,"eventsChecked":5,"head":null,
  "firstBroken":{"seq":6,"eventId":null,"reason":"missing event (gap in sequence)"}}`
 
@@ -42,6 +45,7 @@ func TestAuditVerifyExitCodes(t *testing.T) {
 		want   []string
 	}{
 		{"intact", 200, intactChain, nil, exitOK, []string{"INTACT", "events checked:", "3", "seq 3, hash " + hash64}},
+		{"intact, some not yet chained", 200, pendingChain, nil, exitOK, []string{"INTACT", "not yet chained:", "2 events"}},
 		{"broken", 200, brokenChain, nil, exitFindings, []string{"BROKEN", "first broken link:", "seq 5: hash mismatch", "0190a0b0-0000-7000-8000-0000000000e5"}},
 		{"gap", 200, gapChain, nil, exitFindings, []string{"BROKEN", "seq 6: missing event (gap in sequence)", "- (missing)", "- (no events)"}},
 		{"confined client", 403, `{"type":"/problems/forbidden","title":"This client may not do that","status":403,"detail":"The audit log belongs to the whole account."}`,

@@ -98,10 +98,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if is != nil {
 		opts = append(opts, subaccounts.OnClientsRevoked(is.ForgetClients))
 	}
+	opts = append(opts, subaccounts.WithLogger(log))
 	svc := subaccounts.NewService(db, opts...)
 	// Runs after the HTTP server stopped: messages already queued are still written.
 	defer svc.Close()
 	go purgeIdempotencyKeys(ctx, svc, log)
+	// The audit chainer links the events every audited write leaves unchained. It stops
+	// with ctx, and run waits for it, so no chaining transaction outlives the pool.
+	chainerCtx, stopChainer := context.WithCancel(ctx)
+	chainerDone := make(chan struct{})
+	go func() {
+		defer close(chainerDone)
+		svc.RunAuditChainer(chainerCtx, auditChainInterval)
+	}()
+	defer func() {
+		stopChainer()
+		<-chainerDone
+	}()
 	handler := httpapi.NewServer(httpapi.Deps{
 		Service:  svc,
 		Verifier: verifier,
@@ -139,6 +152,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return nil
 }
+
+// auditChainInterval is how often the audit chainer looks for unchained events: the
+// longest an event stays outside the hash chain when nobody reads the log.
+const auditChainInterval = 200 * time.Millisecond
 
 // discover reads the external issuer's discovery document, retrying for a while because
 // an issuer started beside the service (docker compose) may come up later.

@@ -68,10 +68,11 @@ type auditVerificationView struct {
 	EventsChecked int64           `json:"eventsChecked"`
 	Head          *auditHeadView  `json:"head"`
 	FirstBroken   *auditBreakView `json:"firstBroken"`
+	Pending       int64           `json:"pending"`
 }
 
 func toAuditVerificationView(accountID uuid.UUID, v subaccounts.AuditVerification) auditVerificationView {
-	out := auditVerificationView{AccountID: accountID, Valid: v.Valid, EventsChecked: v.EventsChecked}
+	out := auditVerificationView{AccountID: accountID, Valid: v.Valid, EventsChecked: v.EventsChecked, Pending: v.Pending}
 	if v.Head.Seq > 0 {
 		out.Head = &auditHeadView{Seq: v.Head.Seq, Hash: v.Head.Hash}
 	}

@@ -38,6 +38,13 @@ func TestClientChangesAreAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The events were written unchained with each change; chain them as the service's
+	// chainer would.
+	for _, a := range []uuid.UUID{acct, other} {
+		if _, err := e.store.ChainAuditEvents(e.ctx, a, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
 	evs, err := e.store.AuditEventsAfter(e.ctx, acct, 0, 100)
 	if err != nil {
 		t.Fatal(err)

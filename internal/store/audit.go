@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,11 +14,12 @@ import (
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
-// auditEventRow is the audit_events table. before and after are JSON text, NULL for none.
+// auditEventRow is the audit_events table. before and after are JSON text, NULL for none;
+// seq, prev_hash and hash are NULL until the event is chained.
 type auditEventRow struct {
 	AccountID     uuid.UUID `gorm:"column:account_id;primaryKey"`
-	Seq           int64     `gorm:"column:seq;primaryKey"`
-	ID            uuid.UUID `gorm:"column:id"`
+	ID            uuid.UUID `gorm:"column:id;primaryKey"`
+	Seq           *int64    `gorm:"column:seq"`
 	ActorSub      string    `gorm:"column:actor_sub"`
 	ActorClientID string    `gorm:"column:actor_client_id"`
 	Action        string    `gorm:"column:action"`
@@ -28,8 +30,8 @@ type auditEventRow struct {
 	Reference     string    `gorm:"column:reference"`
 	RequestID     string    `gorm:"column:request_id"`
 	CreatedAt     time.Time `gorm:"column:created_at"`
-	PrevHash      string    `gorm:"column:prev_hash"`
-	Hash          string    `gorm:"column:hash"`
+	PrevHash      *string   `gorm:"column:prev_hash"`
+	Hash          *string   `gorm:"column:hash"`
 }
 
 func (auditEventRow) TableName() string { return "audit_events" }
@@ -43,10 +45,11 @@ type auditHeadRow struct {
 
 func (auditHeadRow) TableName() string { return "audit_heads" }
 
+// toAuditEventRow is the row of e as it is inserted: unchained, whatever e says of its
+// links.
 func toAuditEventRow(e subaccounts.AuditEvent) auditEventRow {
 	return auditEventRow{
 		AccountID:     e.AccountID,
-		Seq:           e.Seq,
 		ID:            e.ID,
 		ActorSub:      e.ActorSubject,
 		ActorClientID: e.ActorClientID,
@@ -58,8 +61,6 @@ func toAuditEventRow(e subaccounts.AuditEvent) auditEventRow {
 		Reference:     e.Reference,
 		RequestID:     e.RequestID,
 		CreatedAt:     e.CreatedAt.UTC(),
-		PrevHash:      e.PrevHash,
-		Hash:          e.Hash,
 	}
 }
 
@@ -82,7 +83,7 @@ func (r auditEventRow) toDomain() subaccounts.AuditEvent {
 	return subaccounts.AuditEvent{
 		ID:            r.ID,
 		AccountID:     r.AccountID,
-		Seq:           r.Seq,
+		Seq:           deref(r.Seq),
 		ActorSubject:  r.ActorSub,
 		ActorClientID: r.ActorClientID,
 		Action:        r.Action,
@@ -93,8 +94,8 @@ func (r auditEventRow) toDomain() subaccounts.AuditEvent {
 		Reference:     r.Reference,
 		RequestID:     r.RequestID,
 		CreatedAt:     r.CreatedAt.UTC(),
-		PrevHash:      r.PrevHash,
-		Hash:          r.Hash,
+		PrevHash:      deref(r.PrevHash),
+		Hash:          deref(r.Hash),
 	}
 }
 
@@ -106,27 +107,58 @@ func auditEventsOf(rows []auditEventRow) []subaccounts.AuditEvent {
 	return out
 }
 
-func (q queries) AppendAuditEvents(ctx context.Context, accountID uuid.UUID, events []subaccounts.AuditEvent) error {
+func (q queries) InsertAuditEvents(ctx context.Context, events []subaccounts.AuditEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if q.inTx {
-		return q.appendAuditEvents(ctx, accountID, events)
+	rows := make([]auditEventRow, len(events))
+	for i, e := range events {
+		if e.AccountID == uuid.Nil {
+			return fmt.Errorf("insert audit events: event %s has no account", e.ID)
+		}
+		var err error
+		// Store before and after exactly as they are hashed.
+		if e.Before, err = subaccounts.CanonicalJSON(e.Before); err != nil {
+			return fmt.Errorf("insert audit events: before: %w", err)
+		}
+		if e.After, err = subaccounts.CanonicalJSON(e.After); err != nil {
+			return fmt.Errorf("insert audit events: after: %w", err)
+		}
+		rows[i] = toAuditEventRow(e)
 	}
-	// Called on the pool: the head lock, the inserts and the head move still need one
-	// transaction of their own.
-	err := q.with(ctx).Transaction(func(tx *gorm.DB) error {
-		return queries{db: tx, dialect: q.dialect, inTx: true}.appendAuditEvents(ctx, accountID, events)
-	})
-	return translate(err)
+	if err := q.with(ctx).CreateInBatches(rows, 200).Error; err != nil {
+		return fmt.Errorf("insert audit events: %w", translate(err))
+	}
+	return nil
 }
 
-func (q queries) appendAuditEvents(ctx context.Context, accountID uuid.UUID, events []subaccounts.AuditEvent) error {
-	// Create the head when missing. Concurrent first appends both get here; ON CONFLICT
+func (q queries) ChainAuditEvents(ctx context.Context, accountID uuid.UUID, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	if q.inTx {
+		return q.chainAuditEvents(ctx, accountID, limit)
+	}
+	// Called on the pool: the head lock, the links and the head move still need one
+	// transaction of their own.
+	var chained int
+	err := q.with(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		chained, err = queries{db: tx, dialect: q.dialect, inTx: true}.chainAuditEvents(ctx, accountID, limit)
+		return err
+	})
+	if err != nil {
+		return 0, translate(err)
+	}
+	return chained, nil
+}
+
+func (q queries) chainAuditEvents(ctx context.Context, accountID uuid.UUID, limit int) (int, error) {
+	// Create the head when missing. Concurrent first chainers both get here; ON CONFLICT
 	// makes the loser wait for the winner's row instead of failing on the key.
 	seed := auditHeadRow{AccountID: accountID, Seq: 0, Hash: subaccounts.GenesisHash}
 	if err := q.with(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&seed).Error; err != nil {
-		return fmt.Errorf("append audit events: create head: %w", translate(err))
+		return 0, fmt.Errorf("chain audit events: create head: %w", translate(err))
 	}
 	db := q.with(ctx)
 	// SQLite has no row locks; its immediate transactions already hold the write lock.
@@ -135,48 +167,120 @@ func (q queries) appendAuditEvents(ctx context.Context, accountID uuid.UUID, eve
 	}
 	var head auditHeadRow
 	if err := db.Where("account_id = ?", accountID).Take(&head).Error; err != nil {
-		return fmt.Errorf("append audit events: lock head: %w", translate(err))
+		return 0, fmt.Errorf("chain audit events: lock head: %w", translate(err))
 	}
-	rows := make([]auditEventRow, len(events))
+	// Read under the lock: what another chainer linked before it let go is not seen as
+	// unchained here.
+	var rows []auditEventRow
+	err := q.with(ctx).Where("account_id = ? AND hash IS NULL", accountID).Order("id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return 0, fmt.Errorf("chain audit events: %w", translate(err))
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	links := make([]auditLink, len(rows))
 	prev, seq := head.Hash, head.Seq
-	for i := range events {
-		e := &events[i]
-		if e.AccountID != accountID {
-			return fmt.Errorf("append audit events: event %s belongs to account %s, not %s", e.ID, e.AccountID, accountID)
-		}
-		var err error
-		// Store before and after exactly as they are hashed.
-		if e.Before, err = subaccounts.CanonicalJSON(e.Before); err != nil {
-			return fmt.Errorf("append audit events: before: %w", err)
-		}
-		if e.After, err = subaccounts.CanonicalJSON(e.After); err != nil {
-			return fmt.Errorf("append audit events: after: %w", err)
-		}
+	for i, r := range rows {
+		e := r.toDomain()
 		seq++
 		e.Seq, e.PrevHash = seq, prev
-		if e.Hash, err = e.ChainHash(); err != nil {
-			return fmt.Errorf("append audit events: %w", err)
+		h, err := e.ChainHash()
+		if err != nil {
+			return 0, fmt.Errorf("chain audit events: %w", err)
 		}
-		prev = e.Hash
-		rows[i] = toAuditEventRow(*e)
+		links[i] = auditLink{id: e.ID, seq: seq, prevHash: prev, hash: h}
+		prev = h
 	}
-	if err := q.with(ctx).CreateInBatches(rows, 200).Error; err != nil {
-		return fmt.Errorf("append audit events: %w", translate(err))
+	if err := q.writeAuditLinks(ctx, accountID, links); err != nil {
+		return 0, fmt.Errorf("chain audit events: %w", err)
 	}
 	res := q.with(ctx).Model(&auditHeadRow{}).Where("account_id = ? AND seq = ?", accountID, head.Seq).
 		Updates(map[string]any{"seq": seq, "hash": prev})
 	if res.Error != nil {
-		return fmt.Errorf("append audit events: move head: %w", translate(res.Error))
+		return 0, fmt.Errorf("chain audit events: move head: %w", translate(res.Error))
 	}
 	if res.RowsAffected != 1 {
 		// The head moved under the lock: something other than this code writes it.
-		return fmt.Errorf("append audit events: the chain head of %s moved while locked", accountID)
+		return 0, fmt.Errorf("chain audit events: the chain head of %s moved while locked", accountID)
+	}
+	return len(links), nil
+}
+
+// auditLink is what chaining writes into one unchained event.
+type auditLink struct {
+	id             uuid.UUID
+	seq            int64
+	prevHash, hash string
+}
+
+// auditLinkBatch bounds the parameters of one UPDATE … FROM (VALUES …).
+const auditLinkBatch = 500
+
+// writeAuditLinks fills in seq, prev_hash and hash of unchained events, refusing to
+// touch one that is chained already.
+func (q queries) writeAuditLinks(ctx context.Context, accountID uuid.UUID, links []auditLink) error {
+	if q.dialect != "postgres" {
+		// SQLite runs in the process: one statement per row costs no round trip.
+		for _, l := range links {
+			res := q.with(ctx).Model(&auditEventRow{}).Where("account_id = ? AND id = ? AND hash IS NULL", accountID, l.id).
+				Updates(map[string]any{"seq": l.seq, "prev_hash": l.prevHash, "hash": l.hash})
+			if res.Error != nil {
+				return translate(res.Error)
+			}
+			if res.RowsAffected != 1 {
+				return fmt.Errorf("event %s of %s was chained by someone else while its head was locked", l.id, accountID)
+			}
+		}
+		return nil
+	}
+	for len(links) > 0 {
+		n := min(len(links), auditLinkBatch)
+		batch := links[:n]
+		links = links[n:]
+		var values strings.Builder
+		args := make([]any, 0, 4*n+1)
+		for i, l := range batch {
+			if i > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(?::uuid, ?::bigint, ?::text, ?::text)")
+			args = append(args, l.id, l.seq, l.prevHash, l.hash)
+		}
+		args = append(args, accountID)
+		res := q.with(ctx).Exec(`UPDATE audit_events AS e SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash
+FROM (VALUES `+values.String()+`) AS v (id, seq, prev_hash, hash)
+WHERE e.account_id = ? AND e.id = v.id AND e.hash IS NULL`, args...)
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected != int64(n) {
+			return fmt.Errorf("%d of %d events of %s were chained by someone else while its head was locked", int64(n)-res.RowsAffected, n, accountID)
+		}
 	}
 	return nil
 }
 
+func (q queries) AccountsWithUnchainedAuditEvents(ctx context.Context, limit int) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := q.with(ctx).Model(&auditEventRow{}).Distinct("account_id").Where("hash IS NULL").Limit(limit).Pluck("account_id", &ids).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return ids, nil
+}
+
+func (q queries) CountUnchainedAuditEvents(ctx context.Context, accountID uuid.UUID) (int64, error) {
+	var n int64
+	if err := q.with(ctx).Model(&auditEventRow{}).Where("account_id = ? AND hash IS NULL", accountID).Count(&n).Error; err != nil {
+		return 0, translate(err)
+	}
+	return n, nil
+}
+
 func (q queries) ListAuditEvents(ctx context.Context, accountID uuid.UUID, f subaccounts.AuditFilter, p subaccounts.Page) ([]subaccounts.AuditEvent, error) {
-	db := q.with(ctx).Where("account_id = ?", accountID)
+	// Only chained events are listed: until then an event has no place in the log.
+	db := q.with(ctx).Where("account_id = ? AND seq IS NOT NULL", accountID)
 	if f.Action != "" {
 		db = db.Where("action = ?", f.Action)
 	}

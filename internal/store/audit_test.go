@@ -27,7 +27,9 @@ func TestAudit(t *testing.T) {
 		{"AppendChainsAndLists", testAuditAppendAndList},
 		{"DifferentTenant", testAuditDifferentTenant},
 		{"ConcurrentAppends", testAuditConcurrentAppends},
+		{"ConcurrentRecordAndChain", testAuditConcurrentRecordAndChain},
 		{"RolledBackAppendLeavesNoTrace", testAuditRollback},
+		{"ChainingOrderAndBatches", testAuditChainingBatches},
 		{"SafeViews", testAuditSafeViews},
 		{"Tampering", testAuditTampering},
 		{"AppendOnlyGuards", testAuditGuards},
@@ -53,17 +55,37 @@ func record(t *testing.T, db *store.DB, accountID uuid.UUID, actor subaccounts.A
 	mustNil(t, "RecordAudit", err)
 }
 
-// allEvents returns every event of the account in seq order.
+// chainAll links every unchained event of the account into its chain, as the service's
+// chainer does, and returns how many it linked.
+func chainAll(t *testing.T, db *store.DB, accountID uuid.UUID) int {
+	t.Helper()
+	n, err := db.ChainAuditEvents(t.Context(), accountID, 1_000_000)
+	mustNil(t, "ChainAuditEvents", err)
+	return n
+}
+
+// unchained counts the account's events not yet chained.
+func unchained(t *testing.T, db *store.DB, accountID uuid.UUID) int64 {
+	t.Helper()
+	n, err := db.CountUnchainedAuditEvents(t.Context(), accountID)
+	mustNil(t, "CountUnchainedAuditEvents", err)
+	return n
+}
+
+// allEvents chains the account's events and returns all of them in seq order.
 func allEvents(t *testing.T, db *store.DB, accountID uuid.UUID) []subaccounts.AuditEvent {
 	t.Helper()
+	chainAll(t, db, accountID)
 	evs, err := db.AuditEventsAfter(t.Context(), accountID, 0, 1_000_000)
 	mustNil(t, "AuditEventsAfter", err)
 	return evs
 }
 
-// verify checks the account's chain, reading few events per batch so batching is tested.
+// verify chains the account's events, as the service does before it verifies, then
+// checks the chain, reading few events per batch so batching is tested.
 func verify(t *testing.T, db *store.DB, accountID uuid.UUID) subaccounts.AuditVerification {
 	t.Helper()
+	chainAll(t, db, accountID)
 	v, err := subaccounts.VerifyAuditChain(t.Context(), db, accountID, 3)
 	mustNil(t, "VerifyAuditChain", err)
 	return v
@@ -111,7 +133,31 @@ func testAuditAppendAndList(t *testing.T, db *store.DB) {
 	)
 	record(t, db, a.ID, subaccounts.Actor{}, subaccounts.AuditRecord{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: renamed})
 
+	// Recorded, not yet chained: the events are in the table but not in the chain, the
+	// listings or the head.
+	if n := unchained(t, db, a.ID); n != 4 {
+		t.Fatalf("%d unchained events, want 4", n)
+	}
+	if got, err := db.ListAuditEvents(ctx, a.ID, subaccounts.AuditFilter{}, subaccounts.Page{Limit: 100}); err != nil || len(got) != 0 {
+		t.Fatalf("listing before chaining: %d events (%v), want none", len(got), err)
+	}
+	if head, err := db.AuditHead(ctx, a.ID); err != nil || head != (subaccounts.AuditHead{}) {
+		t.Fatalf("head before chaining: %+v (%v), want none", head, err)
+	}
+	if ids, err := db.AccountsWithUnchainedAuditEvents(ctx, 10); err != nil || len(ids) != 1 || ids[0] != a.ID {
+		t.Fatalf("accounts with unchained events: %v (%v), want [%s]", ids, err, a.ID)
+	}
+
 	evs := allEvents(t, db, a.ID)
+	if n := unchained(t, db, a.ID); n != 0 {
+		t.Fatalf("%d unchained events after chaining", n)
+	}
+	if ids, err := db.AccountsWithUnchainedAuditEvents(ctx, 10); err != nil || len(ids) != 0 {
+		t.Fatalf("accounts with unchained events after chaining: %v (%v)", ids, err)
+	}
+	if n := chainAll(t, db, a.ID); n != 0 {
+		t.Fatalf("chaining again linked %d events", n)
+	}
 	if len(evs) != 4 {
 		t.Fatalf("%d events, want 4", len(evs))
 	}
@@ -213,6 +259,11 @@ func testAuditDifferentTenant(t *testing.T, db *store.DB) {
 	}
 	// A cursor naming A's event positions nothing in B's list.
 	record(t, db, b.ID, bob, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: b.ID.String(), After: b})
+	// Chaining one account leaves the other's events alone.
+	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+	if n := chainAll(t, db, b.ID); n != 1 || unchained(t, db, a.ID) != 1 {
+		t.Fatalf("chaining B linked %d events and left %d of A's unchained, want 1 and 1", n, unchained(t, db, a.ID))
+	}
 	got, err := db.ListAuditEvents(ctx, b.ID, subaccounts.AuditFilter{}, subaccounts.Page{Limit: 100, After: aEvents[0].ID})
 	if err != nil || len(got) != 0 {
 		t.Errorf("B's list after A's event: %d events (%v), want none", len(got), err)
@@ -224,7 +275,7 @@ func testAuditDifferentTenant(t *testing.T, db *store.DB) {
 	if got, err := db.AuditEventsAfter(ctx, b.ID, 0, 100); err != nil || len(got) != 1 {
 		t.Errorf("B's events: %d (%v), want 1", len(got), err)
 	}
-	wantValid(t, verify(t, db, a.ID), 3)
+	wantValid(t, verify(t, db, a.ID), 4)
 	wantValid(t, verify(t, db, b.ID), 1)
 	// An account without events has an intact, empty chain.
 	c := newAccount(t, db, "C")
@@ -262,32 +313,179 @@ func testAuditConcurrentAppends(t *testing.T, db *store.DB) {
 	wantValid(t, verify(t, db, a.ID), writers)
 }
 
+// testAuditConcurrentRecordAndChain records events from several goroutines while
+// others chain the account over and over: every event ends up chained exactly once, in a
+// gapless chain that verifies.
+func testAuditConcurrentRecordAndChain(t *testing.T, db *store.DB) {
+	a := newAccount(t, db, "A")
+	const writers, perWriter = 8, 10
+	ctx := context.Background()
+	var writing, chaining sync.WaitGroup
+	errs := make([]error, writers)
+	for i := range writers {
+		writing.Go(func() {
+			wctx := subaccounts.WithActor(ctx, subaccounts.Actor{Subject: fmt.Sprint("writer-", i)})
+			for j := range perWriter {
+				err := db.Transact(wctx, func(tx subaccounts.Tx) error {
+					return subaccounts.RecordAudit(wctx, tx, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: fmt.Sprint(i, "-", j), After: a})
+				})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	const chainers = 2
+	chainErrs := make([]error, chainers)
+	chained := make([]int, chainers)
+	for c := range chainers {
+		chaining.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				// Small batches, so chaining takes many transactions.
+				n, err := db.ChainAuditEvents(ctx, a.ID, 3)
+				if err != nil {
+					chainErrs[c] = err
+					return
+				}
+				chained[c] += n
+			}
+		})
+	}
+	writing.Wait()
+	close(done)
+	chaining.Wait()
+	for i, err := range errs {
+		mustNil(t, fmt.Sprint("writer ", i), err)
+	}
+	for i, err := range chainErrs {
+		mustNil(t, fmt.Sprint("chainer ", i), err)
+	}
+	rest := chainAll(t, db, a.ID)
+	const total = writers * perWriter
+	if sum := chained[0] + chained[1] + rest; sum != total {
+		t.Fatalf("chainers linked %d+%d events and the last pass %d, want %d in all (each once)", chained[0], chained[1], rest, total)
+	}
+	evs := allEvents(t, db, a.ID)
+	seen := map[string]bool{}
+	for i, e := range evs {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, e.Seq)
+		}
+		if seen[e.ResourceID] {
+			t.Fatalf("event %s appears twice", e.ResourceID)
+		}
+		seen[e.ResourceID] = true
+	}
+	if len(evs) != total {
+		t.Fatalf("%d events, want %d", len(evs), total)
+	}
+	wantValid(t, verify(t, db, a.ID), total)
+}
+
 func testAuditRollback(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a := newAccount(t, db, "A")
 	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a})
+	chainAll(t, db, a.ID)
+	headBefore, err := db.AuditHead(ctx, a.ID)
+	mustNil(t, "AuditHead", err)
 	boom := errors.New("boom")
-	err := db.Transact(ctx, func(tx subaccounts.Tx) error {
+	err = db.Transact(ctx, func(tx subaccounts.Tx) error {
 		if err := subaccounts.RecordAudit(ctx, tx, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a}); err != nil {
 			return err
 		}
 		return boom
 	})
 	wantErrIs(t, "failing transaction", err, boom)
+	// Nothing is left: neither the event nor a change of the head.
+	if n := unchained(t, db, a.ID); n != 0 {
+		t.Fatalf("%d unchained events after a rolled-back record", n)
+	}
+	if head, err := db.AuditHead(ctx, a.ID); err != nil || head != headBefore {
+		t.Fatalf("head %+v (%v) after a rolled-back record, want %+v", head, err, headBefore)
+	}
+	// A chaining pass that rolls back (here: with the transaction it chained in) leaves
+	// the events unchained and the head where it was.
+	err = db.Transact(ctx, func(tx subaccounts.Tx) error {
+		if err := subaccounts.RecordAudit(ctx, tx, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a}); err != nil {
+			return err
+		}
+		if n, err := tx.ChainAuditEvents(ctx, a.ID, 10); err != nil || n != 1 {
+			return fmt.Errorf("chaining in the transaction: %d, %w", n, err)
+		}
+		return boom
+	})
+	wantErrIs(t, "failing transaction that chained", err, boom)
+	if head, err := db.AuditHead(ctx, a.ID); err != nil || head != headBefore {
+		t.Fatalf("head %+v (%v) after a rolled-back chaining, want %+v", head, err, headBefore)
+	}
 	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a})
 	if evs := allEvents(t, db, a.ID); len(evs) != 2 || evs[1].Seq != 2 {
-		t.Fatalf("after a rolled-back append: %d events", len(evs))
+		t.Fatalf("after rolled-back records: %d events", len(evs))
 	}
 	wantValid(t, verify(t, db, a.ID), 2)
 
-	// Appending on the pool, outside Transact, takes a transaction of its own.
-	ev := subaccounts.AuditEvent{ID: uuid.Must(uuid.NewV7()), AccountID: a.ID, Action: "x.y", ResourceType: "x", CreatedAt: subaccounts.Now()}
-	evs := []subaccounts.AuditEvent{ev}
-	mustNil(t, "AppendAuditEvents on the pool", db.AppendAuditEvents(ctx, a.ID, evs))
-	if evs[0].Seq != 3 || evs[0].Hash == "" {
-		t.Errorf("appended event %+v, want seq 3 with its hash filled in", evs[0])
+	// Inserting on the pool, outside Transact, works alike; so does chaining, in a
+	// transaction of its own. What the event says of its links is ignored.
+	ev := subaccounts.AuditEvent{ID: uuid.Must(uuid.NewV7()), AccountID: a.ID, Seq: 99, Hash: "forged", PrevHash: "forged", Action: "x.y", ResourceType: "x", CreatedAt: subaccounts.Now()}
+	mustNil(t, "InsertAuditEvents on the pool", db.InsertAuditEvents(ctx, []subaccounts.AuditEvent{ev}))
+	if n := unchained(t, db, a.ID); n != 1 {
+		t.Fatalf("%d unchained events after an insert, want 1", n)
+	}
+	n, err := db.ChainAuditEvents(ctx, a.ID, 10)
+	mustNil(t, "ChainAuditEvents on the pool", err)
+	evs := allEvents(t, db, a.ID)
+	if n != 1 || len(evs) != 3 || evs[2].ID != ev.ID || evs[2].Seq != 3 || evs[2].PrevHash != evs[1].Hash {
+		t.Errorf("chained %d; events %+v, want the inserted one at seq 3", n, evs)
 	}
 	wantValid(t, verify(t, db, a.ID), 3)
+}
+
+// testAuditChainingBatches: events are chained in id (time) order, a batch at a time,
+// each batch continuing from the head the one before left.
+func testAuditChainingBatches(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	a := newAccount(t, db, "A")
+	// Inserted out of id order, in two transactions.
+	ids := make([]uuid.UUID, 7)
+	for i := range ids {
+		ids[i] = uuid.Must(uuid.NewV7())
+	}
+	ev := func(id uuid.UUID) subaccounts.AuditEvent {
+		return subaccounts.AuditEvent{ID: id, AccountID: a.ID, Action: "x.y", ResourceType: "x", ResourceID: id.String(), CreatedAt: subaccounts.Now()}
+	}
+	mustNil(t, "insert", db.InsertAuditEvents(ctx, []subaccounts.AuditEvent{ev(ids[4]), ev(ids[0]), ev(ids[6])}))
+	mustNil(t, "insert", db.InsertAuditEvents(ctx, []subaccounts.AuditEvent{ev(ids[2]), ev(ids[1]), ev(ids[5]), ev(ids[3])}))
+	for _, want := range []int{3, 3, 1, 0} {
+		n, err := db.ChainAuditEvents(ctx, a.ID, 3)
+		mustNil(t, "ChainAuditEvents", err)
+		if n != want {
+			t.Fatalf("chained %d, want %d", n, want)
+		}
+	}
+	evs := allEvents(t, db, a.ID)
+	if len(evs) != len(ids) {
+		t.Fatalf("%d events, want %d", len(evs), len(ids))
+	}
+	for i, e := range evs {
+		if e.ID != ids[i] {
+			t.Errorf("seq %d is event %s, want %s (id order)", e.Seq, e.ID, ids[i])
+		}
+	}
+	wantValid(t, verify(t, db, a.ID), int64(len(ids)))
+	// An account without events chains nothing and keeps an empty, intact chain.
+	b := newAccount(t, db, "B")
+	if n := chainAll(t, db, b.ID); n != 0 {
+		t.Errorf("chaining an empty account linked %d", n)
+	}
+	wantValid(t, verify(t, db, b.ID), 0)
 }
 
 // auditViewed opts a type into the audit log with AuditView.
@@ -367,8 +565,8 @@ func testAuditTampering(t *testing.T, db *store.DB) {
 	where := func(accountID uuid.UUID, seq int) string {
 		return fmt.Sprintf("account_id = '%s' AND seq = %d", accountID, seq)
 	}
-	// chain makes an account with n events.
-	chain := func(n int) (subaccounts.Account, []subaccounts.AuditEvent) {
+	// chained makes an account with n chained events.
+	chained := func(n int) (subaccounts.Account, []subaccounts.AuditEvent) {
 		a := newAccount(t, db, "A "+uuid.NewString())
 		for i := range n {
 			record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: fmt.Sprint(i), After: a})
@@ -416,7 +614,7 @@ func testAuditTampering(t *testing.T, db *store.DB) {
 			continue
 		}
 		t.Run(tt.name, func(t *testing.T) {
-			a, evs := chain(7)
+			a, evs := chained(7)
 			wantValid(t, verify(t, db, a.ID), 7)
 			stmts, seq, id, reason := tt.tamper(a, evs)
 			mustNil(t, "tamper", store.TamperAudit(ctx, db, stmts...))
@@ -425,7 +623,7 @@ func testAuditTampering(t *testing.T, db *store.DB) {
 	}
 	t.Run("after reformatted but equal", func(t *testing.T) {
 		// Whitespace and key order are not content: the canonical form ignores them.
-		a, _ := chain(2)
+		a, _ := chained(2)
 		evs := allEvents(t, db, a.ID)
 		var m map[string]any
 		mustNil(t, "decode", json.Unmarshal(evs[0].After, &m))
@@ -440,21 +638,45 @@ func testAuditGuards(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a := newAccount(t, db, "A")
 	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a})
-	stmts := []string{
-		fmt.Sprintf(`UPDATE audit_events SET action = 'forged' WHERE account_id = '%s'`, a.ID),
-		fmt.Sprintf(`DELETE FROM audit_events WHERE account_id = '%s'`, a.ID),
+	chainAll(t, db, a.ID)
+	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a})
+	chainedEv := fmt.Sprintf(`account_id = '%s' AND seq = 1`, a.ID)
+	unchainedEv := fmt.Sprintf(`account_id = '%s' AND hash IS NULL`, a.ID)
+	link := fmt.Sprintf(`seq = 2, prev_hash = '%s', hash = '%s'`, strings.Repeat("1", 64), strings.Repeat("2", 64))
+	refused := []struct{ name, stmt string }{
+		{"update of a chained event", `UPDATE audit_events SET action = 'forged' WHERE ` + chainedEv},
+		{"rechaining a chained event", `UPDATE audit_events SET hash = '` + strings.Repeat("3", 64) + `' WHERE ` + chainedEv},
+		{"update of an unchained event's action", `UPDATE audit_events SET action = 'forged' WHERE ` + unchainedEv},
+		{"chaining that also changes the action", `UPDATE audit_events SET ` + link + `, action = 'forged' WHERE ` + unchainedEv},
+		{"chaining that also changes after", `UPDATE audit_events SET ` + link + `, after = NULL WHERE ` + unchainedEv},
+		{"chaining without seq", fmt.Sprintf(`UPDATE audit_events SET prev_hash = '%s', hash = '%s' WHERE `, strings.Repeat("1", 64), strings.Repeat("2", 64)) + unchainedEv},
+		{"delete of a chained event", `DELETE FROM audit_events WHERE ` + chainedEv},
+		{"delete of an unchained event", `DELETE FROM audit_events WHERE ` + unchainedEv},
 	}
 	if db.Dialect() == "postgres" {
-		stmts = append(stmts, `TRUNCATE audit_events`)
+		refused = append(refused, struct{ name, stmt string }{"truncate", `TRUNCATE audit_events`})
 	}
-	for _, s := range stmts {
-		err := store.ExecRaw(ctx, db, s)
-		if err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s: %v, want the append-only refusal", s, err)
-		}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			err := store.ExecRaw(ctx, db, tt.stmt)
+			if err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s: %v, want the append-only refusal", tt.stmt, err)
+			}
+		})
 	}
-	wantValid(t, verify(t, db, a.ID), 1)
-	if evs := allEvents(t, db, a.ID); len(evs) != 1 || evs[0].Action != "account.update" {
+	if n := unchained(t, db, a.ID); n != 1 {
+		t.Fatalf("%d unchained events after refused rewrites, want 1", n)
+	}
+	// The chaining write itself is allowed.
+	if n := chainAll(t, db, a.ID); n != 1 {
+		t.Fatalf("chained %d, want 1", n)
+	}
+	wantValid(t, verify(t, db, a.ID), 2)
+	if evs := allEvents(t, db, a.ID); len(evs) != 2 || evs[0].Action != "account.update" || evs[1].Action != "account.update" {
 		t.Errorf("events after refused rewrites: %+v", evs)
+	}
+	// Once chained, the raw chaining form is refused too.
+	if err := store.ExecRaw(ctx, db, `UPDATE audit_events SET `+link+fmt.Sprintf(` WHERE account_id = '%s' AND seq = 2`, a.ID)); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("rechaining event 2: %v, want the append-only refusal", err)
 	}
 }

@@ -56,9 +56,10 @@ type AuditViewer interface {
 	AuditView() any
 }
 
-// RecordAudit appends records to the audit log of accountID inside tx, as the actor ctx
-// carries. Call it as the last step of a transaction, after every other write, so the
-// per-account chain head is locked for the shortest time and always last.
+// RecordAudit writes records to the audit log of accountID inside tx, as the actor ctx
+// carries. The events are written unchained, in the same transaction as the change they
+// record, so they commit or roll back with it; they take no lock. The chainer links them
+// into the account's hash chain afterwards (see Service.ChainAudit).
 func RecordAudit(ctx context.Context, tx Tx, accountID uuid.UUID, recs ...AuditRecord) error {
 	if len(recs) == 0 {
 		return nil
@@ -96,14 +97,15 @@ func RecordAudit(ctx context.Context, tx Tx, accountID uuid.UUID, recs ...AuditR
 			CreatedAt:     now,
 		}
 	}
-	if err := tx.AppendAuditEvents(ctx, accountID, events); err != nil {
+	if err := tx.InsertAuditEvents(ctx, events); err != nil {
 		return fmt.Errorf("record audit: %w", err)
 	}
 	return nil
 }
 
 // AuditEvent is one entry of an account's audit log. Seq numbers an account's events
-// from 1 without gaps; Hash chains each event to the one before it (see ChainHash).
+// from 1 without gaps; Hash chains each event to the one before it (see ChainHash). An
+// event not yet chained has Seq 0 and no PrevHash or Hash.
 type AuditEvent struct {
 	ID            uuid.UUID
 	AccountID     uuid.UUID
@@ -146,16 +148,24 @@ type AuditFilter struct {
 
 // AuditStore persists the audit log.
 type AuditStore interface {
-	// AppendAuditEvents appends events to the chain of accountID in order: it locks the
-	// account's chain head (creating it when missing), gives each event the next seq,
-	// the previous hash and its own hash (filling in Seq, PrevHash and Hash of events),
-	// inserts them and moves the head, all in one transaction.
-	AppendAuditEvents(ctx context.Context, accountID uuid.UUID, events []AuditEvent) error
-	// ListAuditEvents returns one page of the account's events in seq order; p.After is
-	// the id of the last event of the previous page.
+	// InsertAuditEvents writes events unchained (their Seq, PrevHash and Hash are
+	// ignored), with before and after in canonical JSON. It takes no lock.
+	InsertAuditEvents(ctx context.Context, events []AuditEvent) error
+	// ChainAuditEvents links up to limit of the account's unchained events, in id order,
+	// into its chain, in one transaction (the caller's, or one of its own): it locks the
+	// account's chain head (creating it when missing), gives each event the next seq, the
+	// previous hash and its own hash, and moves the head. It returns how many it linked.
+	ChainAuditEvents(ctx context.Context, accountID uuid.UUID, limit int) (chained int, err error)
+	// AccountsWithUnchainedAuditEvents returns up to limit accounts that have unchained
+	// events.
+	AccountsWithUnchainedAuditEvents(ctx context.Context, limit int) ([]uuid.UUID, error)
+	// CountUnchainedAuditEvents counts the account's unchained events.
+	CountUnchainedAuditEvents(ctx context.Context, accountID uuid.UUID) (int64, error)
+	// ListAuditEvents returns one page of the account's chained events in seq order;
+	// p.After is the id of the last event of the previous page.
 	ListAuditEvents(ctx context.Context, accountID uuid.UUID, f AuditFilter, p Page) ([]AuditEvent, error)
-	// AuditEventsAfter returns up to limit of the account's events with seq greater than
-	// afterSeq, in seq order.
+	// AuditEventsAfter returns up to limit of the account's chained events with seq
+	// greater than afterSeq, in seq order.
 	AuditEventsAfter(ctx context.Context, accountID uuid.UUID, afterSeq int64, limit int) ([]AuditEvent, error)
 	// AuditHead returns the account's chain head, or the zero AuditHead when it has none.
 	AuditHead(ctx context.Context, accountID uuid.UUID) (AuditHead, error)

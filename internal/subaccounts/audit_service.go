@@ -3,6 +3,8 @@ package subaccounts
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -31,8 +33,9 @@ func auditAllowed(p Principal) error {
 	return nil
 }
 
-// ListAuditEvents returns one page of the account's audit events in seq (append) order,
-// and the id to continue after, if any.
+// ListAuditEvents returns one page of the account's audit events in seq (chain) order,
+// and the id to continue after, if any. It chains the account's events first, so every
+// event committed before the call is listed.
 func (s *Service) ListAuditEvents(ctx context.Context, p Principal, q AuditQuery, page Page) ([]AuditEvent, *uuid.UUID, error) {
 	if err := auditAllowed(p); err != nil {
 		return nil, nil, err
@@ -54,6 +57,9 @@ func (s *Service) ListAuditEvents(ctx context.Context, p Principal, q AuditQuery
 	errs = append(errs, ferrs...)
 	if len(errs) > 0 {
 		return nil, nil, Invalid(errs...)
+	}
+	if err := s.ChainAudit(ctx, p.AccountID); err != nil {
+		return nil, nil, fmt.Errorf("list audit events: %w", err)
 	}
 	items, err := s.store.ListAuditEvents(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
@@ -100,23 +106,115 @@ type AuditVerification struct {
 	Head AuditHead
 	// Broken is the first broken link; nil when Valid.
 	Broken *AuditBreak
+	// Pending counts the events still unchained after VerifyAudit's own chaining pass,
+	// which the chain cannot vouch for yet; normally 0 (events committed while it ran).
+	Pending int64
 }
 
 // auditVerifyBatch is how many events VerifyAudit reads per query: memory stays bounded
 // however long the chain.
 const auditVerifyBatch = 1000
 
-// VerifyAudit recomputes the caller's account's whole audit chain, in batches, and
-// reports the first broken link, if any. Events appended while it runs are checked too.
+// VerifyAudit chains the caller's account's events, then recomputes its whole audit
+// chain, in batches, and reports the first broken link, if any, and how many events are
+// still unchained. Events chained while it runs are checked too.
 func (s *Service) VerifyAudit(ctx context.Context, p Principal) (AuditVerification, error) {
 	if err := auditAllowed(p); err != nil {
 		return AuditVerification{}, err
+	}
+	if err := s.ChainAudit(ctx, p.AccountID); err != nil {
+		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
 	}
 	v, err := VerifyAuditChain(ctx, s.store, p.AccountID, auditVerifyBatch)
 	if err != nil {
 		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
 	}
+	if v.Pending, err = s.store.CountUnchainedAuditEvents(ctx, p.AccountID); err != nil {
+		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
+	}
 	return v, nil
+}
+
+// auditChainBatch is how many events one chaining transaction links: the head lock is
+// held, and the links are written, for at most this many.
+const auditChainBatch = 500
+
+// ChainAudit links every unchained event of the account into its hash chain, a batch per
+// transaction, until none that committed before the call is left. Concurrent callers,
+// in this process or another replica, are serialised by the account's chain head lock.
+func (s *Service) ChainAudit(ctx context.Context, accountID uuid.UUID) error {
+	for {
+		var n int
+		// Through Transact, so a busy lock or a deadlock is retried like any write.
+		err := s.store.Transact(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.ChainAuditEvents(ctx, accountID, auditChainBatch)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("chain audit events of %s: %w", accountID, err)
+		}
+		if n < auditChainBatch {
+			return nil
+		}
+	}
+}
+
+// auditChainerAccounts is how many accounts one pass of the background chainer asks
+// for at a time.
+const auditChainerAccounts = 100
+
+// RunAuditChainer chains, every interval until ctx ends, the events of every account that
+// has unchained ones. Errors are logged and retried on the next pass, never returned:
+// an event left unchained is only chained later, never lost. Every replica may run one;
+// the chain head lock keeps them from linking an event twice.
+func (s *Service) RunAuditChainer(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := s.chainAllAudit(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("chaining audit events", slog.String("error", err.Error()))
+		}
+	}
+}
+
+// chainAllAudit chains every account with unchained events once over. An account whose
+// chaining fails is logged and skipped, so that it cannot starve the rest.
+func (s *Service) chainAllAudit(ctx context.Context) error {
+	failed := map[uuid.UUID]error{}
+	for {
+		limit := auditChainerAccounts + len(failed)
+		ids, err := s.store.AccountsWithUnchainedAuditEvents(ctx, limit)
+		if err != nil {
+			return fmt.Errorf("accounts with unchained audit events: %w", err)
+		}
+		progress := false
+		for _, id := range ids {
+			if _, ok := failed[id]; ok {
+				continue
+			}
+			if err := s.ChainAudit(ctx, id); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				failed[id] = err
+				continue
+			}
+			progress = true
+		}
+		if !progress || len(ids) < limit {
+			break
+		}
+	}
+	for _, err := range failed {
+		s.log.Warn("chaining audit events", slog.String("error", err.Error()))
+	}
+	return nil
 }
 
 // VerifyAuditChain checks the audit chain of accountID in store, reading batch events

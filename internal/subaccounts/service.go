@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 
 	"github.com/google/uuid"
@@ -20,7 +21,12 @@ type Service struct {
 	groupCommit      GroupCommit
 	committer        *committer
 	idem             idempotency
+	log              *slog.Logger
 }
+
+// WithLogger sets where background work (the audit chainer) reports errors; the default
+// is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // OnGroupWritten registers fn to learn the size of every group the group commit writes,
 // for metrics and tests.
@@ -53,7 +59,7 @@ func WithGroupCommit(g GroupCommit) Option {
 
 // NewService returns a Service over store. Close it to stop its group committer.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, groupCommit: DefaultGroupCommit}
+	s := &Service{store: store, groupCommit: DefaultGroupCommit, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}
