@@ -48,14 +48,13 @@ type auditVerification struct {
 
 func runAuditList(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())
-	var action, resourceType, resourceID, actor, from, to string
+	var action, resourceType, resourceID, actor string
 	var limit int
 	fs.StringVar(&action, "action", "", "")
 	fs.StringVar(&resourceType, "resource-type", "", "")
 	fs.StringVar(&resourceID, "resource-id", "", "")
 	fs.StringVar(&actor, "actor", "", "")
-	fs.StringVar(&from, "from", "", "")
-	fs.StringVar(&to, "to", "", "")
+	w := windowFlags(fs)
 	limitFlag(fs, &limit)
 	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
 		return 0, err
@@ -66,10 +65,7 @@ func runAuditList(ctx context.Context, a *app, c *command, args []string) (int, 
 	if resourceID != "" && resourceType == "" {
 		return 0, usagef("--resource-id needs --resource-type")
 	}
-	if err := timeFlag("from", from); err != nil {
-		return 0, err
-	}
-	if err := timeFlag("to", to); err != nil {
+	if err := w.check(); err != nil {
 		return 0, err
 	}
 	q := url.Values{}
@@ -77,8 +73,7 @@ func runAuditList(ctx context.Context, a *app, c *command, args []string) (int, 
 	setIf(q, "resourceType", resourceType)
 	setIf(q, "resourceId", resourceID)
 	setIf(q, "actor", actor)
-	setIf(q, "from", from)
-	setIf(q, "to", to)
+	w.set(q)
 	events, done, err := listAll[auditEvent](ctx, a, "/v1/audit-events", q, limit, "audit events")
 	if err != nil || done {
 		return exitOK, err

@@ -54,24 +54,19 @@ type complianceReport struct {
 
 func runComplianceCheck(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())
-	var account, from, to string
+	var account string
 	sample := -1
 	fs.StringVar(&account, "account", "", "")
-	fs.StringVar(&from, "from", "", "")
-	fs.StringVar(&to, "to", "", "")
+	w := windowFlags(fs)
 	fs.IntVar(&sample, "sample", -1, "")
 	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
 		return 0, err
 	}
-	if err := timeFlag("from", from); err != nil {
-		return 0, err
-	}
-	if err := timeFlag("to", to); err != nil {
+	if err := w.check(); err != nil {
 		return 0, err
 	}
 	q := url.Values{}
-	setIf(q, "from", from)
-	setIf(q, "to", to)
+	w.set(q)
 	if sample != -1 {
 		if sample < 0 || sample > 100 {
 			return 0, usagef("--sample must be 0–100")

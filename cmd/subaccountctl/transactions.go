@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/url"
 	"time"
@@ -38,15 +39,38 @@ func timeFlag(name, v string) error {
 	return nil
 }
 
+// window is the --from/--to pair of the list commands: RFC 3339 times, sent as written.
+type window struct{ from, to string }
+
+func windowFlags(fs *flag.FlagSet) *window {
+	w := &window{}
+	fs.StringVar(&w.from, "from", "", "")
+	fs.StringVar(&w.to, "to", "", "")
+	return w
+}
+
+// check refuses a bound that is not an RFC 3339 time before anything is sent.
+func (w *window) check() error {
+	if err := timeFlag("from", w.from); err != nil {
+		return err
+	}
+	return timeFlag("to", w.to)
+}
+
+// set adds the bounds given to q.
+func (w *window) set(q url.Values) {
+	setIf(q, "from", w.from)
+	setIf(q, "to", w.to)
+}
+
 func runTransactionsList(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())
-	var sub, cardID, typ, from, to string
+	var sub, cardID, typ string
 	var limit int
 	fs.StringVar(&sub, "subaccount", "", "")
 	fs.StringVar(&cardID, "card", "", "")
 	fs.StringVar(&typ, "type", "", "")
-	fs.StringVar(&from, "from", "", "")
-	fs.StringVar(&to, "to", "", "")
+	w := windowFlags(fs)
 	limitFlag(fs, &limit)
 	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
 		return 0, err
@@ -54,18 +78,14 @@ func runTransactionsList(ctx context.Context, a *app, c *command, args []string)
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
-	if err := timeFlag("from", from); err != nil {
-		return 0, err
-	}
-	if err := timeFlag("to", to); err != nil {
+	if err := w.check(); err != nil {
 		return 0, err
 	}
 	q := url.Values{}
 	setIf(q, "subaccountId", sub)
 	setIf(q, "cardId", cardID)
 	setIf(q, "type", typ)
-	setIf(q, "from", from)
-	setIf(q, "to", to)
+	w.set(q)
 	txs, done, err := listAll[transaction](ctx, a, "/v1/transactions", q, limit, "transactions")
 	if err != nil || done {
 		return exitOK, err

@@ -218,12 +218,11 @@ func partyShort(id string, acct *account) string {
 
 func runTransfersList(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())
-	var kind, sub, from, to string
+	var kind, sub string
 	var limit int
 	fs.StringVar(&kind, "kind", "", "")
 	fs.StringVar(&sub, "subaccount", "", "")
-	fs.StringVar(&from, "from", "", "")
-	fs.StringVar(&to, "to", "", "")
+	w := windowFlags(fs)
 	limitFlag(fs, &limit)
 	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
 		return 0, err
@@ -235,16 +234,12 @@ func runTransfersList(ctx context.Context, a *app, c *command, args []string) (i
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
-	if err := timeFlag("from", from); err != nil {
-		return 0, err
-	}
-	if err := timeFlag("to", to); err != nil {
+	if err := w.check(); err != nil {
 		return 0, err
 	}
 	q := url.Values{}
 	setIf(q, "subaccountId", sub)
-	setIf(q, "from", from)
-	setIf(q, "to", to)
+	w.set(q)
 	items, done, err := listAll[transfer](ctx, a, path, q, limit, kind+" transfers")
 	if err != nil || done {
 		return exitOK, err

@@ -57,11 +57,10 @@ func (u *usage) paidBy() string {
 
 func runUsage(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())
-	var sub, from, to string
+	var sub string
 	var limit int
 	fs.StringVar(&sub, "subaccount", "", "")
-	fs.StringVar(&from, "from", "", "")
-	fs.StringVar(&to, "to", "", "")
+	w := windowFlags(fs)
 	limitFlag(fs, &limit)
 	if _, err := a.parseCommand(c, fs, args, 0); err != nil {
 		return 0, err
@@ -69,15 +68,11 @@ func runUsage(ctx context.Context, a *app, c *command, args []string) (int, erro
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
-	if err := timeFlag("from", from); err != nil {
-		return 0, err
-	}
-	if err := timeFlag("to", to); err != nil {
+	if err := w.check(); err != nil {
 		return 0, err
 	}
 	q := url.Values{}
-	setIf(q, "from", from)
-	setIf(q, "to", to)
+	w.set(q)
 	if sub != "" {
 		if limit != 0 {
 			return 0, usagef("--limit applies to the list of every subaccount, not to --subaccount")
