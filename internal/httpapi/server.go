@@ -78,6 +78,7 @@ func handleReadyz(ready func(ctx context.Context) error) gin.HandlerFunc {
 		defer cancel()
 		if err := ready(ctx); err != nil {
 			logger(c).WarnContext(c.Request.Context(), "not ready", slog.String("error", err.Error()))
+			c.Header("Retry-After", "1")
 			abortProblem(c, probUnavailable, "The database is unreachable or not migrated.")
 			return
 		}
