@@ -49,11 +49,19 @@ func (a *app) client(ctx context.Context) (*apiClient, error) {
 	if a.g.clientID == "" || a.g.clientSecret == "" {
 		return nil, usagef("no client credentials: set SUBACCOUNTS_CLIENT_ID and SUBACCOUNTS_CLIENT_SECRET (or --client-id and --client-secret)")
 	}
+	scopes := r.scopes
+	if scopes == nil && r.external {
+		// The built-in issuer answers a request naming no scope with every scope the
+		// client holds; Hydra and node-oidc-provider answer it with a token holding
+		// none, so there the default is what this command needs.
+		scopes = splitScopes(a.need)
+	}
 	cc := clientcredentials.Config{
-		ClientID:     a.g.clientID,
-		ClientSecret: string(a.g.clientSecret),
-		TokenURL:     r.tokenURL,
-		Scopes:       r.scopes,
+		ClientID:       a.g.clientID,
+		ClientSecret:   string(a.g.clientSecret),
+		TokenURL:       r.tokenURL,
+		Scopes:         scopes,
+		EndpointParams: r.params,
 		// The built-in issuer takes either style; saying which avoids the library's
 		// auto-detection, which retries a failed request with the other style.
 		AuthStyle: oauth2.AuthStyleInHeader,
@@ -82,6 +90,12 @@ func tokenError(tokenURL string, err error) error {
 			if re.ErrorDescription != "" {
 				msg += ": " + re.ErrorDescription
 			}
+		}
+		switch re.ErrorCode {
+		case "invalid_scope":
+			msg += " (the client may not have a scope asked for: name the ones it holds with --scopes)"
+		case "invalid_target":
+			msg += " (the issuer does not know the --resource / SUBACCOUNTS_RESOURCE given, or the client may not use it)"
 		}
 		return fmt.Errorf("getting an access token from %s: %s", tokenURL, msg)
 	}
