@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -377,4 +379,192 @@ func startOIDCProvider(t *testing.T, dir string, env ...string) string {
 		t.Fatalf("node-oidc-provider did not start within 30 s; stderr: %s", stderr.String())
 	}
 	return ""
+}
+
+// TestExternalIssuerHydra runs the Ory Hydra recipe: the JWT access-token strategy,
+// audience subaccounts-api on the client and in the token request, and account_id
+// added by a token hook (from the client's metadata) and allowed as a top-level claim.
+// It needs a hydra binary with SQLite support (HYDRA_BIN), which is not part of CI.
+func TestExternalIssuerHydra(t *testing.T) {
+	bin := os.Getenv("HYDRA_BIN")
+	if bin == "" {
+		t.Skip("Hydra recipe not run: set HYDRA_BIN to a hydra 2.x binary built with -tags sqlite")
+	}
+	public, admin := freePort(t), freePort(t)
+	adminURL := "http://" + admin
+	hook := httptest.NewServer(hydraTokenHook(t, adminURL))
+	t.Cleanup(hook.Close)
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "hydra.yml")
+	if err := os.WriteFile(cfg, []byte(hydraConfig(public, admin, hook.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	cmd := exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out", "--config", cfg)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	waitReady(t, adminURL+"/health/ready", &logs)
+	issuerID, tokenURL := issuerMetadata(t, "http://"+public)
+
+	s := start(t, map[string]string{"DATA_DIR": t.TempDir(), "OIDC_ISSUER_URL": issuerID})
+
+	opID, opSecret := hydraClient(t, bin, adminURL, "operator", "accounts:admin", "")
+	code, tr := clientCredentials(t, tokenURL, opID, opSecret, url.Values{"scope": {"accounts:admin"}, "audience": {"subaccounts-api"}})
+	opToken, _ := tr["access_token"].(string)
+	if code != http.StatusOK || opToken == "" {
+		t.Fatalf("operator token: %d %v", code, tr)
+	}
+	// Without audience= Hydra grants none, and the API refuses the token.
+	code, tr = clientCredentials(t, tokenURL, opID, opSecret, url.Values{"scope": {"accounts:admin"}})
+	if noAud, _ := tr["access_token"].(string); code != http.StatusOK || noAud == "" {
+		t.Errorf("token without audience: %d %v", code, tr)
+	} else if code, _ := call(t, http.MethodGet, s.url+"/v1/accounts", noAud, nil); code != http.StatusUnauthorized {
+		t.Errorf("token without aud: %d, want 401", code)
+	}
+
+	var tenantID, tenantSecret string
+	newTenant := func(accountID string) map[string]string {
+		tenantID, tenantSecret = hydraClient(t, bin, adminURL, "tenant", strings.ReplaceAll(tenantScopes, " ", ","), `{"account_id":"`+accountID+`"}`)
+		return map[string]string{
+			"SUBACCOUNTS_TOKEN_URL": tokenURL, "SUBACCOUNTS_AUDIENCE": "subaccounts-api",
+			"SUBACCOUNTS_CLIENT_ID": tenantID, "SUBACCOUNTS_CLIENT_SECRET": tenantSecret,
+		}
+	}
+	operatorEnv := map[string]string{
+		"SUBACCOUNTS_TOKEN_URL": tokenURL, "SUBACCOUNTS_AUDIENCE": "subaccounts-api",
+		"SUBACCOUNTS_CLIENT_ID": opID, "SUBACCOUNTS_CLIENT_SECRET": opSecret,
+	}
+	recipeCalls(t, s, opToken, operatorEnv, newTenant)
+
+	// The same tenant without --audience: a token without aud, refused.
+	r := mustCtl(t, map[string]string{"SUBACCOUNTS_URL": s.url, "SUBACCOUNTS_TOKEN_URL": tokenURL,
+		"SUBACCOUNTS_CLIENT_ID": tenantID, "SUBACCOUNTS_CLIENT_SECRET": tenantSecret}, 2, "subaccounts", "list")
+	if !strings.Contains(r.stderr, "401") {
+		t.Errorf("tenant without --audience: %s", r.stderr)
+	}
+}
+
+// hydraConfig is the README's Hydra configuration, on loopback ports, in memory.
+func hydraConfig(public, admin, hookURL string) string {
+	host := func(hp string) (string, string) { h, p, _ := net.SplitHostPort(hp); return h, p }
+	ph, pp := host(public)
+	ah, ap := host(admin)
+	return `dsn: memory
+serve:
+  public: {host: ` + ph + `, port: ` + pp + `}
+  admin: {host: ` + ah + `, port: ` + ap + `}
+urls:
+  self:
+    issuer: http://` + public + `
+secrets:
+  system: ["test-system-secret-0123456789abcdef"]
+strategies:
+  access_token: jwt
+oauth2:
+  allowed_top_level_claims: [account_id]
+  mirror_top_level_claims: false
+  token_hook: ` + hookURL + `/token-hook
+log:
+  level: warn
+`
+}
+
+// hydraTokenHook is the token hook of the recipe: it reads the client's metadata from
+// Hydra's admin API and returns its account_id as an access-token claim (204, nothing
+// added, for clients without one: the operator).
+func hydraTokenHook(t *testing.T, adminURL string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Request struct {
+				ClientID string `json:"client_id"`
+			} `json:"request"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Request.ClientID == "" {
+			http.Error(w, "bad hook request", http.StatusBadRequest)
+			return
+		}
+		resp, err := http.Get(adminURL + "/admin/clients/" + url.PathEscape(in.Request.ClientID))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		var c struct {
+			Metadata struct {
+				AccountID string `json:"account_id"`
+			} `json:"metadata"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&c) != nil {
+			http.Error(w, "client lookup failed", http.StatusBadGateway)
+			return
+		}
+		if c.Metadata.AccountID == "" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"session": map[string]any{"access_token": map[string]any{"account_id": c.Metadata.AccountID}}})
+	}
+}
+
+// hydraClient creates a client-credentials client with the hydra CLI as the README does
+// and returns its id and secret.
+func hydraClient(t *testing.T, bin, adminURL, name, scopes, metadata string) (string, string) {
+	t.Helper()
+	args := []string{"create", "client", "--endpoint", adminURL, "--name", name, "--format", "json",
+		"--grant-type", "client_credentials", "--audience", "subaccounts-api", "--scope", scopes,
+		"--token-endpoint-auth-method", "client_secret_basic", "--access-token-strategy", "jwt"}
+	if metadata != "" {
+		args = append(args, "--metadata", metadata)
+	}
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("hydra create client: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	var c struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal(out, &c); err != nil || c.ID == "" || c.Secret == "" {
+		t.Fatalf("hydra create client printed %q", out)
+	}
+	return c.ID, c.Secret
+}
+
+// freePort returns a loopback host:port nobody listens on (for a moment).
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitReady polls u until it answers 200.
+func waitReady(t *testing.T, u string, logs *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready within 60 s; logs:\n%s", u, logs.String())
 }
