@@ -33,6 +33,9 @@ const pageSize = 100
 type apiClient struct {
 	base string
 	http *http.Client
+	// unauthorizedHint, when set, is the hint of every 401 answer: what is likely wrong
+	// with how the token was asked for.
+	unauthorizedHint string
 }
 
 // client returns the API client, getting a token on first use. Getting the token
@@ -74,6 +77,13 @@ func (a *app) client(ctx context.Context) (*apiClient, error) {
 	hc := oauth2.NewClient(ctx, ts)
 	hc.Timeout = requestTimeout
 	a.api = &apiClient{base: r.baseURL, http: hc}
+	if r.external && r.params == nil {
+		// Hydra answers a request without audience= with a token without aud, and
+		// node-oidc-provider one without resource= with an opaque token: either is a
+		// token the API refuses, and nothing in its answer says why.
+		a.api.unauthorizedHint = "the token came from " + r.tokenURL + " without an audience or resource indicator; " +
+			"if that issuer needs one for this API, give --audience (Ory Hydra, Auth0) or --resource (node-oidc-provider)"
+	}
 	return a.api, nil
 }
 
@@ -342,6 +352,9 @@ func (c *apiClient) exchange(ctx context.Context, method, path string, query url
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &apiError{context: what, status: resp.StatusCode, raw: raw}
+		if resp.StatusCode == http.StatusUnauthorized {
+			e.hint = c.unauthorizedHint
+		}
 		if isJSON(resp.Header.Get("Content-Type")) {
 			var p problem
 			if json.Unmarshal(raw, &p) == nil && (p.Title != "" || p.Type != "" || p.Detail != "") {

@@ -408,3 +408,33 @@ func TestCommandScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestUnauthorizedHint checks that a 401 after a token from an external issuer, asked
+// for without audience or resource, says that those may be missing, and only then.
+func TestUnauthorizedHint(t *testing.T) {
+	f := newFakeAPI(t)
+	f.mux.HandleFunc("GET /v1/subaccounts", func(w http.ResponseWriter, r *http.Request) {
+		writeProblemDoc(w, http.StatusUnauthorized, `{"type":"/problems/unauthorized","title":"A valid access token is required","status":401,"detail":"invalid token: token could not be verified"}`)
+	})
+	tests := []struct {
+		name string
+		args []string
+		hint bool
+	}{
+		{name: "built-in issuer", args: []string{"subaccounts", "list"}},
+		{name: "external issuer, nothing asked", args: []string{"--token-url", f.URL + "/idp/token", "subaccounts", "list"}, hint: true},
+		{name: "external issuer with an audience", args: []string{"--token-url", f.URL + "/idp/token", "--audience", "x", "subaccounts", "list"}},
+		{name: "external issuer with a resource", args: []string{"--token-url", f.URL + "/idp/token", "--resource", "urn:x", "subaccounts", "list"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, f.env(), "", tt.args...)
+			if r.code != exitError || !strings.Contains(r.stderr, "401") {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			if got := strings.Contains(r.stderr, "give --audience (Ory Hydra, Auth0) or --resource"); got != tt.hint {
+				t.Errorf("hint shown %v, want %v: %s", got, tt.hint, r.stderr)
+			}
+		})
+	}
+}

@@ -247,7 +247,7 @@ func TestExternalIssuerNodeOIDCProvider(t *testing.T) {
 	// The same tenant without --resource gets an opaque token: 401 from the API.
 	r := mustCtl(t, map[string]string{"SUBACCOUNTS_URL": s.url, "SUBACCOUNTS_TOKEN_URL": tokenURL,
 		"SUBACCOUNTS_CLIENT_ID": tenantID, "SUBACCOUNTS_CLIENT_SECRET": tenantSecret}, 2, "subaccounts", "list")
-	if !strings.Contains(r.stderr, "401") {
+	if !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "give --audience (Ory Hydra, Auth0) or --resource") {
 		t.Errorf("tenant without --resource: %s", r.stderr)
 	}
 }
@@ -446,7 +446,7 @@ func TestExternalIssuerHydra(t *testing.T) {
 	// The same tenant without --audience: a token without aud, refused.
 	r := mustCtl(t, map[string]string{"SUBACCOUNTS_URL": s.url, "SUBACCOUNTS_TOKEN_URL": tokenURL,
 		"SUBACCOUNTS_CLIENT_ID": tenantID, "SUBACCOUNTS_CLIENT_SECRET": tenantSecret}, 2, "subaccounts", "list")
-	if !strings.Contains(r.stderr, "401") {
+	if !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "give --audience (Ory Hydra, Auth0) or --resource") {
 		t.Errorf("tenant without --audience: %s", r.stderr)
 	}
 }
