@@ -102,7 +102,7 @@ var commands = []*command{
 	{group: "transfers", name: "list", usage: "transfers list --kind credit|balance [--subaccount ID] [--from RFC3339] [--to RFC3339] [--limit N]",
 		summary: "List credit or balance transfers (every page, or the first N)", scopes: "ledger:read subaccounts:read", run: runTransfersList},
 	{group: "usage", usage: "usage [--subaccount ID] [--from RFC3339] [--to RFC3339] [--limit N]",
-		summary: "Show what subaccounts used and were charged (default: this month)", scopes: "ledger:read subaccounts:read", run: runUsage},
+		summary: "Show what subaccounts used and were charged (default: this month)", scopes: "ledger:read", run: runUsage},
 	{group: "compliance", name: "check", usage: "compliance check [--account ACCOUNT_ID] [--from RFC3339] [--to RFC3339] [--sample N]",
 		summary: "Check compliance: exit 0 compliant, 1 violations, 2 error", scopes: "compliance:read", run: runComplianceCheck},
 	{group: "audit", name: "list", usage: "audit list [--action A] [--resource-type T [--resource-id ID]] [--actor SUB_OR_CLIENT_ID] [--from RFC3339] [--to RFC3339] [--limit N]",
