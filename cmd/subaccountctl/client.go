@@ -33,6 +33,9 @@ const pageSize = 100
 type apiClient struct {
 	base string
 	http *http.Client
+	// unauthorizedHint, when set, is the hint of every 401 answer: what is likely wrong
+	// with how the token was asked for.
+	unauthorizedHint string
 }
 
 // client returns the API client, getting a token on first use. Getting the token
@@ -49,11 +52,19 @@ func (a *app) client(ctx context.Context) (*apiClient, error) {
 	if a.g.clientID == "" || a.g.clientSecret == "" {
 		return nil, usagef("no client credentials: set SUBACCOUNTS_CLIENT_ID and SUBACCOUNTS_CLIENT_SECRET (or --client-id and --client-secret)")
 	}
+	scopes := r.scopes
+	if scopes == nil && r.external {
+		// The built-in issuer answers a request naming no scope with every scope the
+		// client holds; Hydra and node-oidc-provider answer it with a token holding
+		// none, so there the default is what this command needs.
+		scopes = splitScopes(a.need)
+	}
 	cc := clientcredentials.Config{
-		ClientID:     a.g.clientID,
-		ClientSecret: string(a.g.clientSecret),
-		TokenURL:     r.tokenURL,
-		Scopes:       r.scopes,
+		ClientID:       a.g.clientID,
+		ClientSecret:   string(a.g.clientSecret),
+		TokenURL:       r.tokenURL,
+		Scopes:         scopes,
+		EndpointParams: r.params,
 		// The built-in issuer takes either style; saying which avoids the library's
 		// auto-detection, which retries a failed request with the other style.
 		AuthStyle: oauth2.AuthStyleInHeader,
@@ -66,6 +77,13 @@ func (a *app) client(ctx context.Context) (*apiClient, error) {
 	hc := oauth2.NewClient(ctx, ts)
 	hc.Timeout = requestTimeout
 	a.api = &apiClient{base: r.baseURL, http: hc}
+	if r.external && r.params == nil {
+		// Hydra answers a request without audience= with a token without aud, and
+		// node-oidc-provider one without resource= with an opaque token: either is a
+		// token the API refuses, and nothing in its answer says why.
+		a.api.unauthorizedHint = "the token came from " + r.tokenURL + " without an audience or resource indicator; " +
+			"if that issuer needs one for this API, give --audience (Ory Hydra, Auth0) or --resource (node-oidc-provider)"
+	}
 	return a.api, nil
 }
 
@@ -82,6 +100,12 @@ func tokenError(tokenURL string, err error) error {
 			if re.ErrorDescription != "" {
 				msg += ": " + re.ErrorDescription
 			}
+		}
+		switch re.ErrorCode {
+		case "invalid_scope":
+			msg += " (the client may not have a scope asked for: name the ones it holds with --scopes)"
+		case "invalid_target":
+			msg += " (the issuer does not know the --resource / SUBACCOUNTS_RESOURCE given, or the client may not use it)"
 		}
 		return fmt.Errorf("getting an access token from %s: %s", tokenURL, msg)
 	}
@@ -328,6 +352,9 @@ func (c *apiClient) exchange(ctx context.Context, method, path string, query url
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &apiError{context: what, status: resp.StatusCode, raw: raw}
+		if resp.StatusCode == http.StatusUnauthorized {
+			e.hint = c.unauthorizedHint
+		}
 		if isJSON(resp.Header.Get("Content-Type")) {
 			var p problem
 			if json.Unmarshal(raw, &p) == nil && (p.Title != "" || p.Type != "" || p.Detail != "") {

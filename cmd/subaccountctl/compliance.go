@@ -76,6 +76,7 @@ func runComplianceCheck(ctx context.Context, a *app, c *command, args []string) 
 	path := "/v1/compliance"
 	if account != "" {
 		path = "/v1/accounts/" + pathID(account) + "/compliance"
+		a.need = "accounts:admin"
 	}
 	api, err := a.client(ctx)
 	if err != nil {

@@ -26,13 +26,16 @@ type fakeAPI struct {
 	mux *http.ServeMux
 
 	mu sync.Mutex
-	// tokenCalls records the client id and scope parameter of every token request.
+	// tokenCalls records the client id and scope, audience and resource parameters of
+	// every token request.
 	tokenCalls []tokenCall
 	// requests records every API request (its path as sent, escaped) with its body.
 	requests []recorded
 }
 
-type tokenCall struct{ clientID, scope string }
+// tokenCall is one token request: the client id and the form parameters that say what
+// the token is for.
+type tokenCall struct{ clientID, scope, audience, resource string }
 
 type recorded struct {
 	method, path, query string
@@ -43,11 +46,12 @@ type recorded struct {
 func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{mux: http.NewServeMux()}
-	f.mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+	token := func(w http.ResponseWriter, r *http.Request) {
 		id, secret, ok := r.BasicAuth()
 		_ = r.ParseForm()
 		f.mu.Lock()
-		f.tokenCalls = append(f.tokenCalls, tokenCall{clientID: id, scope: r.PostForm.Get("scope")})
+		f.tokenCalls = append(f.tokenCalls, tokenCall{clientID: id, scope: r.PostForm.Get("scope"),
+			audience: r.PostForm.Get("audience"), resource: r.PostForm.Get("resource")})
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if !ok || id != fakeClientID || secret != fakeSecret || r.PostForm.Get("grant_type") != "client_credentials" {
@@ -56,8 +60,16 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 			_, _ = io.WriteString(w, `{"error":"invalid_client","error_description":"client authentication failed"}`)
 			return
 		}
+		if strings.Contains(r.PostForm.Get("scope"), "not-granted") {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":"invalid_scope","error_description":"requested scope is not allowed"}`)
+			return
+		}
 		_, _ = io.WriteString(w, `{"access_token":"`+fakeToken+`","token_type":"Bearer","expires_in":3600}`)
-	})
+	}
+	f.mux.HandleFunc("POST /oauth2/token", token)
+	// The same endpoint under another path stands in for an external issuer's.
+	f.mux.HandleFunc("POST /idp/token", token)
 	f.Server = httptest.NewServer(f.mux)
 	t.Cleanup(f.Close)
 	return f

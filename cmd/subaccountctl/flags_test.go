@@ -2,9 +2,13 @@ package main
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // TestGlobalPrecedence checks flag over environment over default for every global
@@ -34,7 +38,7 @@ func TestGlobalPrecedence(t *testing.T) {
 			env: map[string]string{"SUBACCOUNTS_URL": "https://env.example", "SUBACCOUNTS_TOKEN_URL": "https://idp.env/token",
 				"SUBACCOUNTS_CLIENT_ID": "env-id", "SUBACCOUNTS_SCOPES": "a"},
 			args: []string{"--url", "http://flag.example:9", "--token-url=https://idp.flag/token", "--client-id", "flag-id", "--scopes", "b c,d", "--json"},
-			want: resolved{baseURL: "http://flag.example:9", tokenURL: "https://idp.flag/token", scopes: []string{"b", "c", "d"}},
+			want: resolved{baseURL: "http://flag.example:9", tokenURL: "https://idp.flag/token", external: true, scopes: []string{"b", "c", "d"}},
 			id:   "flag-id",
 			json: true,
 		},
@@ -42,7 +46,14 @@ func TestGlobalPrecedence(t *testing.T) {
 			name: "token URL from the environment beats the one derived from the --url flag",
 			env:  map[string]string{"SUBACCOUNTS_TOKEN_URL": "https://idp.env/token"},
 			args: []string{"--url", "http://flag.example"},
-			want: resolved{baseURL: "http://flag.example", tokenURL: "https://idp.env/token"},
+			want: resolved{baseURL: "http://flag.example", tokenURL: "https://idp.env/token", external: true},
+		},
+		{
+			name: "audience and resource",
+			env:  map[string]string{"SUBACCOUNTS_AUDIENCE": " subaccounts-api ", "SUBACCOUNTS_RESOURCE": "urn:x"},
+			args: []string{"--resource", "https://api.example.com/"},
+			want: resolved{baseURL: defaultURL, tokenURL: defaultURL + "/oauth2/token",
+				params: url.Values{"audience": {"subaccounts-api"}, "resource": {"https://api.example.com/"}}},
 		},
 		{
 			name: "token URL derived from the --url flag over SUBACCOUNTS_URL",
@@ -258,5 +269,172 @@ func TestSecretNeverShown(t *testing.T) {
 	var s secretValue = "x"
 	if s.String() == "x" {
 		t.Error("secretValue.String shows the secret")
+	}
+}
+
+// TestTokenRequestParameters checks the form parameters of the token request: the scopes
+// asked for by default (none for the built-in issuer, the command's own for an external
+// one), --scopes replacing them, and audience= and resource= from flags or environment.
+func TestTokenRequestParameters(t *testing.T) {
+	f := newFakeAPI(t)
+	f.handle("GET /v1/subaccounts", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONDoc(w, 200, `{"items":[],"nextCursor":null}`)
+	})
+	external := f.URL + "/idp/token"
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want tokenCall
+	}{
+		{
+			name: "built-in issuer: no scope named, so every scope the client holds",
+			args: []string{"subaccounts", "list"},
+			want: tokenCall{},
+		},
+		{
+			name: "a token URL equal to the built-in one is the built-in issuer",
+			env:  map[string]string{"SUBACCOUNTS_TOKEN_URL": f.URL + "/oauth2/token/"},
+			args: []string{"subaccounts", "list"},
+			want: tokenCall{},
+		},
+		{
+			name: "external issuer: the command's scopes",
+			env:  map[string]string{"SUBACCOUNTS_TOKEN_URL": external},
+			args: []string{"subaccounts", "list"},
+			want: tokenCall{scope: "subaccounts:read"},
+		},
+		{
+			name: "external issuer: two scopes for a read-then-write command",
+			args: []string{"--token-url", external, "subaccounts", "suspend", "0190a0b0-0000-7000-8000-000000000001"},
+			want: tokenCall{scope: "subaccounts:read subaccounts:write"},
+		},
+		{
+			name: "external issuer: tenant compliance",
+			args: []string{"--token-url", external, "compliance", "check"},
+			want: tokenCall{scope: "compliance:read"},
+		},
+		{
+			name: "external issuer: an operator's compliance check of an account",
+			args: []string{"--token-url", external, "compliance", "check", "--account", "0190a0b0-0000-7000-8000-000000000002"},
+			want: tokenCall{scope: "accounts:admin"},
+		},
+		{
+			name: "--scopes replaces the default",
+			args: []string{"--token-url", external, "--scopes", "cards:read,subaccounts:read", "subaccounts", "list"},
+			want: tokenCall{scope: "cards:read subaccounts:read"},
+		},
+		{
+			name: "--scope is --scopes",
+			args: []string{"subaccounts", "list", "--scope", "subaccounts:read"},
+			want: tokenCall{scope: "subaccounts:read"},
+		},
+		{
+			name: "SUBACCOUNTS_SCOPE when SUBACCOUNTS_SCOPES is unset",
+			env:  map[string]string{"SUBACCOUNTS_SCOPE": "audit:read"},
+			args: []string{"subaccounts", "list"},
+			want: tokenCall{scope: "audit:read"},
+		},
+		{
+			name: "audience and resource from the environment",
+			env: map[string]string{"SUBACCOUNTS_TOKEN_URL": external, "SUBACCOUNTS_AUDIENCE": "subaccounts-api",
+				"SUBACCOUNTS_RESOURCE": "urn:subaccounts-api"},
+			args: []string{"subaccounts", "list"},
+			want: tokenCall{scope: "subaccounts:read", audience: "subaccounts-api", resource: "urn:subaccounts-api"},
+		},
+		{
+			name: "flags beat the environment",
+			env:  map[string]string{"SUBACCOUNTS_AUDIENCE": "env-aud", "SUBACCOUNTS_RESOURCE": "https://env.example/"},
+			args: []string{"subaccounts", "list", "--audience", "subaccounts-api", "--resource", "https://api.example.com/"},
+			want: tokenCall{audience: "subaccounts-api", resource: "https://api.example.com/"},
+		},
+	}
+	seen := 0
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := f.env()
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			r := runCLI(t, env, "", tt.args...)
+			calls := f.tokenRequests()
+			if len(calls) != seen+1 {
+				t.Fatalf("%d token requests, want 1 more than %d; exit %d: %s", len(calls), seen, r.code, r.all())
+			}
+			seen = len(calls)
+			got := calls[len(calls)-1]
+			tt.want.clientID = fakeClientID
+			if got != tt.want {
+				t.Errorf("token request %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTokenRequestRefused checks what a refused or impossible token request prints: a
+// resource that is not an absolute URI is refused before any request, and invalid_scope
+// says how to ask for other scopes.
+func TestTokenRequestRefused(t *testing.T) {
+	f := newFakeAPI(t)
+	for _, res := range []string{"subaccounts-api", "/v1", "https://api.example.com/#frag"} {
+		r := runCLI(t, f.env(), "", "--resource", res, "subaccounts", "list")
+		if r.code != exitError || !strings.Contains(r.stderr, "--resource / SUBACCOUNTS_RESOURCE") {
+			t.Errorf("--resource %q: exit %d, stderr %q", res, r.code, r.stderr)
+		}
+	}
+	if n := len(f.tokenRequests()); n != 0 {
+		t.Errorf("%d token requests for bad resource indicators, want none", n)
+	}
+	r := runCLI(t, f.env(), "", "--scopes", "not-granted", "subaccounts", "list")
+	if r.code != exitError || !strings.Contains(r.stderr, "invalid_scope") || !strings.Contains(r.stderr, "--scopes") {
+		t.Errorf("invalid_scope: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestCommandScopes checks that every command names the scopes it needs, and only scopes
+// the service knows, so the default request of an external issuer's token is never empty
+// or refused for a misspelling.
+func TestCommandScopes(t *testing.T) {
+	known := append(slices.Clone(subaccounts.TenantScopes), subaccounts.ScopeAccountsAdmin)
+	for _, c := range commands {
+		s := splitScopes(c.scopes)
+		if len(s) == 0 {
+			t.Errorf("%s names no scopes", c.fullName())
+		}
+		for _, sc := range s {
+			if !slices.Contains(known, sc) {
+				t.Errorf("%s names %q, which the service does not know", c.fullName(), sc)
+			}
+		}
+	}
+}
+
+// TestUnauthorizedHint checks that a 401 after a token from an external issuer, asked
+// for without audience or resource, says that those may be missing, and only then.
+func TestUnauthorizedHint(t *testing.T) {
+	f := newFakeAPI(t)
+	f.mux.HandleFunc("GET /v1/subaccounts", func(w http.ResponseWriter, r *http.Request) {
+		writeProblemDoc(w, http.StatusUnauthorized, `{"type":"/problems/unauthorized","title":"A valid access token is required","status":401,"detail":"invalid token: token could not be verified"}`)
+	})
+	tests := []struct {
+		name string
+		args []string
+		hint bool
+	}{
+		{name: "built-in issuer", args: []string{"subaccounts", "list"}},
+		{name: "external issuer, nothing asked", args: []string{"--token-url", f.URL + "/idp/token", "subaccounts", "list"}, hint: true},
+		{name: "external issuer with an audience", args: []string{"--token-url", f.URL + "/idp/token", "--audience", "x", "subaccounts", "list"}},
+		{name: "external issuer with a resource", args: []string{"--token-url", f.URL + "/idp/token", "--resource", "urn:x", "subaccounts", "list"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, f.env(), "", tt.args...)
+			if r.code != exitError || !strings.Contains(r.stderr, "401") {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			if got := strings.Contains(r.stderr, "give --audience (Ory Hydra, Auth0) or --resource"); got != tt.hint {
+				t.Errorf("hint shown %v, want %v: %s", got, tt.hint, r.stderr)
+			}
+		})
 	}
 }

@@ -32,6 +32,9 @@ type app struct {
 	// acct is the caller's account (GET /v1/account), read at most once.
 	acct    *account
 	acctRaw []byte
+	// need is the running command's scopes (command.scopes, or what its flags make
+	// it need instead), the default scope request of an external issuer's token.
+	need string
 }
 
 // command is one leaf of the command tree, e.g. "cards enrol", or a command of one word
@@ -42,6 +45,10 @@ type command struct {
 	usage string
 	// summary is one line for help.
 	summary string
+	// scopes are what the command's requests need (and the account read that only
+	// decorates output, where there is one): the scopes asked for by default when the
+	// token comes from an external issuer, which grants nothing unasked.
+	scopes string
 	// run parses the command's own arguments and does the work. It returns exitOK or
 	// exitFindings, or an error for everything that is exitError.
 	run func(ctx context.Context, a *app, c *command, args []string) (int, error)
@@ -65,43 +72,43 @@ func (c *command) words() int {
 // commands lists every command in the order help shows them.
 var commands = []*command{
 	{group: "subaccounts", name: "list", usage: "subaccounts list [--name PREFIX] [--country CCC] [--network N] [--limit N]",
-		summary: "List subaccounts (every page, or the first N)", run: runSubaccountsList},
+		summary: "List subaccounts (every page, or the first N)", scopes: "subaccounts:read", run: runSubaccountsList},
 	{group: "subaccounts", name: "get", usage: "subaccounts get SUBACCOUNT_ID",
-		summary: "Show one subaccount", run: runSubaccountsGet},
+		summary: "Show one subaccount", scopes: "subaccounts:read", run: runSubaccountsGet},
 	{group: "subaccounts", name: "create", usage: "subaccounts create --name NAME --config 'USA,CAN:VISA,MASTERCARD' [--config 'GBR:VISA' ...] [--metadata KEY=VALUE ...]",
-		summary: "Create a subaccount; each --config is COUNTRIES:NETWORKS", run: runSubaccountsCreate},
+		summary: "Create a subaccount; each --config is COUNTRIES:NETWORKS", scopes: "subaccounts:write", run: runSubaccountsCreate},
 	{group: "subaccounts", name: "suspend", usage: "subaccounts suspend SUBACCOUNT_ID",
-		summary: "Suspend a subaccount (If-Match: fails if it changed meanwhile)", run: runSubaccountsSuspension(true)},
+		summary: "Suspend a subaccount (If-Match: fails if it changed meanwhile)", scopes: "subaccounts:read subaccounts:write", run: runSubaccountsSuspension(true)},
 	{group: "subaccounts", name: "reactivate", usage: "subaccounts reactivate SUBACCOUNT_ID",
-		summary: "Lift a subaccount's suspension (If-Match)", run: runSubaccountsSuspension(false)},
+		summary: "Lift a subaccount's suspension (If-Match)", scopes: "subaccounts:read subaccounts:write", run: runSubaccountsSuspension(false)},
 	{group: "subaccounts", name: "set", usage: "subaccounts set SUBACCOUNT_ID [--own-balance|--shared-balance] [--auto-top-up THRESHOLD:AMOUNT|off] [--max-cards N]",
-		summary: "Change a subaccount's balance mode, auto top-up or card quota (If-Match)", run: runSubaccountsSet},
+		summary: "Change a subaccount's balance mode, auto top-up or card quota (If-Match)", scopes: "subaccounts:read subaccounts:write", run: runSubaccountsSet},
 	{group: "cards", name: "enrol", usage: "cards enrol --subaccount ID (--country CCC --exp MM/YYYY [--number-stdin] < pan.txt | --file cards.csv [--check])",
-		summary: "Enrol one card (PAN on standard input) or many from a CSV file", run: runCardsEnrol},
+		summary: "Enrol one card (PAN on standard input) or many from a CSV file", scopes: "cards:write", run: runCardsEnrol},
 	{group: "cards", name: "list", usage: "cards list [--subaccount ID] [--status active|removed] [--policy-status in-policy|out-of-policy] [--network N] [--country CCC] [--limit N]",
-		summary: "List cards (every page, or the first N)", run: runCardsList},
+		summary: "List cards (every page, or the first N)", scopes: "cards:read", run: runCardsList},
 	{group: "cards", name: "get", usage: "cards get CARD_ID",
-		summary: "Show one card", run: runCardsGet},
+		summary: "Show one card", scopes: "cards:read", run: runCardsGet},
 	{group: "cards", name: "move", usage: "cards move CARD_ID --to SUBACCOUNT_ID",
-		summary: "Move a card to another subaccount", run: runCardsMove},
+		summary: "Move a card to another subaccount", scopes: "cards:write", run: runCardsMove},
 	{group: "cards", name: "remove", usage: "cards remove CARD_ID",
-		summary: "Remove a card (it stays listed with status removed)", run: runCardsRemove},
+		summary: "Remove a card (it stays listed with status removed)", scopes: "cards:write", run: runCardsRemove},
 	{group: "transactions", name: "list", usage: "transactions list [--subaccount ID] [--card ID] [--type T] [--from RFC3339] [--to RFC3339] [--limit N]",
-		summary: "List routed transactions (every page, or the first N)", run: runTransactionsList},
+		summary: "List routed transactions (every page, or the first N)", scopes: "transactions:read", run: runTransactionsList},
 	{group: "account", usage: "account",
-		summary: "Show the account: primary balance, credit limit, allocated and available credit", run: runAccount},
+		summary: "Show the account: primary balance, credit limit, allocated and available credit", scopes: "subaccounts:read", run: runAccount},
 	{group: "transfers", name: "create", usage: "transfers create --kind credit|balance --from ID|primary --to ID|primary --amount MINOR_UNITS --reference TEXT [--idempotency-key KEY]",
-		summary: "Move credit or balance between the primary and a subaccount (at most once per key)", run: runTransfersCreate},
+		summary: "Move credit or balance between the primary and a subaccount (at most once per key)", scopes: "ledger:write subaccounts:read", run: runTransfersCreate},
 	{group: "transfers", name: "list", usage: "transfers list --kind credit|balance [--subaccount ID] [--from RFC3339] [--to RFC3339] [--limit N]",
-		summary: "List credit or balance transfers (every page, or the first N)", run: runTransfersList},
+		summary: "List credit or balance transfers (every page, or the first N)", scopes: "ledger:read subaccounts:read", run: runTransfersList},
 	{group: "usage", usage: "usage [--subaccount ID] [--from RFC3339] [--to RFC3339] [--limit N]",
-		summary: "Show what subaccounts used and were charged (default: this month)", run: runUsage},
+		summary: "Show what subaccounts used and were charged (default: this month)", scopes: "ledger:read", run: runUsage},
 	{group: "compliance", name: "check", usage: "compliance check [--account ACCOUNT_ID] [--from RFC3339] [--to RFC3339] [--sample N]",
-		summary: "Check compliance: exit 0 compliant, 1 violations, 2 error", run: runComplianceCheck},
+		summary: "Check compliance: exit 0 compliant, 1 violations, 2 error", scopes: "compliance:read", run: runComplianceCheck},
 	{group: "audit", name: "list", usage: "audit list [--action A] [--resource-type T [--resource-id ID]] [--actor SUB_OR_CLIENT_ID] [--from RFC3339] [--to RFC3339] [--limit N]",
-		summary: "List audit events in append order (every page, or the first N)", run: runAuditList},
+		summary: "List audit events in append order (every page, or the first N)", scopes: "audit:read", run: runAuditList},
 	{group: "audit", name: "verify", usage: "audit verify",
-		summary: "Verify the audit hash chain: exit 0 intact, 1 broken, 2 error", run: runAuditVerify},
+		summary: "Verify the audit hash chain: exit 0 intact, 1 broken, 2 error", scopes: "audit:read", run: runAuditVerify},
 }
 
 // run is the whole program behind main, with its environment passed in so tests can
@@ -132,6 +139,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return a.usageError(nil, err)
 	}
+	a.need = c.scopes
 	code, err := c.run(ctx, a, c, rest[c.words():])
 	if errors.Is(err, errCommandHelp) {
 		fmt.Fprintf(stdout, "usage: subaccountctl %s\n", c.usage)
@@ -219,7 +227,11 @@ type globals struct {
 	clientID     string
 	clientSecret secretValue
 	scopes       string
-	json         bool
+	// audience and resource are extra parameters of the token request: audience= as
+	// Ory Hydra and Auth0 want it, resource= (RFC 8707) as node-oidc-provider does.
+	audience string
+	resource string
+	json     bool
 }
 
 // envGlobals reads the environment fallbacks of the global flags.
@@ -230,6 +242,12 @@ func envGlobals(getenv func(string) string) globals {
 		clientID:     getenv("SUBACCOUNTS_CLIENT_ID"),
 		clientSecret: secretValue(getenv("SUBACCOUNTS_CLIENT_SECRET")),
 		scopes:       getenv("SUBACCOUNTS_SCOPES"),
+		audience:     getenv("SUBACCOUNTS_AUDIENCE"),
+		resource:     getenv("SUBACCOUNTS_RESOURCE"),
+	}
+	if g.scopes == "" {
+		// The singular is the token request's own parameter name; accept it too.
+		g.scopes = getenv("SUBACCOUNTS_SCOPE")
 	}
 	if g.url == "" {
 		g.url = defaultURL
@@ -245,6 +263,9 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.clientID, "client-id", g.clientID, "")
 	fs.Var(&g.clientSecret, "client-secret", "")
 	fs.StringVar(&g.scopes, "scopes", g.scopes, "")
+	fs.StringVar(&g.scopes, "scope", g.scopes, "")
+	fs.StringVar(&g.audience, "audience", g.audience, "")
+	fs.StringVar(&g.resource, "resource", g.resource, "")
 	fs.BoolVar(&g.json, "json", g.json, "")
 }
 
@@ -252,7 +273,11 @@ func (g *globals) register(fs *flag.FlagSet) {
 type resolved struct {
 	baseURL  string
 	tokenURL string
+	// external is set when the token URL is not the built-in issuer's (<url>/oauth2/token).
+	external bool
 	scopes   []string
+	// params are the extra form parameters of the token request (audience, resource).
+	params url.Values
 }
 
 // resolve checks the URLs and derives the token URL from the API URL when neither the
@@ -270,8 +295,38 @@ func (g *globals) resolve() (resolved, error) {
 			return r, usagef("--token-url / SUBACCOUNTS_TOKEN_URL: %v", err)
 		}
 	}
+	r.external = r.tokenURL != base+"/oauth2/token"
 	r.scopes = splitScopes(g.scopes)
+	if aud := strings.TrimSpace(g.audience); aud != "" {
+		r.params = url.Values{"audience": {aud}}
+	}
+	if res := strings.TrimSpace(g.resource); res != "" {
+		if err := checkResource(res); err != nil {
+			return r, usagef("--resource / SUBACCOUNTS_RESOURCE: %v", err)
+		}
+		if r.params == nil {
+			r.params = url.Values{}
+		}
+		r.params.Set("resource", res)
+	}
 	return r, nil
+}
+
+// checkResource accepts what RFC 8707 §2 allows as a resource indicator: an absolute URI
+// without a fragment. Issuers refuse anything else with invalid_target, which is less
+// clear than saying so before the request.
+func checkResource(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("not a URI: %w", err)
+	}
+	if !u.IsAbs() {
+		return fmt.Errorf("%q is not an absolute URI (e.g. https://api.example.com/ or urn:subaccounts-api)", s)
+	}
+	if strings.Contains(s, "#") {
+		return fmt.Errorf("%q has a fragment, which a resource indicator must not have", s)
+	}
+	return nil
 }
 
 // checkURL accepts an absolute http(s) URL and returns it without a trailing slash.
@@ -389,8 +444,15 @@ beats its environment variable, which beats the default.
   --token-url URL      OAuth2 token endpoint   SUBACCOUNTS_TOKEN_URL (default <url>/oauth2/token)
   --client-id ID       OAuth2 client id        SUBACCOUNTS_CLIENT_ID
   --client-secret S    OAuth2 client secret    SUBACCOUNTS_CLIENT_SECRET
-  --scopes LIST        scopes to ask for, space- or comma-separated (default: all the
-                       client holds)           SUBACCOUNTS_SCOPES
+  --scopes LIST        scopes to ask for, space- or comma-separated; --scope is the same
+                       SUBACCOUNTS_SCOPES (or SUBACCOUNTS_SCOPE). Default: none named,
+                       which the built-in issuer answers with every scope the client
+                       holds; with a --token-url of an external issuer, the scopes the
+                       command needs (see Scopes below)
+  --audience AUD       audience= parameter of the token request (Ory Hydra, Auth0)
+                                               SUBACCOUNTS_AUDIENCE
+  --resource URI       resource= parameter (RFC 8707 resource indicator, node-oidc-
+                       provider): an absolute URI   SUBACCOUNTS_RESOURCE
   --json               machine output: the API's JSON (lists: one array of every item)
 
 The client-credentials grant gets a token from the token endpoint with the client id and
@@ -404,6 +466,21 @@ Commands:
 		fmt.Fprintf(tw, "  %s\t%s\n", c.fullName(), c.summary)
 	}
 	fmt.Fprintln(tw, "  help\tThis text")
+	tw.Flush()
+	fmt.Fprint(w, `
+Scopes:
+  An external issuer grants only the scopes asked for, so with a --token-url other than
+  <url>/oauth2/token each command asks for the scopes it uses, unless --scopes names
+  others (the client must be allowed every scope asked for):
+`)
+	tw = newTable(w)
+	for _, c := range commands {
+		s := c.scopes
+		if c.group == "compliance" {
+			s += " (with --account: accounts:admin)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", c.fullName(), s)
+	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nSynopses:")
 	for _, c := range commands {
