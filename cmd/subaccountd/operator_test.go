@@ -36,6 +36,12 @@ func TestOperatorRevokedAcrossRestarts(t *testing.T) {
 				t.Fatalf("no generated operator credentials in %q", s.stdout.String())
 			}
 			genID, genSecret := m[1], m[2]
+			// The start-up log shows durations as written, not in nanoseconds.
+			for _, want := range []string{`"token_max_lifetime":"24h"`, `"group_commit_max_wait":"2ms"`} {
+				if !strings.Contains(s.stderr.String(), want) {
+					t.Errorf("start-up log lacks %s", want)
+				}
+			}
 			genTok := operatorWorks(t, s.url, genID, genSecret)
 			stopServer(t, s)
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 // TestEveryResponseIsNosniff: X-Content-Type-Options: nosniff on a 200, a 404 and a 405
@@ -33,6 +35,20 @@ func TestEveryResponseIsNosniff(t *testing.T) {
 				t.Errorf("X-Content-Type-Options %q, want nosniff", got)
 			}
 		})
+	}
+}
+
+// TestPanicResponseIsNosniff: the 500 that the recovery writes after a panic carries
+// nosniff too, because withRequest sets it before anything else runs.
+func TestPanicResponseIsNosniff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	// A route of the test's own, outside the spec, on this env's engine only.
+	e.handler.(*gin.Engine).GET("/panics", func(*gin.Context) { panic("boom") })
+	e.checkAPI = false
+	r := e.expect(e.do("GET", "/panics", "", nil), 500)
+	if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options %q on a panic's 500, want nosniff", got)
 	}
 }
 
