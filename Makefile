@@ -6,9 +6,11 @@ RACE    ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 
 .PHONY: run test test-race bench build fmt vet lint fuzz clean
 
-## run: start the service on the embedded database (./data) with the built-in issuer
-run:
-	$(GO) run ./cmd/subaccountd
+## run: start the service on the embedded database (./data) with the built-in issuer.
+## exec replaces the recipe's shell with the binary, so SIGTERM and Ctrl-C reach it
+## (go run would leave the server running when make is stopped).
+run: build
+	exec ./bin/subaccountd
 
 ## test: vet, then every test; PostgreSQL too when TEST_DATABASE_URL is set
 test: vet

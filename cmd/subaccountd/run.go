@@ -24,6 +24,10 @@ import (
 // Logs go to stderr as JSON; stdout carries only what a person must see once (the
 // generated operator credentials) and the "listening" line.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	// --help and --version answer before anything reads the configuration or the disk.
+	if done, err := parseArgs(args, stdout, stderr); done || err != nil {
+		return err
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err

@@ -400,9 +400,9 @@ func TestDemoteHeadingsSkipsCode(t *testing.T) {
 
 func TestSummarizeLog(t *testing.T) {
 	t.Parallel()
-	log := `{"level":"INFO","msg":"request","method":"POST","route":"/v1/transactions","status":201,"duration":2000000}
-{"level":"INFO","msg":"request","method":"POST","route":"/v1/transactions","status":201,"duration":3000000}
-{"level":"INFO","msg":"request","method":"POST","route":"/v1/transactions","status":503,"duration":1000000}
+	log := `{"level":"INFO","msg":"request","method":"POST","route":"/v1/transactions","status":201,"duration_ms":2}
+{"level":"INFO","msg":"request","method":"POST","route":"/v1/transactions","status":201,"duration_ms":3.0}
+{"level":"INFO","msg":"request","method":"POST","route":"/v1/transactions","status":503,"duration_ms":1.000}
 {"level":"ERROR","msg":"request failed","error":"card 4111111111111111 broke"}
 {"level":"WARN","msg":"SQL executed","trace":{"duration":"612.500ms","sql":"SELECT g.subaccount_id\n  FROM cards"}}
 {"level":"WARN","msg":"SQL executed","trace":{"duration":"700.250ms","sql":"SELECT g.subaccount_id FROM   cards"}}

@@ -316,14 +316,14 @@ func summarizeLog(data []byte) logSummary {
 		}
 		sum.lines++
 		var rec struct {
-			Level    string        `json:"level"`
-			Msg      string        `json:"msg"`
-			Method   string        `json:"method"`
-			Route    string        `json:"route"`
-			Status   int           `json:"status"`
-			Duration time.Duration `json:"duration"`
-			Error    string        `json:"error"`
-			Trace    struct {
+			Level      string  `json:"level"`
+			Msg        string  `json:"msg"`
+			Method     string  `json:"method"`
+			Route      string  `json:"route"`
+			Status     int     `json:"status"`
+			DurationMS float64 `json:"duration_ms"`
+			Error      string  `json:"error"`
+			Trace      struct {
 				Duration string `json:"duration"`
 				SQL      string `json:"sql"`
 			} `json:"trace"`
@@ -334,7 +334,7 @@ func summarizeLog(data []byte) logSummary {
 		}
 		sum.byLevel[rec.Level]++
 		if rec.Msg == "request" && slices.Contains(loadRoutes, rec.Method+" "+rec.Route) {
-			sum.routes[rec.Method+" "+rec.Route] = append(sum.routes[rec.Method+" "+rec.Route], rec.Duration)
+			sum.routes[rec.Method+" "+rec.Route] = append(sum.routes[rec.Method+" "+rec.Route], time.Duration(rec.DurationMS*float64(time.Millisecond)))
 		}
 		if rec.Level != "WARN" && rec.Level != "ERROR" && rec.Status < 400 {
 			continue

@@ -140,7 +140,8 @@ func isHTTPURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// LogValue logs the configuration with secrets masked.
+// LogValue logs the configuration with secrets masked. Durations are logged as a person
+// writes them (24h, 2ms), not as nanoseconds, which is what slog.Duration gives JSON.
 func (c Config) LogValue() slog.Value {
 	db := "embedded sqlite in " + c.DataDir
 	if c.DatabaseURL != "" {
@@ -159,13 +160,26 @@ func (c Config) LogValue() slog.Value {
 		slog.String("account_claim", c.AccountClaim),
 		slog.String("admin_client_id", c.AdminClientID),
 		slog.Bool("admin_client_secret_set", c.AdminClientSecret != ""),
-		slog.Duration("token_max_lifetime", c.TokenMaxLifetime),
+		slog.String("token_max_lifetime", durationString(c.TokenMaxLifetime)),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Bool("card_fingerprint_key_set", c.CardFingerprintKey != nil),
 		slog.Int("card_fingerprint_key_version", c.CardFingerprintKeyVersion),
 		slog.Int("group_commit_max_batch", c.GroupCommitMaxBatch),
-		slog.Duration("group_commit_max_wait", c.GroupCommitMaxWait),
+		slog.String("group_commit_max_wait", durationString(c.GroupCommitMaxWait)),
 	)
+}
+
+// durationString is d.String() without its zero minutes and seconds (24h, not 24h0m0s),
+// still a value time.ParseDuration reads back.
+func durationString(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 func redactURL(s string) string {

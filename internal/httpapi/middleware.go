@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -55,6 +56,8 @@ func scrubPath(path string) string {
 // logging the panic value, which could hold request data.
 func withRequest(l *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		// First, so every response carries it: 404, 405, problems and panics included.
+		c.Header("X-Content-Type-Options", "nosniff")
 		id := c.GetHeader("X-Request-Id")
 		if !validRequestID.MatchString(id) || cardNumberLike.MatchString(id) {
 			id = uuid.NewString()
@@ -76,7 +79,9 @@ func withRequest(l *slog.Logger) gin.HandlerFunc {
 				slog.String("route", c.FullPath()),
 				slog.String("path", scrubPath(c.Request.URL.Path)),
 				slog.Int("status", c.Writer.Status()),
-				slog.Duration("duration", time.Since(start)),
+				// Milliseconds with µs precision, the unit in the name: slog.Duration
+				// would log nanoseconds as a bare integer.
+				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			}
 			if p, ok := principal(c); ok {
 				attrs = append(attrs, slog.String("client_id", p.ClientID))
@@ -86,6 +91,15 @@ func withRequest(l *slog.Logger) gin.HandlerFunc {
 			}
 			l.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
 		}()
+		c.Next()
+	}
+}
+
+// noStore marks a route's responses, replays of idempotent ones included, as not to be
+// stored by any cache: they carry a secret.
+func noStore() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
 		c.Next()
 	}
 }
@@ -108,9 +122,25 @@ func unauthorized(c *gin.Context, description string) {
 	abortProblem(c, probUnauthorized, description)
 }
 
+// bearerRealm names the protection space in the challenge to a request without a token.
+const bearerRealm = "subaccounts"
+
+// noCredentials reports whether an Authorization header carries no bearer credentials at
+// all (none, or another scheme). RFC 6750 §3.1: such a request gets a challenge without
+// an error code, since it did not try and fail.
+func noCredentials(header string) bool {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(header), " ")
+	return scheme == "" || !strings.EqualFold(scheme, "Bearer")
+}
+
 // authenticate verifies the bearer token of every /v1 request.
 func authenticate(v *auth.Verifier) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if header := c.GetHeader("Authorization"); noCredentials(header) && len(header) <= auth.MaxHeaderBytes {
+			c.Header("WWW-Authenticate", fmt.Sprintf("Bearer realm=%q", bearerRealm))
+			abortProblem(c, probUnauthorized, "a Bearer token is required")
+			return
+		}
 		tok, err := v.Verify(c.Request.Context(), c.GetHeader("Authorization"))
 		if err != nil {
 			var ae *auth.Error

@@ -30,7 +30,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	op.PATCH("/accounts/:accountId", handlePatchAccount(svc))
 	op.PUT("/accounts/:accountId/contract", handlePutContract(svc))
 	op.POST("/accounts/:accountId/top-ups", idem, handleTopUp(svc))
-	op.POST("/accounts/:accountId/clients", idem, handleCreateClient(d.Issuer))
+	op.POST("/accounts/:accountId/clients", noStore(), idem, handleCreateClient(d.Issuer))
 	op.GET("/accounts/:accountId/clients", handleListClients(d.Issuer))
 	op.DELETE("/accounts/:accountId/clients/:clientId", handleDeleteClient(d.Issuer))
 	op.GET("/accounts/:accountId/compliance", handleAccountCompliance(svc))

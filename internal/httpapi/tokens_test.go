@@ -14,7 +14,8 @@ import (
 )
 
 // TestTokenAttacks: every forged, stale or malformed token is 401 with
-// WWW-Authenticate: Bearer error="invalid_token".
+// WWW-Authenticate: Bearer error="invalid_token"; no token at all is 401 with a challenge
+// naming only the realm.
 func TestTokenAttacks(t *testing.T) {
 	t.Parallel()
 	forEachDB(t, func(t *testing.T, e *env) {
@@ -43,9 +44,14 @@ func TestTokenAttacks(t *testing.T) {
 			name  string
 			token string
 			raw   string // a whole Authorization header instead
+			// noCredentials: no bearer token sent at all, so the challenge names a
+			// realm and no error code (RFC 6750 §3.1).
+			noCredentials bool
 		}{
-			{name: "no header", raw: "-"},
-			{name: "not bearer", raw: "Basic b3BlcmF0b3I6eA=="},
+			{name: "no header", raw: "-", noCredentials: true},
+			{name: "not bearer", raw: "Basic b3BlcmF0b3I6eA==", noCredentials: true},
+			{name: "empty header", raw: " ", noCredentials: true},
+			{name: "bearer without token", raw: "Bearer"},
 			{name: "garbage", token: "not.a.jwt"},
 			{name: "alg none", token: unsigned(map[string]any{"alg": "none", "typ": "JWT"}, good)},
 			{name: "HS256 with the public key", token: hs256(map[string]any{"alg": "HS256", "kid": kid}, good, pubDER)},
@@ -76,7 +82,12 @@ func TestTokenAttacks(t *testing.T) {
 				if p := r.problem(t); p.Type != "/problems/unauthorized" {
 					t.Errorf("type %q", p.Type)
 				}
-				if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, `Bearer error="invalid_token"`) {
+				h := r.Header.Get("WWW-Authenticate")
+				if tc.noCredentials {
+					if h != `Bearer realm="subaccounts"` {
+						t.Errorf("WWW-Authenticate %q, want a realm and no error code", h)
+					}
+				} else if !strings.HasPrefix(h, `Bearer error="invalid_token"`) {
 					t.Errorf("WWW-Authenticate %q", h)
 				}
 			})

@@ -125,37 +125,88 @@ func (is *Issuer) RevokeClient(ctx context.Context, accountID uuid.UUID, clientI
 	return nil
 }
 
-// EnsureOperator makes sure an operator client exists. With id and secret (from
-// ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET) it creates or updates that client. Without, it
-// generates one on first start and prints its credentials once to w.
+// EnsureOperator makes exactly one operator client valid.
+//
+// With id and secret (from ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET) it creates that client or
+// replaces its secret's hash, and revokes every other operator client: those generated
+// by earlier starts and those of an earlier ADMIN_CLIENT_ID. The revoked clients' tokens
+// stop working at once; each revocation is audited in the platform's audit chain and
+// printed to w. A changed secret alone keeps the client: the old secret is refused from
+// then on, while tokens already issued stay valid until they expire (TOKEN_MAX_LIFETIME
+// at most); a new id revokes those tokens too.
+//
+// Without id it keeps whatever operator client is active (the generated one, or the
+// last configured one), and generates one only when none is, printing its credentials
+// once to w.
 func (is *Issuer) EnsureOperator(ctx context.Context, id, secret string, w io.Writer) error {
-	if id != "" {
-		if c, err := is.store.GetClient(ctx, id); err == nil && c.AccountID == nil &&
-			bcryptOK(c.SecretHash, secret) && slices.Equal(c.Scopes, []string{subaccounts.ScopeAccountsAdmin}) {
-			return nil
-		}
-		hash, err := is.Hash(secret)
-		if err != nil {
+	if id == "" {
+		return is.ensureGeneratedOperator(ctx, w)
+	}
+	var hash string
+	if c, err := is.store.GetClient(ctx, id); err != nil || c.AccountID != nil ||
+		!bcryptOK(c.SecretHash, secret) || !slices.Equal(c.Scopes, []string{subaccounts.ScopeAccountsAdmin}) {
+		// Hashed before the transaction: bcrypt takes tens of milliseconds.
+		if hash, err = is.Hash(secret); err != nil {
 			return err
 		}
-		err = is.store.UpsertOperatorClient(ctx, subaccounts.Client{
-			ID: id, Name: "operator", Scopes: []string{subaccounts.ScopeAccountsAdmin}, SecretHash: hash, CreatedAt: subaccounts.Now(),
-		})
-		if errors.Is(err, subaccounts.ErrConflict) {
-			return fmt.Errorf("ADMIN_CLIENT_ID: %q is already the id of an account's client", id)
-		}
-		if err != nil {
-			return fmt.Errorf("operator client: %w", err)
-		}
-		is.forget(id)
-		return nil
 	}
+	var revoked []subaccounts.Client
+	err := is.store.Transact(ctx, func(tx subaccounts.Tx) error {
+		if hash != "" {
+			err := tx.UpsertOperatorClient(ctx, subaccounts.Client{
+				ID: id, Name: "operator", Scopes: []string{subaccounts.ScopeAccountsAdmin}, SecretHash: hash, CreatedAt: subaccounts.Now(),
+			})
+			if errors.Is(err, subaccounts.ErrConflict) {
+				return fmt.Errorf("ADMIN_CLIENT_ID: %q is already the id of an account's client", id)
+			}
+			if err != nil {
+				return fmt.Errorf("operator client: %w", err)
+			}
+		}
+		var err error
+		revoked, err = revokeOperators(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	is.forget(id)
+	if len(revoked) > 0 {
+		is.ForgetClients()
+	}
+	for _, c := range revoked {
+		if w == nil {
+			break
+		}
+		if _, err := fmt.Fprintf(w, "Revoked the operator client %s: ADMIN_CLIENT_ID=%s is the operator client now.\n", c.ID, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revokeOperators revokes every operator client but keepID inside tx, auditing each like
+// a tenant client's revocation, in the platform's audit chain.
+func revokeOperators(ctx context.Context, tx subaccounts.Tx, keepID string) ([]subaccounts.Client, error) {
+	revoked, err := tx.RevokeOperatorClients(ctx, keepID)
+	if err != nil {
+		return nil, fmt.Errorf("revoke earlier operator clients: %w", err)
+	}
+	recs := make([]subaccounts.AuditRecord, len(revoked))
+	for i, c := range revoked {
+		recs[i] = subaccounts.AuditRecord{Action: "client.revoke", ResourceType: "client", ResourceID: c.ID, Before: c}
+	}
+	return revoked, subaccounts.RecordPlatformAudit(ctx, tx, recs...)
+}
+
+// ensureGeneratedOperator generates an operator client when no operator client is active.
+func (is *Issuer) ensureGeneratedOperator(ctx context.Context, w io.Writer) error {
 	exists, err := is.store.OperatorClientExists(ctx)
 	if err != nil || exists {
 		return err
 	}
-	id = "operator-" + uuid.NewString()
-	secret = NewSecret()
+	id := "operator-" + uuid.NewString()
+	secret := NewSecret()
 	hash, err := is.Hash(secret)
 	if err != nil {
 		return err
@@ -166,6 +217,7 @@ func (is *Issuer) EnsureOperator(ctx context.Context, id, secret string, w io.Wr
 	if err != nil {
 		return fmt.Errorf("operator client: %w", err)
 	}
+	is.forget(id)
 	_, err = fmt.Fprintf(w, "Generated the operator client; its secret is shown only this once.\n  ADMIN_CLIENT_ID=%s\n  ADMIN_CLIENT_SECRET=%s\n", id, secret)
 	return err
 }

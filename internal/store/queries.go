@@ -339,6 +339,29 @@ func (q queries) UpsertOperatorClient(ctx context.Context, c subaccounts.Client)
 	return nil
 }
 
+func (q queries) RevokeOperatorClients(ctx context.Context, keepID string) ([]subaccounts.Client, error) {
+	var rows []clientRow
+	if err := q.with(ctx).Where("account_id IS NULL AND revoked_at IS NULL AND client_id <> ?", keepID).
+		Order("client_id").Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	now := subaccounts.Now()
+	var revoked []subaccounts.Client
+	for _, r := range rows {
+		// One at a time, so a client another replica revoked meanwhile is neither
+		// revoked nor reported (nor audited) twice. There are few operator clients.
+		res := q.with(ctx).Model(&clientRow{}).Where("client_id = ? AND account_id IS NULL AND revoked_at IS NULL", r.ClientID).
+			Update("revoked_at", now)
+		if res.Error != nil {
+			return nil, translate(res.Error)
+		}
+		if res.RowsAffected == 1 {
+			revoked = append(revoked, r.toDomain())
+		}
+	}
+	return revoked, nil
+}
+
 func (q queries) LockSigningKeys(ctx context.Context) error {
 	// SQLite's immediate transactions already hold the database's write lock.
 	if q.dialect != "postgres" || !q.inTransaction(ctx) {

@@ -25,7 +25,6 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/migrations"
@@ -108,13 +107,9 @@ func gormConfig(opts Options) *gorm.Config {
 		l = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &gorm.Config{
-		// Parameterized queries keep bound values (and so any sensitive input) out of logs.
-		Logger: logger.NewSlogLogger(l, logger.Config{
-			SlowThreshold:             500 * time.Millisecond,
-			LogLevel:                  logger.Warn,
-			IgnoreRecordNotFoundError: true,
-			ParameterizedQueries:      true,
-		}),
+		// Formatted messages through the service's logger; statements without their bound
+		// values (and so without any sensitive input), see gormLogger.
+		Logger:                 newGormLogger(l, 500*time.Millisecond),
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		NowFunc:                subaccounts.Now,

@@ -67,6 +67,24 @@ func RecordAudit(ctx context.Context, tx Tx, accountID uuid.UUID, recs ...AuditR
 	if accountID == uuid.Nil {
 		return errors.New("record audit: no account")
 	}
+	return recordAudit(ctx, tx, accountID, recs)
+}
+
+// PlatformAuditAccount keys the audit chain of changes that belong to no account, such
+// as the operator's own clients. It is the Max UUID (all bits set), which no account
+// has (their ids are UUIDv7), so no tenant can read the chain.
+var PlatformAuditAccount = uuid.Max
+
+// RecordPlatformAudit writes records to the platform's audit chain (PlatformAuditAccount)
+// inside tx, like RecordAudit does to an account's.
+func RecordPlatformAudit(ctx context.Context, tx Tx, recs ...AuditRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	return recordAudit(ctx, tx, PlatformAuditAccount, recs)
+}
+
+func recordAudit(ctx context.Context, tx Tx, accountID uuid.UUID, recs []AuditRecord) error {
 	actor := ActorFrom(ctx)
 	now := Now()
 	events := make([]AuditEvent, len(recs))

@@ -59,6 +59,9 @@ type Tx interface {
 	// UpsertOperatorClient creates or replaces an operator client; it fails with
 	// ErrConflict when the id belongs to a tenant's client.
 	UpsertOperatorClient(ctx context.Context, c Client) error
+	// RevokeOperatorClients revokes every active operator client but keepID ("" keeps
+	// none) and returns the clients it revoked, as they were.
+	RevokeOperatorClients(ctx context.Context, keepID string) ([]Client, error)
 
 	// LockSigningKeys serialises key creation across replicas until the transaction ends.
 	LockSigningKeys(ctx context.Context) error

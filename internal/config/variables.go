@@ -1,0 +1,31 @@
+package config
+
+// Variable is one environment variable subaccountd reads: its name, its default as a
+// person would write it, and what it means. Variables is the one list of them: the
+// usage text (subaccountd --help) is printed from it, and tests check that Load reads
+// nothing it lacks and that the README's configuration table names each of them.
+type Variable struct {
+	Name    string
+	Default string
+	Meaning string
+}
+
+// Variables lists every environment variable of subaccountd, in the order the usage
+// text and the README show them. A variable Load reads must have its row here.
+var Variables = []Variable{
+	{"LISTEN_ADDR", "127.0.0.1:8080", "where to listen (host:port)"},
+	{"PUBLIC_URL", "http:// + LISTEN_ADDR", "the built-in issuer's issuer URL (iss), and where clients reach it"},
+	{"DATABASE_URL", "unset", "a postgres:// URL; unset = the embedded SQLite file in DATA_DIR"},
+	{"DATA_DIR", "./data", "where the embedded database lives"},
+	{"OIDC_ISSUER_URL", "unset", "an external issuer (discovery + JWKS); unset = the built-in issuer"},
+	{"OIDC_AUDIENCE", "subaccounts-api", "the required aud"},
+	{"AUTH_ACCOUNT_CLAIM", "account_id", "the claim that names the account"},
+	{"ADMIN_CLIENT_ID", "generated on first start", "the built-in issuer's operator client; every other operator client is revoked"},
+	{"ADMIN_CLIENT_SECRET", "generated on first start", "the operator client's secret (16-72 bytes); set with ADMIN_CLIENT_ID"},
+	{"TOKEN_MAX_LIFETIME", "24h", "tokens whose exp - iat is longer are refused (at least 1m)"},
+	{"LOG_LEVEL", "INFO", "DEBUG, INFO, WARN or ERROR"},
+	{"CARD_FINGERPRINT_KEY", "generated on first start", "master key of card fingerprints: hex or base64, at least 32 bytes"},
+	{"CARD_FINGERPRINT_KEY_VERSION", "1", "the version recorded with each card fingerprint"},
+	{"GROUP_COMMIT_MAX_BATCH", "256", "most messages in one group commit (1-1000)"},
+	{"GROUP_COMMIT_MAX_WAIT", "2ms", "how long a group keeps gathering queued messages (0-1s)"},
+}
