@@ -71,7 +71,7 @@ type PairCount struct {
 // FingerprintKey records a version of the card fingerprint master key by its check value
 // alone, so a changed key under an unchanged version is caught at start-up. Secret is
 // set only in databases of earlier releases, which kept the key they generated there;
-// this release moves it out (see MoveOutGeneratedKey) and never writes it.
+// this release moves it out (see GeneratedFingerprintKey) and never writes it.
 type FingerprintKey struct {
 	Version   int
 	KeyCheck  string
