@@ -110,6 +110,11 @@ func RotateSigningKey(ctx context.Context, store subaccounts.Store, ring *keys.R
 	if time.Until(activatesAt) < MinRotationLead {
 		return "", fmt.Errorf("issuer: a new signing key must be published at least %v before it signs", MinRotationLead)
 	}
+	return addSigningKey(ctx, store, ring, activatesAt)
+}
+
+// addSigningKey is RotateSigningKey without the lead-time check, for tests.
+func addSigningKey(ctx context.Context, store subaccounts.Store, ring *keys.Ring, activatesAt time.Time) (string, error) {
 	k, err := newSigningKey(ring, activatesAt)
 	if err != nil {
 		return "", err
@@ -178,35 +183,44 @@ func loadKeys(ctx context.Context, store subaccounts.Store, ring *keys.Ring) ([]
 	}
 	out := make([]signingKey, 0, len(stored))
 	for _, k := range stored {
-		der, _, err := openKey(ring, k)
+		sk, err := openSigningKey(ring, k)
 		if err != nil {
-			return nil, fmt.Errorf("issuer: %w", err)
+			return nil, err
 		}
-		parsed, err := x509.ParsePKCS8PrivateKey(der)
-		clear(der)
-		if err != nil {
-			return nil, fmt.Errorf("issuer: stored key %s: %w", k.KID, err)
-		}
-		rk, ok := parsed.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("issuer: stored key %s is not RSA", k.KID)
-		}
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: rk, KeyID: k.KID}},
-			(&jose.SignerOptions{}).WithType("at+jwt"))
-		if err != nil {
-			return nil, fmt.Errorf("issuer: %w", err)
-		}
-		at := k.ActivatesAt
-		if at.IsZero() {
-			at = k.CreatedAt
-		}
-		out = append(out, signingKey{kid: k.KID, key: rk, signer: signer, activatesAt: at})
+		out = append(out, sk)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("issuer: no signing key is stored")
 	}
 	slices.SortStableFunc(out, func(a, b signingKey) int { return b.activatesAt.Compare(a.activatesAt) })
 	return out, nil
+}
+
+// openSigningKey opens a stored key and makes its signer.
+func openSigningKey(ring *keys.Ring, k subaccounts.SigningKey) (signingKey, error) {
+	der, _, err := openKey(ring, k)
+	if err != nil {
+		return signingKey{}, fmt.Errorf("issuer: %w", err)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	clear(der)
+	if err != nil {
+		return signingKey{}, fmt.Errorf("issuer: stored key %s: %w", k.KID, err)
+	}
+	rk, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return signingKey{}, fmt.Errorf("issuer: stored key %s is not RSA", k.KID)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: rk, KeyID: k.KID}},
+		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		return signingKey{}, fmt.Errorf("issuer: %w", err)
+	}
+	at := k.ActivatesAt
+	if at.IsZero() {
+		at = k.CreatedAt
+	}
+	return signingKey{kid: k.KID, key: rk, signer: signer, activatesAt: at}, nil
 }
 
 // current returns the stored keys, rereading them when keyReload has passed. A failed
