@@ -431,6 +431,20 @@ func TestMasterKeyRotation(t *testing.T) {
 			s = start(t, env)
 			tn.expectKnown(t, s, panA, old)
 			fresh := tn.mustEnrol(t, s, panB)
+			// A batch holding the old card and a new one: the old one is recognised.
+			code, batch := call(t, "POST", s.url+"/v1/subaccounts/"+tn.sub+"/cards/batch", tn.tok, map[string]any{"cards": []any{
+				map[string]any{"number": panA, "expMonth": 12, "expYear": 2030, "countryCode": "USA", "termsOfUse": true},
+				map[string]any{"number": panC, "expMonth": 12, "expYear": 2030, "countryCode": "USA", "termsOfUse": true},
+			}})
+			results, _ := batch["results"].([]any)
+			if code != 200 || len(results) != 2 {
+				t.Fatalf("batch enrolment: %d %v", code, batch)
+			}
+			for i, want := range []float64{409, 201} {
+				if got := results[i].(map[string]any)["status"]; got != want {
+					t.Errorf("batch item %d: status %v, want %v", i, got, want)
+				}
+			}
 			if code, id, replayed := idem(s); code != 201 || id != idemID || replayed != "true" {
 				t.Errorf("idempotent retry after the rotation: %d %s replayed %q, want the first answer %s replayed", code, id, replayed, idemID)
 			}

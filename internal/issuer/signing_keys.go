@@ -50,9 +50,10 @@ type signingKey struct {
 
 // keyState is the stored keys as last read, the latest activation first.
 type keyState struct {
-	mu       sync.Mutex
-	keys     []signingKey
-	loadedAt time.Time
+	mu        sync.Mutex
+	keys      []signingKey
+	loadedAt  time.Time
+	reloading bool
 }
 
 // sealAAD binds a sealed key to its key id, so a sealed key cannot be moved to another row.
@@ -223,19 +224,31 @@ func openSigningKey(ring *keys.Ring, k subaccounts.SigningKey) (signingKey, erro
 	return signingKey{kid: k.KID, key: rk, signer: signer, activatesAt: at}, nil
 }
 
-// current returns the stored keys, rereading them when keyReload has passed. A failed
-// reread keeps the keys read before: they are still valid, and tokens must not stop
-// because the database blinked.
+// current returns the stored keys as last read, and starts a reread in the background
+// when keyReload has passed. A token request never waits for the database here, and a
+// failed reread keeps the keys read before: they are still valid, and tokens must not
+// stop because the database blinked.
 func (is *Issuer) current(ctx context.Context) []signingKey {
 	is.keys.mu.Lock()
 	defer is.keys.mu.Unlock()
-	if time.Since(is.keys.loadedAt) >= keyReload {
-		if ks, err := loadKeys(ctx, is.store, is.cfg.Keys); err == nil {
-			is.keys.keys = ks
-		}
-		is.keys.loadedAt = time.Now()
+	if !is.keys.reloading && time.Since(is.keys.loadedAt) >= keyReload {
+		is.keys.reloading = true
+		go is.reloadInBackground(context.WithoutCancel(ctx))
 	}
 	return is.keys.keys
+}
+
+func (is *Issuer) reloadInBackground(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, keyReload/2)
+	defer cancel()
+	ks, err := loadKeys(ctx, is.store, is.cfg.Keys)
+	is.keys.mu.Lock()
+	defer is.keys.mu.Unlock()
+	if err == nil {
+		is.keys.keys = ks
+	}
+	// A failure is retried after keyReload too, not at every request.
+	is.keys.loadedAt, is.keys.reloading = time.Now(), false
 }
 
 // ReloadKeys rereads the stored signing keys now, instead of within keyReload.
