@@ -49,6 +49,8 @@ type Issuer struct {
 	store subaccounts.Store
 	keys  keyState
 	dummy []byte
+	// clock tells which signing key is active; tests move it past an activation.
+	clock func() time.Time
 
 	mu      sync.Mutex
 	clients map[string]cacheEntry
@@ -87,6 +89,7 @@ func New(ctx context.Context, store subaccounts.Store, cfg Config) (*Issuer, err
 		cfg:     cfg,
 		store:   store,
 		keys:    keyState{keys: ks, loadedAt: time.Now()},
+		clock:   time.Now,
 		dummy:   dummy,
 		clients: map[string]cacheEntry{},
 	}, nil
@@ -97,7 +100,7 @@ func (is *Issuer) URL() string { return is.cfg.URL }
 
 // JWKS returns the public keys.
 func (is *Issuer) JWKS() jose.JSONWebKeySet {
-	return published(is.current(context.Background()), time.Now(), is.tokenTTL())
+	return published(is.current(context.Background()), is.clock(), is.tokenTTL())
 }
 
 // tokenTTL is the lifetime of the tokens this issuer signs.
@@ -105,7 +108,7 @@ func (is *Issuer) tokenTTL() time.Duration { return min(TokenTTL, is.cfg.MaxLife
 
 // FetchKeys returns the public keys; it is the auth.FetchFunc of the built-in issuer.
 func (is *Issuer) FetchKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
-	return published(is.current(ctx), time.Now(), is.tokenTTL()), nil
+	return published(is.current(ctx), is.clock(), is.tokenTTL()), nil
 }
 
 // Discovery is the OpenID Provider / OAuth2 authorization server metadata document.
@@ -177,7 +180,7 @@ func (is *Issuer) Token(ctx context.Context, clientID, secret, scope string) (To
 		scopes = dedupe(requested)
 	}
 	ttl := is.tokenTTL()
-	now := time.Now()
+	now := is.clock()
 	signer := active(is.current(ctx), now).signer
 	claims := map[string]any{
 		"iss":       is.cfg.URL,
