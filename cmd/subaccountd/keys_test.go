@@ -481,3 +481,43 @@ func TestMasterKeyRotation(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyMoveResumes covers a crash between the two steps of the move (the key file
+// written, the column not yet emptied), and a column holding another key than the file.
+func TestKeyMoveResumes(t *testing.T) {
+	t.Parallel()
+	env, dir := keysEnv(t, "sqlite")
+	s := start(t, env)
+	tn := newTenant(t, s)
+	card := tn.mustEnrol(t, s, panA)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	file, err := keys.ReadFile(keys.DefaultFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Crashed after the file was written: the next start empties the column.
+	rawExec(t, env, "UPDATE fingerprint_keys SET secret = ? WHERE version = 1", file[0].Key)
+	s = start(t, env)
+	tn.expectKnown(t, s, panA, card)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	recorded, err := openTestStore(t, env).FingerprintKeys(context.Background())
+	if err != nil || len(recorded) != 1 || recorded[0].Secret != nil {
+		t.Fatalf("fingerprint_keys: %+v (%v), want the secret emptied", recorded, err)
+	}
+
+	// Another key in the column than in the file: nothing is dropped, the start is refused.
+	rawExec(t, env, "UPDATE fingerprint_keys SET secret = ? WHERE version = 1", bytes.Repeat([]byte{7}, 32))
+	err = run(context.Background(), []string{"subaccountd"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "export-master-key") {
+		t.Errorf("start with another key in the column: %v, want a refusal with the way out", err)
+	}
+	recorded, err = openTestStore(t, env).FingerprintKeys(context.Background())
+	if err != nil || len(recorded) != 1 || recorded[0].Secret == nil {
+		t.Errorf("the refused start dropped the key in the column: %+v (%v)", recorded, err)
+	}
+}
