@@ -19,7 +19,7 @@ func postgresServerURL(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dbURL := storetest.PostgresURL(t)
-	p, err := launch(bin, t.TempDir(), "DATABASE_URL="+dbURL)
+	p, err := launch(bin, t.TempDir(), "DATABASE_URL="+dbURL, "MASTER_KEY="+strings.Repeat("5e", 32))
 	if err != nil {
 		t.Fatalf("starting subaccountd on PostgreSQL: %v", err)
 	}

@@ -146,6 +146,7 @@ func TestServer(t *testing.T) {
 			env := map[string]string{"DATA_DIR": t.TempDir(), "LOG_LEVEL": "DEBUG", "PUBLIC_URL": "http://subaccounts.test"}
 			if dialect == "postgres" {
 				env["DATABASE_URL"] = storetest.PostgresURL(t)
+				env["MASTER_KEY"] = testMasterKey
 			}
 			s := start(t, env)
 			out := s.stdout.String()

@@ -24,7 +24,11 @@ import (
 // Logs go to stderr as JSON; stdout carries only what a person must see once (the
 // generated operator credentials) and the "listening" line.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	// --help and --version answer before anything reads the configuration or the disk.
+	// The key subcommands run and exit; --help and --version answer before anything
+	// reads the configuration or the disk.
+	if len(args) > 1 && keyCommands[args[1]] != nil {
+		return keyCommands[args[1]](ctx, args[1:], getenv, stdout, stderr)
+	}
 	if done, err := parseArgs(args, stdout, stderr); done || err != nil {
 		return err
 	}
@@ -34,6 +38,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	log.Info("starting", slog.Any("config", cfg))
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 
 	var db *store.DB
 	if cfg.DatabaseURL != "" {
@@ -45,6 +52,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
+	ring, err := setUpKeys(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
 
 	// Bind before building the verifier so PUBLIC_URL's default can carry the real port
 	// when LISTEN_ADDR asks for port 0 (tests do).
@@ -64,6 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.BuiltInIssuer() {
 		is, err = issuer.New(ctx, db, issuer.Config{
 			URL: cfg.PublicURL, Audience: cfg.OIDCAudience, AccountClaim: cfg.AccountClaim, MaxLifetime: cfg.TokenMaxLifetime,
+			Keys: ring,
 		})
 		if err != nil {
 			return err
@@ -86,15 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients,
 	})
 
-	fingerprints, generated, err := subaccounts.LoadFingerprinter(ctx, db, cfg.CardFingerprintKey, cfg.CardFingerprintKeyVersion)
-	if err != nil {
-		return err
-	}
-	if generated {
-		log.Info("generated the card fingerprint key and stored it in the database; set CARD_FINGERPRINT_KEY to manage it yourself")
-	}
 	opts := []subaccounts.Option{
-		subaccounts.WithFingerprinter(fingerprints),
+		subaccounts.WithKeyRing(ring),
 		subaccounts.WithGroupCommit(subaccounts.GroupCommit{
 			MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: subaccounts.DefaultGroupCommit.Writers,
 		}),

@@ -50,9 +50,12 @@ func parseArgs(args []string, stdout, stderr io.Writer) (done bool, err error) {
 // printUsage writes the usage with every environment variable, its default and meaning.
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, `Usage: subaccountd [--help | -h | --version]
+       subaccountd export-master-key --out FILE
+       subaccountd rotate-signing-key [--activate-in 1h]
 
 Serves the card-network subaccount segmentation API until SIGINT or SIGTERM.
-It takes no arguments; it is configured through these environment variables:
+The two subcommands manage keys and exit (see the README's "Keys" section).
+The server is configured through these environment variables:
 
 `)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,7 +111,8 @@ func moduleRoot(ctx context.Context) (string, error) {
 // it elsewhere, plus the run's settings.
 func serverEnv(base []string, dbURL, dataDir string) []string {
 	drop := []string{"LISTEN_ADDR=", "PUBLIC_URL=", "DATABASE_URL=", "DATA_DIR=", "OIDC_ISSUER_URL=",
-		"OIDC_AUDIENCE=", "AUTH_ACCOUNT_CLAIM=", "ADMIN_CLIENT_ID=", "ADMIN_CLIENT_SECRET="}
+		"OIDC_AUDIENCE=", "AUTH_ACCOUNT_CLAIM=", "ADMIN_CLIENT_ID=", "ADMIN_CLIENT_SECRET=",
+		"MASTER_KEY=", "MASTER_KEY_FILE=", "MASTER_KEY_VERSION=", "CARD_FINGERPRINT_KEY=", "CARD_FINGERPRINT_KEY_VERSION="}
 	env := make([]string, 0, len(base)+5)
 	for _, kv := range base {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
@@ -122,6 +125,8 @@ func serverEnv(base []string, dbURL, dataDir string) []string {
 		"DATA_DIR="+dataDir,
 		"ADMIN_CLIENT_ID="+adminClientID,
 		"ADMIN_CLIENT_SECRET="+adminClientSecret,
+		// The bench database is created for the run, so a key of the run's own will do.
+		"MASTER_KEY="+newMasterKey(),
 	)
 }
 
@@ -371,3 +376,10 @@ var longDigits = regexp.MustCompile(`[0-9]{12,}`)
 // redactDigits hides every run of 12 or more digits, so that nothing we print could be a
 // card number, whatever a response or log line holds.
 func redactDigits(s string) string { return longDigits.ReplaceAllString(s, "[digits]") }
+
+// newMasterKey returns a random 32-byte master key, hex encoded.
+func newMasterKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

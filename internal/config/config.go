@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/internal/keys"
 )
 
 // Config is the whole configuration of subaccountd.
@@ -28,10 +28,14 @@ type Config struct {
 	AdminClientSecret string
 	TokenMaxLifetime  time.Duration
 	LogLevel          slog.Level
-	// CardFingerprintKey is the decoded master key of card fingerprints; nil means the key
-	// generated and stored at first start is used (the embedded default).
-	CardFingerprintKey        []byte
-	CardFingerprintKeyVersion int
+	// MasterKeys are the configured versions of the master secret, newest (current) first
+	// (MASTER_KEY, MASTER_KEY_FILE, or the deprecated CARD_FINGERPRINT_KEY). Nil means
+	// the embedded default's key file in DATA_DIR/keys, generated on first start.
+	MasterKeys []keys.Master
+	// MasterKeySource names where MasterKeys came from, for the start-up log.
+	MasterKeySource string
+	// Warnings are deprecations found while loading, for the caller to log.
+	Warnings []string
 	// GroupCommitMaxBatch and GroupCommitMaxWait bound one group of the transaction
 	// ingestion group commit.
 	GroupCommitMaxBatch int
@@ -100,23 +104,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "INFO"))); err != nil {
 		bad("LOG_LEVEL", "must be DEBUG, INFO, WARN or ERROR, got %q", getenv("LOG_LEVEL"))
 	}
-	if k := strings.TrimSpace(getenv("CARD_FINGERPRINT_KEY")); k != "" {
-		key, err := pan.ParseKey(k)
-		if err != nil {
-			// Never echo the value: it is a secret.
-			bad("CARD_FINGERPRINT_KEY", "must be at least 32 bytes, hex or base64 encoded")
-		}
-		c.CardFingerprintKey = key
-	}
-	version := get("CARD_FINGERPRINT_KEY_VERSION", "1")
-	if n, err := strconv.Atoi(version); err != nil || n < 1 {
-		bad("CARD_FINGERPRINT_KEY_VERSION", "must be a positive integer, got %q", version)
-	} else {
-		c.CardFingerprintKeyVersion = n
-	}
-	if getenv("CARD_FINGERPRINT_KEY_VERSION") != "" && c.CardFingerprintKey == nil {
-		bad("CARD_FINGERPRINT_KEY_VERSION", "is only meaningful with CARD_FINGERPRINT_KEY")
-	}
+	c.loadMasterKey(getenv, bad)
 	batch := get("GROUP_COMMIT_MAX_BATCH", "256")
 	if n, err := strconv.Atoi(batch); err != nil || n < 1 || n > 1000 {
 		bad("GROUP_COMMIT_MAX_BATCH", "must be an integer from 1 to 1000, got %q", batch)
@@ -162,8 +150,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("admin_client_secret_set", c.AdminClientSecret != ""),
 		slog.String("token_max_lifetime", durationString(c.TokenMaxLifetime)),
 		slog.String("log_level", c.LogLevel.String()),
-		slog.Bool("card_fingerprint_key_set", c.CardFingerprintKey != nil),
-		slog.Int("card_fingerprint_key_version", c.CardFingerprintKeyVersion),
+		slog.String("master_key", c.masterKeyLog()),
 		slog.Int("group_commit_max_batch", c.GroupCommitMaxBatch),
 		slog.String("group_commit_max_wait", durationString(c.GroupCommitMaxWait)),
 	)

@@ -2,9 +2,12 @@ package config_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -27,6 +30,37 @@ func mustLoad(t *testing.T, vars map[string]string) config.Config {
 	return c
 }
 
+// masterHex is a 32-byte master key, hex encoded.
+var masterHex = strings.Repeat("ab", 16) + strings.Repeat("01", 16)
+
+// keyFile writes content to a new file and returns its path.
+func keyFile(content string) string {
+	dir, err := os.MkdirTemp("", "masterkey")
+	if err != nil {
+		panic(err)
+	}
+	path := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		panic(err)
+	}
+	return path
+}
+
+// wantMasters checks the loaded master key versions, newest first.
+func wantMasters(t *testing.T, c config.Config, versions ...int) {
+	t.Helper()
+	var got []int
+	for _, m := range c.MasterKeys {
+		got = append(got, m.Version)
+		if len(m.Key) < 32 {
+			t.Errorf("version %d: key of %d bytes", m.Version, len(m.Key))
+		}
+	}
+	if !reflect.DeepEqual(got, versions) {
+		t.Errorf("master key versions %v, want %v", got, versions)
+	}
+}
+
 func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
 	c := mustLoad(t, nil)
@@ -45,8 +79,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"AdminClientSecret", c.AdminClientSecret, ""},
 		{"TokenMaxLifetime", c.TokenMaxLifetime, 24 * time.Hour},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
-		{"CardFingerprintKeySet", c.CardFingerprintKey != nil, false},
-		{"CardFingerprintKeyVersion", c.CardFingerprintKeyVersion, 1},
+		{"MasterKeys", len(c.MasterKeys), 0},
+		{"Warnings", len(c.Warnings), 0},
 		{"GroupCommitMaxBatch", c.GroupCommitMaxBatch, 256},
 		{"GroupCommitMaxWait", c.GroupCommitMaxWait, 2 * time.Millisecond},
 		{"BuiltInIssuer", c.BuiltInIssuer(), true},
@@ -103,7 +137,7 @@ func TestLoadValid(t *testing.T) {
 		},
 		{
 			name: "postgres and postgresql schemes",
-			vars: map[string]string{"DATABASE_URL": "postgresql://u:p@h:5432/db"},
+			vars: map[string]string{"DATABASE_URL": "postgresql://u:p@h:5432/db", "MASTER_KEY": masterHex},
 			check: func(t *testing.T, c config.Config) {
 				if c.DatabaseURL != "postgresql://u:p@h:5432/db" {
 					t.Errorf("DatabaseURL = %q", c.DatabaseURL)
@@ -138,15 +172,66 @@ func TestLoadValid(t *testing.T) {
 			},
 		},
 		{
-			name: "fingerprint key hex with version",
+			name: "deprecated fingerprint key is the master key",
 			vars: map[string]string{"CARD_FINGERPRINT_KEY": strings.Repeat("ab", 32), "CARD_FINGERPRINT_KEY_VERSION": "3"},
 			check: func(t *testing.T, c config.Config) {
-				if len(c.CardFingerprintKey) != 32 || c.CardFingerprintKey[0] != 0xab || c.CardFingerprintKeyVersion != 3 {
-					t.Errorf("key %d bytes, version %d", len(c.CardFingerprintKey), c.CardFingerprintKeyVersion)
+				wantMasters(t, c, 3)
+				if c.MasterKeys[0].Key[0] != 0xab {
+					t.Errorf("key starts %x", c.MasterKeys[0].Key[0])
+				}
+				if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "deprecated") || !strings.Contains(c.Warnings[0], "MASTER_KEY") {
+					t.Errorf("Warnings = %q, want one deprecation naming MASTER_KEY", c.Warnings)
 				}
 				if strings.Contains(fmt.Sprint(c.LogValue()), "abab") {
-					t.Errorf("LogValue leaks the fingerprint key: %v", c.LogValue())
+					t.Errorf("LogValue leaks the key: %v", c.LogValue())
 				}
+			},
+		},
+		{
+			name: "master key hex with version",
+			vars: map[string]string{"MASTER_KEY": masterHex, "MASTER_KEY_VERSION": "2"},
+			check: func(t *testing.T, c config.Config) {
+				wantMasters(t, c, 2)
+				if len(c.Warnings) != 0 {
+					t.Errorf("Warnings = %q", c.Warnings)
+				}
+				if strings.Contains(fmt.Sprint(c.LogValue()), masterHex[:16]) {
+					t.Errorf("LogValue leaks the key: %v", c.LogValue())
+				}
+			},
+		},
+		{
+			name: "master key base64",
+			vars: map[string]string{"MASTER_KEY": base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))},
+			check: func(t *testing.T, c config.Config) {
+				wantMasters(t, c, 1)
+				if string(c.MasterKeys[0].Key) != strings.Repeat("k", 32) {
+					t.Error("base64 key decoded wrong")
+				}
+			},
+		},
+		{
+			name: "master key versions, newest current",
+			vars: map[string]string{"MASTER_KEY": "1:" + masterHex + ",3:" + strings.Repeat("cd", 32) + ",\n2:" + strings.Repeat("ef", 32)},
+			check: func(t *testing.T, c config.Config) {
+				wantMasters(t, c, 3, 2, 1)
+			},
+		},
+		{
+			name: "master key file with trailing newline",
+			vars: map[string]string{"MASTER_KEY_FILE": keyFile(masterHex + "\n")},
+			check: func(t *testing.T, c config.Config) {
+				wantMasters(t, c, 1)
+				if !strings.Contains(fmt.Sprint(c.LogValue()), "MASTER_KEY_FILE") {
+					t.Errorf("LogValue does not name the source: %v", c.LogValue())
+				}
+			},
+		},
+		{
+			name: "master key file with versioned lines",
+			vars: map[string]string{"MASTER_KEY_FILE": keyFile("2:" + strings.Repeat("cd", 32) + "\n1:" + masterHex + "\n")},
+			check: func(t *testing.T, c config.Config) {
+				wantMasters(t, c, 2, 1)
 			},
 		},
 		{
@@ -220,6 +305,45 @@ func TestLoadInvalid(t *testing.T) {
 			naming:  "CARD_FINGERPRINT_KEY",
 			secrets: []string{"c2hvcnQtc2VjcmV0LWtleQ"},
 		},
+		{
+			name:   "postgres without master key",
+			vars:   map[string]string{"DATABASE_URL": "postgres://h/db"},
+			naming: "MASTER_KEY_FILE",
+		},
+		{
+			name:    "master key and file",
+			vars:    map[string]string{"MASTER_KEY": masterHex, "MASTER_KEY_FILE": "/run/secrets/master_key"},
+			naming:  "MASTER_KEY_FILE",
+			secrets: []string{masterHex[:16]},
+		},
+		{
+			name:    "master key and deprecated fingerprint key",
+			vars:    map[string]string{"MASTER_KEY": masterHex, "CARD_FINGERPRINT_KEY": masterHex},
+			naming:  "CARD_FINGERPRINT_KEY",
+			secrets: []string{masterHex[:16]},
+		},
+		{
+			name:    "master key too short",
+			vars:    map[string]string{"MASTER_KEY": "c2hvcnQtc2VjcmV0LWtleQ"},
+			naming:  "MASTER_KEY",
+			secrets: []string{"c2hvcnQtc2VjcmV0LWtleQ"},
+		},
+		{
+			name:    "master key entry malformed",
+			vars:    map[string]string{"MASTER_KEY": "x:" + masterHex},
+			naming:  "MASTER_KEY",
+			secrets: []string{masterHex[:16]},
+		},
+		{
+			name:    "master key version twice",
+			vars:    map[string]string{"MASTER_KEY": "1:" + masterHex + ",1:" + strings.Repeat("cd", 32)},
+			naming:  "MASTER_KEY",
+			secrets: []string{masterHex[:16]},
+		},
+		{name: "master key version with entries", vars: map[string]string{"MASTER_KEY": "1:" + masterHex, "MASTER_KEY_VERSION": "2"}, naming: "MASTER_KEY_VERSION"},
+		{name: "master key version without key", vars: map[string]string{"MASTER_KEY_VERSION": "2"}, naming: "MASTER_KEY_VERSION"},
+		{name: "master key version zero", vars: map[string]string{"MASTER_KEY": masterHex, "MASTER_KEY_VERSION": "0"}, naming: "MASTER_KEY_VERSION"},
+		{name: "master key file missing", vars: map[string]string{"MASTER_KEY_FILE": "/nonexistent/master.key"}, naming: "MASTER_KEY_FILE"},
 		{name: "fingerprint version without key", vars: map[string]string{"CARD_FINGERPRINT_KEY_VERSION": "2"}, naming: "CARD_FINGERPRINT_KEY_VERSION"},
 		{name: "fingerprint version zero", vars: map[string]string{"CARD_FINGERPRINT_KEY": strings.Repeat("ab", 32), "CARD_FINGERPRINT_KEY_VERSION": "0"}, naming: "CARD_FINGERPRINT_KEY_VERSION"},
 		{name: "group batch too big", vars: map[string]string{"GROUP_COMMIT_MAX_BATCH": "5000"}, naming: "GROUP_COMMIT_MAX_BATCH"},
@@ -312,6 +436,7 @@ func TestLogValueMasksSecrets(t *testing.T) {
 			t.Parallel()
 			c := mustLoad(t, map[string]string{
 				"DATABASE_URL":        tt.dbURL,
+				"MASTER_KEY":          masterHex,
 				"ADMIN_CLIENT_ID":     "ops",
 				"ADMIN_CLIENT_SECRET": adminSecret,
 			})

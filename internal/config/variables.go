@@ -24,8 +24,11 @@ var Variables = []Variable{
 	{"ADMIN_CLIENT_SECRET", "generated on first start", "the operator client's secret (16-72 bytes); set with ADMIN_CLIENT_ID"},
 	{"TOKEN_MAX_LIFETIME", "24h", "tokens whose exp - iat is longer are refused (at least 1m)"},
 	{"LOG_LEVEL", "INFO", "DEBUG, INFO, WARN or ERROR"},
-	{"CARD_FINGERPRINT_KEY", "generated on first start", "master key of card fingerprints: hex or base64, at least 32 bytes"},
-	{"CARD_FINGERPRINT_KEY_VERSION", "1", "the version recorded with each card fingerprint"},
+	{"MASTER_KEY", "embedded: generated into DATA_DIR/keys/master.key; PostgreSQL: required", "the master secret every key is derived from: hex or base64, at least 32 bytes, or VERSION:KEY entries separated by commas (highest version current)"},
+	{"MASTER_KEY_FILE", "unset", "a file holding the same as MASTER_KEY (Docker/Kubernetes secrets); not together with MASTER_KEY"},
+	{"MASTER_KEY_VERSION", "1", "the version of a single key in MASTER_KEY/MASTER_KEY_FILE"},
+	{"CARD_FINGERPRINT_KEY", "unset", "deprecated: the same as MASTER_KEY (read for this release, with a warning)"},
+	{"CARD_FINGERPRINT_KEY_VERSION", "unset", "deprecated: the same as MASTER_KEY_VERSION"},
 	{"GROUP_COMMIT_MAX_BATCH", "256", "most messages in one group commit (1-1000)"},
 	{"GROUP_COMMIT_MAX_WAIT", "2ms", "how long a group keeps gathering queued messages (0-1s)"},
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +28,8 @@ import (
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/httpapi"
 	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/keys"
+	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -53,6 +54,8 @@ type env struct {
 	checkAPI bool
 	// logs holds everything the server logged, for tests that search it.
 	logs *syncBuffer
+	// ring is the master key, which opens the sealed signing key.
+	ring *keys.Ring
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
@@ -90,7 +93,8 @@ func newEnv(t testing.TB, dialect string) *env {
 	db := storetest.Open(t, dialect)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	is, err := issuer.New(ctx, db, issuer.Config{URL: base, Audience: audience, AccountClaim: accountClaim, MaxLifetime: 24 * time.Hour, BcryptCost: 4})
+	ring := keystest.Ring(t)
+	is, err := issuer.New(ctx, db, issuer.Config{URL: base, Audience: audience, AccountClaim: accountClaim, MaxLifetime: 24 * time.Hour, BcryptCost: 4, Keys: ring})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,11 +105,10 @@ func newEnv(t testing.TB, dialect string) *env {
 		Issuer: base, Audience: audience, AccountClaim: accountClaim, MaxLifetime: 24 * time.Hour,
 		KeySet: auth.NewKeySet(is.FetchKeys, 30*time.Second), Clients: is,
 	})
-	fp, _, err := subaccounts.LoadFingerprinter(ctx, db, nil, 1)
-	if err != nil {
+	if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := subaccounts.NewService(db, subaccounts.OnClientsRevoked(is.ForgetClients), subaccounts.WithFingerprinter(fp))
+	svc := subaccounts.NewService(db, subaccounts.OnClientsRevoked(is.ForgetClients), subaccounts.WithKeyRing(ring))
 	logs := &syncBuffer{}
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -117,7 +120,7 @@ func newEnv(t testing.TB, dialect string) *env {
 	// Cleanups run last-in first-out: the server stops before the group commit does.
 	t.Cleanup(svc.Close)
 	t.Cleanup(ts.Close)
-	e := &env{t: t, url: base, db: db, issuer: is, handler: h, svc: svc, checkAPI: true, logs: logs}
+	e := &env{t: t, url: base, db: db, issuer: is, handler: h, svc: svc, checkAPI: true, logs: logs, ring: ring}
 	e.opToken = e.token(operatorID, operatorSecret, "")
 	return e
 }
@@ -349,8 +352,11 @@ func (e *env) signKey() (*rsa.PrivateKey, string) {
 	if err != nil || len(keys) == 0 {
 		e.t.Fatalf("signing keys: %v", err)
 	}
-	block, _ := pem.Decode([]byte(keys[0].PrivatePEM))
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	der, _, err := e.ring.Open(keys[0].PrivateKey, []byte("signing-key/"+keys[0].KID))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		e.t.Fatal(err)
 	}

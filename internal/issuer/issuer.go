@@ -7,12 +7,7 @@ package issuer
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -43,17 +39,18 @@ type Config struct {
 	MaxLifetime  time.Duration
 	// BcryptCost is the cost of client-secret hashes; 0 means bcrypt.DefaultCost.
 	BcryptCost int
+	// Keys seal the signing keys stored in the database; required.
+	Keys *keys.Ring
 }
 
 // Issuer issues client-credentials tokens.
 type Issuer struct {
 	cfg   Config
 	store subaccounts.Store
-	key   *rsa.PrivateKey
-	kid   string
-	jwks  jose.JSONWebKeySet
-	sign  jose.Signer
+	keys  keyState
 	dummy []byte
+	// clock tells which signing key is active; tests move it past an activation.
+	clock func() time.Time
 
 	mu      sync.Mutex
 	clients map[string]cacheEntry
@@ -72,14 +69,15 @@ func New(ctx context.Context, store subaccounts.Store, cfg Config) (*Issuer, err
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
-	key, kid, err := loadOrCreateKey(ctx, store)
-	if err != nil {
+	if cfg.Keys == nil {
+		return nil, errors.New("issuer: no master key to seal the signing keys with")
+	}
+	if err := prepareKeys(ctx, store, cfg.Keys); err != nil {
 		return nil, err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("at+jwt"))
+	ks, err := loadKeys(ctx, store, cfg.Keys)
 	if err != nil {
-		return nil, fmt.Errorf("issuer: %w", err)
+		return nil, err
 	}
 	// A hash to compare against when the client is unknown, so the time taken does not
 	// tell whether a client id exists.
@@ -88,82 +86,30 @@ func New(ctx context.Context, store subaccounts.Store, cfg Config) (*Issuer, err
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	return &Issuer{
-		cfg:   cfg,
-		store: store,
-		key:   key,
-		kid:   kid,
-		sign:  signer,
-		dummy: dummy,
-		jwks: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
-			Key: &key.PublicKey, KeyID: kid, Algorithm: string(jose.RS256), Use: "sig",
-		}}},
+		cfg:     cfg,
+		store:   store,
+		keys:    keyState{keys: ks, loadedAt: time.Now()},
+		clock:   time.Now,
+		dummy:   dummy,
 		clients: map[string]cacheEntry{},
 	}, nil
-}
-
-// loadOrCreateKey returns the newest stored signing key, generating one on first start.
-// The read and the insert run in one transaction behind a lock on the key table, so
-// replicas starting together on an empty database agree on one key instead of each
-// signing with its own.
-func loadOrCreateKey(ctx context.Context, store subaccounts.Store) (*rsa.PrivateKey, string, error) {
-	var chosen subaccounts.SigningKey
-	err := store.Transact(ctx, func(tx subaccounts.Tx) error {
-		if err := tx.LockSigningKeys(ctx); err != nil {
-			return err
-		}
-		keys, err := tx.SigningKeys(ctx)
-		if err != nil {
-			return err
-		}
-		if len(keys) > 0 {
-			chosen = keys[0]
-			return nil
-		}
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return fmt.Errorf("generate key: %w", err)
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return err
-		}
-		pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(pub)
-		chosen = subaccounts.SigningKey{
-			KID: base64.RawURLEncoding.EncodeToString(sum[:12]), Algorithm: "RS256", CreatedAt: subaccounts.Now(),
-			PrivatePEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		}
-		return tx.CreateSigningKey(ctx, chosen)
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("issuer: signing key: %w", err)
-	}
-	block, _ := pem.Decode([]byte(chosen.PrivatePEM))
-	if block == nil {
-		return nil, "", errors.New("issuer: stored key is not PEM")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, "", fmt.Errorf("issuer: stored key: %w", err)
-	}
-	rk, ok := k.(*rsa.PrivateKey)
-	if !ok {
-		return nil, "", errors.New("issuer: stored key is not RSA")
-	}
-	return rk, chosen.KID, nil
 }
 
 // URL is the issuer identifier.
 func (is *Issuer) URL() string { return is.cfg.URL }
 
 // JWKS returns the public keys.
-func (is *Issuer) JWKS() jose.JSONWebKeySet { return is.jwks }
+func (is *Issuer) JWKS() jose.JSONWebKeySet {
+	return published(is.current(context.Background()), is.clock(), is.tokenTTL())
+}
+
+// tokenTTL is the lifetime of the tokens this issuer signs.
+func (is *Issuer) tokenTTL() time.Duration { return min(TokenTTL, is.cfg.MaxLifetime) }
 
 // FetchKeys returns the public keys; it is the auth.FetchFunc of the built-in issuer.
-func (is *Issuer) FetchKeys(context.Context) (jose.JSONWebKeySet, error) { return is.jwks, nil }
+func (is *Issuer) FetchKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
+	return published(is.current(ctx), is.clock(), is.tokenTTL()), nil
+}
 
 // Discovery is the OpenID Provider / OAuth2 authorization server metadata document.
 type Discovery struct {
@@ -233,8 +179,9 @@ func (is *Issuer) Token(ctx context.Context, clientID, secret, scope string) (To
 		}
 		scopes = dedupe(requested)
 	}
-	ttl := min(TokenTTL, is.cfg.MaxLifetime)
-	now := time.Now()
+	ttl := is.tokenTTL()
+	now := is.clock()
+	signer := active(is.current(ctx), now).signer
 	claims := map[string]any{
 		"iss":       is.cfg.URL,
 		"aud":       is.cfg.Audience,
@@ -251,7 +198,7 @@ func (is *Issuer) Token(ctx context.Context, clientID, secret, scope string) (To
 	if c.SubaccountID != nil {
 		claims["subaccount_id"] = c.SubaccountID.String()
 	}
-	raw, err := jwt.Signed(is.sign).Claims(claims).Serialize()
+	raw, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("sign token: %w", err)
 	}

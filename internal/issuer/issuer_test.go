@@ -17,6 +17,7 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -34,8 +35,18 @@ func testConfig() issuer.Config {
 		AccountClaim: accountClaim,
 		MaxLifetime:  24 * time.Hour,
 		BcryptCost:   bcrypt.MinCost,
+		Keys:         testRing,
 	}
 }
+
+// testRing is the master key of every issuer of these tests: replicas share it.
+var testRing = func() *keys.Ring {
+	r, err := keys.NewRing(keys.Master{Version: 1, Key: []byte("issuer tests' master key: 32 bytes")})
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
 
 // env is one issuer over a fresh store, with a verifier trusting it.
 type env struct {
@@ -209,8 +220,8 @@ func TestNewCreatesAndReloadsKey(t *testing.T) {
 	if js := jwksJSON(t, set); strings.Contains(js, `"d":`) || strings.Contains(js, `"p":`) {
 		t.Errorf("JWKS JSON holds private parameters: %s", js)
 	}
-	if !strings.Contains(keys[0].PrivatePEM, "PRIVATE KEY") {
-		t.Errorf("stored key is not a PEM private key")
+	if strings.Contains(keys[0].PrivateKey, "PRIVATE KEY") || !strings.HasPrefix(keys[0].PrivateKey, "kek1:1:") {
+		t.Errorf("stored key is not sealed under master key version 1")
 	}
 	fetched, err := first.FetchKeys(ctx)
 	if err != nil || jwksJSON(t, fetched) != jwksJSON(t, set) {

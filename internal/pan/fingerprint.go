@@ -18,6 +18,9 @@ import (
 // below which the key rather than the hash would bound the strength.
 const minKeyLen = 32
 
+// MinKeyLen is the shortest master key accepted, in bytes.
+const MinKeyLen = minKeyLen
+
 // Labels for the HMAC derivations. They keep the per-account keys and the
 // key check in separate domains, so no derived value can stand in for
 // another, and they are part of the stored data's format: changing one

@@ -72,3 +72,7 @@ func (q queries) CreateFingerprintKey(ctx context.Context, k subaccounts.Fingerp
 	row := fingerprintKeyRow{Version: k.Version, KeyCheck: k.KeyCheck, Secret: k.Secret, CreatedAt: k.CreatedAt.UTC()}
 	return translate(q.with(ctx).Create(&row).Error)
 }
+
+func (q queries) ClearFingerprintKeySecret(ctx context.Context, version int) error {
+	return translate(q.with(ctx).Model(&fingerprintKeyRow{}).Where("version = ?", version).Update("secret", nullBytes(nil)).Error)
+}

@@ -24,7 +24,7 @@ func signingKey(kid string, at time.Time) subaccounts.SigningKey {
 	return subaccounts.SigningKey{
 		KID:        kid,
 		Algorithm:  "RS256",
-		PrivatePEM: "-----BEGIN PRIVATE KEY-----\n" + kid + "\n-----END PRIVATE KEY-----\n",
+		PrivateKey: "-----BEGIN PRIVATE KEY-----\n" + kid + "\n-----END PRIVATE KEY-----\n",
 		CreatedAt:  at,
 	}
 }
@@ -69,7 +69,7 @@ func testSigningKeysNewestFirst(t *testing.T, db *store.DB) {
 	for _, tc := range slices.Backward(tests) {
 		want = append(want, tc.kid)
 		k := byKID[tc.kid]
-		if w := signingKey(tc.kid, base.Add(tc.offset)); !k.CreatedAt.Equal(w.CreatedAt) || k.Algorithm != w.Algorithm || k.PrivatePEM != w.PrivatePEM {
+		if w := signingKey(tc.kid, base.Add(tc.offset)); !k.CreatedAt.Equal(w.CreatedAt) || k.Algorithm != w.Algorithm || k.PrivateKey != w.PrivateKey {
 			t.Errorf("key %s = %+v, want %+v", tc.kid, k, w)
 		}
 	}
@@ -83,12 +83,12 @@ func testSigningKeyDuplicate(t *testing.T, db *store.DB) {
 	first := signingKey("kid-1", subaccounts.Now())
 	mustNil(t, "CreateSigningKey", db.CreateSigningKey(ctx, first))
 	dup := signingKey("kid-1", subaccounts.Now().Add(time.Hour))
-	dup.PrivatePEM = "replacement"
+	dup.PrivateKey = "replacement"
 	wantErrIs(t, "CreateSigningKey(duplicate kid)", db.CreateSigningKey(ctx, dup), subaccounts.ErrConflict)
 
 	keys, err := db.SigningKeys(ctx)
 	mustNil(t, "SigningKeys", err)
-	if len(keys) != 1 || keys[0].PrivatePEM != first.PrivatePEM || !keys[0].CreatedAt.Equal(first.CreatedAt) {
+	if len(keys) != 1 || keys[0].PrivateKey != first.PrivateKey || !keys[0].CreatedAt.Equal(first.CreatedAt) {
 		t.Errorf("SigningKeys after a refused duplicate = %+v, want only the first key", keys)
 	}
 }

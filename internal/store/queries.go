@@ -377,13 +377,20 @@ func (q queries) SigningKeys(ctx context.Context) ([]subaccounts.SigningKey, err
 	}
 	out := make([]subaccounts.SigningKey, len(rows))
 	for i, r := range rows {
-		out[i] = subaccounts.SigningKey{KID: r.KID, Algorithm: r.Algorithm, PrivatePEM: r.PrivateKey, CreatedAt: r.CreatedAt.UTC()}
+		out[i] = subaccounts.SigningKey{KID: r.KID, Algorithm: r.Algorithm, PrivateKey: r.PrivateKey, CreatedAt: r.CreatedAt.UTC()}
+		if r.ActivatesAt != nil {
+			out[i].ActivatesAt = r.ActivatesAt.UTC()
+		}
 	}
 	return out, nil
 }
 
 func (q queries) CreateSigningKey(ctx context.Context, k subaccounts.SigningKey) error {
-	row := signingKeyRow{KID: k.KID, Algorithm: k.Algorithm, PrivateKey: k.PrivatePEM, CreatedAt: k.CreatedAt.UTC()}
+	row := signingKeyRow{KID: k.KID, Algorithm: k.Algorithm, PrivateKey: k.PrivateKey, CreatedAt: k.CreatedAt.UTC()}
+	if !k.ActivatesAt.IsZero() {
+		at := k.ActivatesAt.UTC()
+		row.ActivatesAt = &at
+	}
 	return translate(q.with(ctx).Create(&row).Error)
 }
 
@@ -392,4 +399,8 @@ func notFound(kind string, err error) error {
 		return subaccounts.NotFound(kind)
 	}
 	return err
+}
+
+func (q queries) UpdateSigningKey(ctx context.Context, kid, privateKey string) error {
+	return translate(q.with(ctx).Model(&signingKeyRow{}).Where("kid = ?", kid).Update("private_key", privateKey).Error)
 }

@@ -85,6 +85,8 @@ type signingKeyRow struct {
 	Algorithm  string    `gorm:"column:algorithm"`
 	PrivateKey string    `gorm:"column:private_key"`
 	CreatedAt  time.Time `gorm:"column:created_at"`
+	// ActivatesAt is NULL for keys of earlier releases: they signed from CreatedAt.
+	ActivatesAt *time.Time `gorm:"column:activates_at"`
 }
 
 func (signingKeyRow) TableName() string { return "signing_keys" }

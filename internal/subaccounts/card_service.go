@@ -51,6 +51,10 @@ type CardInput struct {
 // checkedCard is an enrolment that passed validation: the card to store, without the PAN.
 type checkedCard struct {
 	card Card
+	// older are the PAN's fingerprints under older master key versions still configured:
+	// a card enrolled before a rotation holds one of them, and the unique index on the
+	// current fingerprint cannot see it.
+	older [][]byte
 }
 
 // checkCard validates one enrolment; pointer prefixes the field pointers.
@@ -103,7 +107,7 @@ func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string,
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}
-	return checkedCard{card: card}, nil
+	return checkedCard{card: card, older: s.olderFingerprints(p.AccountID, num)}, nil
 }
 
 // checkExpiry accepts a card through the last day of its expiry month.
@@ -267,6 +271,15 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 		if err := l.chargeFor(&sub, ChargeCardEnrolment, card.ID, t.account.Contract.Pricing.CardEnrolment, true); err != nil {
 			return err
 		}
+		if len(checked.older) > 0 {
+			existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, checked.older)
+			if err != nil {
+				return err
+			}
+			if len(existing) > 0 {
+				return cardExists(existing[0].ID)
+			}
+		}
 		ids, err := tx.CreateCards(ctx, []Card{card})
 		if err != nil {
 			return err
@@ -314,6 +327,9 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 	out := make([]CardOutcome, len(items))
 	invalid := make([]error, len(items))
 	checked := make([]*Card, len(items))
+	// current maps each item's fingerprints under older key versions to its current one,
+	// so a holder enrolled before a rotation is recognised as the item's card.
+	current := map[string][]byte{}
 	for i, in := range items {
 		c, errs := s.checkCard(p, subaccountID, fmt.Sprintf("/cards/%d", i), in, now)
 		if len(errs) > 0 {
@@ -321,6 +337,9 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			continue
 		}
 		checked[i] = &c.card
+		for _, fp := range c.older {
+			current[string(fp)] = c.card.Fingerprint
+		}
 	}
 	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(tx Tx, t cardTarget) error {
 		sub := t.sub
@@ -349,6 +368,9 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				fps = append(fps, c.Fingerprint)
 			}
 		}
+		for fp := range current {
+			fps = append(fps, []byte(fp))
+		}
 		held := map[string]uuid.UUID{}
 		if len(fps) > 0 {
 			existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, fps)
@@ -356,7 +378,11 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				return err
 			}
 			for _, e := range existing {
-				held[string(e.Fingerprint)] = e.ID
+				fp := e.Fingerprint
+				if cur, ok := current[string(fp)]; ok {
+					fp = cur
+				}
+				held[string(fp)] = e.ID
 			}
 		}
 		var toInsert []Card

@@ -68,10 +68,10 @@ type PairCount struct {
 	Cards int64
 }
 
-// FingerprintKey records a version of the card fingerprint master key. Secret is set only
-// for a key the service generated itself (the embedded default); a key from the
-// environment is recorded by its check value alone, so a changed key under an unchanged
-// version is caught at start-up.
+// FingerprintKey records a version of the card fingerprint master key by its check value
+// alone, so a changed key under an unchanged version is caught at start-up. Secret is
+// set only in databases of earlier releases, which kept the key they generated there;
+// this release moves it out (see GeneratedFingerprintKey) and never writes it.
 type FingerprintKey struct {
 	Version   int
 	KeyCheck  string

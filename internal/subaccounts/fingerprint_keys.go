@@ -1,69 +1,85 @@
 package subaccounts
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
 )
 
-// LoadFingerprinter returns the fingerprinter cards are identified with. With a
-// configured master key (CARD_FINGERPRINT_KEY) it records the key's check value under its
-// version, and refuses to start when that version was recorded with a different key:
-// fingerprints would silently stop matching. Without one it uses the key generated and
-// stored at first start (the embedded default), generating it under a lock so replicas
-// agree. generated reports whether this call created the key.
-func LoadFingerprinter(ctx context.Context, store Store, key []byte, version int) (f *pan.Fingerprinter, generated bool, err error) {
+// GeneratedFingerprintKey returns the fingerprint key an earlier release generated and
+// kept in the database (fingerprint_keys.secret), or nil when there is none. The caller
+// moves it out: to the key file (MoveOutGeneratedKey) or, on PostgreSQL, to a file the
+// operator configures (export-master-key).
+func GeneratedFingerprintKey(ctx context.Context, store Store) (*keys.Master, error) {
+	recorded, err := store.FingerprintKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("card fingerprint keys: %w", err)
+	}
+	for _, k := range recorded {
+		if k.Secret != nil {
+			return &keys.Master{Version: k.Version, Key: k.Secret}, nil
+		}
+	}
+	return nil, nil
+}
+
+// ForgetGeneratedFingerprintKey empties fingerprint_keys.secret of m's version once m is
+// configured (and so kept outside the database). It does nothing when the stored key is
+// not m: a key must never be dropped that is not known to be elsewhere.
+func ForgetGeneratedFingerprintKey(ctx context.Context, store Store, ring *keys.Ring, stored keys.Master) error {
+	for _, m := range ring.Versions() {
+		if m.Version == stored.Version && bytes.Equal(m.Key, stored.Key) {
+			return store.ClearFingerprintKeySecret(ctx, m.Version)
+		}
+	}
+	return fmt.Errorf("card fingerprint key: the database still holds the generated key of version %d, which is not configured: "+
+		"run `subaccountd export-master-key --out FILE` and configure it (MASTER_KEY_FILE=FILE, or add its VERSION:KEY entry to MASTER_KEY)", stored.Version)
+}
+
+// CheckFingerprintKeys records the check value of every configured master key version
+// not recorded yet, and refuses to start when a version was recorded with a different
+// key: fingerprints would silently stop matching. It runs under a lock so replicas
+// starting together agree. It returns the recorded versions that are no longer
+// configured: cards enrolled under them are not found by card number any more.
+func CheckFingerprintKeys(ctx context.Context, store Store, ring *keys.Ring) (unconfigured []int, err error) {
+	prints, err := ring.Fingerprinters()
+	if err != nil {
+		return nil, err
+	}
 	err = store.Transact(ctx, func(tx Tx) error {
-		generated = false
+		unconfigured = nil
 		if err := tx.LockFingerprintKeys(ctx); err != nil {
 			return err
 		}
-		keys, err := tx.FingerprintKeys(ctx)
+		recorded, err := tx.FingerprintKeys(ctx)
 		if err != nil {
 			return err
 		}
-		if key != nil {
-			f, err = pan.NewFingerprinter(key, version)
-			if err != nil {
-				return err
-			}
-			for _, k := range keys {
-				if k.Version == version {
-					if k.KeyCheck != f.KeyCheck() {
-						return fmt.Errorf("CARD_FINGERPRINT_KEY: version %d was first used with a different key; give a new key a new CARD_FINGERPRINT_KEY_VERSION", version)
-					}
-					return nil
+		for _, f := range prints {
+			i := slices.IndexFunc(recorded, func(k FingerprintKey) bool { return k.Version == f.Version() })
+			if i < 0 {
+				if err := tx.CreateFingerprintKey(ctx, FingerprintKey{Version: f.Version(), KeyCheck: f.KeyCheck(), CreatedAt: Now()}); err != nil {
+					return err
 				}
+				continue
 			}
-			return tx.CreateFingerprintKey(ctx, FingerprintKey{Version: version, KeyCheck: f.KeyCheck(), CreatedAt: Now()})
-		}
-		for _, k := range keys {
-			if k.Secret != nil {
-				f, err = pan.NewFingerprinter(k.Secret, k.Version)
-				if err != nil {
-					return fmt.Errorf("stored fingerprint key %d: %w", k.Version, err)
-				}
-				return nil
+			if recorded[i].KeyCheck != f.KeyCheck() {
+				return fmt.Errorf("MASTER_KEY: version %d was first used with a different key; give a new key a new version", f.Version())
 			}
 		}
-		if len(keys) > 0 {
-			return errors.New("CARD_FINGERPRINT_KEY: cards were fingerprinted with a configured key; set CARD_FINGERPRINT_KEY (and its version) again")
+		for _, k := range recorded {
+			if !slices.ContainsFunc(prints, func(f *pan.Fingerprinter) bool { return f.Version() == k.Version }) {
+				unconfigured = append(unconfigured, k.Version)
+			}
 		}
-		secret, err := pan.GenerateKey()
-		if err != nil {
-			return err
-		}
-		f, err = pan.NewFingerprinter(secret, 1)
-		if err != nil {
-			return err
-		}
-		generated = true
-		return tx.CreateFingerprintKey(ctx, FingerprintKey{Version: 1, KeyCheck: f.KeyCheck(), Secret: secret, CreatedAt: Now()})
+		return nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("card fingerprint key: %w", err)
+		return nil, fmt.Errorf("card fingerprint key: %w", err)
 	}
-	return f, generated, nil
+	return unconfigured, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
@@ -26,11 +27,11 @@ func newFixture(t *testing.T, dialect string, opts ...subaccounts.Option) fixtur
 	t.Helper()
 	ctx := t.Context()
 	db := storetest.Open(t, dialect)
-	fp, _, err := subaccounts.LoadFingerprinter(ctx, db, nil, 1)
-	if err != nil {
+	ring := keystest.Ring(t)
+	if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := subaccounts.NewService(db, append([]subaccounts.Option{subaccounts.WithFingerprinter(fp)}, opts...)...)
+	svc := subaccounts.NewService(db, append([]subaccounts.Option{subaccounts.WithKeyRing(ring)}, opts...)...)
 	t.Cleanup(svc.Close)
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 	a, err := svc.CreateAccount(ctx, "Acme", subaccounts.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})

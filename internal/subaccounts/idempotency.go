@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/keys"
+	"github.com/cardseg/subaccounts/internal/pan"
 )
 
 // Idempotent writes: a POST carrying an Idempotency-Key takes effect at most once per
@@ -117,15 +120,23 @@ type IdempotencyStore interface {
 }
 
 // idempotency is the Service's state for idempotent writes: the keys derived from the
-// fingerprint master key (on first use, since options may set the fingerprinter after
-// NewService began) and the keys this process has in flight.
+// master key (on first use, since options may set the key ring after NewService began)
+// and the keys this process has in flight.
 type idempotency struct {
-	once     sync.Once
-	hashKey  []byte
-	keyKey   []byte
-	sealer   cipher.AEAD
+	once sync.Once
+	// gens are the key generations, the current one first: one per master key version
+	// (HKDF), then the HMAC derivation of earlier releases, so a retry that crosses an
+	// upgrade or a rotation still finds its key. Only gens[0] claims new keys.
+	gens     []idemGen
 	err      error
 	inFlight sync.Map // flightKey → struct{}
+}
+
+// idemGen is one generation of idempotency keys.
+type idemGen struct {
+	hashKey []byte
+	keyKey  []byte
+	sealer  cipher.AEAD
 }
 
 type flightKey struct {
@@ -133,37 +144,59 @@ type flightKey struct {
 	key     string
 }
 
-// Labels of the keys derived from the fingerprint master key; changing one makes every
-// stored key unusable.
+// Labels of the keys of earlier releases, derived by pan's DeriveKey (HMAC); still read
+// so keys stored before the upgrade to HKDF are found for their 24 hours. To be dropped
+// one release after.
 const (
-	requestHashLabel  = "idempotency/request-hash"
-	responseSealLabel = "idempotency/response-seal"
-	keyDigestLabel    = "idempotency/key"
+	legacyRequestHashLabel  = "idempotency/request-hash"
+	legacyResponseSealLabel = "idempotency/response-seal"
+	legacyKeyDigestLabel    = "idempotency/key"
 )
 
 func (s *Service) idempotencyKeys() error {
 	d := &s.idem
 	d.once.Do(func() {
-		if s.fingerprints == nil {
-			d.err = errors.New("idempotency keys need the card fingerprint key, which is not configured")
+		if s.keyRing == nil {
+			d.err = errors.New("idempotency keys need the master key, which is not configured")
 			return
 		}
-		d.hashKey = s.fingerprints.DeriveKey(requestHashLabel)
-		d.keyKey = s.fingerprints.DeriveKey(keyDigestLabel)
-		block, err := aes.NewCipher(s.fingerprints.DeriveKey(responseSealLabel))
-		if err != nil {
-			d.err = err
-			return
+		versions := s.keyRing.Versions()
+		for _, m := range versions {
+			g, err := newIdemGen(keys.Derive(m, keys.LabelIdempotencyRequestHash), keys.Derive(m, keys.LabelIdempotencyKey), keys.Derive(m, keys.LabelResponseSeal))
+			if err != nil {
+				d.err = err
+				return
+			}
+			d.gens = append(d.gens, g)
 		}
-		d.sealer, d.err = cipher.NewGCM(block)
+		for _, f := range append([]*pan.Fingerprinter{s.fingerprints}, s.olderPrints...) {
+			g, err := newIdemGen(f.DeriveKey(legacyRequestHashLabel), f.DeriveKey(legacyKeyDigestLabel), f.DeriveKey(legacyResponseSealLabel))
+			if err != nil {
+				d.err = err
+				return
+			}
+			d.gens = append(d.gens, g)
+		}
 	})
 	return d.err
 }
 
+func newIdemGen(hashKey, keyKey, sealKey []byte) (idemGen, error) {
+	block, err := aes.NewCipher(sealKey)
+	if err != nil {
+		return idemGen{}, err
+	}
+	sealer, err := cipher.NewGCM(block)
+	if err != nil {
+		return idemGen{}, err
+	}
+	return idemGen{hashKey: hashKey, keyKey: keyKey, sealer: sealer}, nil
+}
+
 // requestHash is the hex HMAC-SHA256 of the request's method, path, query and body, each
 // length-prefixed so no two requests share an encoding.
-func (s *Service) requestHash(r IdempotentRequest) string {
-	h := hmac.New(sha256.New, s.idem.hashKey)
+func (g idemGen) requestHash(r IdempotentRequest) string {
+	h := hmac.New(sha256.New, g.hashKey)
 	for _, part := range [][]byte{[]byte(r.Caller), []byte(r.Method), []byte(r.Path), []byte(r.RawQuery), r.Body} {
 		var n [8]byte
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
@@ -175,8 +208,8 @@ func (s *Service) requestHash(r IdempotentRequest) string {
 
 // keyDigest is what the database keeps of a key: its keyed hash. Keys are whatever a
 // client chose, which could be anything, a card number included; they are never stored.
-func (s *Service) keyDigest(key string) string {
-	h := hmac.New(sha256.New, s.idem.keyKey)
+func (g idemGen) keyDigest(key string) string {
+	h := hmac.New(sha256.New, g.keyKey)
 	h.Write([]byte(key))
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -187,20 +220,20 @@ func sealAAD(account uuid.UUID, key string) []byte {
 	return append(account[:], key...)
 }
 
-func (s *Service) seal(account uuid.UUID, key string, body []byte) ([]byte, error) {
-	nonce := make([]byte, s.idem.sealer.NonceSize())
+func (g idemGen) seal(account uuid.UUID, key string, body []byte) ([]byte, error) {
+	nonce := make([]byte, g.sealer.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return s.idem.sealer.Seal(nonce, nonce, body, sealAAD(account, key)), nil
+	return g.sealer.Seal(nonce, nonce, body, sealAAD(account, key)), nil
 }
 
-func (s *Service) unseal(account uuid.UUID, key string, sealed []byte) ([]byte, error) {
-	n := s.idem.sealer.NonceSize()
+func (g idemGen) unseal(account uuid.UUID, key string, sealed []byte) ([]byte, error) {
+	n := g.sealer.NonceSize()
 	if len(sealed) < n {
 		return nil, errors.New("sealed response is too short")
 	}
-	body, err := s.idem.sealer.Open(nil, sealed[:n], sealed[n:], sealAAD(account, key))
+	body, err := g.sealer.Open(nil, sealed[:n], sealed[n:], sealAAD(account, key))
 	if err != nil {
 		// A changed fingerprint key makes the stored responses unreadable.
 		return nil, fmt.Errorf("open the stored response: %w", err)
@@ -227,14 +260,21 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 	if err := s.idempotencyKeys(); err != nil {
 		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
 	}
-	hash := s.requestHash(req)
-	stored := s.keyDigest(req.Key)
-	rec, err := s.store.GetIdempotencyKey(ctx, req.AccountID, stored)
-	switch {
-	case err == nil:
-		return s.replay(rec, hash)
-	case !errors.Is(err, ErrNotFound):
-		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
+	cur := s.idem.gens[0]
+	hash := cur.requestHash(req)
+	stored := cur.keyDigest(req.Key)
+	for i, g := range s.idem.gens {
+		digest := stored
+		if i > 0 {
+			digest = g.keyDigest(req.Key)
+		}
+		rec, err := s.store.GetIdempotencyKey(ctx, req.AccountID, digest)
+		switch {
+		case err == nil:
+			return g.replay(rec, g.requestHash(req))
+		case !errors.Is(err, ErrNotFound):
+			return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
+		}
 	}
 
 	fk := flightKey{req.AccountID, req.Key}
@@ -277,13 +317,13 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 		}
 		done := claim
 		done.Status, done.ContentType, done.Location, done.ETag = resp.Status, resp.ContentType, resp.Location, resp.ETag
-		if done.SealedBody, err = s.seal(req.AccountID, stored, resp.Body); err != nil {
+		if done.SealedBody, err = cur.seal(req.AccountID, stored, resp.Body); err != nil {
 			return err
 		}
 		return s.store.CompleteIdempotencyKey(ctx, done)
 	})
 	if existing != nil {
-		return s.replay(*existing, hash)
+		return cur.replay(*existing, hash)
 	}
 	if err != nil && !errors.Is(err, errUnkept) {
 		return IdempotentResponse{}, false, fmt.Errorf("idempotent request: %w", err)
@@ -294,12 +334,12 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 var errKeyInFlight = Errorf(CodeKeyInFlight, "A request with this Idempotency-Key is still being processed; retry once it has finished.")
 
 // replay answers with a stored response when the request is the one it answered.
-func (s *Service) replay(rec IdempotencyRecord, hash string) (IdempotentResponse, bool, error) {
+func (g idemGen) replay(rec IdempotencyRecord, hash string) (IdempotentResponse, bool, error) {
 	if !hmac.Equal([]byte(rec.RequestHash), []byte(hash)) {
 		return IdempotentResponse{}, false, Errorf(CodeKeyReused,
 			"This Idempotency-Key was already used with a different request (method, path, query or body); use a new key for a new request.")
 	}
-	body, err := s.unseal(rec.AccountID, rec.Key, rec.SealedBody)
+	body, err := g.unseal(rec.AccountID, rec.Key, rec.SealedBody)
 	if err != nil {
 		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
@@ -23,11 +24,11 @@ func BenchmarkLedger(b *testing.B) {
 		b.Run(dialect, func(b *testing.B) {
 			ctx := context.Background()
 			db := storetest.Open(b, dialect)
-			fp, _, err := subaccounts.LoadFingerprinter(ctx, db, nil, 1)
-			if err != nil {
+			ring := keystest.Ring(b)
+			if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
 				b.Fatal(err)
 			}
-			svc := subaccounts.NewService(db, subaccounts.WithFingerprinter(fp))
+			svc := subaccounts.NewService(db, subaccounts.WithKeyRing(ring))
 			b.Cleanup(svc.Close)
 			usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 			newAccount := func(name string, enrol, fee int64) (subaccounts.Principal, []uuid.UUID) {

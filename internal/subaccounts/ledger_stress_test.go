@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -88,11 +89,11 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 	seed := ledgerSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	db := storetest.Open(t, dialect)
-	fp, _, err := subaccounts.LoadFingerprinter(ctx, db, nil, 1)
-	if err != nil {
+	ring := keystest.Ring(t)
+	if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := subaccounts.NewService(db, subaccounts.WithFingerprinter(fp))
+	svc := subaccounts.NewService(db, subaccounts.WithKeyRing(ring))
 	t.Cleanup(svc.Close)
 
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}

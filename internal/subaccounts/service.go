@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/policy"
 )
@@ -18,10 +19,14 @@ type Service struct {
 	store            Store
 	onClientsRevoked func()
 	fingerprints     *pan.Fingerprinter
-	groupCommit      GroupCommit
-	committer        *committer
-	idem             idempotency
-	log              *slog.Logger
+	// olderPrints are the fingerprinters of the older master key versions still
+	// configured, newest first: look-ups by card number search under each of them.
+	olderPrints []*pan.Fingerprinter
+	keyRing     *keys.Ring
+	groupCommit GroupCommit
+	committer   *committer
+	idem        idempotency
+	log         *slog.Logger
 }
 
 // WithLogger sets where background work (the audit chainer) reports errors; the default
@@ -42,10 +47,19 @@ type Option func(*Service)
 // state can forget at once.
 func OnClientsRevoked(fn func()) Option { return func(s *Service) { s.onClientsRevoked = fn } }
 
-// WithFingerprinter sets the key that card fingerprints are computed with. Without one,
-// card enrolment and message ingestion fail.
-func WithFingerprinter(f *pan.Fingerprinter) Option {
-	return func(s *Service) { s.fingerprints = f }
+// WithKeyRing sets the master key versions everything secret is derived from: card
+// fingerprints (new cards under the current version, look-ups under every version) and
+// the idempotency keys. Without one, card enrolment, message ingestion and idempotent
+// writes fail.
+func WithKeyRing(r *keys.Ring) Option {
+	return func(s *Service) {
+		fps, err := r.Fingerprinters()
+		if err != nil {
+			// NewRing already checked every key the fingerprinters check.
+			panic("subaccounts: " + err.Error())
+		}
+		s.keyRing, s.fingerprints, s.olderPrints = r, fps[0], fps[1:]
+	}
 }
 
 // WithGroupCommit tunes the group commit of single-message ingestion.
@@ -900,4 +914,18 @@ func sameConfigurations(a, b []policy.Configuration) bool {
 	x, errA := policy.Compile(a)
 	y, errB := policy.Compile(b)
 	return len(errA) == 0 && len(errB) == 0 && x.Equal(y)
+}
+
+// olderFingerprints returns n's fingerprints under the older master key versions still
+// configured, for look-ups that must find cards enrolled before a rotation; nil when only
+// one version is configured.
+func (s *Service) olderFingerprints(account uuid.UUID, n pan.Number) [][]byte {
+	if len(s.olderPrints) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(s.olderPrints))
+	for i, f := range s.olderPrints {
+		out[i] = f.Fingerprint(account, n)
+	}
+	return out
 }

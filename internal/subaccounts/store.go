@@ -75,6 +75,11 @@ type Tx interface {
 	// FingerprintKeys returns every recorded fingerprint key version, newest first.
 	FingerprintKeys(ctx context.Context) ([]FingerprintKey, error)
 	CreateFingerprintKey(ctx context.Context, k FingerprintKey) error
+	// ClearFingerprintKeySecret empties the secret of a recorded version: the generated
+	// key an earlier release kept in the database, once it is safe elsewhere.
+	ClearFingerprintKeySecret(ctx context.Context, version int) error
+	// UpdateSigningKey replaces the stored (sealed) private key of kid.
+	UpdateSigningKey(ctx context.Context, kid, privateKey string) error
 
 	CardStore
 	TransactionStore

@@ -105,12 +105,17 @@ type Client struct {
 	CreatedAt    time.Time
 }
 
-// SigningKey is a persisted private key of the built-in issuer.
+// SigningKey is a persisted private key of the built-in issuer. PrivateKey is sealed
+// under the master key (package keys); only databases of earlier releases hold plain
+// PEM, which the issuer seals in place at start.
 type SigningKey struct {
 	KID        string
 	Algorithm  string
-	PrivatePEM string
+	PrivateKey string
 	CreatedAt  time.Time
+	// ActivatesAt is when the key starts signing; until then it is only published. Zero
+	// (keys of earlier releases) means CreatedAt.
+	ActivatesAt time.Time
 }
 
 // Page asks for one page of a list.

@@ -95,7 +95,9 @@ type message struct {
 	tx Transaction
 	// fingerprint of the PAN, when the message named one.
 	fingerprint []byte
-	out         IngestOutcome
+	// older are its fingerprints under the older master key versions still configured.
+	older [][]byte
+	out   IngestOutcome
 }
 
 // checkMessage validates one message; pointer prefixes the field pointers.
@@ -140,6 +142,7 @@ func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now
 			bad("/cardNumber", err.Error())
 		} else if s.fingerprints != nil {
 			m.fingerprint = s.fingerprints.Fingerprint(p.AccountID, n)
+			m.older = s.olderFingerprints(p.AccountID, n)
 		}
 	default:
 		bad("/cardId", "either cardId or cardNumber is required")
@@ -416,9 +419,13 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 				seenID[id] = true
 				ids = append(ids, id)
 			}
-		} else if !seenFP[string(m.fingerprint)] {
-			seenFP[string(m.fingerprint)] = true
-			fps = append(fps, m.fingerprint)
+		} else {
+			for _, fp := range append([][]byte{m.fingerprint}, m.older...) {
+				if !seenFP[string(fp)] {
+					seenFP[string(fp)] = true
+					fps = append(fps, fp)
+				}
+			}
 		}
 	}
 	cardByID := map[uuid.UUID]Card{}
@@ -453,6 +460,12 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 			card, found = cardByID[*m.tx.RequestedCardID]
 		} else {
 			card, found = cardByFP[string(m.fingerprint)]
+			for _, fp := range m.older {
+				if found {
+					break
+				}
+				card, found = cardByFP[string(fp)]
+			}
 		}
 		t := m.tx
 		switch {
