@@ -21,6 +21,7 @@ func TestOperatorRevokedAcrossRestarts(t *testing.T) {
 			base := map[string]string{"DATA_DIR": t.TempDir(), "PUBLIC_URL": "http://subaccounts.test"}
 			if dialect == "postgres" {
 				base["DATABASE_URL"] = storetest.PostgresURL(t)
+				base["MASTER_KEY"] = testMasterKey
 			}
 			with := func(id, secret string) map[string]string {
 				env := map[string]string{"ADMIN_CLIENT_ID": id, "ADMIN_CLIENT_SECRET": secret}
