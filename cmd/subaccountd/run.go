@@ -121,15 +121,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Issuer:   is,
 		Ready:    db.Ping,
 		Logger:   log,
+
+		RequestTimeout: cfg.RequestTimeout,
 	})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A request's body must arrive within its deadline, and its answer (a 503 at the
+		// deadline included) gets a few seconds more to be written.
+		ReadTimeout:    cfg.RequestTimeout,
+		WriteTimeout:   cfg.RequestTimeout + writeSlack,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -152,6 +156,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	return nil
 }
+
+// writeSlack is how long past the request deadline an answer may take to be written.
+const writeSlack = 5 * time.Second
 
 // auditChainInterval is how often the audit chainer looks for unchained events: the
 // longest an event stays outside the hash chain when nobody reads the log.
