@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	opts = append(opts, subaccounts.WithLogger(log))
 	svc := subaccounts.NewService(db, opts...)
-	// Runs after the HTTP server stopped: messages already queued are still written.
+	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
 	go purgeIdempotencyKeys(ctx, svc, log)
 	// The audit chainer links the events every audited write leaves unchained. It stops
@@ -124,16 +124,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 		RequestTimeout: cfg.RequestTimeout,
 	})
+	// A request's body must arrive within its deadline, and its answer (a 503 at the
+	// deadline included) gets a few seconds more to be written. Every request's context
+	// derives from requests, which a shutdown running out of time cancels.
+	requests, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		// A request's body must arrive within its deadline, and its answer (a 503 at the
-		// deadline included) gets a few seconds more to be written.
-		ReadTimeout:    cfg.RequestTimeout,
-		WriteTimeout:   cfg.RequestTimeout + writeSlack,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ReadTimeout:       cfg.RequestTimeout,
+		WriteTimeout:      cfg.RequestTimeout + writeSlack,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return requests },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -145,15 +149,52 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := shutdown(srv, svc, cfg.ShutdownTimeout, cancelRequests, log); err != nil {
+		return err
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// shutdown stops srv and svc within timeout in total, whatever the database does: it
+// stops accepting, lets the running requests finish and the group commit write what is
+// queued. A little before the deadline it cancels what still runs — the requests'
+// contexts and the group commit's transactions — so each such request is answered (503)
+// while its connection is still open and nothing commits without its answer. It returns
+// nil when everything drained in time, and an error (logged) when the deadline forced it.
+func shutdown(srv *http.Server, svc *subaccounts.Service, timeout time.Duration, cancelRequests func(), log *slog.Logger) error {
+	start := time.Now()
+	log.Info("shutting down", slog.String("timeout", timeout.String()))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	// Cancelled requests need a moment to write their answers before the deadline.
+	answer := min(2*time.Second, timeout/4)
+	forceCtx, force := context.WithTimeout(ctx, timeout-answer)
+	defer force()
+	go func() {
+		<-forceCtx.Done()
+		if errors.Is(forceCtx.Err(), context.DeadlineExceeded) {
+			cancelRequests()
+			_ = svc.Shutdown(forceCtx)
+		}
+	}()
+	httpErr := srv.Shutdown(ctx)
+	if httpErr != nil {
+		// Connections still open past the deadline are dropped; the group commit was
+		// cancelled before, so none of them waits on a commit.
+		_ = srv.Close()
+	}
+	svcErr := svc.Shutdown(ctx)
+	forced := errors.Is(forceCtx.Err(), context.DeadlineExceeded)
+	force()
+	if err := errors.Join(httpErr, svcErr); err != nil || forced {
+		log.Error("shutdown forced by SHUTDOWN_TIMEOUT: requests still running were cancelled",
+			slog.String("timeout", timeout.String()), slog.Any("error", err))
+		return fmt.Errorf("shutdown: not drained within SHUTDOWN_TIMEOUT (%s)", timeout)
+	}
+	log.Info("shut down", slog.String("took", time.Since(start).Round(time.Millisecond).String()))
 	return nil
 }
 

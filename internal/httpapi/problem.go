@@ -195,10 +195,10 @@ const keyUnavailableLogged = "unavailableLogged"
 
 // isUnavailable reports whether err means a dependency could not answer in time rather
 // than that the request was wrong: the store's and the issuer's ErrUnavailable, the
-// request's deadline, and a service shutting down.
+// request's deadline, and a service shutting down (which cancels what still runs).
 func isUnavailable(err error) bool {
 	return errors.Is(err, subaccounts.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, subaccounts.ErrClosed)
+		errors.Is(err, context.Canceled) || errors.Is(err, subaccounts.ErrClosed)
 }
 
 // unavailableProblem is the 503 for err, with Retry-After, logged once per request as a
