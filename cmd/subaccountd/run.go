@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/config"
 	"github.com/cardseg/subaccounts/internal/httpapi"
@@ -71,15 +69,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		clients = is
 		issuerURL = cfg.PublicURL
 	} else {
-		jwksURL, err := discover(ctx, cfg.OIDCIssuerURL, log)
-		if err != nil {
+		keys = auth.NewKeySet(auth.DiscoveredJWKS(&http.Client{Timeout: 10 * time.Second}, cfg.OIDCIssuerURL), 30*time.Second)
+		if err := checkIssuer(ctx, keys, log); err != nil {
 			return err
 		}
-		keys = auth.NewKeySet(auth.RemoteJWKS(&http.Client{Timeout: 10 * time.Second}, jwksURL), 30*time.Second)
 	}
 	verifier := auth.NewVerifier(auth.Config{
 		Issuer: issuerURL, Audience: cfg.OIDCAudience, AccountClaim: cfg.AccountClaim,
-		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients,
+		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients, Logger: log,
 	})
 
 	fingerprints, generated, err := subaccounts.LoadFingerprinter(ctx, db, cfg.CardFingerprintKey, cfg.CardFingerprintKeyVersion)
@@ -205,31 +202,23 @@ const writeSlack = 5 * time.Second
 // longest an event stays outside the hash chain when nobody reads the log.
 const auditChainInterval = 200 * time.Millisecond
 
-// discover reads the external issuer's discovery document, retrying for a while because
-// an issuer started beside the service (docker compose) may come up later.
-func discover(ctx context.Context, issuerURL string, log *slog.Logger) (string, error) {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		p, err := oidc.NewProvider(ctx, issuerURL)
-		if err == nil {
-			var meta struct {
-				JWKSURI string `json:"jwks_uri"`
-			}
-			if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
-				return "", fmt.Errorf("OIDC_ISSUER_URL: discovery document has no jwks_uri")
-			}
-			return meta.JWKSURI, nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("OIDC_ISSUER_URL: discovery failed: %w", err)
-		}
-		log.Warn("issuer discovery failed; retrying", slog.String("error", err.Error()))
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+// checkIssuer fetches the external issuer's discovery document and key set once at
+// start. An issuer that answers with an unusable document is a configuration mistake and
+// stops the start; one that cannot be reached yet (started beside the service, say) is
+// not: the service starts, answers tokens 503 while it is away, and the key set retries
+// with its backoff.
+func checkIssuer(ctx context.Context, keys *auth.KeySet, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := keys.Refresh(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, auth.ErrBadDiscovery):
+		return fmt.Errorf("OIDC_ISSUER_URL: %w", err)
 	}
+	log.Warn("external issuer unreachable; tokens are answered 503 until it is back", slog.String("error", err.Error()))
+	return nil
 }
 
 // purgeIdempotencyKeys deletes expired idempotency keys at start and then hourly until
