@@ -47,6 +47,8 @@ func unavailable(err error) bool {
 		return unavailableSQLState(pgErr.Code)
 	}
 	var connectErr *pgconn.ConnectError
+	var opErr *net.OpError
+	// Not any net.Error: SQLite's errors implement it too, all of them.
 	var netErr net.Error
 	switch {
 	case errors.As(err, &connectErr),
@@ -64,7 +66,8 @@ func unavailable(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, syscall.EPIPE),
-		errors.As(err, &netErr):
+		errors.As(err, &opErr),
+		errors.As(err, &netErr) && netErr.Timeout():
 		return true
 	case errors.Is(err, sqlite3.BUSY), errors.Is(err, sqlite3.LOCKED),
 		// The embedded database's equivalents: still locked after busy_timeout (and the

@@ -51,6 +51,7 @@ func TestTranslateUnavailable(t *testing.T) {
 		{"sqlite busy", sqlite3.BUSY, true},
 		{"sqlite interrupted", sqlite3.INTERRUPT, true},
 		{"sqlite constraint", sqlite3.CONSTRAINT, false},
+		{"sqlite logic error", sqlite3.ERROR, false},
 		{"record not found", gorm.ErrRecordNotFound, false},
 		{"anything else", errors.New("json: cannot unmarshal"), false},
 	}
@@ -68,5 +69,25 @@ func TestTranslateUnavailable(t *testing.T) {
 				t.Errorf("translate(%v) no longer wraps the cause", tt.err)
 			}
 		})
+	}
+}
+
+// TestTranslateSQLiteErrors: SQLite's own errors (which implement net.Error, all of
+// them) are unavailable only when they say so.
+func TestTranslateSQLiteErrors(t *testing.T) {
+	t.Parallel()
+	d, err := OpenSQLite(t.Context(), t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	for _, stmt := range []string{"SELECT * FROM no_such_table", "INSERT INTO accounts (account_id) VALUES (NULL)"} {
+		err := d.gdb.Exec(stmt).Error
+		if err == nil {
+			t.Fatalf("%s succeeded", stmt)
+		}
+		if got := translate(err); errors.Is(got, subaccounts.ErrUnavailable) {
+			t.Errorf("%s: %v translated to unavailable", stmt, err)
+		}
 	}
 }
