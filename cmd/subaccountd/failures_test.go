@@ -31,10 +31,11 @@ const (
 // tenantEnv is one service run with an account, a tenant token allowed to enrol cards
 // and ingest messages, and one enrolled card.
 type tenantEnv struct {
-	s      *server
-	op     string
-	tenant string
-	cardID string
+	s         *server
+	op        string
+	tenant    string
+	accountID string
+	cardID    string
 }
 
 func startOn(t *testing.T, c *cluster, extra map[string]string) *server {
@@ -66,6 +67,7 @@ func setUpTenant(t *testing.T, s *server) tenantEnv {
 	if code != 201 {
 		t.Fatalf("create client: %d %v", code, client)
 	}
+	e.accountID = acct["id"].(string)
 	e.tenant = tokenFor(t, s.url, client["clientId"].(string), client["clientSecret"].(string))
 	code, sub := call(t, "POST", s.url+"/v1/subaccounts", e.tenant, map[string]any{"name": "Shop", "configurations": usa})
 	if code != 201 {
@@ -271,15 +273,19 @@ func TestPostgresFailures(t *testing.T) {
 		if a := e.ingest("stopped-before"); a.code != 201 {
 			t.Fatalf("ingest: %+v", a)
 		}
-		// A token whose client the service has not looked up yet: its check needs the
-		// database too.
-		fresh := tokenFor(t, s.url, failAdminID, failAdminSecret)
+		// A token whose client the service has not checked yet: the token check itself
+		// needs the database.
+		code, client := call(t, "POST", s.url+"/v1/accounts/"+e.accountID+"/clients", e.op, map[string]any{"name": "fresh", "scopes": []string{"subaccounts:read"}})
+		if code != 201 {
+			t.Fatalf("create client: %d %v", code, client)
+		}
+		fresh := tokenFor(t, s.url, client["clientId"].(string), client["clientSecret"].(string))
 		c.stop()
 		requests := map[string]answer{
 			"ingest":             e.ingest("stopped-down"),
 			"operator list":      do("GET", s.url+"/v1/accounts", e.op, nil),
 			"tenant list":        do("GET", s.url+"/v1/subaccounts", e.tenant, nil),
-			"unchecked token":    do("GET", s.url+"/v1/accounts", fresh, nil),
+			"unchecked token":    do("GET", s.url+"/v1/subaccounts", fresh, nil),
 			"token request":      tokenRequest(s.url),
 			"ingest (2nd)":       e.ingest("stopped-down-2"),
 			"subaccount created": do("POST", s.url+"/v1/subaccounts", e.tenant, map[string]any{"name": "Down"}),
@@ -287,6 +293,9 @@ func TestPostgresFailures(t *testing.T) {
 		for what, a := range requests {
 			wantUnavailable(t, what, a)
 			wantOneWarning(t, s, what, a)
+		}
+		if lines := logLines(t, s, requests["unchecked token"].requestID); !strings.Contains(fmt.Sprint(lines), "check client") {
+			t.Errorf("the unchecked token's 503 did not come from the client check: %v", lines)
 		}
 		if strings.Contains(s.stderr.String(), `"level":"ERROR"`) {
 			t.Errorf("ERROR lines while the database was down:\n%s", grepLines(s.stderr.String(), `"level":"ERROR"`))
@@ -297,8 +306,8 @@ func TestPostgresFailures(t *testing.T) {
 			return e.ingest(fmt.Sprintf("stopped-after-%d", time.Now().UnixNano())).code == 201
 		})
 		t.Logf("recovered %s after PostgreSQL started again", took.Round(time.Millisecond))
-		if a := do("GET", s.url+"/v1/accounts", fresh, nil); a.code != 200 {
-			t.Errorf("operator list after recovery: %+v", a)
+		if a := do("GET", s.url+"/v1/subaccounts", fresh, nil); a.code != 200 {
+			t.Errorf("the unchecked token after recovery: %+v", a)
 		}
 		if err := s.stop(); err != nil {
 			t.Errorf("shutdown: %v", err)
