@@ -125,10 +125,35 @@ func do(method, u, token string, body any) answer {
 }
 
 func (e tenantEnv) ingest(ntid string) answer {
-	return do("POST", e.s.url+"/v1/transactions", e.tenant, map[string]any{
+	return do("POST", e.s.url+"/v1/transactions", e.tenant, e.message(ntid))
+}
+
+func (e tenantEnv) message(ntid string) map[string]any {
+	return map[string]any{
 		"networkTransactionId": ntid, "type": "auth", "cardId": e.cardID, "amount": 100, "currency": "USD",
 		"datetime": "2026-11-20T10:00:00Z", "merchant": map[string]any{"name": "Diner", "mcc": "5812", "countryCode": "USA"},
-	})
+	}
+}
+
+// createSubaccountIdempotently creates a subaccount under an Idempotency-Key: the
+// request runs inside one database transaction with its key.
+func (e tenantEnv) createSubaccountIdempotently(name, key string) answer {
+	b, _ := json.Marshal(map[string]any{"name": name})
+	req, _ := http.NewRequest("POST", e.s.url+"/v1/subaccounts", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.tenant)
+	req.Header.Set("Idempotency-Key", key)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return answer{err: err, took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	var p struct {
+		Type string `json:"type"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	return answer{code: resp.StatusCode, problem: p.Type, retry: resp.Header.Get("Retry-After"), requestID: resp.Header.Get("X-Request-Id"), took: time.Since(start)}
 }
 
 // ingestMany sends n messages named prefix-i at once and returns each one's answer.
@@ -321,6 +346,9 @@ func TestPostgresFailures(t *testing.T) {
 		c.freeze()
 		during := e.ingestMany("frozen-during", 8)
 		list := do("GET", s.url+"/v1/accounts", e.op, nil)
+		idem := e.createSubaccountIdempotently("Frozen", "frozen-key")
+		wantUnavailable(t, "idempotent create", idem)
+		wantOneWarning(t, s, "idempotent create", idem)
 		for ntid, a := range during {
 			wantUnavailable(t, ntid, a)
 		}
@@ -332,6 +360,10 @@ func TestPostgresFailures(t *testing.T) {
 		})
 		t.Logf("recovered %s after PostgreSQL thawed", took.Round(time.Millisecond))
 		after := e.ingestMany("frozen-after-batch", 8)
+		// The key's claim rolled back with the request: the same request runs afresh.
+		if a := e.createSubaccountIdempotently("Frozen", "frozen-key"); a.code != 201 {
+			t.Errorf("idempotent create after the thaw: %+v, want 201 (not a replay of the 503)", a)
+		}
 		for _, set := range []struct {
 			prefix  string
 			answers map[string]answer
