@@ -349,9 +349,13 @@ func TestPostgresFailures(t *testing.T) {
 		idem := e.createSubaccountIdempotently("Frozen", "frozen-key")
 		wantUnavailable(t, "idempotent create", idem)
 		wantOneWarning(t, s, "idempotent create", idem)
+		slowest := list.took
 		for ntid, a := range during {
 			wantUnavailable(t, ntid, a)
+			slowest = max(slowest, a.took)
 		}
+		t.Logf("with PostgreSQL frozen, the slowest of %d requests was answered 503 after %s (REQUEST_TIMEOUT %s)",
+			len(during)+2, slowest.Round(time.Millisecond), failRequestTimeout)
 		wantUnavailable(t, "operator list", list)
 		wantOneWarning(t, s, "operator list", list)
 		c.thaw()
