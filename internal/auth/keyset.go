@@ -53,6 +53,8 @@ type KeySet struct {
 	failures int
 	lastErr  *FetchError
 	retryAt  time.Time
+	// inflight is closed when the fetch running now ends; nil when none runs.
+	inflight chan struct{}
 }
 
 // The backoff of a failing key set.
@@ -106,10 +108,13 @@ func (k *KeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 func (k *KeySet) Refresh(ctx context.Context) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if err := k.fetchLocked(ctx); err != nil {
-		return err
+	for k.inflight != nil {
+		wait := k.inflight
+		k.mu.Unlock()
+		<-wait
+		k.mu.Lock()
 	}
-	return nil
+	return k.fetchLocked(ctx)
 }
 
 func (k *KeySet) verifySignature(ctx context.Context, jwt string) ([]byte, error) {
@@ -156,36 +161,62 @@ var (
 )
 
 // keysFor returns the cached keys matching kid (all keys when kid is empty). With refetch
-// it first refreshes the cache, unless that happened less than minRefetch ago.
+// it first refreshes the cache, unless that happened less than minRefetch ago. One fetch
+// runs at a time, without the lock: the others wait for it, each only until its own
+// context ends, so an issuer that does not answer cannot hold requests past their
+// deadline.
 func (k *KeySet) keysFor(ctx context.Context, kid string, refetch bool) ([]jose.JSONWebKey, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	now := k.now()
-	var due bool
-	switch {
-	case k.lastErr != nil:
-		// Failing: retry after the backoff, whether or not this token's kid is known.
-		due = !now.Before(k.retryAt)
-	case k.lastFetch.IsZero():
-		due = true
-	case refetch:
-		due = now.Sub(k.lastFetch) >= k.minRefetch
+	for k.due(refetch) {
+		if k.inflight == nil {
+			_ = k.fetchLocked(ctx)
+			break
+		}
+		// Someone else's fetch answers for this request too.
+		wait := k.inflight
+		k.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, &FetchError{Err: ctx.Err()}
+		}
+		k.mu.Lock()
 	}
-	if due {
-		_ = k.fetchLocked(ctx)
-	}
-	out := k.matching(kid)
-	if len(out) == 0 && k.lastErr != nil {
+	out, lastErr := k.matching(kid), k.lastErr
+	k.mu.Unlock()
+	if len(out) == 0 && lastErr != nil {
 		// The key may be one the issuer published while it could not be reached.
-		return nil, k.lastErr
+		return nil, lastErr
 	}
 	return out, nil
 }
 
+// due reports whether the key set should be fetched now. k.mu is held.
+func (k *KeySet) due(refetch bool) bool {
+	now := k.now()
+	switch {
+	case k.lastErr != nil:
+		// Failing: retry after the backoff, whether or not this token's kid is known.
+		return !now.Before(k.retryAt)
+	case k.lastFetch.IsZero():
+		return true
+	case refetch:
+		return now.Sub(k.lastFetch) >= k.minRefetch
+	}
+	return false
+}
+
 // fetchLocked fetches the key set, keeping the old keys and starting or extending the
-// backoff when that fails. k.mu is held.
+// backoff when that fails. It is called with k.mu held and no fetch in flight, and
+// releases k.mu while fetching.
 func (k *KeySet) fetchLocked(ctx context.Context) error {
+	done := make(chan struct{})
+	k.inflight = done
+	k.mu.Unlock()
 	set, err := k.fetch(ctx)
+	k.mu.Lock()
+	k.inflight = nil
+	close(done)
 	now := k.now()
 	k.lastFetch = now
 	k.fetches++

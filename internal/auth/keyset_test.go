@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -398,5 +399,57 @@ func TestRemoteJWKS(t *testing.T) {
 				t.Errorf("keys = %+v, want one with kid %s", set.Keys, a.kid)
 			}
 		})
+	}
+}
+
+// TestKeySetHungIssuer: an issuer that does not answer holds no request past its own
+// deadline, neither the one fetching nor those waiting for that fetch, and the answer is
+// an outage.
+func TestKeySetHungIssuer(t *testing.T) {
+	t.Parallel()
+	a := key(t, "a")
+	release := make(chan struct{})
+	var calls atomic.Int32
+	ks := NewKeySet(func(ctx context.Context) (jose.JSONWebKeySet, error) {
+		calls.Add(1)
+		select {
+		case <-release:
+			return jwks(a), nil
+		case <-ctx.Done():
+			return jose.JSONWebKeySet{}, ctx.Err()
+		}
+	}, time.Minute)
+	defer close(release)
+	tok := sign(t, a, baseClaims(), signOpts{})
+	verify := func(timeout time.Duration) (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		start := time.Now()
+		_, err := ks.VerifySignature(ctx, tok)
+		return time.Since(start), err
+	}
+	var wg sync.WaitGroup
+	// The first request fetches, with a long deadline; the others wait behind it with
+	// short ones.
+	wg.Go(func() {
+		if _, err := verify(2 * time.Second); !errors.Is(err, subaccounts.ErrUnavailable) {
+			t.Errorf("the fetching request: %v, want unavailable", err)
+		}
+	})
+	time.Sleep(50 * time.Millisecond)
+	for i := range 4 {
+		wg.Go(func() {
+			took, err := verify(100 * time.Millisecond)
+			if took > 700*time.Millisecond {
+				t.Errorf("waiting request %d answered after %s, want by its 100ms deadline", i, took)
+			}
+			if !errors.Is(err, subaccounts.ErrUnavailable) {
+				t.Errorf("waiting request %d: %v, want unavailable", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d fetches for 5 concurrent requests, want 1", n)
 	}
 }
