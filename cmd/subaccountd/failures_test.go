@@ -21,9 +21,9 @@ import (
 // which they stop, start, freeze (SIGSTOP) and thaw. The request deadline is short so a
 // frozen database is seen quickly; slack is what the checks allow beyond it.
 const (
-	failRequestTimeout  = time.Second
-	failShutdownTimeout = 5 * time.Second
-	slack               = 1500 * time.Millisecond
+	failRequestTimeout  = timeScale * time.Second
+	failShutdownTimeout = timeScale * 5 * time.Second
+	slack               = timeScale * 1500 * time.Millisecond
 	failAdminID         = "operator-failures"
 	failAdminSecret     = "failures-operator-secret-0123"
 )
@@ -407,7 +407,8 @@ func TestPostgresFailures(t *testing.T) {
 
 	t.Run("shutdown forced by its deadline", func(t *testing.T) {
 		// Requests may wait longer than the shutdown: the deadline cancels them.
-		s := startOn(t, c, map[string]string{"REQUEST_TIMEOUT": "1m", "SHUTDOWN_TIMEOUT": "2s"})
+		forcedTimeout := timeScale * 2 * time.Second
+		s := startOn(t, c, map[string]string{"REQUEST_TIMEOUT": "1m", "SHUTDOWN_TIMEOUT": forcedTimeout.String()})
 		e := setUpTenant(t, s)
 		c.freeze()
 		defer c.thaw()
@@ -417,9 +418,9 @@ func TestPostgresFailures(t *testing.T) {
 		begin := time.Now()
 		err := s.stop()
 		took := time.Since(begin)
-		t.Logf("forced shutdown took %s (SHUTDOWN_TIMEOUT 2s)", took.Round(time.Millisecond))
-		if took > 2*time.Second+slack {
-			t.Errorf("shutdown took %s, want within SHUTDOWN_TIMEOUT 2s", took)
+		t.Logf("forced shutdown took %s (SHUTDOWN_TIMEOUT %s)", took.Round(time.Millisecond), forcedTimeout)
+		if took > forcedTimeout+slack {
+			t.Errorf("shutdown took %s, want within SHUTDOWN_TIMEOUT %s", took, forcedTimeout)
 		}
 		if err == nil {
 			t.Error("run returned nil after the deadline forced the shutdown; want an error (non-zero exit)")
