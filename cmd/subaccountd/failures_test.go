@@ -53,27 +53,27 @@ func startOn(t *testing.T, c *cluster, extra map[string]string) *server {
 
 func setUpTenant(t *testing.T, s *server) tenantEnv {
 	t.Helper()
-	e := tenantEnv{s: s, op: tokenFor(t, s.url, failAdminID, failAdminSecret)}
+	e := tenantEnv{s: s, op: setupToken(t, s.url, failAdminID, failAdminSecret)}
 	usa := []any{map[string]any{"countries": []string{"USA"}, "networks": []string{"VISA"}}}
-	code, acct := call(t, "POST", s.url+"/v1/accounts", e.op, map[string]any{
+	code, acct := setupCall(t, "POST", s.url+"/v1/accounts", e.op, map[string]any{
 		"name": "Acme", "contract": map[string]any{"maxSubaccounts": 5, "configurations": usa},
 	})
 	if code != 201 {
 		t.Fatalf("create account: %d %v", code, acct)
 	}
-	code, client := call(t, "POST", s.url+"/v1/accounts/"+acct["id"].(string)+"/clients", e.op, map[string]any{
+	code, client := setupCall(t, "POST", s.url+"/v1/accounts/"+acct["id"].(string)+"/clients", e.op, map[string]any{
 		"name": "feed", "scopes": []string{"subaccounts:read", "subaccounts:write", "cards:write", "transactions:read", "transactions:write"},
 	})
 	if code != 201 {
 		t.Fatalf("create client: %d %v", code, client)
 	}
 	e.accountID = acct["id"].(string)
-	e.tenant = tokenFor(t, s.url, client["clientId"].(string), client["clientSecret"].(string))
-	code, sub := call(t, "POST", s.url+"/v1/subaccounts", e.tenant, map[string]any{"name": "Shop", "configurations": usa})
+	e.tenant = setupToken(t, s.url, client["clientId"].(string), client["clientSecret"].(string))
+	code, sub := setupCall(t, "POST", s.url+"/v1/subaccounts", e.tenant, map[string]any{"name": "Shop", "configurations": usa})
 	if code != 201 {
 		t.Fatalf("create subaccount: %d %v", code, sub)
 	}
-	code, card := call(t, "POST", s.url+"/v1/subaccounts/"+sub["id"].(string)+"/cards", e.tenant, map[string]any{
+	code, card := setupCall(t, "POST", s.url+"/v1/subaccounts/"+sub["id"].(string)+"/cards", e.tenant, map[string]any{
 		"number": "4111111111111111", "expMonth": 12, "expYear": time.Now().Year() + 2, "countryCode": "USA", "termsOfUse": true,
 	})
 	if code != 201 {
@@ -81,6 +81,43 @@ func setUpTenant(t *testing.T, s *server) tenantEnv {
 	}
 	e.cardID = card["id"].(string)
 	return e
+}
+
+// setupCall is call for the steps before the fault: it retries a 503, which a machine
+// busy enough (the race detector, other tests) can cause on the bcrypt-heavy steps
+// under the tests' short deadline.
+func setupCall(t *testing.T, method, u, token string, body any) (int, map[string]any) {
+	t.Helper()
+	for range 4 {
+		code, m := call(t, method, u, token, body)
+		if code != http.StatusServiceUnavailable {
+			return code, m
+		}
+	}
+	return call(t, method, u, token, body)
+}
+
+// setupToken is tokenFor with setupCall's retries.
+func setupToken(t *testing.T, base, id, secret string) string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+	for range 5 {
+		resp, err := http.PostForm(base+"/oauth2/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tr map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&tr)
+		resp.Body.Close()
+		if tok, _ := tr["access_token"].(string); resp.StatusCode == 200 && tok != "" {
+			return tok
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("token: %d %v", resp.StatusCode, tr)
+		}
+	}
+	t.Fatal("token: 503 five times")
+	return ""
 }
 
 // answer is what one request got back; code 0 means no answer at all.
@@ -300,18 +337,18 @@ func TestPostgresFailures(t *testing.T) {
 		}
 		// A token whose client the service has not checked yet: the token check itself
 		// needs the database.
-		code, client := call(t, "POST", s.url+"/v1/accounts/"+e.accountID+"/clients", e.op, map[string]any{"name": "fresh", "scopes": []string{"subaccounts:read"}})
+		code, client := setupCall(t, "POST", s.url+"/v1/accounts/"+e.accountID+"/clients", e.op, map[string]any{"name": "fresh", "scopes": []string{"subaccounts:read"}})
 		if code != 201 {
 			t.Fatalf("create client: %d %v", code, client)
 		}
-		fresh := tokenFor(t, s.url, client["clientId"].(string), client["clientSecret"].(string))
+		fresh := setupToken(t, s.url, client["clientId"].(string), client["clientSecret"].(string))
 		c.stop()
 		requests := map[string]answer{
 			"ingest":             e.ingest("stopped-down"),
 			"operator list":      do("GET", s.url+"/v1/accounts", e.op, nil),
 			"tenant list":        do("GET", s.url+"/v1/subaccounts", e.tenant, nil),
 			"unchecked token":    do("GET", s.url+"/v1/subaccounts", fresh, nil),
-			"token request":      tokenRequest(s.url),
+			"token request":      tokenRequest(s.url, failAdminID, failAdminSecret),
 			"ingest (2nd)":       e.ingest("stopped-down-2"),
 			"subaccount created": do("POST", s.url+"/v1/subaccounts", e.tenant, map[string]any{"name": "Down"}),
 		}
@@ -478,8 +515,8 @@ func TestPostgresFailures(t *testing.T) {
 	})
 }
 
-func tokenRequest(base string) answer {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {failAdminID}, "client_secret": {failAdminSecret}}
+func tokenRequest(base, id, secret string) answer {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
 	start := time.Now()
 	resp, err := http.PostForm(base+"/oauth2/token", form)
 	if err != nil {
