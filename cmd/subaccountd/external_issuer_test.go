@@ -390,7 +390,7 @@ func TestExternalIssuerHydra(t *testing.T) {
 	if bin == "" {
 		t.Skip("Hydra recipe not run: set HYDRA_BIN to a hydra 2.x binary built with -tags sqlite")
 	}
-	public, admin := freePort(t), freePort(t)
+	public, admin := freeAddr(t), freeAddr(t)
 	adminURL := "http://" + admin
 	hook := httptest.NewServer(hydraTokenHook(t, adminURL))
 	t.Cleanup(hook.Close)
@@ -542,8 +542,8 @@ func hydraClient(t *testing.T, bin, adminURL, name, scopes, metadata string) (st
 	return c.ID, c.Secret
 }
 
-// freePort returns a loopback host:port nobody listens on (for a moment).
-func freePort(t *testing.T) string {
+// freeAddr returns a loopback host:port nobody listens on (for a moment).
+func freeAddr(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

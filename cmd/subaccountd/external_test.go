@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +26,8 @@ type externalIssuer struct {
 	mu       sync.Mutex
 	keys     []jose.JSONWebKey // private keys; the JWKS serves their public halves
 	jwksHits int
+	// down makes discovery and the JWKS answer 503, as an issuer being restarted does.
+	down atomic.Bool
 }
 
 func newExternalIssuer(t *testing.T) *externalIssuer {
@@ -32,12 +36,20 @@ func newExternalIssuer(t *testing.T) *externalIssuer {
 	x.rotate(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		if x.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"issuer": x.srv.URL, "jwks_uri": x.srv.URL + "/keys",
 			"id_token_signing_alg_values_supported": []string{"RS256"},
 		})
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
+		if x.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		x.jwksHits++
@@ -162,4 +174,79 @@ func foreignToken(t *testing.T, issuer, account string) string {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// TestExternalIssuerOutage: the service starts while its issuer is down and answers
+// tokens 503 with Retry-After (an outage, not a bad token) until the issuer is back;
+// then the next try after the key set's backoff (1 s, 2 s, …) accepts them — not 30 s
+// later. A token refused for what it is says why, and the log names the reason without
+// the token.
+func TestExternalIssuerOutage(t *testing.T) {
+	x := newExternalIssuer(t)
+	x.down.Store(true)
+	s := start(t, map[string]string{"DATA_DIR": t.TempDir(), "OIDC_ISSUER_URL": x.srv.URL})
+	if !strings.Contains(s.stderr.String(), "external issuer unreachable") {
+		t.Errorf("no warning about the unreachable issuer at start: %s", s.stderr)
+	}
+	op := x.token(t, map[string]any{"scope": "accounts:admin"})
+	for range 3 {
+		code, p, h := callHeaders(t, "GET", s.url+"/v1/accounts", op)
+		if code != http.StatusServiceUnavailable || p["type"] != "/problems/unavailable" || h.Get("Retry-After") == "" {
+			t.Fatalf("with the issuer down: %d %v Retry-After %q, want 503 /problems/unavailable with Retry-After", code, p, h.Get("Retry-After"))
+		}
+	}
+
+	x.down.Store(false)
+	back := time.Now()
+	for {
+		code, p, _ := callHeaders(t, "GET", s.url+"/v1/accounts", op)
+		if code == http.StatusOK {
+			break
+		}
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("while the key set recovers: %d %v, want 503 or 200", code, p)
+		}
+		if time.Since(back) > 10*time.Second {
+			t.Fatalf("still 503 %s after the issuer came back", time.Since(back))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("accepted %s after the issuer came back", time.Since(back).Round(time.Millisecond))
+
+	// Down again: tokens under the cached key keep working.
+	x.down.Store(true)
+	if code, p, _ := callHeaders(t, "GET", s.url+"/v1/accounts", op); code != http.StatusOK {
+		t.Errorf("token under a cached key during an outage: %d %v", code, p)
+	}
+
+	// A bad token is still 401, and says why.
+	wrongAud := x.token(t, map[string]any{"scope": "accounts:admin", "aud": "someone-else"})
+	code, p, _ := callHeaders(t, "GET", s.url+"/v1/accounts", wrongAud)
+	if code != http.StatusUnauthorized || p["detail"] != "wrong audience" {
+		t.Errorf("token for another audience: %d %v, want 401 naming the wrong audience", code, p)
+	}
+	logs := s.stderr.String()
+	if !strings.Contains(logs, `"msg":"token refused"`) || !strings.Contains(logs, `"reason":"wrong audience"`) {
+		t.Errorf("no INFO line naming the refusal's reason")
+	}
+	if strings.Contains(logs, wrongAud) || strings.Contains(logs, op) {
+		t.Error("a token was logged")
+	}
+}
+
+// callHeaders is call for a body-less request that also returns the response headers.
+func callHeaders(t *testing.T, method, u, token string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m, resp.Header
 }

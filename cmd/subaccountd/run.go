@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/config"
 	"github.com/cardseg/subaccounts/internal/httpapi"
@@ -87,15 +85,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		clients = is
 		issuerURL = cfg.PublicURL
 	} else {
-		jwksURL, err := discover(ctx, cfg.OIDCIssuerURL, log)
-		if err != nil {
+		keys = auth.NewKeySet(auth.DiscoveredJWKS(&http.Client{Timeout: 10 * time.Second}, cfg.OIDCIssuerURL), 30*time.Second)
+		if err := checkIssuer(ctx, keys, log); err != nil {
 			return err
 		}
-		keys = auth.NewKeySet(auth.RemoteJWKS(&http.Client{Timeout: 10 * time.Second}, jwksURL), 30*time.Second)
 	}
 	verifier := auth.NewVerifier(auth.Config{
 		Issuer: issuerURL, Audience: cfg.OIDCAudience, AccountClaim: cfg.AccountClaim,
-		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients,
+		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients, Logger: log,
 	})
 
 	opts := []subaccounts.Option{
@@ -109,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	opts = append(opts, subaccounts.WithLogger(log))
 	svc := subaccounts.NewService(db, opts...)
-	// Runs after the HTTP server stopped: messages already queued are still written.
+	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
 	go purgeIdempotencyKeys(ctx, svc, log)
 	// The audit chainer links the events every audited write leaves unchained. It stops
@@ -130,15 +127,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Issuer:   is,
 		Ready:    db.Ping,
 		Logger:   log,
+
+		RequestTimeout: cfg.RequestTimeout,
 	})
+	// A request's body must arrive within its deadline, and its answer (a 503 at the
+	// deadline included) gets a few seconds more to be written. Every request's context
+	// derives from requests, which a shutdown running out of time cancels.
+	requests, cancelRequests := context.WithCancel(context.Background())
+	defer cancelRequests()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		ReadTimeout:       cfg.RequestTimeout,
+		WriteTimeout:      cfg.RequestTimeout + writeSlack,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return requests },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -150,11 +155,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := shutdown(srv, svc, cfg.ShutdownTimeout, cancelRequests, log); err != nil {
+		return err
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -162,35 +164,70 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// shutdown stops srv and svc within timeout in total, whatever the database does: it
+// stops accepting, lets the running requests finish and the group commit write what is
+// queued. A little before the deadline it cancels what still runs — the requests'
+// contexts and the group commit's transactions — so each such request is answered (503)
+// while its connection is still open and nothing commits without its answer. It returns
+// nil when everything drained in time, and an error (logged) when the deadline forced it.
+func shutdown(srv *http.Server, svc *subaccounts.Service, timeout time.Duration, cancelRequests func(), log *slog.Logger) error {
+	start := time.Now()
+	log.Info("shutting down", slog.String("timeout", timeout.String()))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	// Cancelled requests need a moment to write their answers before the deadline.
+	answer := min(2*time.Second, timeout/4)
+	forceCtx, force := context.WithTimeout(ctx, timeout-answer)
+	defer force()
+	go func() {
+		<-forceCtx.Done()
+		if errors.Is(forceCtx.Err(), context.DeadlineExceeded) {
+			cancelRequests()
+			_ = svc.Shutdown(forceCtx)
+		}
+	}()
+	httpErr := srv.Shutdown(ctx)
+	if httpErr != nil {
+		// Connections still open past the deadline are dropped; the group commit was
+		// cancelled before, so none of them waits on a commit.
+		_ = srv.Close()
+	}
+	svcErr := svc.Shutdown(ctx)
+	forced := errors.Is(forceCtx.Err(), context.DeadlineExceeded)
+	force()
+	if err := errors.Join(httpErr, svcErr); err != nil || forced {
+		log.Error("shutdown forced by SHUTDOWN_TIMEOUT: requests still running were cancelled",
+			slog.String("timeout", timeout.String()), slog.Any("error", err))
+		return fmt.Errorf("shutdown: not drained within SHUTDOWN_TIMEOUT (%s)", timeout)
+	}
+	log.Info("shut down", slog.String("took", time.Since(start).Round(time.Millisecond).String()))
+	return nil
+}
+
+// writeSlack is how long past the request deadline an answer may take to be written.
+const writeSlack = 5 * time.Second
+
 // auditChainInterval is how often the audit chainer looks for unchained events: the
 // longest an event stays outside the hash chain when nobody reads the log.
 const auditChainInterval = 200 * time.Millisecond
 
-// discover reads the external issuer's discovery document, retrying for a while because
-// an issuer started beside the service (docker compose) may come up later.
-func discover(ctx context.Context, issuerURL string, log *slog.Logger) (string, error) {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		p, err := oidc.NewProvider(ctx, issuerURL)
-		if err == nil {
-			var meta struct {
-				JWKSURI string `json:"jwks_uri"`
-			}
-			if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
-				return "", fmt.Errorf("OIDC_ISSUER_URL: discovery document has no jwks_uri")
-			}
-			return meta.JWKSURI, nil
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("OIDC_ISSUER_URL: discovery failed: %w", err)
-		}
-		log.Warn("issuer discovery failed; retrying", slog.String("error", err.Error()))
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+// checkIssuer fetches the external issuer's discovery document and key set once at
+// start. An issuer that answers with an unusable document is a configuration mistake and
+// stops the start; one that cannot be reached yet (started beside the service, say) is
+// not: the service starts, answers tokens 503 while it is away, and the key set retries
+// with its backoff.
+func checkIssuer(ctx context.Context, keys *auth.KeySet, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := keys.Refresh(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, auth.ErrBadDiscovery):
+		return fmt.Errorf("OIDC_ISSUER_URL: %w", err)
 	}
+	log.Warn("external issuer unreachable; tokens are answered 503 until it is back", slog.String("error", err.Error()))
+	return nil
 }
 
 // purgeIdempotencyKeys deletes expired idempotency keys at start and then hourly until

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -27,8 +29,13 @@ const MaxHeaderBytes = 8 << 10
 // MaxFutureIAT is how far in the future an iat may lie (clock skew).
 const MaxFutureIAT = 60 * time.Second
 
-// Error is a refused token. Its message is safe to return to the client.
-type Error struct{ Description string }
+// Error is a refused token. Its Description names the class of failure ("token
+// expired", "wrong audience", …) and is safe to return to the client; cause, when set,
+// is what the verification library said, for the log.
+type Error struct {
+	Description string
+	cause       string
+}
 
 func (e *Error) Error() string { return "invalid token: " + e.Description }
 
@@ -51,6 +58,9 @@ type Config struct {
 	// Clients, when set, is asked whether the token's client is still active.
 	Clients ClientChecker
 	Now     func() time.Time
+	// Logger receives one INFO line per refused token, naming why (never the token);
+	// nil discards them.
+	Logger *slog.Logger
 	// CacheSize bounds the verified-token cache; 0 means DefaultCacheSize, negative
 	// disables it.
 	CacheSize int
@@ -96,6 +106,9 @@ func NewVerifier(cfg Config) *Verifier {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = DefaultCacheSize
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Verifier{cfg: cfg, v: v, cache: map[[sha256.Size]byte]cachedToken{}}
 }
 
@@ -118,8 +131,29 @@ type claims struct {
 	SubaccountID json.RawMessage `json:"subaccount_id"`
 }
 
-// Verify checks an Authorization header value and returns the token's contents.
+// Verify checks an Authorization header value and returns the token's contents. A
+// refused token is an *Error (logged at INFO with its reason); an issuer or database that
+// could not be asked is an error wrapping subaccounts.ErrUnavailable.
 func (v *Verifier) Verify(ctx context.Context, header string) (Token, error) {
+	tok, err := v.check(ctx, header)
+	var ae *Error
+	if errors.As(err, &ae) {
+		attrs := []slog.Attr{slog.String("reason", ae.Description)}
+		if ae.cause != "" {
+			attrs = append(attrs, slog.String("detail", scrubDigits(ae.cause)))
+		}
+		v.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "token refused", attrs...)
+	}
+	return tok, err
+}
+
+// digitRun is a run of digits as long as a card number; a claim the log names may hold
+// anything a client put there.
+var digitRun = regexp.MustCompile(`[0-9]{13,}`)
+
+func scrubDigits(s string) string { return digitRun.ReplaceAllString(s, "[redacted]") }
+
+func (v *Verifier) check(ctx context.Context, header string) (Token, error) {
 	if len(header) > MaxHeaderBytes {
 		return Token{}, invalid("authorization header too large")
 	}
@@ -186,13 +220,10 @@ func (v *Verifier) verifyCached(ctx context.Context, raw string) (Token, error) 
 // verify runs go-oidc's checks and this package's on raw, and returns the token and its
 // expiry.
 func (v *Verifier) verify(ctx context.Context, raw string) (Token, time.Time, error) {
-	idt, err := v.v.Verify(ctx, raw)
+	o := &outcome{}
+	idt, err := v.v.Verify(context.WithValue(ctx, outcomeKey{}, o), raw)
 	if err != nil {
-		var expired *oidc.TokenExpiredError
-		if errors.As(err, &expired) {
-			return Token{}, time.Time{}, invalid("token expired")
-		}
-		return Token{}, time.Time{}, invalid("token could not be verified")
+		return Token{}, time.Time{}, refusal(err, o.err)
 	}
 	var c claims
 	var all map[string]json.RawMessage
@@ -237,6 +268,49 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Token, time.Time, er
 	tok := Token{Principal: p}
 	tok.Principal.AccountID, tok.AccountErr = accountClaim(all[v.cfg.AccountClaim], v.cfg.AccountClaim)
 	return tok, exp, nil
+}
+
+// outcome carries the key set's own error past go-oidc, which keeps only its text.
+type outcome struct{ err error }
+
+type outcomeKey struct{}
+
+// refusal classifies a go-oidc verification error; sigErr is what this package's
+// KeySet said, if it was asked. An unreachable key set is returned as it is (an
+// outage, 503); anything else becomes an *Error naming the class of failure.
+func refusal(err, sigErr error) error {
+	if sigErr != nil {
+		var fe *FetchError
+		var ae *Error
+		switch {
+		case errors.As(sigErr, &fe):
+			return fe
+		case errors.As(sigErr, &ae):
+			return &Error{Description: ae.Description, cause: sigErr.Error()}
+		}
+		return &Error{Description: "bad signature", cause: sigErr.Error()}
+	}
+	var expired *oidc.TokenExpiredError
+	if errors.As(err, &expired) {
+		return &Error{Description: "token expired", cause: err.Error()}
+	}
+	msg := err.Error()
+	for _, c := range []struct{ marker, class string }{
+		{"issued by a different provider", "wrong issuer"},
+		{"expected audience", "wrong audience"},
+		{"before the nbf", "token not yet valid"},
+		{"unexpected signature algorithm", "unsupported signing algorithm"},
+		{"malformed jwt", "malformed token"},
+		{"not signed", "malformed token"},
+		{"multiple signatures", "malformed token"},
+		{"failed to verify signature", "bad signature"},
+		{"failed to unmarshal claims", "malformed claims"},
+	} {
+		if strings.Contains(msg, c.marker) {
+			return &Error{Description: c.class, cause: msg}
+		}
+	}
+	return &Error{Description: "token could not be verified", cause: msg}
 }
 
 func accountClaim(raw json.RawMessage, name string) (uuid.UUID, error) {

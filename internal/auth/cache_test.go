@@ -114,6 +114,6 @@ func TestVerifiedTokenCache(t *testing.T) {
 			t.Fatalf("token under the new key: %v", err)
 		}
 		_, err := v.Verify(ctx, header)
-		assertRefused(t, err, "could not be verified")
+		assertRefused(t, err, "unknown signing key")
 	})
 }

@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // verify runs one verification and reports whether the token was accepted; anything but
@@ -211,32 +214,102 @@ func TestKeySetIgnoresNonSigningKeys(t *testing.T) {
 	}
 }
 
+// setIssuerErr makes the fake issuer fail (or recover, with nil).
+func (f *fixture) setIssuerErr(err error) {
+	f.issuer.mu.Lock()
+	f.issuer.err = err
+	f.issuer.mu.Unlock()
+}
+
+// wantUnavailable fails unless verifying tok is an outage (ErrUnavailable, a
+// *FetchError), never a refusal.
+func (f *fixture) wantUnavailable(t *testing.T, tok string) {
+	t.Helper()
+	_, err := f.verifier.Verify(context.Background(), bearer(tok))
+	var ae *Error
+	var fe *FetchError
+	if !errors.Is(err, subaccounts.ErrUnavailable) || !errors.As(err, &fe) || errors.As(err, &ae) {
+		t.Fatalf("Verify with the key set unreachable: %v (%T), want a *FetchError wrapping ErrUnavailable", err, err)
+	}
+}
+
+// TestKeySetFetchError: an unreachable key set is an outage, not a bad token; it is
+// retried after 1 s, then 2 s, … (not after the 1 min refetch window), and keys that come
+// back are used on the first try after the backoff.
 func TestKeySetFetchError(t *testing.T) {
 	t.Parallel()
 	a := key(t, "a")
 	f := newFixture(t, jwks(a), nil)
-	f.issuer.err = errors.New("issuer unreachable")
+	f.setIssuerErr(errors.New("issuer unreachable"))
 	tok := sign(t, a, baseClaims(), signOpts{})
-	if _, err := f.verifier.Verify(context.Background(), bearer(tok)); err == nil {
-		t.Fatal("token accepted though the key set could not be fetched")
-	}
+	f.wantUnavailable(t, tok)
 	wantFetches(t, f, 1)
 
-	// A failing issuer is not hammered either: within the window there is no retry.
-	if _, err := f.verifier.Verify(context.Background(), bearer(tok)); err == nil {
-		t.Fatal("token accepted though the key set could not be fetched")
-	}
+	// A failing issuer is not hammered: within the backoff there is no retry.
+	f.clock.Advance(FirstRetry - time.Millisecond)
+	f.wantUnavailable(t, tok)
 	wantFetches(t, f, 1)
 
-	// Recovered and past the window: the next token verifies.
-	f.issuer.mu.Lock()
-	f.issuer.err = nil
-	f.issuer.mu.Unlock()
-	f.clock.Advance(time.Minute)
-	if !f.verify(t, tok) {
-		t.Fatal("token refused after the issuer recovered")
-	}
+	// Past it, one retry; it fails again and the backoff doubles.
+	f.clock.Advance(time.Millisecond)
+	f.wantUnavailable(t, tok)
 	wantFetches(t, f, 2)
+	f.clock.Advance(2*FirstRetry - time.Millisecond)
+	f.wantUnavailable(t, tok)
+	wantFetches(t, f, 2)
+
+	// Recovered: accepted on the first try after the backoff, long before a minute.
+	f.setIssuerErr(nil)
+	f.clock.Advance(time.Millisecond)
+	if !f.verify(t, tok) {
+		t.Fatal("token refused after the issuer recovered and the backoff passed")
+	}
+	wantFetches(t, f, 3)
+}
+
+// TestKeySetOutageKeepsCachedKeys: while the issuer is down, tokens under cached keys
+// still verify, a token under a key not cached is an outage (it may be a key published
+// meanwhile), and the backoff stops at MaxRetry.
+func TestKeySetOutageKeepsCachedKeys(t *testing.T) {
+	t.Parallel()
+	a, b := key(t, "a"), key(t, "b")
+	f := newFixture(t, jwks(a), nil)
+	good := sign(t, a, baseClaims(), signOpts{})
+	if !f.verify(t, good) {
+		t.Fatal("valid token refused")
+	}
+	f.setIssuerErr(errors.New("issuer unreachable"))
+	f.clock.Advance(time.Minute)
+	newer := sign(t, b, baseClaims(), signOpts{})
+	f.wantUnavailable(t, newer)
+	if !f.verify(t, good) {
+		t.Fatal("token under a cached key refused during the outage")
+	}
+	for range 10 {
+		f.clock.Advance(MaxRetry)
+		f.wantUnavailable(t, newer)
+	}
+	before := f.issuer.Calls()
+	f.clock.Advance(MaxRetry - time.Millisecond)
+	f.wantUnavailable(t, newer)
+	if got := f.issuer.Calls(); got != before {
+		t.Errorf("%d fetches within MaxRetry of the last one, want none", got-before)
+	}
+	f.issuer.Serve(jwks(a, b))
+	f.setIssuerErr(nil)
+	f.clock.Advance(time.Millisecond)
+	if !f.verify(t, newer) {
+		t.Fatal("token under the new key refused once the issuer was back")
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 5: 16 * time.Second, 6: 30 * time.Second, 7: 30 * time.Second, 1000: 30 * time.Second} {
+		if got := retryAfter(n); got != want {
+			t.Errorf("retryAfter(%d) = %v, want %v", n, got, want)
+		}
+	}
 }
 
 func TestKeySetRejectsUnsupportedAlgorithms(t *testing.T) {
@@ -326,5 +399,57 @@ func TestRemoteJWKS(t *testing.T) {
 				t.Errorf("keys = %+v, want one with kid %s", set.Keys, a.kid)
 			}
 		})
+	}
+}
+
+// TestKeySetHungIssuer: an issuer that does not answer holds no request past its own
+// deadline, neither the one fetching nor those waiting for that fetch, and the answer is
+// an outage.
+func TestKeySetHungIssuer(t *testing.T) {
+	t.Parallel()
+	a := key(t, "a")
+	release := make(chan struct{})
+	var calls atomic.Int32
+	ks := NewKeySet(func(ctx context.Context) (jose.JSONWebKeySet, error) {
+		calls.Add(1)
+		select {
+		case <-release:
+			return jwks(a), nil
+		case <-ctx.Done():
+			return jose.JSONWebKeySet{}, ctx.Err()
+		}
+	}, time.Minute)
+	defer close(release)
+	tok := sign(t, a, baseClaims(), signOpts{})
+	verify := func(timeout time.Duration) (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		start := time.Now()
+		_, err := ks.VerifySignature(ctx, tok)
+		return time.Since(start), err
+	}
+	var wg sync.WaitGroup
+	// The first request fetches, with a long deadline; the others wait behind it with
+	// short ones.
+	wg.Go(func() {
+		if _, err := verify(2 * time.Second); !errors.Is(err, subaccounts.ErrUnavailable) {
+			t.Errorf("the fetching request: %v, want unavailable", err)
+		}
+	})
+	time.Sleep(50 * time.Millisecond)
+	for i := range 4 {
+		wg.Go(func() {
+			took, err := verify(100 * time.Millisecond)
+			if took > 700*time.Millisecond {
+				t.Errorf("waiting request %d answered after %s, want by its 100ms deadline", i, took)
+			}
+			if !errors.Is(err, subaccounts.ErrUnavailable) {
+				t.Errorf("waiting request %d: %v, want unavailable", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d fetches for 5 concurrent requests, want 1", n)
 	}
 }

@@ -40,6 +40,11 @@ type Config struct {
 	// ingestion group commit.
 	GroupCommitMaxBatch int
 	GroupCommitMaxWait  time.Duration
+
+	// RequestTimeout is every request's deadline: past it a request still waiting on the
+	// database is answered 503. ShutdownTimeout bounds the whole shutdown.
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
 }
 
 // BuiltInIssuer reports whether the server is its own OAuth2 issuer.
@@ -117,10 +122,22 @@ func Load(getenv func(string) string) (Config, error) {
 	} else {
 		c.GroupCommitMaxWait = w
 	}
+	c.RequestTimeout = durationVar(get, bad, "REQUEST_TIMEOUT", "10s", 100*time.Millisecond, 10*time.Minute)
+	c.ShutdownTimeout = durationVar(get, bad, "SHUTDOWN_TIMEOUT", "15s", time.Second, 10*time.Minute)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return c, nil
+}
+
+// durationVar reads a duration variable between lo and hi.
+func durationVar(get func(name, def string) string, bad func(name, format string, args ...any), name, def string, lo, hi time.Duration) time.Duration {
+	v := get(name, def)
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		bad(name, "must be a duration from %s to %s such as %s, got %q", lo, hi, def, v)
+	}
+	return d
 }
 
 func isHTTPURL(s string) bool {
@@ -153,6 +170,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("master_key", c.masterKeyLog()),
 		slog.Int("group_commit_max_batch", c.GroupCommitMaxBatch),
 		slog.String("group_commit_max_wait", durationString(c.GroupCommitMaxWait)),
+		slog.String("request_timeout", durationString(c.RequestTimeout)),
+		slog.String("shutdown_timeout", durationString(c.ShutdownTimeout)),
 	)
 }
 

@@ -243,6 +243,24 @@ func TestLoadValid(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "timeouts default",
+			vars: map[string]string{},
+			check: func(t *testing.T, c config.Config) {
+				if c.RequestTimeout != 10*time.Second || c.ShutdownTimeout != 15*time.Second {
+					t.Errorf("request %v shutdown %v, want 10s and 15s", c.RequestTimeout, c.ShutdownTimeout)
+				}
+			},
+		},
+		{
+			name: "timeouts set",
+			vars: map[string]string{"REQUEST_TIMEOUT": "1500ms", "SHUTDOWN_TIMEOUT": "1m"},
+			check: func(t *testing.T, c config.Config) {
+				if c.RequestTimeout != 1500*time.Millisecond || c.ShutdownTimeout != time.Minute {
+					t.Errorf("request %v shutdown %v, want 1.5s and 1m", c.RequestTimeout, c.ShutdownTimeout)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,6 +366,9 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "fingerprint version zero", vars: map[string]string{"CARD_FINGERPRINT_KEY": strings.Repeat("ab", 32), "CARD_FINGERPRINT_KEY_VERSION": "0"}, naming: "CARD_FINGERPRINT_KEY_VERSION"},
 		{name: "group batch too big", vars: map[string]string{"GROUP_COMMIT_MAX_BATCH": "5000"}, naming: "GROUP_COMMIT_MAX_BATCH"},
 		{name: "group wait not a duration", vars: map[string]string{"GROUP_COMMIT_MAX_WAIT": "soon"}, naming: "GROUP_COMMIT_MAX_WAIT"},
+		{name: "request timeout not a duration", vars: map[string]string{"REQUEST_TIMEOUT": "10"}, naming: "REQUEST_TIMEOUT"},
+		{name: "request timeout too short", vars: map[string]string{"REQUEST_TIMEOUT": "1ms"}, naming: "REQUEST_TIMEOUT"},
+		{name: "shutdown timeout zero", vars: map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, naming: "SHUTDOWN_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,4 +31,6 @@ var Variables = []Variable{
 	{"CARD_FINGERPRINT_KEY_VERSION", "unset", "deprecated: the same as MASTER_KEY_VERSION"},
 	{"GROUP_COMMIT_MAX_BATCH", "256", "most messages in one group commit (1-1000)"},
 	{"GROUP_COMMIT_MAX_WAIT", "2ms", "how long a group keeps gathering queued messages (0-1s)"},
+	{"REQUEST_TIMEOUT", "10s", "every request's deadline (100ms-10m): what it waits on gives up then, answered 503"},
+	{"SHUTDOWN_TIMEOUT", "15s", "the whole shutdown's bound on SIGTERM (1s-10m); keep it above REQUEST_TIMEOUT"},
 }

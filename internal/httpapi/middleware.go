@@ -104,6 +104,19 @@ func noStore() gin.HandlerFunc {
 	}
 }
 
+// withDeadline gives every request a deadline d from when its handling starts. Whatever
+// the request waits on (a pooled connection, a statement, a lock, the group commit, an
+// issuer's key set) gives up at it, and the request is answered 503 instead of hanging:
+// d must be shorter than the server's WriteTimeout, so that answer can still be written.
+func withDeadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
 func principal(c *gin.Context) (subaccounts.Principal, bool) {
 	v, ok := c.Get(keyPrincipal)
 	if !ok {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -170,6 +171,8 @@ func problemFor(c *gin.Context, err error) problem {
 		return newProblem(c, probNotFound, "The resource does not exist.")
 	case errors.Is(err, subaccounts.ErrConflict):
 		return newProblem(c, probConflict, "The resource already exists.")
+	case isUnavailable(err):
+		return unavailableProblem(c, err)
 	default:
 		logger(c).LogAttrs(c.Request.Context(), slog.LevelError, "request failed", slog.String("error", err.Error()))
 		return newProblem(c, probInternal, "An internal error occurred; quote the request id when reporting it.")
@@ -179,4 +182,32 @@ func problemFor(c *gin.Context, err error) problem {
 // invalidParam answers 400 naming a query or path parameter.
 func invalidParam(c *gin.Context, name, format string, args ...any) {
 	fail(c, subaccounts.Invalid(subaccounts.FieldError{Parameter: name, Detail: fmt.Sprintf(format, args...)}))
+}
+
+// retryAfterUnavailable is the Retry-After of a 503, in seconds: long enough for a
+// restarting database or a failover to make progress, short enough that a client
+// retrying on it does not wait on a recovered service.
+const retryAfterUnavailable = "2"
+
+// keyUnavailableLogged marks a request whose unavailability was already logged, so a
+// batch with many failed items still logs one line.
+const keyUnavailableLogged = "unavailableLogged"
+
+// isUnavailable reports whether err means a dependency could not answer in time rather
+// than that the request was wrong: the store's and the issuer's ErrUnavailable, the
+// request's deadline, and a service shutting down (which cancels what still runs).
+func isUnavailable(err error) bool {
+	return errors.Is(err, subaccounts.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, subaccounts.ErrClosed)
+}
+
+// unavailableProblem is the 503 for err, with Retry-After, logged once per request as a
+// warning: the service is working as designed, its dependency is not.
+func unavailableProblem(c *gin.Context, err error) problem {
+	c.Header("Retry-After", retryAfterUnavailable)
+	if _, logged := c.Get(keyUnavailableLogged); !logged {
+		c.Set(keyUnavailableLogged, true)
+		logger(c).LogAttrs(c.Request.Context(), slog.LevelWarn, "dependency unavailable", slog.String("error", err.Error()))
+	}
+	return newProblem(c, probUnavailable, "A dependency of the service is unavailable; retry after the time in Retry-After.")
 }

@@ -28,7 +28,12 @@ type Deps struct {
 	// Ready reports whether the database is reachable and migrated.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
+	// RequestTimeout is every request's deadline; 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is the deadline of a request when Deps sets none.
+const DefaultRequestTimeout = 10 * time.Second
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
@@ -41,6 +46,10 @@ func NewServer(d Deps) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	r.Use(withRequest(d.Logger))
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = DefaultRequestTimeout
+	}
+	r.Use(withDeadline(d.RequestTimeout))
 	r.NoRoute(func(c *gin.Context) { abortProblem(c, probNotFound, "No such route.") })
 	r.NoMethod(func(c *gin.Context) { abortProblem(c, probMethod, "This route does not accept that method.") })
 	addRoutes(r, d)

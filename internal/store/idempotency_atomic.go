@@ -71,7 +71,7 @@ func (d *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error)
 		backoff := time.Duration(1<<i) * 5 * time.Millisecond
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return asUnavailable(ctx.Err())
 		case <-time.After(backoff/2 + rand.N(backoff)):
 		}
 	}

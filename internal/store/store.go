@@ -88,6 +88,8 @@ func open(ctx context.Context, dialector gorm.Dialector, dialect string, opts Op
 		return nil, fmt.Errorf("open %s: %w", dialect, err)
 	}
 	pool(sqlDB)
+	// One warning per request says the database is gone; gorm would add an error per statement.
+	gdb.Logger = quietUnavailable{gdb.Logger}
 	if !opts.SkipMigrations {
 		if err := Migrate(ctx, sqlDB, dialect); err != nil {
 			_ = sqlDB.Close()
@@ -166,7 +168,7 @@ func (d *DB) Ping(ctx context.Context) error {
 		return err
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping: %w", err)
+		return fmt.Errorf("ping: %w", asUnavailable(err))
 	}
 	gd := goose.DialectSQLite3
 	if d.dialect == "postgres" {
@@ -205,7 +207,7 @@ func (d *DB) Transact(ctx context.Context, fn func(tx subaccounts.Tx) error) err
 		backoff := time.Duration(1<<i) * 5 * time.Millisecond
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return asUnavailable(ctx.Err())
 		case <-time.After(backoff/2 + rand.N(backoff)):
 		}
 	}
@@ -220,8 +222,8 @@ func retryable(err error) bool {
 	return errors.Is(err, sqlite3.BUSY) || errors.Is(err, sqlite3.LOCKED)
 }
 
-// translate maps driver and gorm errors onto the domain's sentinels; everything else
-// passes through wrapped as it was.
+// translate maps driver and gorm errors onto the domain's sentinels (a lost or
+// overloaded database onto ErrUnavailable); everything else passes through as it was.
 func translate(err error) error {
 	switch {
 	case err == nil:
@@ -235,5 +237,5 @@ func translate(err error) error {
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return fmt.Errorf("%w: %s", subaccounts.ErrConflict, pgErr.ConstraintName)
 	}
-	return err
+	return asUnavailable(err)
 }

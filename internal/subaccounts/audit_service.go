@@ -2,6 +2,7 @@ package subaccounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -171,13 +172,24 @@ const auditChainerAccounts = 100
 func (s *Service) RunAuditChainer(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	var quietUntil time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		if err := s.chainAllAudit(ctx); err != nil && ctx.Err() == nil {
+		err := s.chainAllAudit(ctx)
+		switch {
+		case err == nil || ctx.Err() != nil:
+			quietUntil = time.Time{}
+		case errors.Is(err, ErrUnavailable):
+			// An outage fails every pass; once per half minute says so.
+			if now := time.Now(); now.After(quietUntil) {
+				s.log.Warn("chaining audit events: database unavailable", slog.String("error", err.Error()))
+				quietUntil = now.Add(30 * time.Second)
+			}
+		default:
 			s.log.Warn("chaining audit events", slog.String("error", err.Error()))
 		}
 	}

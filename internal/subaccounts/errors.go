@@ -17,6 +17,11 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means a unique constraint refused the write.
 	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means a dependency (the database, an external issuer) could not
+	// answer in time: the connection was lost or refused, the server is starting up or
+	// shutting down, the pool had no connection free before the deadline, or the request's
+	// deadline passed while waiting. The request may be sent again later unchanged.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // Code classifies an *Error; the HTTP layer maps each code to one problem type and status.

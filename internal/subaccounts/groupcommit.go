@@ -3,7 +3,9 @@ package subaccounts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,11 +30,28 @@ var DefaultGroupCommit = GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecon
 // ErrClosed is returned for messages submitted after the service was closed.
 var ErrClosed = errors.New("service is shutting down")
 
+// The states of a pending message: queued until a writer takes it into a group, or until
+// its request gives up waiting first, which withdraws it.
+const (
+	pendingQueued int32 = iota
+	pendingTaken
+	pendingWithdrawn
+)
+
 type pending struct {
-	m    *message
-	done chan struct{}
-	err  error
+	m *message
+	// deadline is the request's; zero when it has none.
+	deadline time.Time
+	state    atomic.Int32
+	done     chan struct{}
+	err      error
 }
+
+// take claims p for a group; it fails when p's request already gave up.
+func (p *pending) take() bool { return p.state.CompareAndSwap(pendingQueued, pendingTaken) }
+
+// maxGroupTimeout bounds a group whose requests carry no deadline.
+const maxGroupTimeout = 30 * time.Second
 
 // committer runs the group commit: writers take messages off one queue, each gathering a
 // group and writing it in one database transaction, and acknowledge every request only
@@ -44,6 +63,10 @@ type committer struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
+	// abort ends every group's transaction at once: shutdown cancels it when its deadline
+	// passes, so a frozen database cannot hold the process.
+	abort       context.Context
+	cancelAbort context.CancelFunc
 	// mu orders submissions before closing: a message is either queued before close
 	// begins (and then written by the writers' final drain) or refused with ErrClosed.
 	mu     sync.RWMutex
@@ -58,6 +81,7 @@ func newCommitter(svc *Service, cfg GroupCommit) *committer {
 		cfg.Writers = DefaultGroupCommit.Writers
 	}
 	c := &committer{svc: svc, cfg: cfg, queue: make(chan *pending, cfg.MaxBatch*cfg.Writers*2), stop: make(chan struct{})}
+	c.abort, c.cancelAbort = context.WithCancel(context.Background())
 	c.wg.Add(cfg.Writers)
 	for range cfg.Writers {
 		go c.writer()
@@ -68,6 +92,7 @@ func newCommitter(svc *Service, cfg GroupCommit) *committer {
 // submit queues m and waits until the transaction holding it has committed (or failed).
 func (c *committer) submit(ctx context.Context, m *message) (IngestOutcome, error) {
 	p := &pending{m: m, done: make(chan struct{})}
+	p.deadline, _ = ctx.Deadline()
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -82,25 +107,48 @@ func (c *committer) submit(ctx context.Context, m *message) (IngestOutcome, erro
 		c.mu.RUnlock()
 		return IngestOutcome{}, ctx.Err()
 	}
-	// Once queued, the message is written whether or not the caller still waits, so the
-	// answer to a retry is always the stored message.
 	select {
 	case <-p.done:
 		return p.m.out, p.err
 	case <-ctx.Done():
-		return IngestOutcome{}, ctx.Err()
+		if p.state.CompareAndSwap(pendingQueued, pendingWithdrawn) {
+			// No writer took it, and none will: nothing of it is written.
+			return IngestOutcome{}, ctx.Err()
+		}
+		// A writer holds it in a transaction that ends by this request's deadline. Its
+		// outcome is this request's answer: a message that committed is never answered
+		// with an error.
+		<-p.done
+		return p.m.out, p.err
 	}
 }
 
 // close stops taking messages, writes what is queued and waits for the writers.
-func (c *committer) close() {
+func (c *committer) close() { _ = c.shutdown(context.Background()) }
+
+// shutdown stops taking messages and writes what is queued. When ctx ends first, the
+// groups still being written are cancelled (their requests are answered with the error,
+// nothing of them committed) and shutdown returns ctx's error once the writers stopped.
+func (c *committer) shutdown(ctx context.Context) error {
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.closed = true
 		c.mu.Unlock()
 		close(c.stop)
 	})
-	c.wg.Wait()
+	stopped := make(chan struct{})
+	go func() {
+		c.wg.Wait()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		c.cancelAbort()
+		<-stopped
+		return fmt.Errorf("group commit: %w", ctx.Err())
+	}
 }
 
 func (c *committer) writer() {
@@ -112,6 +160,9 @@ func (c *committer) writer() {
 		group = group[:0]
 		select {
 		case p := <-c.queue:
+			if !p.take() {
+				continue
+			}
 			group = append(group, p)
 		case <-c.stop:
 			c.drain()
@@ -122,7 +173,9 @@ func (c *committer) writer() {
 		for len(group) < c.cfg.MaxBatch {
 			select {
 			case p := <-c.queue:
-				group = append(group, p)
+				if p.take() {
+					group = append(group, p)
+				}
 			default:
 				// Nothing more waiting: write now rather than hold the group open.
 				break gather
@@ -142,24 +195,45 @@ func (c *committer) writer() {
 func (c *committer) drain() {
 	for {
 		group := make([]*pending, 0, c.cfg.MaxBatch)
+		empty := true
 	fill:
 		for len(group) < c.cfg.MaxBatch {
 			select {
 			case p := <-c.queue:
-				group = append(group, p)
+				empty = false
+				if p.take() {
+					group = append(group, p)
+				}
 			default:
 				break fill
 			}
 		}
-		if len(group) == 0 {
+		if empty {
 			return
 		}
-		c.write(group)
+		if len(group) > 0 {
+			c.write(group)
+		}
 	}
 }
 
+// groupContext is the context a group is written under: its own, since the group
+// outlives any one request's handler, but ending at the earliest deadline of its
+// requests, so each is answered by its deadline; at most maxGroupTimeout; and at once
+// when shutdown aborts.
+func (c *committer) groupContext(group []*pending) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(maxGroupTimeout)
+	for _, p := range group {
+		if !p.deadline.IsZero() && p.deadline.Before(deadline) {
+			deadline = p.deadline
+		}
+	}
+	return context.WithDeadline(c.abort, deadline)
+}
+
 // write commits one group. If the group's transaction fails, each message is tried again
-// in its own transaction, so one message that breaks a write cannot fail the others.
+// in its own transaction, so one message that breaks a write cannot fail the others —
+// unless the database itself is unavailable, which would fail them all again.
 func (c *committer) write(group []*pending) {
 	if c.cfg.observe != nil {
 		c.cfg.observe(len(group))
@@ -168,11 +242,10 @@ func (c *committer) write(group []*pending) {
 	for i, p := range group {
 		msgs[i] = p.m
 	}
-	// The group outlives any one request: it is written under a context of its own.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := c.groupContext(group)
 	defer cancel()
 	err := c.svc.store.Transact(ctx, func(tx Tx) error { return c.svc.ingest(ctx, tx, msgs) })
-	if err == nil || len(group) == 1 {
+	if err == nil || len(group) == 1 || errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
 		for _, p := range group {
 			p.err = err
 			close(p.done)

@@ -85,6 +85,11 @@ func NewService(store Store, opts ...Option) *Service {
 // the HTTP server stopped taking requests.
 func (s *Service) Close() { s.committer.close() }
 
+// Shutdown stops the group committer like Close, but within ctx: when ctx ends before the
+// queued messages are written, the transactions still open are cancelled (their requests
+// get the error; nothing unanswered commits) and ctx's error is returned.
+func (s *Service) Shutdown(ctx context.Context) error { return s.committer.shutdown(ctx) }
+
 // ContractInput is a requested contract.
 type ContractInput struct {
 	Configurations []policy.Configuration
