@@ -16,6 +16,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/config"
 	"github.com/cardseg/subaccounts/internal/httpapi"
 	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/ratelimit"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -115,12 +116,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stopChainer()
 		<-chainerDone
 	}()
+	limits, closeLimits, err := rateLimits(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimits()
 	handler := httpapi.NewServer(httpapi.Deps{
 		Service:  svc,
 		Verifier: verifier,
 		Issuer:   is,
 		Ready:    db.Ping,
 		Logger:   log,
+		Limits:   limits,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -151,6 +158,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	return nil
+}
+
+// rateLimits builds the limiter: per replica, or shared through Redis with the
+// per-replica one standing in while Redis is unreachable. A Redis that is down at start
+// does not stop the service either.
+func rateLimits(cfg config.Config, log *slog.Logger) (httpapi.Limits, func(), error) {
+	l := httpapi.Limits{
+		ClientRate: cfg.ClientRateLimit, TokenFailures: cfg.TokenFailureLimit, TrustForwardedFor: cfg.TrustForwardedFor,
+	}
+	local := ratelimit.NewMemory(0)
+	if cfg.RedisURL == "" {
+		l.Limiter = local
+		return l, func() {}, nil
+	}
+	rdb, err := ratelimit.NewRedisClient(cfg.RedisURL, ratelimit.DefaultRedisTimeout)
+	if err != nil {
+		return l, nil, err
+	}
+	l.Limiter = ratelimit.NewFallback(ratelimit.NewRedis(rdb, "subaccounts:", ratelimit.DefaultRedisTimeout), local, log)
+	return l, func() { _ = rdb.Close() }, nil
 }
 
 // auditChainInterval is how often the audit chainer looks for unchained events: the

@@ -109,7 +109,8 @@ func moduleRoot(ctx context.Context) (string, error) {
 // it elsewhere, plus the run's settings.
 func serverEnv(base []string, dbURL, dataDir string) []string {
 	drop := []string{"LISTEN_ADDR=", "PUBLIC_URL=", "DATABASE_URL=", "DATA_DIR=", "OIDC_ISSUER_URL=",
-		"OIDC_AUDIENCE=", "AUTH_ACCOUNT_CLAIM=", "ADMIN_CLIENT_ID=", "ADMIN_CLIENT_SECRET="}
+		"OIDC_AUDIENCE=", "AUTH_ACCOUNT_CLAIM=", "ADMIN_CLIENT_ID=", "ADMIN_CLIENT_SECRET=",
+		"CLIENT_RATE_LIMIT=", "TOKEN_FAILURE_LIMIT=", "REDIS_URL="}
 	env := make([]string, 0, len(base)+5)
 	for _, kv := range base {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
@@ -122,6 +123,9 @@ func serverEnv(base []string, dbURL, dataDir string) []string {
 		"DATA_DIR="+dataDir,
 		"ADMIN_CLIENT_ID="+adminClientID,
 		"ADMIN_CLIENT_SECRET="+adminClientSecret,
+		// A load run measures the service, not its rate limits.
+		"CLIENT_RATE_LIMIT=0",
+		"TOKEN_FAILURE_LIMIT=0",
 	)
 }
 

@@ -28,6 +28,8 @@ type Deps struct {
 	// Ready reports whether the database is reachable and migrated.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
+	// Limits are the rate limits; the zero value limits nothing.
+	Limits Limits
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
