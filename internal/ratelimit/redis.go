@@ -79,10 +79,13 @@ func (r *Redis) AllowN(ctx context.Context, key string, l Limit, n int) (Result,
 // so a down Redis costs one timeout per RetryEvery, not one per request. The outage is
 // logged once when it starts, every WarnEvery while it lasts, and once when it ends.
 type Fallback struct {
+	// RetryEvery is how long the primary is bypassed after it failed (default 1 s).
+	RetryEvery time.Duration
+	// WarnEvery is how often a lasting outage is logged again (default 30 s).
+	WarnEvery time.Duration
+
 	primary, local Limiter
 	log            *slog.Logger
-	retryEvery     time.Duration
-	warnEvery      time.Duration
 	now            func() time.Time
 
 	mu        sync.Mutex
@@ -97,7 +100,7 @@ func NewFallback(primary, local Limiter, log *slog.Logger) *Fallback {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Fallback{primary: primary, local: local, log: log, retryEvery: time.Second, warnEvery: 30 * time.Second, now: time.Now}
+	return &Fallback{primary: primary, local: local, log: log, RetryEvery: time.Second, WarnEvery: 30 * time.Second, now: time.Now}
 }
 
 // AllowN implements Limiter; it never fails.
@@ -130,9 +133,9 @@ func (f *Fallback) Down() bool {
 
 func (f *Fallback) failed(ctx context.Context, now time.Time, err error) {
 	f.mu.Lock()
-	f.downUntil = now.Add(f.retryEvery)
+	f.downUntil = now.Add(f.RetryEvery)
 	f.failures++
-	warn := !f.down || now.Sub(f.lastWarn) >= f.warnEvery
+	warn := !f.down || now.Sub(f.lastWarn) >= f.WarnEvery
 	failures := f.failures
 	if warn {
 		f.lastWarn = now
