@@ -172,6 +172,7 @@ func rateLimits(cfg config.Config, log *slog.Logger) (httpapi.Limits, func(), er
 		l.Limiter = local
 		return l, func() {}, nil
 	}
+	ratelimit.LogRedisTo(log)
 	rdb, err := ratelimit.NewRedisClient(cfg.RedisURL, ratelimit.DefaultRedisTimeout)
 	if err != nil {
 		return l, nil, err

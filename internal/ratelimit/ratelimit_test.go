@@ -28,12 +28,14 @@ func limiters(t *testing.T) map[string]ratelimit.Limiter {
 
 func newRedis(t *testing.T, prefix string) *ratelimit.Redis {
 	t.Helper()
-	rdb, err := ratelimit.NewRedisClient(redistest.URL(t), 0)
+	// A generous timeout: these tests are about the algorithm, on a machine that may
+	// be busy.
+	rdb, err := ratelimit.NewRedisClient(redistest.URL(t), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
-	return ratelimit.NewRedis(rdb, prefix, 0)
+	return ratelimit.NewRedis(rdb, prefix, time.Second)
 }
 
 func TestBurstThenRefused(t *testing.T) {

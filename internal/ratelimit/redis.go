@@ -40,7 +40,19 @@ func NewRedisClient(url string, timeout time.Duration) (*redis.Client, error) {
 	opt.PoolTimeout = timeout
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = -1
+	opt.DialerRetries = 1
 	return redis.NewClient(opt), nil
+}
+
+// LogRedisTo sends go-redis's own log lines (failed dials, pool notes) to l at DEBUG,
+// instead of unstructured lines on stderr: the Fallback's WARN already reports an
+// outage once. It sets go-redis's process-wide logger.
+func LogRedisTo(l *slog.Logger) { redis.SetLogger(redisLogger{l}) }
+
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // NewRedis returns a limiter over rdb; prefix separates the keys of one deployment (or
