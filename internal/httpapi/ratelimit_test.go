@@ -409,3 +409,32 @@ func TestTokenFailureLimit(t *testing.T) {
 		want429(t, u.tokenAttempt(uuid.NewString(), "wrong-secret", "203.0.113.99"))
 	})
 }
+
+// TestVerifyCostsMore: an audit verification counts as many requests against the
+// client's bucket, so a client cannot verify as often as it can read.
+func TestVerifyCostsMore(t *testing.T) {
+	t.Parallel()
+	const rate = 100
+	e := newEnv(t, "sqlite", memoryLimits(rate, 0))
+	acct := e.newAccount("verifier", usaCanContract(5))
+	tok := e.tenantToken(acct, "audit:read")
+	r := e.expect(e.do("GET", "/v1/audit-events/verify", tok, nil), 200)
+	m := stateHeader.FindStringSubmatch(r.Header.Get("RateLimit"))
+	if m == nil {
+		t.Fatalf("RateLimit %q", r.Header.Get("RateLimit"))
+	}
+	if left, _ := strconv.Atoi(m[1]); left > rate-50+5 {
+		t.Errorf("after one verification %d of %d left; want about %d", left, rate, rate-50)
+	}
+	refused := false
+	for range 5 {
+		if r := e.do("GET", "/v1/audit-events/verify", tok, nil); r.Status == 429 {
+			checkRefusal(t, r)
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Error("six verifications in a row were all admitted by a bucket of 100 requests")
+	}
+}
