@@ -76,10 +76,18 @@ func handleToken(is *issuer.Issuer, guard *tokenGuard) gin.HandlerFunc {
 			oauthError(c, &issuer.OAuthError{Status: 401, Code: "invalid_client", Description: "client authentication required"})
 			return
 		}
-		if guard.blocked(c, id) {
+		token := is.Token
+		res, blocked := guard.blocked(c, id)
+		if blocked {
+			// Only a secret this replica verified recently still gets a token: no bcrypt
+			// runs, and the client is not locked out by someone else's failures.
+			token = is.RememberedToken
+		}
+		resp, err := token(c.Request.Context(), id, secret, form.Get("scope"))
+		if errors.Is(err, issuer.ErrNotRemembered) {
+			guard.refuse(c, res)
 			return
 		}
-		resp, err := is.Token(c.Request.Context(), id, secret, form.Get("scope"))
 		if err != nil {
 			var oe *issuer.OAuthError
 			if errors.As(err, &oe) {

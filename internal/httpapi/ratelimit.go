@@ -145,22 +145,25 @@ func (g *tokenGuard) keys(c *gin.Context, clientID string) []string {
 	}
 }
 
-// blocked reports whether either bucket is empty, and answers 429 if so. It counts
-// nothing: only failures do.
-func (g *tokenGuard) blocked(c *gin.Context, clientID string) bool {
+// blocked reports whether either bucket is empty, with the state to answer 429 with. It
+// counts nothing: only failures do.
+func (g *tokenGuard) blocked(c *gin.Context, clientID string) (ratelimit.Result, bool) {
 	if g == nil {
-		return false
+		return ratelimit.Result{}, false
 	}
 	for _, k := range g.keys(c, clientID) {
 		res, err := g.lim.AllowN(c.Request.Context(), k, g.limit, 0)
-		if err != nil || res.Allowed {
-			continue
+		if err == nil && !res.Allowed {
+			return res, true
 		}
-		setRateLimitHeaders(c, "token-failures", g.limit, res)
-		rateLimited(c, res, fmt.Sprintf("Too many failed client authentications; try again in %d s.", res.RetryAfterSeconds()))
-		return true
 	}
-	return false
+	return ratelimit.Result{}, false
+}
+
+// refuse answers a blocked token request.
+func (g *tokenGuard) refuse(c *gin.Context, res ratelimit.Result) {
+	setRateLimitHeaders(c, "token-failures", g.limit, res)
+	rateLimited(c, res, fmt.Sprintf("Too many failed client authentications; try again in %d s.", res.RetryAfterSeconds()))
 }
 
 // failed counts one failed authentication against both buckets.

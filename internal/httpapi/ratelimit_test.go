@@ -373,13 +373,26 @@ func TestTokenFailureLimit(t *testing.T) {
 
 	t.Run("per client id", func(t *testing.T) {
 		id, secret := e.newClient(acct, allTenantScopes, "")
+		// A client that got a token before (on this replica) keeps getting them.
+		known, knownSecret := e.newClient(acct, allTenantScopes, "")
+		if r := g.tokenAttempt(known, knownSecret, "192.0.2.200"); r.Status != 200 {
+			t.Fatalf("first token: %d %s", r.Status, r.Body)
+		}
 		for i := range 10 {
 			if r := g.tokenAttempt(id, "wrong-secret", "192.0.2."+strconv.Itoa(i+1)); r.Status != 401 {
 				t.Fatalf("failure %d: %d %s", i+1, r.Status, r.Body)
 			}
+			if r := g.tokenAttempt(known, "wrong-secret", "192.0.2."+strconv.Itoa(i+1)); r.Status != 401 {
+				t.Fatalf("failure %d: %d %s", i+1, r.Status, r.Body)
+			}
 		}
 		want429(t, g.tokenAttempt(id, "wrong-secret", "192.0.2.100"))
+		// The right secret, never verified on this replica, is refused unchecked too.
 		want429(t, g.tokenAttempt(id, secret, "192.0.2.101"))
+		want429(t, g.tokenAttempt(known, "wrong-secret", "192.0.2.100"))
+		if r := g.tokenAttempt(known, knownSecret, "192.0.2.100"); r.Status != 200 {
+			t.Errorf("a remembered secret while its id is blocked: %d %s", r.Status, r.Body)
+		}
 		// Another client is not affected.
 		other, otherSecret := e.newClient(acct, allTenantScopes, "")
 		if r := g.tokenAttempt(other, otherSecret, "192.0.2.102"); r.Status != 200 {

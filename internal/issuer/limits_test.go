@@ -163,3 +163,35 @@ func TestClientRateLimit(t *testing.T) {
 		t.Errorf("second update %v -> %v, want 0 -> null", b, a)
 	}
 }
+
+// TestRememberedToken: while the token endpoint refuses unchecked attempts, only a secret
+// this issuer verified recently gets a token, and nothing runs bcrypt.
+func TestRememberedToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	acct := e.account(t)
+	calls := issuer.CountBcrypt(e.issuer)
+	c, secret := e.client(t, acct, issuer.ClientInput{Name: "blocked", Scopes: []string{subaccounts.ScopeAuditRead}})
+	for _, tt := range []struct{ name, id, secret string }{
+		{"unknown id", uuid.NewString(), secret},
+		{"right secret, not yet verified", c.ID, secret},
+		{"wrong secret", c.ID, "wrong"},
+	} {
+		if _, err := e.issuer.RememberedToken(e.ctx, tt.id, tt.secret, ""); !errors.Is(err, issuer.ErrNotRemembered) {
+			t.Errorf("%s: %v, want ErrNotRemembered", tt.name, err)
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("%d bcrypt comparisons, want 0", n)
+	}
+	e.token(t, c.ID, secret, "")
+	if _, err := e.issuer.RememberedToken(e.ctx, c.ID, secret, ""); err != nil {
+		t.Errorf("remembered secret: %v", err)
+	}
+	if _, err := e.issuer.RememberedToken(e.ctx, c.ID, secret+"x", ""); !errors.Is(err, issuer.ErrNotRemembered) {
+		t.Errorf("wrong secret after a remembered one: %v", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d bcrypt comparisons, want 1 (the first Token)", n)
+	}
+}
