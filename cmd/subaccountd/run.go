@@ -14,6 +14,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/config"
 	"github.com/cardseg/subaccounts/internal/httpapi"
 	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/ratelimit"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -121,6 +122,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stopChainer()
 		<-chainerDone
 	}()
+	limits, closeLimits, err := rateLimits(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimits()
 	handler := httpapi.NewServer(httpapi.Deps{
 		Service:  svc,
 		Verifier: verifier,
@@ -129,6 +135,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:   log,
 
 		RequestTimeout: cfg.RequestTimeout,
+		Limits:         limits,
 	})
 	// A request's body must arrive within its deadline, and its answer (a 503 at the
 	// deadline included) gets a few seconds more to be written. Every request's context
@@ -206,6 +213,27 @@ func shutdown(srv *http.Server, svc *subaccounts.Service, timeout time.Duration,
 
 // writeSlack is how long past the request deadline an answer may take to be written.
 const writeSlack = 5 * time.Second
+
+// rateLimits builds the limiter: per replica, or shared through Redis with the
+// per-replica one standing in while Redis is unreachable. A Redis that is down at start
+// does not stop the service either.
+func rateLimits(cfg config.Config, log *slog.Logger) (httpapi.Limits, func(), error) {
+	l := httpapi.Limits{
+		ClientRate: cfg.ClientRateLimit, TokenFailures: cfg.TokenFailureLimit, TrustForwardedFor: cfg.TrustForwardedFor,
+	}
+	local := ratelimit.NewMemory(0)
+	if cfg.RedisURL == "" {
+		l.Limiter = local
+		return l, func() {}, nil
+	}
+	ratelimit.LogRedisTo(log)
+	rdb, err := ratelimit.NewRedisClient(cfg.RedisURL, ratelimit.DefaultRedisTimeout)
+	if err != nil {
+		return l, nil, err
+	}
+	l.Limiter = ratelimit.NewFallback(ratelimit.NewRedis(rdb, "subaccounts:", ratelimit.DefaultRedisTimeout), local, log)
+	return l, func() { _ = rdb.Close() }, nil
+}
 
 // auditChainInterval is how often the audit chainer looks for unchained events: the
 // longest an event stays outside the hash chain when nobody reads the log.

@@ -452,14 +452,15 @@ BenchmarkPermits/permitted-2   	255375186	         5.699 ns/op	       0 B/op	   
 
 func TestServerEnv(t *testing.T) {
 	t.Parallel()
-	env := serverEnv([]string{"PATH=/bin", "DATABASE_URL=postgres://elsewhere", "OIDC_ISSUER_URL=https://idp", "GROUP_COMMIT_MAX_WAIT=1ms"},
+	env := serverEnv([]string{"PATH=/bin", "DATABASE_URL=postgres://elsewhere", "OIDC_ISSUER_URL=https://idp", "GROUP_COMMIT_MAX_WAIT=1ms", "CLIENT_RATE_LIMIT=5"},
 		"postgres://here", "/tmp/data")
-	for _, bad := range []string{"DATABASE_URL=postgres://elsewhere", "OIDC_ISSUER_URL=https://idp"} {
+	for _, bad := range []string{"DATABASE_URL=postgres://elsewhere", "OIDC_ISSUER_URL=https://idp", "CLIENT_RATE_LIMIT=5"} {
 		if slices.Contains(env, bad) {
 			t.Errorf("env keeps %q", bad)
 		}
 	}
-	for _, want := range []string{"PATH=/bin", "GROUP_COMMIT_MAX_WAIT=1ms", "DATABASE_URL=postgres://here", "LISTEN_ADDR=127.0.0.1:0", "DATA_DIR=/tmp/data"} {
+	// The load runs measure the service with its rate limits off.
+	for _, want := range []string{"PATH=/bin", "GROUP_COMMIT_MAX_WAIT=1ms", "DATABASE_URL=postgres://here", "LISTEN_ADDR=127.0.0.1:0", "DATA_DIR=/tmp/data", "CLIENT_RATE_LIMIT=0", "TOKEN_FAILURE_LIMIT=0"} {
 		if !slices.Contains(env, want) {
 			t.Errorf("env lacks %q", want)
 		}

@@ -112,8 +112,9 @@ func moduleRoot(ctx context.Context) (string, error) {
 func serverEnv(base []string, dbURL, dataDir string) []string {
 	drop := []string{"LISTEN_ADDR=", "PUBLIC_URL=", "DATABASE_URL=", "DATA_DIR=", "OIDC_ISSUER_URL=",
 		"OIDC_AUDIENCE=", "AUTH_ACCOUNT_CLAIM=", "ADMIN_CLIENT_ID=", "ADMIN_CLIENT_SECRET=",
-		"MASTER_KEY=", "MASTER_KEY_FILE=", "MASTER_KEY_VERSION=", "CARD_FINGERPRINT_KEY=", "CARD_FINGERPRINT_KEY_VERSION="}
-	env := make([]string, 0, len(base)+5)
+		"MASTER_KEY=", "MASTER_KEY_FILE=", "MASTER_KEY_VERSION=", "CARD_FINGERPRINT_KEY=", "CARD_FINGERPRINT_KEY_VERSION=",
+		"CLIENT_RATE_LIMIT=", "TOKEN_FAILURE_LIMIT=", "REDIS_URL="}
+	env := make([]string, 0, len(base)+8)
 	for _, kv := range base {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
 			env = append(env, kv)
@@ -127,6 +128,9 @@ func serverEnv(base []string, dbURL, dataDir string) []string {
 		"ADMIN_CLIENT_SECRET="+adminClientSecret,
 		// The bench database is created for the run, so a key of the run's own will do.
 		"MASTER_KEY="+newMasterKey(),
+		// A load run measures the service, not its rate limits.
+		"CLIENT_RATE_LIMIT=0",
+		"TOKEN_FAILURE_LIMIT=0",
 	)
 }
 

@@ -45,6 +45,15 @@ type Config struct {
 	// database is answered 503. ShutdownTimeout bounds the whole shutdown.
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	// Rate limits (Part 4 §3). ClientRateLimit is each client's default limit on /v1 in
+	// requests per second (0: none); TokenFailureLimit the failed token requests a minute
+	// per client id and per source address (0: none); RedisURL, when set, shares the
+	// limits between replicas; TrustForwardedFor takes the token endpoint's source
+	// address from X-Forwarded-For.
+	ClientRateLimit   int
+	TokenFailureLimit int
+	RedisURL          string
+	TrustForwardedFor bool
 }
 
 // BuiltInIssuer reports whether the server is its own OAuth2 issuer.
@@ -124,6 +133,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.RequestTimeout = durationVar(get, bad, "REQUEST_TIMEOUT", "10s", 100*time.Millisecond, 10*time.Minute)
 	c.ShutdownTimeout = durationVar(get, bad, "SHUTDOWN_TIMEOUT", "15s", time.Second, 10*time.Minute)
+	loadLimits(&c, get, bad)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
@@ -138,6 +148,34 @@ func durationVar(get func(name, def string) string, bad func(name, format string
 		bad(name, "must be a duration from %s to %s such as %s, got %q", lo, hi, def, v)
 	}
 	return d
+}
+
+// loadLimits reads the rate-limit settings.
+func loadLimits(c *Config, get func(name, def string) string, bad func(name, format string, args ...any)) {
+	count := func(name, def string, maxN int) int {
+		v := get(name, def)
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxN {
+			bad(name, "must be an integer from 0 (off) to %d, got %q", maxN, v)
+		}
+		return n
+	}
+	c.ClientRateLimit = count("CLIENT_RATE_LIMIT", "500", 1_000_000)
+	c.TokenFailureLimit = count("TOKEN_FAILURE_LIMIT", "10", 1_000_000)
+	c.RedisURL = get("REDIS_URL", "")
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			// The value may hold a password: never echo it.
+			bad("REDIS_URL", "must be a redis:// or rediss:// URL")
+		}
+	}
+	switch v := get("TRUST_FORWARDED_FOR", "false"); v {
+	case "true", "false":
+		c.TrustForwardedFor = v == "true"
+	default:
+		bad("TRUST_FORWARDED_FOR", "must be true or false, got %q", v)
+	}
 }
 
 func isHTTPURL(s string) bool {
@@ -172,6 +210,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("group_commit_max_wait", durationString(c.GroupCommitMaxWait)),
 		slog.String("request_timeout", durationString(c.RequestTimeout)),
 		slog.String("shutdown_timeout", durationString(c.ShutdownTimeout)),
+		slog.Int("client_rate_limit", c.ClientRateLimit),
+		slog.Int("token_failure_limit", c.TokenFailureLimit),
+		slog.String("redis", redisLog(c.RedisURL)),
+		slog.Bool("trust_forwarded_for", c.TrustForwardedFor),
 	)
 }
 
@@ -186,6 +228,13 @@ func durationString(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+func redisLog(s string) string {
+	if s == "" {
+		return "none (limits per replica)"
+	}
+	return redactURL(s)
 }
 
 func redactURL(s string) string {

@@ -33,4 +33,8 @@ var Variables = []Variable{
 	{"GROUP_COMMIT_MAX_WAIT", "2ms", "how long a group keeps gathering queued messages (0-1s)"},
 	{"REQUEST_TIMEOUT", "10s", "every request's deadline (100ms-10m): what it waits on gives up then, answered 503"},
 	{"SHUTDOWN_TIMEOUT", "15s", "the whole shutdown's bound on SIGTERM (1s-10m); keep it above REQUEST_TIMEOUT"},
+	{"CLIENT_RATE_LIMIT", "500", "each client's default limit on /v1, requests per second (burst the same); 0 = no default limit"},
+	{"TOKEN_FAILURE_LIMIT", "10", "failed client authentications a minute at the token endpoint, per client id and per source address; 0 = off"},
+	{"REDIS_URL", "unset", "a redis:// or rediss:// URL: rate limits shared by every replica; unset = per replica"},
+	{"TRUST_FORWARDED_FOR", "false", "take the token endpoint's source address from the last X-Forwarded-For entry (only behind a proxy that sets it)"},
 }

@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -14,6 +17,28 @@ type createClientBody struct {
 	Name         *string  `json:"name"`
 	Scopes       []string `json:"scopes"`
 	SubaccountID *string  `json:"subaccountId"`
+	// RateLimit is an integer (requests per second, 0 for unlimited) or "default".
+	RateLimit json.RawMessage `json:"rateLimit"`
+}
+
+type patchClientBody struct {
+	RateLimit json.RawMessage `json:"rateLimit"`
+}
+
+// rateLimitDefault is the rateLimit value that leaves a client to the service's default.
+const rateLimitDefault = "default"
+
+// parseRateLimit reads a rateLimit value: "default" is nil, otherwise an integer.
+// JSON null is refused by decode, so the default needs a name of its own.
+func parseRateLimit(raw json.RawMessage) (*int, *subaccounts.FieldError) {
+	if bytes.Equal(raw, []byte(`"`+rateLimitDefault+`"`)) {
+		return nil, nil
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return nil, &subaccounts.FieldError{Pointer: "/rateLimit", Detail: fmt.Sprintf("must be an integer from 0 (unlimited) to %d requests per second, or %q", issuer.MaxClientRateLimit, rateLimitDefault)}
+	}
+	return &n, nil
 }
 
 var errExternalIssuer = subaccounts.Errorf(subaccounts.CodeNotSupported,
@@ -54,6 +79,12 @@ func handleCreateClient(is *issuer.Issuer) gin.HandlerFunc {
 				errs = append(errs, subaccounts.FieldError{Pointer: "/subaccountId", Detail: "must be a UUID"})
 			} else {
 				in.SubaccountID = &id
+			}
+		}
+		if body.RateLimit != nil {
+			var fe *subaccounts.FieldError
+			if in.RateLimit, fe = parseRateLimit(body.RateLimit); fe != nil {
+				errs = append(errs, *fe)
 			}
 		}
 		if len(errs) > 0 {
@@ -100,5 +131,34 @@ func handleDeleteClient(is *issuer.Issuer) gin.HandlerFunc {
 			return
 		}
 		c.Status(http.StatusNoContent)
+	}
+}
+
+// handlePatchClient changes an account's client; rateLimit is the only changeable field.
+func handlePatchClient(is *issuer.Issuer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		accountID, ok := clientsAccount(c, is)
+		if !ok {
+			return
+		}
+		var body patchClientBody
+		if !decode(c, &body) {
+			return
+		}
+		if body.RateLimit == nil {
+			fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/rateLimit", Detail: "is required"}))
+			return
+		}
+		limit, fe := parseRateLimit(body.RateLimit)
+		if fe != nil {
+			fail(c, subaccounts.Invalid(*fe))
+			return
+		}
+		cl, err := is.SetClientRateLimit(c.Request.Context(), accountID, c.Param("clientId"), limit)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toClientView(cl))
 	}
 }

@@ -87,7 +87,8 @@ func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t testing.TB, dialect string) *env {
+// newEnv starts the service; limits, when given, are its rate limits (none otherwise).
+func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, dialect)
@@ -113,7 +114,7 @@ func newEnv(t testing.TB, dialect string) *env {
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h := httpapi.NewServer(httpapi.Deps{
-		Service: svc, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log,
+		Service: svc, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
 	})
 	ts.Config.Handler = h
 	ts.Start()

@@ -36,7 +36,7 @@ func oauthError(c *gin.Context, e *issuer.OAuthError) {
 
 // handleToken is the client-credentials token endpoint (RFC 6749 §4.4), with
 // client_secret_basic and client_secret_post authentication.
-func handleToken(is *issuer.Issuer) gin.HandlerFunc {
+func handleToken(is *issuer.Issuer, guard *tokenGuard) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 		if mt != "application/x-www-form-urlencoded" {
@@ -76,10 +76,24 @@ func handleToken(is *issuer.Issuer) gin.HandlerFunc {
 			oauthError(c, &issuer.OAuthError{Status: 401, Code: "invalid_client", Description: "client authentication required"})
 			return
 		}
-		resp, err := is.Token(c.Request.Context(), id, secret, form.Get("scope"))
+		token := is.Token
+		res, blocked := guard.blocked(c, id)
+		if blocked {
+			// Only a secret this replica verified recently still gets a token: no bcrypt
+			// runs, and the client is not locked out by someone else's failures.
+			token = is.RememberedToken
+		}
+		resp, err := token(c.Request.Context(), id, secret, form.Get("scope"))
+		if errors.Is(err, issuer.ErrNotRemembered) {
+			guard.refuse(c, res)
+			return
+		}
 		if err != nil {
 			var oe *issuer.OAuthError
 			if errors.As(err, &oe) {
+				if oe.Code == "invalid_client" {
+					guard.failed(c, id)
+				}
 				oauthError(c, oe)
 				return
 			}

@@ -68,6 +68,10 @@ var (
 	}
 )
 
+// probRateLimited answers a client over its rate limit, or too many failed token
+// requests (Part 4 §3).
+var probRateLimited = problemKind{"rate-limited", http.StatusTooManyRequests, "Too many requests"}
+
 // problem is an RFC 9457 problem details document with this API's extensions.
 type problem struct {
 	Type      string          `json:"type"`

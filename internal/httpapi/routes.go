@@ -16,10 +16,10 @@ func addRoutes(r *gin.Engine, d Deps) {
 		r.GET("/.well-known/openid-configuration", handleDiscovery(d.Issuer))
 		r.GET("/.well-known/oauth-authorization-server", handleDiscovery(d.Issuer))
 		r.GET("/oauth2/jwks.json", handleJWKS(d.Issuer))
-		r.POST("/oauth2/token", handleToken(d.Issuer))
+		r.POST("/oauth2/token", handleToken(d.Issuer, newTokenGuard(d.Limits)))
 	}
 
-	v1 := r.Group("/v1", authenticate(d.Verifier))
+	v1 := r.Group("/v1", authenticate(d.Verifier), limitClients(d.Limits, d.Issuer))
 	// Every POST under /v1 honours Idempotency-Key; idem must come last before the handler.
 	idem := idempotent(svc)
 
@@ -32,6 +32,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	op.POST("/accounts/:accountId/top-ups", idem, handleTopUp(svc))
 	op.POST("/accounts/:accountId/clients", noStore(), idem, handleCreateClient(d.Issuer))
 	op.GET("/accounts/:accountId/clients", handleListClients(d.Issuer))
+	op.PATCH("/accounts/:accountId/clients/:clientId", handlePatchClient(d.Issuer))
 	op.DELETE("/accounts/:accountId/clients/:clientId", handleDeleteClient(d.Issuer))
 	op.GET("/accounts/:accountId/compliance", handleAccountCompliance(svc))
 

@@ -30,6 +30,8 @@ type Deps struct {
 	Logger *slog.Logger
 	// RequestTimeout is every request's deadline; 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Limits are the rate limits; the zero value limits nothing.
+	Limits Limits
 }
 
 // DefaultRequestTimeout is the deadline of a request when Deps sets none.

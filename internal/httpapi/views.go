@@ -91,6 +91,9 @@ type clientView struct {
 	Scopes       []string   `json:"scopes"`
 	SubaccountID *uuid.UUID `json:"subaccountId"`
 	CreatedAt    timestamp  `json:"createdAt"`
+	// RateLimit is the client's own limit (requests per second, 0 for unlimited) or
+	// "default".
+	RateLimit any `json:"rateLimit"`
 }
 
 type createdClientView struct {
@@ -199,7 +202,10 @@ func toSubaccountView(s subaccounts.Subaccount) subaccountView {
 }
 
 func toClientView(c subaccounts.Client) clientView {
-	v := clientView{ClientID: c.ID, Name: c.Name, Scopes: c.Scopes, SubaccountID: c.SubaccountID, CreatedAt: timestamp(c.CreatedAt)}
+	v := clientView{ClientID: c.ID, Name: c.Name, Scopes: c.Scopes, SubaccountID: c.SubaccountID, CreatedAt: timestamp(c.CreatedAt), RateLimit: rateLimitDefault}
+	if c.RateLimit != nil {
+		v.RateLimit = *c.RateLimit
+	}
 	if c.AccountID != nil {
 		v.AccountID = *c.AccountID
 	}

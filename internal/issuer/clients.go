@@ -17,6 +17,20 @@ type ClientInput struct {
 	Name         string
 	Scopes       []string
 	SubaccountID *uuid.UUID
+	// RateLimit is the client's own limit in requests per second (0: unlimited); nil
+	// leaves it to the service's default.
+	RateLimit *int
+}
+
+// MaxClientRateLimit is the highest rate limit a client can be given, in requests per
+// second.
+const MaxClientRateLimit = 1_000_000
+
+func checkRateLimit(limit *int) *subaccounts.FieldError {
+	if limit != nil && (*limit < 0 || *limit > MaxClientRateLimit) {
+		return &subaccounts.FieldError{Pointer: "/rateLimit", Detail: fmt.Sprintf("must be from 0 (unlimited) to %d requests per second", MaxClientRateLimit)}
+	}
+	return nil
 }
 
 // CreateClient creates a client of an account and returns it with its secret, which is
@@ -29,6 +43,9 @@ func (is *Issuer) CreateClient(ctx context.Context, accountID uuid.UUID, in Clie
 	}
 	if len(in.Scopes) == 0 {
 		errs = append(errs, subaccounts.FieldError{Pointer: "/scopes", Detail: "must list at least one scope"})
+	}
+	if fe := checkRateLimit(in.RateLimit); fe != nil {
+		errs = append(errs, *fe)
 	}
 	for i, s := range in.Scopes {
 		if !slices.Contains(subaccounts.TenantScopes, s) {
@@ -60,6 +77,7 @@ func (is *Issuer) CreateClient(ctx context.Context, accountID uuid.UUID, in Clie
 		Scopes:       dedupe(in.Scopes),
 		SecretHash:   hash,
 		CreatedAt:    subaccounts.Now(),
+		RateLimit:    in.RateLimit,
 	}
 	err = is.store.Transact(ctx, func(tx subaccounts.Tx) error {
 		if err := tx.CreateClient(ctx, c); err != nil {
@@ -123,6 +141,39 @@ func (is *Issuer) RevokeClient(ctx context.Context, accountID uuid.UUID, clientI
 	}
 	is.forget(clientID)
 	return nil
+}
+
+// SetClientRateLimit gives an account's client its own rate limit (nil: back to the
+// default) and returns the client as changed. The new limit holds at once on this
+// replica and within a few seconds on the others.
+func (is *Issuer) SetClientRateLimit(ctx context.Context, accountID uuid.UUID, clientID string, limit *int) (subaccounts.Client, error) {
+	if fe := checkRateLimit(limit); fe != nil {
+		return subaccounts.Client{}, subaccounts.Invalid(*fe)
+	}
+	var after subaccounts.Client
+	err := is.store.Transact(ctx, func(tx subaccounts.Tx) error {
+		before, err := tx.GetClient(ctx, clientID)
+		if err != nil {
+			return err
+		}
+		// GetClient finds any account's client: another account's is not found.
+		if before.AccountID == nil || *before.AccountID != accountID {
+			return subaccounts.NotFound("client")
+		}
+		if err := tx.SetClientRateLimit(ctx, accountID, clientID, limit); err != nil {
+			return err
+		}
+		after = before
+		after.RateLimit = limit
+		return subaccounts.RecordAudit(ctx, tx, accountID, subaccounts.AuditRecord{
+			Action: "client.update", ResourceType: "client", ResourceID: clientID, Before: before, After: after,
+		})
+	})
+	if err != nil {
+		return subaccounts.Client{}, err
+	}
+	is.forgetLimit(clientID)
+	return after, nil
 }
 
 // EnsureOperator makes exactly one operator client valid.

@@ -57,11 +57,18 @@ type Issuer struct {
 	// gen grows with every forget, so an answer read from the store before a
 	// revocation is not cached after it.
 	gen uint64
+
+	// secrets remembers secrets that verified, so a client asking for tokens again does
+	// not pay bcrypt again; compare is bcrypt's, replaced by tests that count calls.
+	secrets *secretCache
+	compare func(hash, secret []byte) error
 }
 
 type cacheEntry struct {
 	active bool
-	at     time.Time
+	// rateLimit is the client's own rate limit; nil means the default.
+	rateLimit *int
+	at        time.Time
 }
 
 // New loads the signing key from the store, generating and persisting it on first start.
@@ -92,6 +99,8 @@ func New(ctx context.Context, store subaccounts.Store, cfg Config) (*Issuer, err
 		clock:   time.Now,
 		dummy:   dummy,
 		clients: map[string]cacheEntry{},
+		secrets: newSecretCache(secretCacheSize, secretCacheTTL),
+		compare: bcrypt.CompareHashAndPassword,
 	}, nil
 }
 
@@ -159,16 +168,42 @@ type TokenResponse struct {
 
 // Token runs the client-credentials grant for an authenticated client id and secret.
 func (is *Issuer) Token(ctx context.Context, clientID, secret, scope string) (TokenResponse, error) {
+	return is.token(ctx, clientID, secret, scope, false)
+}
+
+// ErrNotRemembered is RememberedToken's answer for a secret that did not verify recently
+// on this replica (whether or not it is right).
+var ErrNotRemembered = errors.New("issuer: client secret not remembered")
+
+// RememberedToken is Token for a secret that verified recently on this replica, and
+// ErrNotRemembered, without running bcrypt, for any other. The token endpoint uses it
+// for a client id or address that has too many failures: a client that knows its secret
+// is not locked out by someone else's guessing, and guessing costs nothing.
+func (is *Issuer) RememberedToken(ctx context.Context, clientID, secret, scope string) (TokenResponse, error) {
+	return is.token(ctx, clientID, secret, scope, true)
+}
+
+func (is *Issuer) token(ctx context.Context, clientID, secret, scope string, rememberedOnly bool) (TokenResponse, error) {
 	c, err := is.store.GetClient(ctx, clientID)
 	switch {
+	case errors.Is(err, subaccounts.ErrNotFound) && rememberedOnly:
+		return TokenResponse{}, ErrNotRemembered
 	case errors.Is(err, subaccounts.ErrNotFound):
-		_ = bcrypt.CompareHashAndPassword(is.dummy, []byte(secret))
+		// Unknown ids never reach the secret cache: they always pay one bcrypt, as a known
+		// id with a wrong secret does, so the time taken does not tell whether an id exists.
+		_ = is.compare(is.dummy, []byte(secret))
 		return TokenResponse{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "client authentication failed"}
 	case err != nil:
 		return TokenResponse{}, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(c.SecretHash), []byte(secret)) != nil {
-		return TokenResponse{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "client authentication failed"}
+	if !is.secrets.verified(c.ID, c.SecretHash, secret) {
+		if rememberedOnly {
+			return TokenResponse{}, ErrNotRemembered
+		}
+		if is.compare([]byte(c.SecretHash), []byte(secret)) != nil {
+			return TokenResponse{}, &OAuthError{Status: 401, Code: "invalid_client", Description: "client authentication failed"}
+		}
+		is.secrets.remember(c.ID, c.SecretHash, secret)
 	}
 	scopes := c.Scopes
 	if requested := strings.Fields(scope); len(requested) > 0 {
@@ -218,28 +253,46 @@ func dedupe(s []string) []string {
 // ClientActive reports whether a client still exists and is not revoked. Answers are
 // cached for a few seconds so a token check does not cost a query per request.
 func (is *Issuer) ClientActive(ctx context.Context, clientID string) (bool, error) {
+	e, err := is.lookupClient(ctx, clientID)
+	return e.active, err
+}
+
+// ClientRateLimit returns a client's own rate limit in requests per second (0:
+// unlimited), or ok false when it has none and the default applies. It shares
+// ClientActive's cache, which the token check has just filled, so it costs no query.
+func (is *Issuer) ClientRateLimit(ctx context.Context, clientID string) (limit int, ok bool, err error) {
+	e, err := is.lookupClient(ctx, clientID)
+	if err != nil || e.rateLimit == nil {
+		return 0, false, err
+	}
+	return *e.rateLimit, true, nil
+}
+
+// lookupClient returns the cached state of a client, asking the store when the answer
+// is missing or older than clientCacheTTL.
+func (is *Issuer) lookupClient(ctx context.Context, clientID string) (cacheEntry, error) {
 	now := time.Now()
 	is.mu.Lock()
 	e, ok := is.clients[clientID]
 	gen := is.gen
 	is.mu.Unlock()
 	if ok && now.Sub(e.at) < clientCacheTTL {
-		return e.active, nil
+		return e, nil
 	}
-	_, err := is.store.GetClient(ctx, clientID)
+	c, err := is.store.GetClient(ctx, clientID)
 	if err != nil && !errors.Is(err, subaccounts.ErrNotFound) {
-		return false, err
+		return cacheEntry{}, err
 	}
-	active := err == nil
+	e = cacheEntry{active: err == nil, rateLimit: c.RateLimit, at: now}
 	is.mu.Lock()
 	if is.gen == gen {
 		if len(is.clients) > 100_000 {
 			clear(is.clients)
 		}
-		is.clients[clientID] = cacheEntry{active: active, at: now}
+		is.clients[clientID] = e
 	}
 	is.mu.Unlock()
-	return active, nil
+	return e, nil
 }
 
 // ForgetClients empties the client cache, so the next token check of every client asks
@@ -249,9 +302,20 @@ func (is *Issuer) ForgetClients() {
 	clear(is.clients)
 	is.gen++
 	is.mu.Unlock()
+	is.secrets.forgetAll()
 }
 
 func (is *Issuer) forget(clientID string) {
+	is.mu.Lock()
+	delete(is.clients, clientID)
+	is.gen++
+	is.mu.Unlock()
+	is.secrets.forget(clientID)
+}
+
+// forgetLimit drops a client's cached state after its rate limit changed; unlike forget
+// it keeps the remembered secret, which is still right.
+func (is *Issuer) forgetLimit(clientID string) {
 	is.mu.Lock()
 	delete(is.clients, clientID)
 	is.gen++

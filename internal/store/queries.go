@@ -313,6 +313,20 @@ func (q queries) RevokeClient(ctx context.Context, accountID uuid.UUID, clientID
 	return nil
 }
 
+func (q queries) SetClientRateLimit(ctx context.Context, accountID uuid.UUID, clientID string, limit *int) error {
+	// A map, not a struct: gorm skips a nil field of a struct, and nil is a value here.
+	res := q.with(ctx).Model(&clientRow{}).
+		Where("account_id = ? AND client_id = ? AND revoked_at IS NULL", accountID, clientID).
+		Updates(map[string]any{"rate_limit": limit})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return subaccounts.NotFound("client")
+	}
+	return nil
+}
+
 func (q queries) OperatorClientExists(ctx context.Context) (bool, error) {
 	var n int64
 	err := q.with(ctx).Model(&clientRow{}).Where("account_id IS NULL AND revoked_at IS NULL").Count(&n).Error

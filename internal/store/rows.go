@@ -76,6 +76,7 @@ type clientRow struct {
 	Scopes       string     `gorm:"column:scopes"`
 	CreatedAt    time.Time  `gorm:"column:created_at"`
 	RevokedAt    *time.Time `gorm:"column:revoked_at"`
+	RateLimit    *int       `gorm:"column:rate_limit"`
 }
 
 func (clientRow) TableName() string { return "oauth_clients" }
@@ -220,6 +221,7 @@ func toClientRow(c subaccounts.Client) clientRow {
 		SecretHash:   c.SecretHash,
 		Scopes:       strings.Join(c.Scopes, " "),
 		CreatedAt:    c.CreatedAt.UTC(),
+		RateLimit:    c.RateLimit,
 	}
 }
 
@@ -232,6 +234,7 @@ func (r clientRow) toDomain() subaccounts.Client {
 		Scopes:       strings.Fields(r.Scopes),
 		SecretHash:   r.SecretHash,
 		CreatedAt:    r.CreatedAt.UTC(),
+		RateLimit:    r.RateLimit,
 	}
 }
 

@@ -398,6 +398,7 @@ func clientAudit(c Client) any {
 		"name":         c.Name,
 		"scopes":       nonNil(c.Scopes),
 		"createdAt":    auditTime(c.CreatedAt),
+		"rateLimit":    c.RateLimit,
 	}
 }
 

@@ -119,18 +119,52 @@ const auditVerifyBatch = 1000
 // VerifyAudit chains the caller's account's events, then recomputes its whole audit
 // chain, in batches, and reports the first broken link, if any, and how many events are
 // still unchained. Events chained while it runs are checked too.
+//
+// Concurrent calls for one account share one computation, so that many callers cost the
+// CPU and reads of one. A call that arrives while a computation is running joins it and
+// gets its answer, which is as of when that computation started: events committed after
+// then may be missing from it (they are then counted in Pending or checked by the next
+// call). A caller that gives up does not stop the computation for the others.
 func (s *Service) VerifyAudit(ctx context.Context, p Principal) (AuditVerification, error) {
 	if err := auditAllowed(p); err != nil {
 		return AuditVerification{}, err
 	}
-	if err := s.ChainAudit(ctx, p.AccountID); err != nil {
+	ch := s.verifies.DoChan(p.AccountID.String(), func() (any, error) {
+		dctx, cancel := detach(ctx)
+		defer cancel()
+		return s.verifyAudit(dctx, p.AccountID)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return AuditVerification{}, r.Err
+		}
+		return r.Val.(AuditVerification), nil
+	case <-ctx.Done():
+		return AuditVerification{}, fmt.Errorf("verify audit: %w", ctx.Err())
+	}
+}
+
+// detach keeps ctx's values and deadline but not its cancellation: a shared computation
+// must not end because the caller that started it went away, yet must not outlive the
+// deadline it was started under.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(d, dl)
+	}
+	return context.WithCancel(d)
+}
+
+func (s *Service) verifyAudit(ctx context.Context, accountID uuid.UUID) (AuditVerification, error) {
+	if err := s.ChainAudit(ctx, accountID); err != nil {
 		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
 	}
-	v, err := VerifyAuditChain(ctx, s.store, p.AccountID, auditVerifyBatch)
+	v, err := VerifyAuditChain(ctx, s.store, accountID, auditVerifyBatch)
 	if err != nil {
 		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
 	}
-	if v.Pending, err = s.store.CountUnchainedAuditEvents(ctx, p.AccountID); err != nil {
+	if v.Pending, err = s.store.CountUnchainedAuditEvents(ctx, accountID); err != nil {
 		return AuditVerification{}, fmt.Errorf("verify audit: %w", err)
 	}
 	return v, nil

@@ -8,6 +8,7 @@ import (
 	"maps"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
@@ -27,6 +28,8 @@ type Service struct {
 	committer   *committer
 	idem        idempotency
 	log         *slog.Logger
+	// verifies shares one audit verification between concurrent callers per account.
+	verifies singleflight.Group
 }
 
 // WithLogger sets where background work (the audit chainer) reports errors; the default

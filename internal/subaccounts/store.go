@@ -54,6 +54,9 @@ type Tx interface {
 	// are UUIDv7, so that is creation order), after the id in afterID when it is set.
 	ListClients(ctx context.Context, accountID uuid.UUID, afterID string, limit int) ([]Client, error)
 	RevokeClient(ctx context.Context, accountID uuid.UUID, clientID string) error
+	// SetClientRateLimit sets an active client's own rate limit (nil: the default); a
+	// client of another account is ErrNotFound.
+	SetClientRateLimit(ctx context.Context, accountID uuid.UUID, clientID string, limit *int) error
 	// OperatorClientExists reports whether any active operator client exists.
 	OperatorClientExists(ctx context.Context) (bool, error)
 	// UpsertOperatorClient creates or replaces an operator client; it fails with

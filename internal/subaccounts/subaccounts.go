@@ -103,6 +103,9 @@ type Client struct {
 	Scopes       []string
 	SecretHash   string
 	CreatedAt    time.Time
+	// RateLimit is the client's own limit in requests per second (0: unlimited); nil
+	// means the service's default (CLIENT_RATE_LIMIT).
+	RateLimit *int
 }
 
 // SigningKey is a persisted private key of the built-in issuer. PrivateKey is sealed
