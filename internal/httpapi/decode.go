@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -40,9 +41,19 @@ func decode(c *gin.Context, dst any) bool {
 		fail(c, fmt.Errorf("read body: %w", err))
 		return false
 	}
-	if fe := checkJSON(body, reflect.TypeOf(dst).Elem()); fe != nil {
+	if fe := decodeBytes(body, dst); fe != nil {
 		fail(c, subaccounts.Invalid(*fe))
 		return false
+	}
+	return true
+}
+
+// decodeBytes reads body into dst as strictly as decode does, and reports what is wrong
+// with it. Batch handlers use it for each item, so that one malformed item gets its own
+// error rather than failing the batch.
+func decodeBytes(body []byte, dst any) *subaccounts.FieldError {
+	if fe := checkJSON(body, reflect.TypeOf(dst).Elem()); fe != nil {
+		return fe
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		fe := subaccounts.FieldError{Pointer: "", Detail: "malformed JSON"}
@@ -50,10 +61,9 @@ func decode(c *gin.Context, dst any) bool {
 		if errors.As(err, &te) {
 			fe = subaccounts.FieldError{Pointer: typeErrorPointer(te.Field), Detail: "must be " + jsonKind(te.Type)}
 		}
-		fail(c, subaccounts.Invalid(fe))
-		return false
+		return &fe
 	}
-	return true
+	return nil
 }
 
 // typeErrorPointer turns the dotted field path of a json.UnmarshalTypeError into a JSON
@@ -61,6 +71,11 @@ func decode(c *gin.Context, dst any) bool {
 func typeErrorPointer(field string) string {
 	if field == "" {
 		return ""
+	}
+	if pan.ContainsCardNumber(field) {
+		// A metadata key that may be a card number is not echoed: the pointer stops at
+		// the top-level member.
+		field, _, _ = strings.Cut(field, ".")
 	}
 	return "/" + strings.ReplaceAll(field, ".", "/")
 }
@@ -135,9 +150,11 @@ type segment struct {
 }
 
 // pointer renders the current path as a JSON pointer (RFC 6901).
-func (w *walker) pointer() string {
+func (w *walker) pointer() string { return w.pointerOf(w.path) }
+
+func (w *walker) pointerOf(path []segment) string {
 	var b strings.Builder
-	for _, s := range w.path {
+	for _, s := range path {
 		b.WriteByte('/')
 		if s.index >= 0 {
 			b.WriteString(strconv.Itoa(s.index))
@@ -148,8 +165,25 @@ func (w *walker) pointer() string {
 	return b.String()
 }
 
+// fail reports detail at the current path. A key that holds what may be a card number is
+// never echoed: the error names the object holding it instead.
 func (w *walker) fail(detail string) *subaccounts.FieldError {
+	for i, s := range w.path {
+		if s.index < 0 && pan.ContainsCardNumber(unquote(w.b[s.start:s.end])) {
+			return &subaccounts.FieldError{Pointer: w.pointerOf(w.path[:i]), Detail: "member names must not contain a card number"}
+		}
+	}
 	return &subaccounts.FieldError{Pointer: w.pointer(), Detail: detail}
+}
+
+// failParent reports detail at the array or object being read rather than its member.
+func (w *walker) failParent(detail string) *subaccounts.FieldError {
+	last := len(w.path) - 1
+	saved := w.path[last]
+	w.path = w.path[:last]
+	fe := w.fail(detail)
+	w.path = append(w.path, saved)
+	return fe
 }
 
 func (w *walker) syntaxError() *subaccounts.FieldError {
@@ -296,10 +330,7 @@ func (w *walker) member(t reflect.Type, keys *keySet, quoted []byte) (reflect.Ty
 		return t.Field(i).Type, nil
 	case reflect.Map:
 		if keys.n == maxMapKeys {
-			w.path = w.path[:len(w.path)-1]
-			fe := w.fail(fmt.Sprintf("must hold at most %d keys", maxMapKeys))
-			w.path = append(w.path, segment{index: -1})
-			return nil, fe
+			return nil, w.failParent(fmt.Sprintf("must hold at most %d keys", maxMapKeys))
 		}
 		if !keys.addKey(string(key)) {
 			return nil, w.fail("duplicate key")
@@ -326,10 +357,7 @@ func (w *walker) array(t reflect.Type) *subaccounts.FieldError {
 	}
 	for i := 0; ; i++ {
 		if capped && i == maxArrayItems {
-			w.path = w.path[:len(w.path)-1]
-			fe := w.fail(fmt.Sprintf("must hold at most %d items", maxArrayItems))
-			w.path = append(w.path, segment{})
-			return fe
+			return w.failParent(fmt.Sprintf("must hold at most %d items", maxArrayItems))
 		}
 		w.path[len(w.path)-1].index = i
 		if fe := w.value(elem); fe != nil {

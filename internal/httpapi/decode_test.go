@@ -78,6 +78,8 @@ func TestCheckJSON(t *testing.T) {
 		{"pointer escapes", `{"metadata":{"a/b~":null}}`, &subaccounts.FieldError{Pointer: "/metadata/a~1b~0", Detail: "must not be null; omit the field instead"}},
 		{"too many metadata keys", `{"metadata":{` + manyMembers(maxMapKeys+1) + `}}`, &subaccounts.FieldError{Pointer: "/metadata", Detail: "must hold at most 50 keys"}},
 		{"too many items", `{"configurations":[` + strings.Repeat("{},", maxArrayItems) + `{}]}`, &subaccounts.FieldError{Pointer: "/configurations", Detail: "must hold at most 1000 items"}},
+		{"card number as a key", `{"metadata":{"4111 1111 1111 1111":null}}`, &subaccounts.FieldError{Pointer: "/metadata", Detail: "member names must not contain a card number"}},
+		{"card number as an unknown field", `{"4111111111111111":"x"}`, &subaccounts.FieldError{Pointer: "", Detail: "member names must not contain a card number"}},
 		{"trailing data", `{"name":"x"} {}`, &subaccounts.FieldError{Pointer: "", Detail: "unexpected data after the JSON value"}},
 		{"empty", ``, &subaccounts.FieldError{Pointer: "", Detail: "the body is empty or ends early"}},
 		{"malformed", `{"name":x}`, &subaccounts.FieldError{Pointer: "", Detail: "malformed JSON near byte 8"}},

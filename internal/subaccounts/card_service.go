@@ -66,6 +66,9 @@ type CardInput struct {
 	CountryCode *string
 	TermsOfUse  *bool
 	Metadata    map[string]string
+	// Malformed holds what made a batch item unreadable (a number instead of an object,
+	// say), with pointers relative to the item: the item is refused with them, alone.
+	Malformed []FieldError
 }
 
 // checkedCard is an enrolment that passed validation: the card to store, without the PAN.
@@ -75,6 +78,9 @@ type checkedCard struct {
 
 // checkCard validates one enrolment; pointer prefixes the field pointers.
 func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string, in CardInput, now time.Time) (checkedCard, []FieldError) {
+	if len(in.Malformed) > 0 {
+		return checkedCard{}, prefixFields(pointer, in.Malformed)
+	}
 	var errs []FieldError
 	var num pan.Number
 	if in.Number == nil {
