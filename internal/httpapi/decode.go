@@ -113,8 +113,8 @@ const maxMapKeys = subaccounts.MaxMetadataKeys
 // so a million empty objects would cost far more memory than their 1 MiB body.
 const maxArrayItems = subaccounts.MaxMessageBatch
 
-// rawMessageType marks a batch item: the body check looks only at its syntax, depth and
-// card fields, and the item gets its own strict check (and its own error) later.
+// rawMessageType marks a batch item: the body check looks only at its syntax, depth, nulls
+// and card fields, and the item gets its own strict check (and its own error) later.
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
 // checkJSON scans body once, tracking the Go type each value lands in, and reports the
@@ -236,11 +236,10 @@ func (w *walker) value(t reflect.Type) *subaccounts.FieldError {
 		if !w.literal("null") {
 			return w.syntaxError()
 		}
-		if t != rawMessageType {
-			// null is refused rather than read as "absent": one meaning per body, and
-			// the spec declares no field nullable.
-			return w.fail("must not be null; omit the field instead")
-		}
+		// null is refused rather than read as "absent": one meaning per body, and the
+		// spec declares no field nullable (nor batch items, so a null item refuses the
+		// batch).
+		return w.fail("must not be null; omit the field instead")
 	case 't':
 		if !w.literal("true") {
 			return w.syntaxError()
