@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -38,7 +39,7 @@ func decode(c *gin.Context, dst any) bool {
 			abortProblem(c, probTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes))
 			return false
 		}
-		fail(c, fmt.Errorf("read body: %w", err))
+		bodyReadFailed(c, err)
 		return false
 	}
 	if fe := decodeBytes(body, dst); fe != nil {
@@ -46,6 +47,22 @@ func decode(c *gin.Context, dst any) bool {
 		return false
 	}
 	return true
+}
+
+// bodyReadFailed answers a body that could not be read. That is the client's side of the
+// exchange, never a server error: a body too slow to arrive (the server's ReadTimeout) is
+// 408 and a warning, since many of them may be an attack on the connection pool; malformed
+// framing or a connection cut mid-body is 400 and an info line. The error text is
+// net/http's own and holds no body bytes.
+func bodyReadFailed(c *gin.Context, err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		logger(c).Warn("request body too slow to arrive", "error", err.Error())
+		abortProblem(c, probRequestTimeout, "The body did not arrive in time.")
+		return
+	}
+	logger(c).Info("request body could not be read", "error", err.Error())
+	abortProblem(c, probValidation, "The body could not be read: its framing is malformed or the connection was cut.")
 }
 
 // decodeBytes reads body into dst as strictly as decode does, and reports what is wrong
