@@ -651,6 +651,13 @@ func canaryFreeTextFields(t *testing.T, e *env, rec *canaryRecorder, acct, tok, 
 		{"transfer reference", "POST", "/v1/credit-transfers", tok, func(p string) any {
 			return map[string]any{"from": acct, "to": shop, "amount": 1, "reference": "inv " + p}
 		}, "/reference"},
+		// Not free text, but refused values that used to be quoted back.
+		{"configuration country", "POST", "/v1/subaccounts", tok, func(p string) any {
+			return map[string]any{"name": "Cfg", "configurations": []any{cfg([]string{p}, "VISA")}}
+		}, "/configurations/0/countries/0"},
+		{"client scope", "POST", "/v1/accounts/" + acct + "/clients", e.opToken, func(p string) any {
+			return map[string]any{"name": "client", "scopes": []string{p}}
+		}, "/scopes/0"},
 		{"top-up reference", "POST", "/v1/accounts/" + acct + "/top-ups", e.opToken, func(p string) any {
 			return map[string]any{"amount": 1, "reference": p}
 		}, "/reference"},

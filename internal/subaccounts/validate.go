@@ -112,7 +112,12 @@ func CompileConfigurations(pointer string, configs []policy.Configuration) (*pol
 	}
 	out := make([]FieldError, len(ferrs))
 	for i, fe := range ferrs {
-		out[i] = FieldError{Pointer: pointer + fe.Pointer, Detail: fe.Detail}
+		d := fe.Detail
+		if pan.ContainsCardNumber(d) {
+			// The policy engine quotes what it refuses; a card number is not echoed.
+			d = "is not valid (not repeated here: it may hold a card number)"
+		}
+		out[i] = FieldError{Pointer: pointer + fe.Pointer, Detail: d}
 	}
 	return nil, out
 }
