@@ -24,8 +24,9 @@ const MaxBodyBytes = 1 << 20
 
 // decode reads a JSON body into dst strictly: the media type must be JSON, the body at
 // most 1 MiB, object keys must match dst's fields exactly (no unknown fields, no case
-// folding), no key may repeat, no value may be null, and nothing may follow the value. On failure it has
-// answered the request and returns false.
+// folding), no key may repeat, no value may be null, no card security field may appear
+// at any depth, nesting stops at MaxDepth, and nothing may follow the value (see
+// checkJSON). On failure it has answered the request and returns false.
 func decode(c *gin.Context, dst any) bool {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
