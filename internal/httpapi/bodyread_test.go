@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +81,48 @@ func TestBodyReadFailures(t *testing.T) {
 	if got := e.expect(e.do("GET", "/v1/subaccounts", tok, nil), 200).json(t)["items"].([]any); len(got) != 0 {
 		t.Errorf("subaccounts %v", got)
 	}
+}
+
+// TestWorstBodiesOverHTTP: 1 MiB bodies of the shapes that took the old check minutes and
+// gigabytes are refused with 400 naming the pointer, with and without an idempotency key
+// (whose middleware reads the body first), and nothing is created.
+func TestWorstBodiesOverHTTP(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, e *env) {
+		tok := e.tenantToken(e.newAccount("Acme", usaCanContract(10)))
+		d := (1<<20 - 20) / 2
+		deep := `{"name":` + strings.Repeat("[", d) + strings.Repeat("]", d) + `}`
+		var keys strings.Builder
+		keys.WriteString(`{"name":"x","metadata":{`)
+		for i := 0; keys.Len() < 1<<20-32; i++ {
+			if i > 0 {
+				keys.WriteByte(',')
+			}
+			keys.WriteString(`"k` + strconv.Itoa(i) + `":""`)
+		}
+		keys.WriteString(`}}`)
+		tests := []struct {
+			name, body, pointer string
+		}{
+			{"deep arrays", deep, "/name" + strings.Repeat("/0", 31)},
+			{"many keys", keys.String(), "/metadata"},
+		}
+		for _, tt := range tests {
+			for _, key := range []string{"", "worst-" + strings.ReplaceAll(tt.name, " ", "-")} {
+				var headers map[string]string
+				if key != "" {
+					headers = map[string]string{"Idempotency-Key": key}
+				}
+				start := time.Now()
+				p := e.expect(e.doHeaders("POST", "/v1/subaccounts", tok, tt.body, headers), 400).problem(t)
+				t.Logf("%s (key %q): %d bytes refused in %v", tt.name, key, len(tt.body), time.Since(start))
+				if got := p.pointers(); len(got) != 1 || got[0] != tt.pointer {
+					t.Errorf("%s (key %q): pointers %v, want [%s]", tt.name, key, got, tt.pointer)
+				}
+			}
+		}
+		if got := e.expect(e.do("GET", "/v1/subaccounts", tok, nil), 200).json(t)["items"].([]any); len(got) != 0 {
+			t.Errorf("subaccounts %v", got)
+		}
+	})
 }

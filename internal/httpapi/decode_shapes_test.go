@@ -95,8 +95,8 @@ func TestCheckJSONWorstShapesBounded(t *testing.T) {
 	}
 }
 
-// BenchmarkCheckJSON reports the strict check's cost per body byte (ns/op over MB/s, B/op)
-// for each worst shape at 1 MiB.
+// BenchmarkCheckJSON reports the strict check's cost per body byte (ns/body-byte and
+// B/body-byte) for each worst shape at 1 MiB.
 func BenchmarkCheckJSON(b *testing.B) {
 	typ := reflect.TypeOf(createSubaccountBody{})
 	for _, s := range worstShapes {
@@ -105,9 +105,15 @@ func BenchmarkCheckJSON(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%dKiB", s.name, n>>10), func(b *testing.B) {
 				b.SetBytes(int64(len(body)))
 				b.ReportAllocs()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
 				for b.Loop() {
 					checkJSON(body, typ)
 				}
+				runtime.ReadMemStats(&after)
+				perByte := float64(b.N) * float64(len(body))
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/perByte, "ns/body-byte")
+				b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/perByte, "B/body-byte")
 			})
 		}
 	}
