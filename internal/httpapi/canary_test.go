@@ -39,6 +39,7 @@ var (
 	canaryQuery      = luhnPAN("4739", 95017283645, 16)    // in query strings
 	canaryDBError    = luhnPAN("5173", 63920184756, 16)    // while the database fails
 	canaryPathSeg    = luhnPAN("4739", 70418263955, 16)    // in a URL path segment (see below)
+	canaryFreeText   = luhnPAN("5173", 27182818284, 16)    // in every free-text field
 	canaryControlPAN = luhnPAN("4739", 11235813213, 16)    // positive control: written on purpose
 )
 
@@ -61,6 +62,8 @@ func canaryNeedles(pan string) [][2]string {
 	n := [][2]string{
 		{"whole", pan},
 		{"spaced", strings.Join(groups, " ")},
+		{"dashed", strings.Join(groups, "-")},
+		{"dotted", strings.Join(groups, ".")},
 		{"hex", hex.EncodeToString([]byte(pan))},
 	}
 	if len(pan)-6 >= 10 {
@@ -284,6 +287,12 @@ func canaryTableDump(t *testing.T, dbURL string) []byte {
 // statement touching it fails inside the handler, with the PAN in hand.
 func canaryBreakCards(t *testing.T, dialect, accountID string) {
 	t.Helper()
+	canaryExec(t, dialect, accountID, "ALTER TABLE cards RENAME TO cards_gone")
+}
+
+// canaryExec runs stmt on the database of the test's service, behind its back.
+func canaryExec(t *testing.T, dialect, accountID, stmt string) {
+	t.Helper()
 	var dsn, driver string
 	switch dialect {
 	case "sqlite":
@@ -300,7 +309,7 @@ func canaryBreakCards(t *testing.T, dialect, accountID string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("ALTER TABLE cards RENAME TO cards_gone"); err != nil {
+	if _, err := db.Exec(stmt); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -485,13 +494,19 @@ func TestPANCanary(t *testing.T) {
 			}
 		})
 
-		// Positive control: a PAN written on purpose, into a subaccount's metadata and the
-		// request id, must be found by the very searches that find no canary.
-		rec.doHeaders(e, "PATCH", "/v1/subaccounts/"+shop, tok, map[string]any{"metadata": map[string]string{"note": canaryControlPAN}},
-			map[string]string{"X-Request-Id": canaryControlPAN}, 200)
+		t.Run("free-text fields", func(t *testing.T) {
+			e := e.at(t)
+			canaryFreeTextFields(t, e, &rec, acct, tok, shop)
+		})
+
+		// Positive control: a PAN written on purpose, into a subaccount's name behind the
+		// service's back (no request may store one) and into the request id, must be found
+		// by the very searches that find no canary.
+		canaryExec(t, dialect, acct, "UPDATE subaccounts SET name = name || ' "+canaryControlPAN+"' WHERE name = 'Shop'")
+		rec.doHeaders(e, "GET", "/v1/subaccounts/"+shop, tok, nil, map[string]string{"X-Request-Id": canaryControlPAN}, 200)
 		canaries := []string{
 			canaryEnrolled, canaryPolicy, canaryExpiry, canaryCVV, canarySuspended, canaryLuhn, luhnTwin(canaryLuhn),
-			canaryBatch13, canaryBatchMC, canaryUnknown, canaryQuery, canaryDBError, canaryExpiry + "3",
+			canaryBatch13, canaryBatchMC, canaryUnknown, canaryQuery, canaryDBError, canaryExpiry + "3", canaryFreeText,
 		}
 
 		t.Run("database errors", func(t *testing.T) {
@@ -580,4 +595,136 @@ func TestPANCanary(t *testing.T) {
 		}
 		t.Logf("searched %d responses, %d bytes of logs and %d database dumps for %d PANs", len(rec.responses), len(e.logs.String()), len(dump), len(canaries))
 	})
+}
+
+// canaryFreeTextFields sends canaryFreeText, written in each way a person writes a card
+// number, in every free-text field a request can carry, and card security fields at every
+// depth: each is refused with 400 naming the field, and nothing is stored.
+func canaryFreeTextFields(t *testing.T, e *env, rec *canaryRecorder, acct, tok, shop string) {
+	t.Helper()
+	written := canaryWritings(canaryFreeText)
+	card := func(mod func(m map[string]any)) map[string]any {
+		m := cardBody(canaryEnrolled, "USA") // enrolled already: only the refusal matters
+		mod(m)
+		return m
+	}
+	msg := func(mod func(m map[string]any)) map[string]any {
+		m := message(canaryEnrolled, "auth")
+		mod(m)
+		return m
+	}
+	merchant := func(field, v string) func(m map[string]any) {
+		return func(m map[string]any) { m["merchant"].(map[string]any)[field] = v }
+	}
+	type request struct {
+		name, method, path, token string
+		body                      func(pan string) any
+		pointer                   string
+	}
+	requests := []request{
+		{"account name", "POST", "/v1/accounts", e.opToken, func(p string) any {
+			return map[string]any{"name": "Acme " + p, "contract": usaCanContract(1)}
+		}, "/name"},
+		{"account rename", "PATCH", "/v1/accounts/" + acct, e.opToken, func(p string) any { return map[string]any{"name": p} }, "/name"},
+		{"client name", "POST", "/v1/accounts/" + acct + "/clients", e.opToken, func(p string) any {
+			return map[string]any{"name": "client " + p, "scopes": []string{"subaccounts:read"}}
+		}, "/name"},
+		{"subaccount name", "POST", "/v1/subaccounts", tok, func(p string) any { return map[string]any{"name": p} }, "/name"},
+		{"subaccount rename", "PATCH", "/v1/subaccounts/" + shop, tok, func(p string) any { return map[string]any{"name": "Shop " + p} }, "/name"},
+		{"subaccount metadata value", "POST", "/v1/subaccounts", tok, func(p string) any {
+			return map[string]any{"name": "Meta", "metadata": map[string]string{"note": "card " + p}}
+		}, "/metadata/note"},
+		{"subaccount metadata key", "PATCH", "/v1/subaccounts/" + shop, tok, func(p string) any {
+			return map[string]any{"metadata": map[string]string{p: "x"}}
+		}, "/metadata"},
+		{"card metadata value", "POST", "/v1/subaccounts/" + shop + "/cards", tok, func(p string) any {
+			return card(func(m map[string]any) { m["metadata"] = map[string]string{"holder": p} })
+		}, "/metadata/holder"},
+		{"card metadata key", "POST", "/v1/subaccounts/" + shop + "/cards", tok, func(p string) any {
+			return card(func(m map[string]any) { m["metadata"] = map[string]string{p: "x"} })
+		}, "/metadata"},
+		{"merchant name", "POST", "/v1/transactions", tok, func(p string) any { return msg(merchant("name", "Diner "+p)) }, "/merchant/name"},
+		{"merchant city", "POST", "/v1/transactions", tok, func(p string) any { return msg(merchant("city", p)) }, "/merchant/city"},
+		{"network transaction id", "POST", "/v1/transactions", tok, func(p string) any {
+			return msg(func(m map[string]any) { m["networkTransactionId"] = "ntid-" + p })
+		}, "/networkTransactionId"},
+		{"transfer reference", "POST", "/v1/credit-transfers", tok, func(p string) any {
+			return map[string]any{"from": acct, "to": shop, "amount": 1, "reference": "inv " + p}
+		}, "/reference"},
+		// Not free text, but refused values that used to be quoted back.
+		{"configuration country", "POST", "/v1/subaccounts", tok, func(p string) any {
+			return map[string]any{"name": "Cfg", "configurations": []any{cfg([]string{p}, "VISA")}}
+		}, "/configurations/0/countries/0"},
+		{"client scope", "POST", "/v1/accounts/" + acct + "/clients", e.opToken, func(p string) any {
+			return map[string]any{"name": "client", "scopes": []string{p}}
+		}, "/scopes/0"},
+		{"top-up reference", "POST", "/v1/accounts/" + acct + "/top-ups", e.opToken, func(p string) any {
+			return map[string]any{"amount": 1, "reference": p}
+		}, "/reference"},
+	}
+	for _, r := range requests {
+		for how, p := range written {
+			// A key holding a card number is named by its map, so as not to echo it.
+			resp := rec.do(e, r.method, r.path, r.token, r.body(p), 400)
+			if got := resp.problem(t).pointers(); !slices.Equal(got, []string{r.pointer}) {
+				t.Errorf("%s, %s: pointers %v, want [%s]", r.name, how, got, r.pointer)
+			}
+		}
+	}
+
+	// In a batch, the item is refused in its own result, naming the field.
+	batches := []struct {
+		name, path, member string
+		item               any
+		pointer            string
+	}{
+		{"card batch metadata", "/v1/subaccounts/" + shop + "/cards/batch", "cards",
+			card(func(m map[string]any) { m["metadata"] = map[string]string{"holder": written["spaced"]} }), "/cards/0/metadata/holder"},
+		{"message batch merchant", "/v1/transactions/batch", "messages", msg(merchant("name", written["dashed"])), "/messages/0/merchant/name"},
+	}
+	for _, b := range batches {
+		resp := rec.do(e, "POST", b.path, tok, map[string]any{b.member: []any{b.item}}, 200)
+		var res struct {
+			Results []struct {
+				Status  int        `json:"status"`
+				Problem problemDoc `json:"problem"`
+			} `json:"results"`
+		}
+		resp.decode(t, &res)
+		if len(res.Results) != 1 || res.Results[0].Status != 400 || !slices.Equal(res.Results[0].Problem.pointers(), []string{b.pointer}) {
+			t.Errorf("%s: results %+v, want one 400 naming %s", b.name, res.Results, b.pointer)
+		}
+	}
+
+	// Card security fields are refused at any depth, metadata keys included, in any case.
+	forbidden := []struct {
+		name, method, path string
+		body               any
+		pointer            string
+	}{
+		{"subaccount metadata cvv", "POST", "/v1/subaccounts", map[string]any{"name": "Meta", "metadata": map[string]string{"cvv": "123"}}, "/metadata/cvv"},
+		{"card metadata PIN", "POST", "/v1/subaccounts/" + shop + "/cards", card(func(m map[string]any) { m["metadata"] = map[string]string{"PIN": "1234"} }), "/metadata/PIN"},
+		{"merchant track data", "POST", "/v1/transactions", msg(merchant("Track_2", ";"+canaryFreeText+"=2912")), "/merchant/Track_2"},
+		{"batch item CVC", "POST", "/v1/subaccounts/" + shop + "/cards/batch", map[string]any{"cards": []any{card(func(m map[string]any) {
+			m["metadata"] = map[string]string{"cvc": "999"}
+		})}}, "/cards/0/metadata/cvc"},
+	}
+	for _, f := range forbidden {
+		resp := rec.do(e, f.method, f.path, tok, f.body, 400)
+		if got := resp.problem(t).pointers(); !slices.Equal(got, []string{f.pointer}) {
+			t.Errorf("%s: pointers %v, want [%s]", f.name, got, f.pointer)
+		}
+	}
+}
+
+// canaryWritings are the ways a person writes pan: whole, and grouped in fours with
+// spaces, dashes or dots.
+func canaryWritings(pan string) map[string]string {
+	var groups []string
+	for i := 0; i < len(pan); i += 4 {
+		groups = append(groups, pan[i:min(i+4, len(pan))])
+	}
+	return map[string]string{
+		"whole": pan, "spaced": strings.Join(groups, " "), "dashed": strings.Join(groups, "-"), "dotted": strings.Join(groups, "."),
+	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -47,8 +48,10 @@ func handleEnrolCard(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
+// cardBatchBody is a batch enrolment as sent. Each item is decoded on its own (see
+// decodeBytes), so that a malformed one is refused in its own result.
 type cardBatchBody struct {
-	Cards []cardBody `json:"cards"`
+	Cards []json.RawMessage `json:"cards"`
 }
 
 type cardOutcomeView struct {
@@ -77,7 +80,12 @@ func handleEnrolCards(svc *subaccounts.Service) gin.HandlerFunc {
 			return
 		}
 		items := make([]subaccounts.CardInput, len(body.Cards))
-		for i, b := range body.Cards {
+		for i, raw := range body.Cards {
+			var b cardBody
+			if fe := decodeBytes(raw, &b); fe != nil {
+				items[i].Malformed = []subaccounts.FieldError{*fe}
+				continue
+			}
 			items[i] = b.toInput()
 		}
 		outcomes, err := svc.EnrolCards(c.Request.Context(), mustPrincipal(c), subID, items)

@@ -51,7 +51,9 @@ var msgSeq atomic.Int64
 // message is a valid network message for a card id (or, with a PAN, a card number).
 func message(card string, typ string) map[string]any {
 	m := map[string]any{
-		"networkTransactionId": fmt.Sprintf("ntid-%d-%d", time.Now().UnixNano(), msgSeq.Add(1)),
+		// Base 36 keeps long digit runs, which the card-data guard may take for a card
+		// number, out of the id.
+		"networkTransactionId": fmt.Sprintf("ntid-%sx%d", strconv.FormatInt(time.Now().UnixNano(), 36), msgSeq.Add(1)),
 		"type":                 typ,
 		"amount":               1250,
 		"currency":             "USD",

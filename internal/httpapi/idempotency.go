@@ -45,7 +45,7 @@ func idempotent(svc *subaccounts.Service) gin.HandlerFunc {
 				abortProblem(c, probTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes))
 				return
 			}
-			fail(c, fmt.Errorf("read body: %w", err))
+			bodyReadFailed(c, err)
 			return
 		}
 		handler := c.Handler()

@@ -1,11 +1,15 @@
 package httpapi
 
 import (
+	"maps"
+	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -36,18 +40,53 @@ func page(c *gin.Context) (subaccounts.Page, bool) {
 	return p, true
 }
 
-// boolParam reads an optional true/false query parameter.
+// boolParam reads an optional query parameter that is exactly true or false: the other
+// forms strconv.ParseBool knows (1, t, TRUE…) are refused, so that a client's typo never
+// turns into a destructive yes (cascade=1 used to delete).
 func boolParam(c *gin.Context, name string) (bool, bool) {
-	s, ok := c.GetQuery(name)
-	if !ok {
+	switch s, ok := c.GetQuery(name); {
+	case !ok:
+		return false, true
+	case s == "true":
+		return true, true
+	case s == "false":
 		return false, true
 	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		invalidParam(c, name, "must be true or false")
-		return false, false
+	invalidParam(c, name, "must be true or false")
+	return false, false
+}
+
+// strictQuery applies the one rule every query string of the API follows, before any
+// handler reads it: well-formed, no parameter given twice (every parameter is single
+// valued, and which of two values would win is not something a client should guess), and
+// no empty value (an empty filter would otherwise read as "no filter").
+func strictQuery() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.URL.RawQuery == "" {
+			return
+		}
+		q, err := url.ParseQuery(c.Request.URL.RawQuery)
+		if err != nil {
+			abortProblem(c, probValidation, "The query string is malformed.")
+			return
+		}
+		// Sorted, so that the same query always gets the same answer.
+		for _, name := range slices.Sorted(maps.Keys(q)) {
+			v := q[name]
+			switch {
+			case pan.ContainsCardNumber(name):
+				// Not named in the answer: a problem never echoes a card number.
+				abortProblem(c, probValidation, "A query parameter name must not contain a card number.")
+			case len(v) > 1:
+				invalidParam(c, name, "must be given at most once")
+			case v[0] == "":
+				invalidParam(c, name, "must not be empty; omit the parameter instead")
+			default:
+				continue
+			}
+			return
+		}
 	}
-	return b, true
 }
 
 // queryID parses a path or query parameter as a UUID (in its canonical 36-character form

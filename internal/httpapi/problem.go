@@ -72,6 +72,9 @@ var (
 // requests (Part 4 §3).
 var probRateLimited = problemKind{"rate-limited", http.StatusTooManyRequests, "Too many requests"}
 
+// Problem types of client mistakes in sending a body (decode).
+var probRequestTimeout = problemKind{"request-timeout", http.StatusRequestTimeout, "The request body arrived too slowly"}
+
 // problem is an RFC 9457 problem details document with this API's extensions.
 type problem struct {
 	Type      string          `json:"type"`

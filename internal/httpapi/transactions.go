@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -69,8 +70,10 @@ func handleIngestTransaction(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
+// messageBatchBody is a batch of messages as sent. Each item is decoded on its own (see
+// decodeBytes), so that a malformed one is refused in its own result.
 type messageBatchBody struct {
-	Messages []messageBody `json:"messages"`
+	Messages []json.RawMessage `json:"messages"`
 }
 
 type messageOutcomeView struct {
@@ -98,7 +101,12 @@ func handleIngestTransactions(svc *subaccounts.Service) gin.HandlerFunc {
 			return
 		}
 		items := make([]subaccounts.MessageInput, len(body.Messages))
-		for i, b := range body.Messages {
+		for i, raw := range body.Messages {
+			var b messageBody
+			if fe := decodeBytes(raw, &b); fe != nil {
+				items[i].Malformed = []subaccounts.FieldError{*fe}
+				continue
+			}
 			items[i] = b.toInput()
 		}
 		outcomes, err := svc.IngestTransactions(c.Request.Context(), mustPrincipal(c), items)

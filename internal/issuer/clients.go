@@ -49,7 +49,7 @@ func (is *Issuer) CreateClient(ctx context.Context, accountID uuid.UUID, in Clie
 	}
 	for i, s := range in.Scopes {
 		if !slices.Contains(subaccounts.TenantScopes, s) {
-			errs = append(errs, subaccounts.FieldError{Pointer: fmt.Sprintf("/scopes/%d", i), Detail: fmt.Sprintf("%q is not a tenant scope; one of %v", s, subaccounts.TenantScopes)})
+			errs = append(errs, subaccounts.FieldError{Pointer: fmt.Sprintf("/scopes/%d", i), Detail: fmt.Sprintf("is not a tenant scope; one of %v", subaccounts.TenantScopes)}) // the input is not echoed: it could be anything, a card number too
 		}
 	}
 	if len(errs) > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,16 +20,37 @@ const (
 	maxExpiryYears = 20
 )
 
-// forbiddenCardFields are members that carry card data this service must never receive.
-// A body naming any of them is refused before anything else is looked at.
-var forbiddenCardFields = []string{"cvv", "cvc", "cvv2", "cvc2", "cid", "securitycode", "track1", "track2", "trackdata", "pin", "pinblock"}
+// forbiddenCardFields are members that carry card data this service must never receive,
+// lower case without separators. A body naming any of them, at any depth, is refused
+// before anything else is looked at.
+var forbiddenCardFields = []string{
+	"cvv", "cvc", "cvv2", "cvc2", "cid", "cvn", "cav2", "cvd", "securitycode", "cardsecuritycode",
+	"track", "track1", "track2", "trackdata", "magstripe", "pin", "pinblock",
+}
 
 // ForbiddenCardField reports whether a JSON member name is one of the sensitive
-// authentication data fields (CVV/CVC, track data, PIN) that must never be sent.
+// authentication data fields (CVV/CVC, track data, PIN) that must never be sent, in any
+// case and with or without underscores and dashes. It allocates nothing: it runs on
+// every key of every body.
 func ForbiddenCardField(name string) bool {
-	n := strings.ToLower(strings.NewReplacer("_", "", "-", "").Replace(name))
+	var buf [24]byte
+	n := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_' || c == '-':
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if n == len(buf) {
+			return false
+		}
+		buf[n] = c
+		n++
+	}
 	for _, f := range forbiddenCardFields {
-		if n == f {
+		if string(buf[:n]) == f { // compared in place, not converted
 			return true
 		}
 	}
@@ -46,6 +66,9 @@ type CardInput struct {
 	CountryCode *string
 	TermsOfUse  *bool
 	Metadata    map[string]string
+	// Malformed holds what made a batch item unreadable (a number instead of an object,
+	// say), with pointers relative to the item: the item is refused with them, alone.
+	Malformed []FieldError
 }
 
 // checkedCard is an enrolment that passed validation: the card to store, without the PAN.
@@ -59,6 +82,9 @@ type checkedCard struct {
 
 // checkCard validates one enrolment; pointer prefixes the field pointers.
 func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string, in CardInput, now time.Time) (checkedCard, []FieldError) {
+	if len(in.Malformed) > 0 {
+		return checkedCard{}, prefixFields(pointer, in.Malformed)
+	}
 	var errs []FieldError
 	var num pan.Number
 	if in.Number == nil {

@@ -23,8 +23,8 @@ func invalidTransfer(reason, format string, args ...any) *Error {
 }
 
 // cleanReference checks the reference every money movement carries: 1–255 characters of
-// text, and never something that looks like a card number, since references are echoed
-// and audited.
+// text, and (through checkText's card-data guard) never a card number, since references
+// are echoed and audited.
 func cleanReference(pointer string, ref *string) (string, *FieldError) {
 	if ref == nil {
 		return "", &FieldError{Pointer: pointer, Detail: "is required: every money movement carries a reference"}
@@ -36,29 +36,7 @@ func cleanReference(pointer string, ref *string) (string, *FieldError) {
 	if n < 1 || n > MaxReferenceLength {
 		return "", &FieldError{Pointer: pointer, Detail: fmt.Sprintf("must be 1 to %d characters", MaxReferenceLength)}
 	}
-	if longDigitRun(*ref) {
-		return "", &FieldError{Pointer: pointer, Detail: "must not contain a run of 13 or more digits (it could be a card number)"}
-	}
 	return *ref, nil
-}
-
-// longDigitRun reports whether s holds 13 or more digits in a row, counting across the
-// spaces, dashes and dots card numbers are usually written with ("4111 1111 1111 1111").
-func longDigitRun(s string) bool {
-	run := 0
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			run++
-			if run >= 13 {
-				return true
-			}
-		case r == ' ' || r == '-' || r == '.':
-		default:
-			run = 0
-		}
-	}
-	return false
 }
 
 // checkAmount checks a positive amount of minor units.

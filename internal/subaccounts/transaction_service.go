@@ -66,6 +66,9 @@ type MessageInput struct {
 	Datetime             *string
 	Merchant             *MerchantInput
 	AuthCode             *string
+	// Malformed holds what made a batch item unreadable, with pointers relative to the
+	// item: the item is refused with them, alone.
+	Malformed []FieldError
 }
 
 // IngestStatus is how a message was taken.
@@ -102,6 +105,9 @@ type message struct {
 
 // checkMessage validates one message; pointer prefixes the field pointers.
 func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now time.Time) (*message, []FieldError) {
+	if len(in.Malformed) > 0 {
+		return nil, prefixFields(pointer, in.Malformed)
+	}
 	var errs []FieldError
 	bad := func(field, detail string) { errs = append(errs, FieldError{Pointer: pointer + field, Detail: detail}) }
 	m := &message{tx: Transaction{ID: uuid.Must(uuid.NewV7()), AccountID: p.AccountID, ReceivedAt: now}}
@@ -112,6 +118,8 @@ func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now
 		bad("/networkTransactionId", "is required")
 	case !printableASCII(*in.NetworkTransactionID, maxNetworkIDLen):
 		bad("/networkTransactionId", fmt.Sprintf("must be 1 to %d printable ASCII characters", maxNetworkIDLen))
+	case pan.ContainsCardNumber(*in.NetworkTransactionID):
+		bad("/networkTransactionId", CardNumberDetail)
 	default:
 		t.NetworkTransactionID = *in.NetworkTransactionID
 	}

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -20,7 +21,8 @@ const (
 )
 
 // CleanName trims a name and checks it: 1–200 characters, valid UTF-8, no control or
-// bidirectional-formatting characters (which can disguise a name in a UI or a log).
+// bidirectional-formatting characters (which can disguise a name in a UI or a log), and
+// no card number.
 func CleanName(pointer, name string) (string, *FieldError) {
 	name = strings.TrimSpace(name)
 	if err := checkText(name); err != "" {
@@ -33,9 +35,19 @@ func CleanName(pointer, name string) (string, *FieldError) {
 	return name, nil
 }
 
+// CardNumberDetail is the problem detail of a free-text field holding what may be a card
+// number. It never repeats the digits.
+const CardNumberDetail = "must not contain a card number (13 to 19 digits passing the Luhn check, with or without spaces, dashes or dots)"
+
+// checkText checks free text the service stores or echoes: valid UTF-8, no control or
+// bidi characters, and, through the one card-data guard every such field passes
+// (pan.ContainsCardNumber), nothing that may be a card number.
 func checkText(s string) string {
 	if !utf8.ValidString(s) {
 		return "must be valid UTF-8"
+	}
+	if pan.ContainsCardNumber(s) {
+		return CardNumberDetail
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
@@ -61,15 +73,22 @@ func isBidi(r rune) bool {
 }
 
 // CheckMetadata validates a metadata map: at most 50 keys of 1–40 characters, values of
-// at most 500 characters, no control or bidi characters in either.
+// at most 500 characters, no control or bidi characters and no card number in either.
 func CheckMetadata(pointer string, m map[string]string) []FieldError {
 	var errs []FieldError
 	if len(m) > MaxMetadataKeys {
 		return []FieldError{{Pointer: pointer, Detail: fmt.Sprintf("at most %d keys", MaxMetadataKeys)}}
 	}
 	for k, v := range m {
+		if pan.ContainsCardNumber(k) {
+			// Named by the map, not by the key: a problem must not echo a card number.
+			errs = append(errs, FieldError{Pointer: pointer, Detail: "keys " + CardNumberDetail})
+			continue
+		}
 		p := pointer + "/" + escapePointer(k)
-		if n := utf8.RuneCountInString(k); n < 1 || n > MaxMetadataKeyLen {
+		if ForbiddenCardField(k) {
+			errs = append(errs, FieldError{Pointer: p, Detail: "key names card data that must never be sent (security codes, track data, PINs)"})
+		} else if n := utf8.RuneCountInString(k); n < 1 || n > MaxMetadataKeyLen {
 			errs = append(errs, FieldError{Pointer: p, Detail: fmt.Sprintf("keys must be 1 to %d characters", MaxMetadataKeyLen)})
 		} else if msg := checkText(k); msg != "" {
 			errs = append(errs, FieldError{Pointer: p, Detail: "key " + msg})
@@ -93,9 +112,24 @@ func CompileConfigurations(pointer string, configs []policy.Configuration) (*pol
 	}
 	out := make([]FieldError, len(ferrs))
 	for i, fe := range ferrs {
-		out[i] = FieldError{Pointer: pointer + fe.Pointer, Detail: fe.Detail}
+		d := fe.Detail
+		if pan.ContainsCardNumber(d) {
+			// The policy engine quotes what it refuses; a card number is not echoed.
+			d = "is not valid (not repeated here: it may hold a card number)"
+		}
+		out[i] = FieldError{Pointer: pointer + fe.Pointer, Detail: d}
 	}
 	return nil, out
+}
+
+// prefixFields returns errs with pointer put before each of their pointers.
+func prefixFields(pointer string, errs []FieldError) []FieldError {
+	out := make([]FieldError, len(errs))
+	for i, fe := range errs {
+		fe.Pointer = pointer + fe.Pointer
+		out[i] = fe
+	}
+	return out
 }
 
 // escapePointer escapes a JSON object key for use in a JSON pointer (RFC 6901).

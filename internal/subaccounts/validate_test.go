@@ -82,3 +82,24 @@ func TestCheckMetadata(t *testing.T) {
 		t.Fatalf("fixture has %d keys", len(many))
 	}
 }
+
+// TestForbiddenCardField is not parallel: AllocsPerRun needs the process to itself.
+func TestForbiddenCardField(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"cvv", true}, {"CVV", true}, {"Cvc2", true}, {"cvv_2", true}, {"CID", true},
+		{"security-code", true}, {"Track_2", true}, {"trackData", true}, {"PIN", true}, {"pin_block", true},
+		{"", false}, {"number", false}, {"pinned", false}, {"spin", false}, {"cv", false}, {"note", false},
+		{strings.Repeat("cvv", 20), false},
+	}
+	for _, tt := range tests {
+		if got := ForbiddenCardField(tt.name); got != tt.want {
+			t.Errorf("ForbiddenCardField(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ForbiddenCardField("Security_Code") }); n != 0 {
+		t.Errorf("ForbiddenCardField allocates %v times, want 0: it runs on every key of every body", n)
+	}
+}
