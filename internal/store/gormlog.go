@@ -61,9 +61,12 @@ func (l gormLogger) Error(ctx context.Context, msg string, data ...any) {
 }
 
 // Trace logs a statement that failed (other than with record-not-found, which callers
-// handle) at ERROR and one slower than the threshold at WARN.
+// handle) at ERROR and one slower than the threshold at WARN. A statement that failed
+// because the database is unavailable is not logged: the HTTP layer logs one warning per
+// request instead, where gorm would add an error per statement, and /readyz reports the
+// database's state.
 func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (sql string, rowsAffected int64), err error) {
-	if l.level <= logger.Silent {
+	if l.level <= logger.Silent || (err != nil && unavailable(err)) {
 		return
 	}
 	elapsed := time.Since(begin)

@@ -88,8 +88,6 @@ func open(ctx context.Context, dialector gorm.Dialector, dialect string, opts Op
 		return nil, fmt.Errorf("open %s: %w", dialect, err)
 	}
 	pool(sqlDB)
-	// One warning per request says the database is gone; gorm would add an error per statement.
-	gdb.Logger = quietUnavailable{gdb.Logger}
 	if !opts.SkipMigrations {
 		if err := Migrate(ctx, sqlDB, dialect); err != nil {
 			_ = sqlDB.Close()

@@ -9,11 +9,9 @@ import (
 	"net"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ncruces/go-sqlite3"
-	"gorm.io/gorm/logger"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -94,20 +92,4 @@ func unavailableSQLState(code string) bool {
 		return true
 	}
 	return false
-}
-
-// quietUnavailable keeps gorm from logging an unavailable database as an error on every
-// statement: the HTTP layer logs one warning per request instead, and the database's
-// own state is reported by /readyz.
-type quietUnavailable struct{ logger.Interface }
-
-func (q quietUnavailable) LogMode(l logger.LogLevel) logger.Interface {
-	return quietUnavailable{q.Interface.LogMode(l)}
-}
-
-func (q quietUnavailable) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if err != nil && unavailable(err) {
-		return
-	}
-	q.Interface.Trace(ctx, begin, fc, err)
 }
