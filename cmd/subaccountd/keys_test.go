@@ -110,12 +110,9 @@ func (tn tenant) mustEnrol(t *testing.T, s *server, number string) string {
 	return body["id"].(string)
 }
 
-var msgSeq int
-
 // ingest sends a message naming number and returns the status (201 routed, 202 unrouted).
 func (tn tenant) ingest(t *testing.T, s *server, number string) (int, map[string]any) {
 	t.Helper()
-	msgSeq++
 	return call(t, "POST", s.url+"/v1/transactions", tn.tok, map[string]any{
 		"networkTransactionId": "ntid-keys-" + uuid.NewString(), "type": "auth", "cardNumber": number,
 		"amount": 1250, "currency": "USD", "datetime": "2026-11-20T10:15:30.123Z", "authCode": "A1B2C3",
