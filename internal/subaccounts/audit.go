@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -249,6 +250,80 @@ func (e AuditEvent) ChainHash() (string, error) {
 	h.Write([]byte(e.PrevHash))
 	h.Write(form)
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// HasChainHash reports whether e carries the hash its content and PrevHash give, as
+// ChainHash would compute it. It first hashes the form built from the stored Before and
+// After as they are, without re-encoding them: the service stores them canonical, so
+// that form is nearly always the hashed one, and building it costs no decoding. Only
+// when that hash differs is the full canonical form computed. Accepting on the first
+// hash is sound: a SHA-256 match means the form is byte for byte the one hashed when the
+// event was chained, and the form determines every field, because Before and After are
+// required to be single valid JSON values and every other field is a JSON string.
+func (e AuditEvent) HasChainHash() bool {
+	if form, ok := e.storedForm(); ok {
+		h := sha256.New()
+		h.Write([]byte(e.PrevHash))
+		h.Write(form)
+		var sum [sha256.Size]byte
+		var hexSum [2 * sha256.Size]byte
+		hex.Encode(hexSum[:], h.Sum(sum[:0]))
+		if string(hexSum[:]) == e.Hash {
+			return true
+		}
+	}
+	h, err := e.ChainHash()
+	return err == nil && h == e.Hash
+}
+
+// storedForm appends the fields of e in the layout of CanonicalForm, with Before and
+// After as stored. It reports false when a document is not one valid JSON value.
+func (e AuditEvent) storedForm() ([]byte, bool) {
+	if !rawValue(e.Before) || !rawValue(e.After) {
+		return nil, false
+	}
+	b := make([]byte, 0, 256+len(e.Before)+len(e.After))
+	b = appendField(b, `{"accountId":`, e.AccountID.String())
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, e.Seq, 10)
+	b = appendField(b, `,"id":`, e.ID.String())
+	b = appendField(b, `,"actorSub":`, e.ActorSubject)
+	b = appendField(b, `,"actorClientId":`, e.ActorClientID)
+	b = appendField(b, `,"action":`, e.Action)
+	b = appendField(b, `,"resourceType":`, e.ResourceType)
+	b = appendField(b, `,"resourceId":`, e.ResourceID)
+	b = appendRaw(append(b, `,"before":`...), e.Before)
+	b = appendRaw(append(b, `,"after":`...), e.After)
+	b = appendField(b, `,"reference":`, e.Reference)
+	b = appendField(b, `,"requestId":`, e.RequestID)
+	b = appendField(b, `,"createdAt":`, e.CreatedAt.UTC().Format(auditTimeLayout))
+	return append(b, '}'), true
+}
+
+// rawValue reports whether raw is absent (encoded as null) or one valid JSON value.
+func rawValue(raw json.RawMessage) bool { return len(raw) == 0 || json.Valid(raw) }
+
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
+}
+
+// appendField appends name and s encoded as encoding/json encodes a string: directly
+// when no byte of s needs escaping (the usual case: ids, actions, times), else through
+// encoding/json itself, so the two encodings cannot drift apart.
+func appendField(b []byte, name, s string) []byte {
+	b = append(b, name...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // CanonicalJSON re-encodes a JSON document compactly with object keys sorted and numbers

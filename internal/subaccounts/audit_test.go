@@ -185,3 +185,84 @@ func TestActorContext(t *testing.T) {
 		t.Errorf("ActorFrom = %+v, want %+v", a, want)
 	}
 }
+
+// TestHasChainHash checks the verifier's fast path against the canonical form: it accepts
+// exactly the events ChainHash accepts, including stored documents that are not in
+// canonical form, strings that need escaping, and a tampered split of the documents
+// that keeps the hashed bytes unchanged.
+func TestHasChainHash(t *testing.T) {
+	t.Parallel()
+	chained := func(e AuditEvent) AuditEvent {
+		h, err := e.ChainHash()
+		if err != nil {
+			t.Fatalf("chain: %v", err)
+		}
+		e.Hash = h
+		return e
+	}
+	base := AuditEvent{
+		ID: uuid.New(), AccountID: uuid.New(), Seq: 3, ActorSubject: "alice", ActorClientID: "c",
+		Action: "subaccount.update", ResourceType: "subaccount", ResourceID: "s1",
+		Before: json.RawMessage(`{"id":"s1","name":"A"}`), After: json.RawMessage(`{"a":1,"after":2}`),
+		RequestID: "r", CreatedAt: time.Now(), PrevHash: GenesisHash,
+	}
+	type tc struct {
+		name string
+		e    AuditEvent
+		want bool
+	}
+	var tests []tc
+	for name, change := range map[string]func(*AuditEvent){
+		"canonical":          func(*AuditEvent) {},
+		"no documents":       func(e *AuditEvent) { e.Before, e.After = nil, nil },
+		"html in strings":    func(e *AuditEvent) { e.ActorSubject, e.Reference = "<a&b>", `quote " and \ back` },
+		"unicode":            func(e *AuditEvent) { e.ResourceID, e.RequestID = "café ☕", "line\u2028sep\x01" },
+		"invalid utf-8":      func(e *AuditEvent) { e.Reference = "bad \xff byte" },
+		"html in document":   func(e *AuditEvent) { e.Before = json.RawMessage(`{"name":"a\u003cb"}`) },
+		"spaced document":    func(e *AuditEvent) { e.Before = json.RawMessage(`{ "name" : "A", "id": "s1" }`) },
+		"null text document": func(e *AuditEvent) { e.After = json.RawMessage(`null`) },
+	} {
+		e := base
+		change(&e)
+		e = chained(e)
+		tests = append(tests, tc{name, e, true})
+	}
+	good := chained(base)
+	for name, change := range map[string]func(*AuditEvent){
+		// The hashed bytes stay the same, the columns do not.
+		"documents split elsewhere": func(e *AuditEvent) {
+			e.Before = json.RawMessage(`{"id":"s1","name":"A"},"after":{"a":1`)
+			e.After = json.RawMessage(`2}`)
+		},
+		"document reordered but changed": func(e *AuditEvent) { e.Before = json.RawMessage(`{"name":"B","id":"s1"}`) },
+		"document no longer JSON":        func(e *AuditEvent) { e.Before = json.RawMessage(`{"id":`) },
+		"field changed":                  func(e *AuditEvent) { e.ActorSubject = "mallory" },
+		"hash changed":                   func(e *AuditEvent) { e.Hash = strings.Repeat("0", 64) },
+		"prev changed":                   func(e *AuditEvent) { e.PrevHash = strings.Repeat("1", 64) },
+	} {
+		e := good
+		change(&e)
+		tests = append(tests, tc{name, e, false})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.e.HasChainHash(); got != tt.want {
+				t.Errorf("HasChainHash = %v, want %v", got, tt.want)
+			}
+			h, err := tt.e.ChainHash()
+			if slow := err == nil && h == tt.e.Hash; slow != tt.want {
+				t.Errorf("ChainHash agrees = %v, want %v", slow, tt.want)
+			}
+			// Documents stored canonical give the canonical form itself.
+			cb, errB := CanonicalJSON(tt.e.Before)
+			ca, errA := CanonicalJSON(tt.e.After)
+			if errB == nil && errA == nil && string(cb) == string(tt.e.Before) && string(ca) == string(tt.e.After) {
+				form, ok := tt.e.storedForm()
+				canon, _ := tt.e.CanonicalForm()
+				if !ok || string(form) != string(canon) {
+					t.Errorf("stored form %s (%v)\ndiffers from canonical %s", form, ok, canon)
+				}
+			}
+		})
+	}
+}
