@@ -209,7 +209,7 @@ func (is *Issuer) token(ctx context.Context, clientID, secret, scope string, rem
 	if requested := strings.Fields(scope); len(requested) > 0 {
 		for _, s := range requested {
 			if !slices.Contains(c.Scopes, s) {
-				return TokenResponse{}, &OAuthError{Status: 400, Code: "invalid_scope", Description: fmt.Sprintf("scope %q is not granted to this client", s)}
+				return TokenResponse{}, &OAuthError{Status: 400, Code: "invalid_scope", Description: refusedScope(s)}
 			}
 		}
 		scopes = dedupe(requested)
@@ -338,4 +338,14 @@ func (is *Issuer) Hash(secret string) (string, error) {
 
 func bcryptOK(hash, secret string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(secret)) == nil
+}
+
+// refusedScope describes a requested scope the client does not hold. Only a scope name
+// this service defines is quoted back: the request's text could be anything, a card
+// number too, and is never echoed.
+func refusedScope(s string) string {
+	if slices.Contains(subaccounts.TenantScopes, s) || s == subaccounts.ScopeAccountsAdmin {
+		return fmt.Sprintf("scope %q is not granted to this client", s)
+	}
+	return "a requested scope is not one this service defines"
 }

@@ -458,12 +458,18 @@ func TestTokenScopeNarrowing(t *testing.T) {
 		{name: "operator scope", id: full.ID, secret: fullSecret, request: "accounts:admin"},
 		{name: "unknown scope", id: full.ID, secret: fullSecret, request: "openid"},
 		{name: "case differs", id: full.ID, secret: fullSecret, request: "SUBACCOUNTS:READ"},
+		{name: "card number as scope", id: full.ID, secret: fullSecret, request: "subaccounts:read 4111111111111111"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.want == nil {
 				_, err := e.issuer.Token(e.ctx, tt.id, tt.secret, tt.request)
 				wantOAuthError(t, err, "invalid_scope", 400)
+				for _, s := range strings.Fields(tt.request) {
+					if !slices.Contains(subaccounts.TenantScopes, s) && s != subaccounts.ScopeAccountsAdmin && err != nil && strings.Contains(err.Error(), s) {
+						t.Errorf("error %q echoes the undefined scope %q", err, s)
+					}
+				}
 				return
 			}
 			resp, tok := e.token(t, tt.id, tt.secret, tt.request)
