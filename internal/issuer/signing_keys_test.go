@@ -27,7 +27,7 @@ func kids(set jose.JSONWebKeySet) []string {
 // kidOf returns the key id a token was signed with.
 func kidOf(t *testing.T, token string) string {
 	t.Helper()
-	sig, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256})
+	sig, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}
