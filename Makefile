@@ -4,7 +4,7 @@ PKGS    := ./...
 # The race detector needs cgo; a machine with Go and no C compiler runs without it.
 RACE    ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
 
-.PHONY: run test test-race bench build fmt vet lint fuzz clean
+.PHONY: run test test-race bench build fmt vet lint lint-spec fuzz clean
 
 ## run: start the service on the embedded database (./data) with the built-in issuer.
 ## exec replaces the recipe's shell with the binary, so SIGTERM and Ctrl-C reach it
@@ -39,9 +39,16 @@ vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet $(PKGS)
 
-## lint: staticcheck (fetched through the module proxy at a pinned version)
-lint: vet
+## lint: staticcheck (fetched through the module proxy at a pinned version), then the spec
+lint: vet lint-spec
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1 $(PKGS)
+
+## lint-spec: Redocly's linter on openapi.yaml, with redocly.yaml and its ignore file; it needs
+## Node (npx) and takes the pinned CLI from the npm cache, reaching the registry only when the
+## cache lacks it. .ci/run does not call it: CI runs `make test`, which needs only Go.
+lint-spec:
+	@command -v npx >/dev/null || { echo "lint-spec needs npx (Node.js) for @redocly/cli"; exit 1; }
+	npx --prefer-offline -y @redocly/cli@2.77.0 lint openapi.yaml
 
 clean:
 	rm -rf bin data

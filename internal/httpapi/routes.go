@@ -11,6 +11,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	svc := d.Service
 	r.GET("/healthz", handleHealthz())
 	r.GET("/readyz", handleReadyz(d.Ready))
+	r.GET("/openapi.yaml", handleOpenAPI())
 
 	if d.Issuer != nil {
 		r.GET("/.well-known/openid-configuration", handleDiscovery(d.Issuer))
