@@ -144,6 +144,31 @@ func fail(c *gin.Context, err error) {
 	writeProblem(c, problemFor(c, err))
 }
 
+// addDetail writes a domain error's typed detail as the problem's extension members.
+func addDetail(p *problem, d subaccounts.ErrorDetail) {
+	switch d := d.(type) {
+	case *subaccounts.OutsideContract:
+		for _, pair := range d.Pairs {
+			p.OutsideContract = append(p.OutsideContract, toPairView(pair))
+		}
+	case *subaccounts.ContractNarrowing:
+		for _, a := range d.Affected {
+			p.AffectedSubaccounts = append(p.AffectedSubaccounts, toAffectedView(a))
+		}
+	case *subaccounts.CardExists:
+		id := d.CardID
+		p.CardID = &id
+	case *subaccounts.CardRefused:
+		pv := toPairView(d.Pair)
+		p.Pair = &pv
+		// Present even when empty: "permits nothing" is an answer.
+		permitted := toConfigurationBodies(d.Permitted)
+		p.Permitted = &permitted
+	case *subaccounts.Refusal:
+		p.Reason = d.Reason
+	}
+}
+
 // problemFor builds the problem document for err without writing it; batch routes put one
 // into each failed item's outcome.
 func problemFor(c *gin.Context, err error) problem {
@@ -156,23 +181,7 @@ func problemFor(c *gin.Context, err error) problem {
 		}
 		p := newProblem(c, k, de.Message)
 		p.Errors = toFieldErrorDocs(de.Fields)
-		for _, pair := range de.Outside {
-			p.OutsideContract = append(p.OutsideContract, toPairView(pair))
-		}
-		for _, a := range de.Affected {
-			p.AffectedSubaccounts = append(p.AffectedSubaccounts, toAffectedView(a))
-		}
-		p.CardID = de.CardID
-		p.Reason = de.Reason
-		if de.Pair != nil {
-			pv := toPairView(*de.Pair)
-			p.Pair = &pv
-		}
-		if de.Pair != nil {
-			// Present even when empty: "permits nothing" is an answer.
-			permitted := toConfigurationBodies(de.Permitted)
-			p.Permitted = &permitted
-		}
+		addDetail(&p, de.Detail)
 		return p
 	case errors.Is(err, subaccounts.ErrNotFound):
 		return newProblem(c, probNotFound, "The resource does not exist.")

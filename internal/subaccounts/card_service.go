@@ -183,15 +183,14 @@ func decideCard(sub Subaccount, pair policy.Pair) error {
 		return nil
 	}
 	return &Error{
-		Code:      CodePolicy,
-		Message:   fmt.Sprintf("The subaccount does not permit cards issued in %s.", pair),
-		Pair:      &pair,
-		Permitted: sub.Configurations,
+		Code:    CodePolicy,
+		Message: fmt.Sprintf("The subaccount does not permit cards issued in %s.", pair),
+		Detail:  &CardRefused{Pair: pair, Permitted: sub.Configurations},
 	}
 }
 
 func cardExists(id uuid.UUID) error {
-	return &Error{Code: CodeCardExists, Message: "This card is already enrolled in the account.", CardID: &id}
+	return &Error{Code: CodeCardExists, Message: "This card is already enrolled in the account.", Detail: &CardExists{CardID: id}}
 }
 
 // errNeedAccountLock restarts an enrolment that found it must hold the account lock (a
@@ -264,7 +263,7 @@ func quotaLeft(ctx context.Context, tx Tx, sub Subaccount) (int64, error) {
 }
 
 func quotaExceeded(sub Subaccount) error {
-	return &Error{Code: CodeQuotaExceeded, Reason: "max-cards", Message: fmt.Sprintf("The subaccount holds its maximum of %d active card(s).", sub.MaxCards)}
+	return &Error{Code: CodeQuotaExceeded, Detail: &Refusal{Reason: "max-cards"}, Message: fmt.Sprintf("The subaccount holds its maximum of %d active card(s).", sub.MaxCards)}
 }
 
 // EnrolCard enrols one card into a subaccount the principal may see, charging the

@@ -38,9 +38,10 @@ const (
 	CodeNotSupported Code = "not-supported"
 	// CodeSuspended refuses a write into a suspended subaccount.
 	CodeSuspended Code = "subaccount-suspended"
-	// CodeCardExists refuses enrolling a PAN the account already holds; CardID names the card.
+	// CodeCardExists refuses enrolling a PAN the account already holds; a *CardExists
+	// detail names the card.
 	CodeCardExists Code = "card-exists"
-	// CodeInvalidTransfer refuses a transfer, top-up or credit change; Reason says why.
+	// CodeInvalidTransfer refuses a transfer, top-up or credit change; a *Refusal says why.
 	CodeInvalidTransfer Code = "invalid-transfers"
 	// CodeInsufficientCredit refuses a charged operation the balance cannot pay for.
 	CodeInsufficientCredit Code = "insufficient-credit"
@@ -63,18 +64,49 @@ type Error struct {
 	Code    Code
 	Message string
 	Fields  []FieldError
-	// Outside lists the pairs a request would permit beyond the contract.
-	Outside []policy.Pair
-	// Affected lists the subaccounts a contract change would put outside the contract.
-	Affected []AffectedSubaccount
-	// CardID names the existing card of a card-exists error.
-	CardID *uuid.UUID
-	// Pair is the (country, network) pair a card refusal decided on, and Permitted what
-	// the subaccount permits instead.
-	Pair      *policy.Pair
+	// Detail, when set, is what the failure decided on, for the client to act on: one of
+	// the ErrorDetail types below. The HTTP layer turns each into its problem extensions.
+	Detail ErrorDetail
+}
+
+// ErrorDetail is the typed detail of an *Error; only the types of this package implement
+// it, so the HTTP layer's switch over them is complete.
+type ErrorDetail interface{ errorDetail() }
+
+// OutsideContract details a request that would permit pairs beyond the account's
+// contract.
+type OutsideContract struct{ Pairs []policy.Pair }
+
+// ContractNarrowing details a contract change refused because it would leave subaccounts
+// outside it.
+type ContractNarrowing struct{ Affected []AffectedSubaccount }
+
+// CardExists details a refused enrolment of a card the account already holds.
+type CardExists struct{ CardID uuid.UUID }
+
+// CardRefused details a card the policy engine refused: the pair it decided on and what
+// the subaccount permits instead ("permits nothing" is an answer too).
+type CardRefused struct {
+	Pair      policy.Pair
 	Permitted []policy.Configuration
-	// Reason is a machine-readable reason of a refused transfer or charge.
-	Reason string
+}
+
+// Refusal details a refused transfer, charge or change by a machine-readable reason
+// (e.g. "insufficient-credit", "balance-not-zero").
+type Refusal struct{ Reason string }
+
+func (*OutsideContract) errorDetail()   {}
+func (*ContractNarrowing) errorDetail() {}
+func (*CardExists) errorDetail()        {}
+func (*CardRefused) errorDetail()       {}
+func (*Refusal) errorDetail()           {}
+
+// Reason returns the machine-readable reason of a refusal, or "".
+func (e *Error) Reason() string {
+	if r, ok := e.Detail.(*Refusal); ok {
+		return r.Reason
+	}
+	return ""
 }
 
 func (e *Error) Error() string {

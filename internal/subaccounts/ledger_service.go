@@ -19,7 +19,7 @@ const MaxBalance = 1_000_000_000_000_000_000
 
 // invalidTransfer refuses a money movement with a machine-readable reason.
 func invalidTransfer(reason, format string, args ...any) *Error {
-	return &Error{Code: CodeInvalidTransfer, Message: fmt.Sprintf(format, args...), Reason: reason}
+	return &Error{Code: CodeInvalidTransfer, Message: fmt.Sprintf(format, args...), Detail: &Refusal{Reason: reason}}
 }
 
 // cleanReference checks the reference every money movement carries: 1–255 characters of
@@ -351,11 +351,11 @@ func setCreditLimit(l *ledgerState, limit int64) error {
 		return nil
 	}
 	if limit < a.AllocatedCredit {
-		return &Error{Code: CodeConflict, Reason: "credit-allocated", Message: fmt.Sprintf(
+		return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "credit-allocated"}, Message: fmt.Sprintf(
 			"%d of the credit limit is allocated to subaccounts; take credit back with credit transfers before lowering it below that.", a.AllocatedCredit)}
 	}
 	if a.Balance < a.AllocatedCredit-limit {
-		return &Error{Code: CodeConflict, Reason: "credit-in-use", Message: fmt.Sprintf(
+		return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "credit-in-use"}, Message: fmt.Sprintf(
 			"The primary balance of %d uses that credit; top up before lowering the credit limit to %d.", a.Balance, limit)}
 	}
 	from, to, delta := PartyExternal, primaryParty(a.ID), limit-a.CreditLimit
@@ -414,10 +414,10 @@ func (l *ledgerState) chargeFor(sub *Subaccount, ct ChargeType, subject uuid.UUI
 // blockedByLimit refuses a new enrolment while the payer of sub's usage is over its limit.
 func (l *ledgerState) blockedByLimit(sub *Subaccount) error {
 	if sub.UsePrimaryBalance && l.account.OverLimit {
-		return &Error{Code: CodeInsufficientCredit, Reason: "over-limit", Message: "The primary balance is below its credit limit after network fees; top up or transfer balance before enrolling more cards."}
+		return &Error{Code: CodeInsufficientCredit, Detail: &Refusal{Reason: "over-limit"}, Message: "The primary balance is below its credit limit after network fees; top up or transfer balance before enrolling more cards."}
 	}
 	if !sub.UsePrimaryBalance && sub.OverLimit {
-		return &Error{Code: CodeInsufficientCredit, Reason: "over-limit", Message: "The subaccount's balance is below its credit limit after network fees; transfer balance or credit to it before enrolling more cards."}
+		return &Error{Code: CodeInsufficientCredit, Detail: &Refusal{Reason: "over-limit"}, Message: "The subaccount's balance is below its credit limit after network fees; transfer balance or credit to it before enrolling more cards."}
 	}
 	return nil
 }
@@ -432,7 +432,7 @@ func (l *ledgerState) cannotPay(sub *Subaccount, amount int64) error {
 }
 
 func insufficientCredit(balance, credit, amount int64, what string) error {
-	return &Error{Code: CodeInsufficientCredit, Reason: "insufficient-credit", Message: fmt.Sprintf(
+	return &Error{Code: CodeInsufficientCredit, Detail: &Refusal{Reason: "insufficient-credit"}, Message: fmt.Sprintf(
 		"The charge of %d would take the %s of %d below its credit limit of %d.", amount, what, balance, credit)}
 }
 

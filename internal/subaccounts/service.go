@@ -357,7 +357,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 				return err
 			}
 			if used {
-				return &Error{Code: CodeConflict, Reason: "currency-in-use", Message: "The account's journal already holds entries in " + a.Contract.Currency + "; its currency cannot change.",
+				return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "currency-in-use"}, Message: "The account's journal already holds entries in " + a.Contract.Currency + "; its currency cannot change.",
 					Fields: []FieldError{{Pointer: "/currency", Detail: "cannot change once money has moved"}}}
 			}
 		}
@@ -396,9 +396,9 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 		change.Account = a
 		if len(toNarrow) > 0 && !cascade && !dryRun {
 			return &Error{
-				Code:     CodeConflict,
-				Message:  fmt.Sprintf("The new contract would leave %d subaccount(s) outside it; narrow them first, or use mode=cascade.", len(toNarrow)),
-				Affected: change.Affected,
+				Code:    CodeConflict,
+				Message: fmt.Sprintf("The new contract would leave %d subaccount(s) outside it; narrow them first, or use mode=cascade.", len(toNarrow)),
+				Detail:  &ContractNarrowing{Affected: change.Affected},
 			}
 		}
 		if dryRun {
@@ -463,7 +463,7 @@ func checkCostControls(autoTopUp *AutoTopUp, maxCards *int) []FieldError {
 }
 
 func autoTopUpNeedsOwnBalance() *Error {
-	return &Error{Code: CodeConflict, Reason: "uses-primary-balance", Message: "Auto top-up needs a balance of its own: set usePrimaryAccountBalance to false first.",
+	return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "uses-primary-balance"}, Message: "Auto top-up needs a balance of its own: set usePrimaryAccountBalance to false first.",
 		Fields: []FieldError{{Pointer: "/autoTopUp", Detail: "needs usePrimaryAccountBalance false"}}}
 }
 
@@ -544,7 +544,7 @@ func checkInsideContract(a Account, set *policy.Set) error {
 	if len(outside) == 0 {
 		return nil
 	}
-	e := &Error{Code: CodePolicy, Message: "The configurations permit pairs outside the account contract.", Outside: outside}
+	e := &Error{Code: CodePolicy, Message: "The configurations permit pairs outside the account contract.", Detail: &OutsideContract{Pairs: outside}}
 	for _, pair := range outside {
 		e.Fields = append(e.Fields, FieldError{Pointer: "/configurations", Detail: pair.String() + " is outside the account contract"})
 	}
@@ -738,7 +738,7 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 func applyCostControls(sub *Subaccount, patch SubaccountPatch) error {
 	if patch.UsePrimaryBalance != nil && *patch.UsePrimaryBalance != sub.UsePrimaryBalance {
 		if *patch.UsePrimaryBalance && (sub.Balance != 0 || sub.CreditLimit != 0) {
-			return &Error{Code: CodeConflict, Reason: "balance-not-zero", Message: fmt.Sprintf(
+			return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "balance-not-zero"}, Message: fmt.Sprintf(
 				"The subaccount holds a balance of %d and a credit limit of %d; transfer the balance (balance transfer) and the credit (credit transfer) back to the primary before it shares the primary balance.",
 				sub.Balance, sub.CreditLimit),
 				Fields: []FieldError{{Pointer: "/usePrimaryAccountBalance", Detail: "needs balance and credit limit 0"}}}
@@ -809,7 +809,7 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			// floor: a customer's request never pushes a balance below it, even one that
 			// network fees already took there.
 			if balance+credit < 0 && l.account.Balance < l.account.Floor() {
-				return &Error{Code: CodeConflict, Reason: "primary-cannot-absorb", Message: fmt.Sprintf(
+				return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "primary-cannot-absorb"}, Message: fmt.Sprintf(
 					"The primary cannot take over the subaccount's debt of %d within its credit limit; top up first.", -balance)}
 			}
 		}
@@ -825,7 +825,7 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			return err
 		}
 		if !cascade && (n > 0 || balance != 0 || credit != 0) {
-			return &Error{Code: CodeConflict, Reason: "subaccount-not-empty", Message: fmt.Sprintf(
+			return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "subaccount-not-empty"}, Message: fmt.Sprintf(
 				"The subaccount still holds %d active card(s), a balance of %d and a credit limit of %d; move or remove the cards and transfer the balance and credit back first, or delete with cascade=true.",
 				n, balance, credit)}
 		}

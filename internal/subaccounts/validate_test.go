@@ -103,3 +103,23 @@ func TestForbiddenCardField(t *testing.T) {
 		t.Errorf("ForbiddenCardField allocates %v times, want 0: it runs on every key of every body", n)
 	}
 }
+
+func TestErrorReason(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  *Error
+		want string
+	}{
+		{"refusal", &Error{Code: CodeConflict, Detail: &Refusal{Reason: "balance-not-zero"}}, "balance-not-zero"},
+		{"other detail", &Error{Code: CodeCardExists, Detail: &CardExists{}}, ""},
+		{"no detail", Errorf(CodeConflict, "x"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Reason(); got != tt.want {
+				t.Errorf("Reason() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
