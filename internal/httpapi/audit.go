@@ -95,7 +95,11 @@ func handleListAuditEvents(svc *subaccounts.Service) gin.HandlerFunc {
 		}
 		q := subaccounts.AuditQuery{
 			Action: c.Query("action"), ResourceType: c.Query("resourceType"), ResourceID: c.Query("resourceId"),
-			Actor: c.Query("actor"), From: c.Query("from"), To: c.Query("to"),
+			Actor: c.Query("actor"),
+		}
+		var errs []subaccounts.FieldError
+		if q.Window = queryWindow(c, &errs); queryInvalid(c, errs) {
+			return
 		}
 		items, next, err := svc.ListAuditEvents(c.Request.Context(), mustPrincipal(c), q, p)
 		if err != nil {

@@ -122,12 +122,9 @@ func handleListCards(svc *subaccounts.Service) gin.HandlerFunc {
 			Network: c.Query("network"), Country: c.Query("countryCode"),
 			Status: subaccounts.CardStatus(c.Query("status")), PolicyStatus: subaccounts.PolicyStatus(c.Query("policyStatus")),
 		}
-		if s, ok := c.GetQuery("subaccountId"); ok {
-			id, ok := queryID(c, "subaccountId", s)
-			if !ok {
-				return
-			}
-			f.SubaccountID = &id
+		var errs []subaccounts.FieldError
+		if f.SubaccountID = queryUUID(c, "subaccountId", &errs); queryInvalid(c, errs) {
+			return
 		}
 		items, next, err := svc.ListCards(c.Request.Context(), mustPrincipal(c), f, p)
 		if err != nil {

@@ -58,7 +58,11 @@ func handleListTransfers(svc *subaccounts.Service, kind subaccounts.EntryKind) g
 		if !ok {
 			return
 		}
-		q := subaccounts.TransferQuery{From: c.Query("from"), To: c.Query("to"), SubaccountID: c.Query("subaccountId")}
+		var errs []subaccounts.FieldError
+		q := subaccounts.TransferQuery{SubaccountID: queryUUID(c, "subaccountId", &errs), Window: queryWindow(c, &errs)}
+		if queryInvalid(c, errs) {
+			return
+		}
 		items, next, err := svc.ListTransfers(c.Request.Context(), mustPrincipal(c), kind, q, p)
 		if err != nil {
 			fail(c, err)
@@ -155,7 +159,12 @@ func handleSubaccountUsage(svc *subaccounts.Service) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		u, err := svc.SubaccountUsage(c.Request.Context(), mustPrincipal(c), id, c.Query("from"), c.Query("to"))
+		var errs []subaccounts.FieldError
+		w := queryWindow(c, &errs)
+		if queryInvalid(c, errs) {
+			return
+		}
+		u, err := svc.SubaccountUsage(c.Request.Context(), mustPrincipal(c), id, w)
 		if err != nil {
 			fail(c, err)
 			return
@@ -170,7 +179,12 @@ func handleAccountUsage(svc *subaccounts.Service) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		items, next, err := svc.AccountUsage(c.Request.Context(), mustPrincipal(c), c.Query("from"), c.Query("to"), p)
+		var errs []subaccounts.FieldError
+		w := queryWindow(c, &errs)
+		if queryInvalid(c, errs) {
+			return
+		}
+		items, next, err := svc.AccountUsage(c.Request.Context(), mustPrincipal(c), w, p)
 		if err != nil {
 			fail(c, err)
 			return

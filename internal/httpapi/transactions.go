@@ -143,8 +143,24 @@ func handleIngestTransactions(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func transactionQuery(c *gin.Context) subaccounts.TransactionQuery {
-	return subaccounts.TransactionQuery{CardID: c.Query("cardId"), Type: c.Query("type"), From: c.Query("from"), To: c.Query("to")}
+// transactionQuery parses a transaction listing's filters; subaccountId only where the
+// route does not name the subaccount itself.
+func transactionQuery(c *gin.Context, withSubaccount bool) (subaccounts.TransactionQuery, bool) {
+	var errs []subaccounts.FieldError
+	var q subaccounts.TransactionQuery
+	if withSubaccount {
+		q.SubaccountID = queryUUID(c, "subaccountId", &errs)
+	}
+	q.CardID = queryUUID(c, "cardId", &errs)
+	switch t := subaccounts.TransactionType(c.Query("type")); t {
+	case "":
+	case subaccounts.TxAuth, subaccounts.TxClearing, subaccounts.TxRefund, subaccounts.TxReversal:
+		q.Type = t
+	default:
+		errs = append(errs, subaccounts.FieldError{Parameter: "type", Detail: "must be auth, clearing, refund or reversal"})
+	}
+	q.Window = queryWindow(c, &errs)
+	return q, !queryInvalid(c, errs)
 }
 
 func handleListTransactions(svc *subaccounts.Service) gin.HandlerFunc {
@@ -153,13 +169,9 @@ func handleListTransactions(svc *subaccounts.Service) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		q := transactionQuery(c)
-		if s, ok := c.GetQuery("subaccountId"); ok {
-			id, ok := queryID(c, "subaccountId", s)
-			if !ok {
-				return
-			}
-			q.SubaccountID = &id
+		q, ok := transactionQuery(c, true)
+		if !ok {
+			return
 		}
 		items, next, err := svc.ListTransactions(c.Request.Context(), mustPrincipal(c), q, p)
 		if err != nil {
@@ -180,7 +192,11 @@ func handleListSubaccountTransactions(svc *subaccounts.Service) gin.HandlerFunc 
 		if !ok {
 			return
 		}
-		items, next, err := svc.ListSubaccountTransactions(c.Request.Context(), mustPrincipal(c), id, transactionQuery(c), p)
+		q, ok := transactionQuery(c, false)
+		if !ok {
+			return
+		}
+		items, next, err := svc.ListSubaccountTransactions(c.Request.Context(), mustPrincipal(c), id, q, p)
 		if err != nil {
 			fail(c, err)
 			return
@@ -269,14 +285,15 @@ func handleAccountCompliance(svc *subaccounts.Service) gin.HandlerFunc {
 }
 
 func complianceQuery(c *gin.Context) (subaccounts.ComplianceQuery, bool) {
-	q := subaccounts.ComplianceQuery{From: c.Query("from"), To: c.Query("to")}
+	var errs []subaccounts.FieldError
+	q := subaccounts.ComplianceQuery{Window: queryWindow(c, &errs)}
 	if s, ok := c.GetQuery("sample"); ok {
+		// The range is the domain's to check; here only the form.
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			invalidParam(c, "sample", "must be an integer from 0 to %d", subaccounts.MaxComplianceSample)
-			return q, false
+			errs = append(errs, subaccounts.FieldError{Parameter: "sample", Detail: "must be an integer from 0 to " + strconv.Itoa(subaccounts.MaxComplianceSample)})
 		}
 		q.Sample = &n
 	}
-	return q, true
+	return q, !queryInvalid(c, errs)
 }

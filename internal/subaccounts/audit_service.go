@@ -18,8 +18,8 @@ type AuditQuery struct {
 	ResourceID   string
 	// Actor matches the actor's subject or client id.
 	Actor string
-	// From (inclusive) and To (exclusive) are RFC 3339 times on the event's createdAt.
-	From, To string
+	// Window is on the event's createdAt.
+	Window
 }
 
 // maxAuditParam caps the length of the free-text filters.
@@ -41,7 +41,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, p Principal, q AuditQuery
 	if err := auditAllowed(p); err != nil {
 		return nil, nil, err
 	}
-	f := AuditFilter{Action: q.Action, ResourceType: q.ResourceType, ResourceID: q.ResourceID, Actor: q.Actor}
+	f := AuditFilter{Action: q.Action, ResourceType: q.ResourceType, ResourceID: q.ResourceID, Actor: q.Actor, From: q.From, To: q.To}
 	var errs []FieldError
 	for _, param := range []struct{ name, value string }{
 		{"action", q.Action}, {"resourceType", q.ResourceType}, {"resourceId", q.ResourceID}, {"actor", q.Actor},
@@ -53,9 +53,6 @@ func (s *Service) ListAuditEvents(ctx context.Context, p Principal, q AuditQuery
 	if q.ResourceID != "" && q.ResourceType == "" {
 		errs = append(errs, FieldError{Parameter: "resourceId", Detail: "needs resourceType: ids are unique only within one resource type"})
 	}
-	var ferrs []FieldError
-	f.From, f.To, ferrs = parseWindow(q.From, q.To)
-	errs = append(errs, ferrs...)
 	if len(errs) > 0 {
 		return nil, nil, Invalid(errs...)
 	}

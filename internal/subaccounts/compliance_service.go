@@ -63,7 +63,7 @@ func (r ComplianceReport) TransactionsOutOfPolicyCount() int64 {
 
 // ComplianceQuery is a requested report, as received.
 type ComplianceQuery struct {
-	From, To string
+	Window
 	// Sample is how many card ids to list per group; nil for the default.
 	Sample *int
 }
@@ -81,7 +81,8 @@ func (s *Service) Compliance(ctx context.Context, p Principal, q ComplianceQuery
 // aggregation in the database; nothing here loops over cards.
 func (s *Service) AccountCompliance(ctx context.Context, accountID uuid.UUID, q ComplianceQuery) (ComplianceReport, error) {
 	now := Now()
-	from, to, errs := parseWindow(q.From, q.To)
+	from, to := q.From, q.To
+	var errs []FieldError
 	sample := DefaultComplianceSample
 	if q.Sample != nil {
 		if *q.Sample < 0 || *q.Sample > MaxComplianceSample {

@@ -264,24 +264,16 @@ func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in 
 	return out, nil
 }
 
-// TransferQuery filters a transfer listing; From and To are RFC 3339 date-times.
+// TransferQuery filters a transfer listing.
 type TransferQuery struct {
-	From, To     string
-	SubaccountID string
+	Window
+	SubaccountID *uuid.UUID
 }
 
 // ListTransfers returns one page of credit or balance transfers in creation order. A
 // confined client sees those of its own subaccount only.
 func (s *Service) ListTransfers(ctx context.Context, p Principal, kind EntryKind, q TransferQuery, page Page) ([]Entry, *uuid.UUID, error) {
-	f := EntryFilter{Kinds: []EntryKind{kind}}
-	var errs []FieldError
-	f.SubaccountID = uuidParam("subaccountId", q.SubaccountID, &errs)
-	var ferrs []FieldError
-	f.From, f.To, ferrs = parseWindow(q.From, q.To)
-	errs = append(errs, ferrs...)
-	if len(errs) > 0 {
-		return nil, nil, Invalid(errs...)
-	}
+	f := EntryFilter{Kinds: []EntryKind{kind}, SubaccountID: q.SubaccountID, From: q.From, To: q.To}
 	var visible bool
 	if f.SubaccountID, visible = confine(p, f.SubaccountID); !visible {
 		return []Entry{}, nil, nil

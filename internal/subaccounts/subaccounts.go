@@ -128,6 +128,12 @@ type Page struct {
 	After uuid.UUID
 }
 
+// Window is a time range of a query: From inclusive, To exclusive; a zero end is open
+// (or, where a query says so, defaulted).
+type Window struct {
+	From, To time.Time
+}
+
 // SubaccountFilter narrows a subaccount list.
 type SubaccountFilter struct {
 	NamePrefix string

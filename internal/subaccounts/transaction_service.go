@@ -674,31 +674,16 @@ func (s *Service) GetTransaction(ctx context.Context, p Principal, id uuid.UUID)
 // TransactionQuery is a requested transaction list, as received.
 type TransactionQuery struct {
 	SubaccountID *uuid.UUID
-	CardID       string
-	Type         string
-	From, To     string
+	CardID       *uuid.UUID
+	// Type, when set, is one of the TransactionType values.
+	Type TransactionType
+	Window
 }
 
 // ListTransactions returns one page of routed transactions the principal may see, in
 // arrival order.
 func (s *Service) ListTransactions(ctx context.Context, p Principal, q TransactionQuery, page Page) ([]Transaction, *uuid.UUID, error) {
-	f := TransactionFilter{Routing: Routed, SubaccountID: q.SubaccountID}
-	var errs []FieldError
-	f.CardID = uuidParam("cardId", q.CardID, &errs)
-	if q.Type != "" {
-		switch TransactionType(q.Type) {
-		case TxAuth, TxClearing, TxRefund, TxReversal:
-			f.Type = TransactionType(q.Type)
-		default:
-			errs = append(errs, FieldError{Parameter: "type", Detail: "must be auth, clearing, refund or reversal"})
-		}
-	}
-	var ferrs []FieldError
-	f.From, f.To, ferrs = parseWindow(q.From, q.To)
-	errs = append(errs, ferrs...)
-	if len(errs) > 0 {
-		return nil, nil, Invalid(errs...)
-	}
+	f := TransactionFilter{Routing: Routed, SubaccountID: q.SubaccountID, CardID: q.CardID, Type: q.Type, From: q.From, To: q.To}
 	var visible bool
 	if f.SubaccountID, visible = confine(p, f.SubaccountID); !visible {
 		return []Transaction{}, nil, nil
@@ -721,20 +706,6 @@ func (s *Service) ListSubaccountTransactions(ctx context.Context, p Principal, s
 	return s.ListTransactions(ctx, p, q, page)
 }
 
-// uuidParam parses an optional UUID query parameter (canonical form only), adding a
-// field error to errs when it is malformed.
-func uuidParam(name, value string, errs *[]FieldError) *uuid.UUID {
-	if value == "" {
-		return nil
-	}
-	id, err := uuid.Parse(value)
-	if err != nil || len(value) != 36 {
-		*errs = append(*errs, FieldError{Parameter: name, Detail: "must be a UUID"})
-		return nil
-	}
-	return &id
-}
-
 // confine narrows a subaccount filter to what the principal may see: a confined client's
 // own subaccount. visible is false when the filter names a subaccount it may not see, and
 // the answer is then an empty list (as for an unknown id).
@@ -746,30 +717,6 @@ func confine(p Principal, filter *uuid.UUID) (narrowed *uuid.UUID, visible bool)
 		return nil, false
 	}
 	return p.SubaccountID, true
-}
-
-// parseWindow reads optional from/to query parameters (RFC 3339).
-func parseWindow(from, to string) (time.Time, time.Time, []FieldError) {
-	var errs []FieldError
-	var f, t time.Time
-	if from != "" {
-		v, err := time.Parse(time.RFC3339Nano, from)
-		if err != nil {
-			errs = append(errs, FieldError{Parameter: "from", Detail: "must be an RFC 3339 date-time"})
-		}
-		f = v.UTC()
-	}
-	if to != "" {
-		v, err := time.Parse(time.RFC3339Nano, to)
-		if err != nil {
-			errs = append(errs, FieldError{Parameter: "to", Detail: "must be an RFC 3339 date-time"})
-		}
-		t = v.UTC()
-	}
-	if len(errs) == 0 && !f.IsZero() && !t.IsZero() && !f.Before(t) {
-		errs = append(errs, FieldError{Parameter: "to", Detail: "must be later than from"})
-	}
-	return f, t, errs
 }
 
 // ListUnrouted returns one page of the account's unrouted queue.

@@ -36,13 +36,10 @@ func (u Usage) TransactionCount() int64 {
 	return n
 }
 
-// usageWindow reads from/to; to defaults to now and from to the start of to's calendar
+// usageWindow closes an open window: to defaults to now and from to the start of to's calendar
 // month (UTC), the period a partner bills by.
-func usageWindow(from, to string) (time.Time, time.Time, error) {
-	f, t, errs := parseWindow(from, to)
-	if len(errs) > 0 {
-		return f, t, Invalid(errs...)
-	}
+func usageWindow(w Window) (time.Time, time.Time, error) {
+	f, t := w.From, w.To
 	if t.IsZero() {
 		t = Now().Add(time.Millisecond)
 	}
@@ -57,8 +54,8 @@ func usageWindow(from, to string) (time.Time, time.Time, error) {
 }
 
 // SubaccountUsage reports one subaccount's usage in [from, to).
-func (s *Service) SubaccountUsage(ctx context.Context, p Principal, id uuid.UUID, from, to string) (Usage, error) {
-	f, t, err := usageWindow(from, to)
+func (s *Service) SubaccountUsage(ctx context.Context, p Principal, id uuid.UUID, w Window) (Usage, error) {
+	f, t, err := usageWindow(w)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -75,8 +72,8 @@ func (s *Service) SubaccountUsage(ctx context.Context, p Principal, id uuid.UUID
 
 // AccountUsage reports the usage of one page of the subaccounts the principal may see,
 // one row each.
-func (s *Service) AccountUsage(ctx context.Context, p Principal, from, to string, page Page) ([]Usage, *uuid.UUID, error) {
-	f, t, err := usageWindow(from, to)
+func (s *Service) AccountUsage(ctx context.Context, p Principal, w Window, page Page) ([]Usage, *uuid.UUID, error) {
+	f, t, err := usageWindow(w)
 	if err != nil {
 		return nil, nil, err
 	}
