@@ -79,11 +79,11 @@ func (is *Issuer) CreateClient(ctx context.Context, accountID uuid.UUID, in Clie
 		CreatedAt:    subaccounts.Now(),
 		RateLimit:    in.RateLimit,
 	}
-	err = is.store.Transact(ctx, func(tx subaccounts.Tx) error {
-		if err := tx.CreateClient(ctx, c); err != nil {
+	err = is.store.Transact(ctx, func(ctx context.Context) error {
+		if err := is.store.CreateClient(ctx, c); err != nil {
 			return err
 		}
-		return subaccounts.RecordAudit(ctx, tx, accountID, subaccounts.AuditRecord{
+		return subaccounts.RecordAudit(ctx, is.store, accountID, subaccounts.AuditRecord{
 			Action: "client.create", ResourceType: "client", ResourceID: c.ID, After: c,
 		})
 	})
@@ -122,17 +122,17 @@ func (is *Issuer) ListClients(ctx context.Context, accountID uuid.UUID, p subacc
 // RevokeClient revokes a client; its tokens stop working at once on this replica and
 // within a few seconds on the others.
 func (is *Issuer) RevokeClient(ctx context.Context, accountID uuid.UUID, clientID string) error {
-	err := is.store.Transact(ctx, func(tx subaccounts.Tx) error {
+	err := is.store.Transact(ctx, func(ctx context.Context) error {
 		// The client as it was, for the audit log; GetClient finds any account's client,
 		// so another account's is not found below, by RevokeClient.
-		before, err := tx.GetClient(ctx, clientID)
+		before, err := is.store.GetClient(ctx, clientID)
 		if err != nil && !errors.Is(err, subaccounts.ErrNotFound) {
 			return err
 		}
-		if err := tx.RevokeClient(ctx, accountID, clientID); err != nil {
+		if err := is.store.RevokeClient(ctx, accountID, clientID); err != nil {
 			return err
 		}
-		return subaccounts.RecordAudit(ctx, tx, accountID, subaccounts.AuditRecord{
+		return subaccounts.RecordAudit(ctx, is.store, accountID, subaccounts.AuditRecord{
 			Action: "client.revoke", ResourceType: "client", ResourceID: clientID, Before: before,
 		})
 	})
@@ -151,8 +151,8 @@ func (is *Issuer) SetClientRateLimit(ctx context.Context, accountID uuid.UUID, c
 		return subaccounts.Client{}, subaccounts.Invalid(*fe)
 	}
 	var after subaccounts.Client
-	err := is.store.Transact(ctx, func(tx subaccounts.Tx) error {
-		before, err := tx.GetClient(ctx, clientID)
+	err := is.store.Transact(ctx, func(ctx context.Context) error {
+		before, err := is.store.GetClient(ctx, clientID)
 		if err != nil {
 			return err
 		}
@@ -160,12 +160,12 @@ func (is *Issuer) SetClientRateLimit(ctx context.Context, accountID uuid.UUID, c
 		if before.AccountID == nil || *before.AccountID != accountID {
 			return subaccounts.NotFound("client")
 		}
-		if err := tx.SetClientRateLimit(ctx, accountID, clientID, limit); err != nil {
+		if err := is.store.SetClientRateLimit(ctx, accountID, clientID, limit); err != nil {
 			return err
 		}
 		after = before
 		after.RateLimit = limit
-		return subaccounts.RecordAudit(ctx, tx, accountID, subaccounts.AuditRecord{
+		return subaccounts.RecordAudit(ctx, is.store, accountID, subaccounts.AuditRecord{
 			Action: "client.update", ResourceType: "client", ResourceID: clientID, Before: before, After: after,
 		})
 	})
@@ -202,9 +202,9 @@ func (is *Issuer) EnsureOperator(ctx context.Context, id, secret string, w io.Wr
 		}
 	}
 	var revoked []subaccounts.Client
-	err := is.store.Transact(ctx, func(tx subaccounts.Tx) error {
+	err := is.store.Transact(ctx, func(ctx context.Context) error {
 		if hash != "" {
-			err := tx.UpsertOperatorClient(ctx, subaccounts.Client{
+			err := is.store.UpsertOperatorClient(ctx, subaccounts.Client{
 				ID: id, Name: "operator", Scopes: []string{subaccounts.ScopeAccountsAdmin}, SecretHash: hash, CreatedAt: subaccounts.Now(),
 			})
 			if errors.Is(err, subaccounts.ErrConflict) {
@@ -215,7 +215,7 @@ func (is *Issuer) EnsureOperator(ctx context.Context, id, secret string, w io.Wr
 			}
 		}
 		var err error
-		revoked, err = revokeOperators(ctx, tx, id)
+		revoked, err = revokeOperators(ctx, is.store, id)
 		return err
 	})
 	if err != nil {

@@ -64,11 +64,11 @@ func sealAAD(kid string) []byte { return []byte("signing-key/" + kid) }
 // sealed under an older one, then generates the first key on an empty table. It runs
 // behind a lock on the key table, so replicas starting together agree on one key.
 func prepareKeys(ctx context.Context, store subaccounts.Store, ring *keys.Ring) error {
-	err := store.Transact(ctx, func(tx subaccounts.Tx) error {
-		if err := tx.LockSigningKeys(ctx); err != nil {
+	err := store.Transact(ctx, func(ctx context.Context) error {
+		if err := store.LockSigningKeys(ctx); err != nil {
 			return err
 		}
-		stored, err := tx.SigningKeys(ctx)
+		stored, err := store.SigningKeys(ctx)
 		if err != nil {
 			return err
 		}
@@ -77,7 +77,7 @@ func prepareKeys(ctx context.Context, store subaccounts.Store, ring *keys.Ring) 
 			if err != nil {
 				return err
 			}
-			return tx.CreateSigningKey(ctx, k)
+			return store.CreateSigningKey(ctx, k)
 		}
 		for _, k := range stored {
 			der, version, err := openKey(ring, k)
@@ -91,7 +91,7 @@ func prepareKeys(ctx context.Context, store subaccounts.Store, ring *keys.Ring) 
 			if err != nil {
 				return err
 			}
-			if err := tx.UpdateSigningKey(ctx, k.KID, sealed); err != nil {
+			if err := store.UpdateSigningKey(ctx, k.KID, sealed); err != nil {
 				return err
 			}
 		}
@@ -120,11 +120,11 @@ func addSigningKey(ctx context.Context, store subaccounts.Store, ring *keys.Ring
 	if err != nil {
 		return "", err
 	}
-	err = store.Transact(ctx, func(tx subaccounts.Tx) error {
-		if err := tx.LockSigningKeys(ctx); err != nil {
+	err = store.Transact(ctx, func(ctx context.Context) error {
+		if err := store.LockSigningKeys(ctx); err != nil {
 			return err
 		}
-		return tx.CreateSigningKey(ctx, k)
+		return store.CreateSigningKey(ctx, k)
 	})
 	if err != nil {
 		return "", fmt.Errorf("issuer: rotate signing key: %w", err)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -136,21 +135,18 @@ func (q queries) ChainAuditEvents(ctx context.Context, accountID uuid.UUID, limi
 	if limit <= 0 {
 		return 0, nil
 	}
-	if q.inTx {
+	if q.inTransaction(ctx) {
 		return q.chainAuditEvents(ctx, accountID, limit)
 	}
 	// Called on the pool: the head lock, the links and the head move still need one
 	// transaction of their own.
 	var chained int
-	err := q.with(ctx).Transaction(func(tx *gorm.DB) error {
+	err := q.Transact(ctx, func(ctx context.Context) error {
 		var err error
-		chained, err = queries{db: tx, dialect: q.dialect, inTx: true}.chainAuditEvents(ctx, accountID, limit)
+		chained, err = q.chainAuditEvents(ctx, accountID, limit)
 		return err
 	})
-	if err != nil {
-		return 0, translate(err)
-	}
-	return chained, nil
+	return chained, err
 }
 
 func (q queries) chainAuditEvents(ctx context.Context, accountID uuid.UUID, limit int) (int, error) {

@@ -51,7 +51,7 @@ func TestAudit(t *testing.T) {
 func record(t *testing.T, db *store.DB, accountID uuid.UUID, actor subaccounts.Actor, recs ...subaccounts.AuditRecord) {
 	t.Helper()
 	ctx := subaccounts.WithActor(t.Context(), actor)
-	err := db.Transact(ctx, func(tx subaccounts.Tx) error { return subaccounts.RecordAudit(ctx, tx, accountID, recs...) })
+	err := db.Transact(ctx, func(ctx context.Context) error { return subaccounts.RecordAudit(ctx, db, accountID, recs...) })
 	mustNil(t, "RecordAudit", err)
 }
 
@@ -290,8 +290,8 @@ func testAuditConcurrentAppends(t *testing.T, db *store.DB) {
 	for i := range writers {
 		wg.Go(func() {
 			ctx := subaccounts.WithActor(context.Background(), subaccounts.Actor{Subject: fmt.Sprint("writer-", i)})
-			errs[i] = db.Transact(ctx, func(tx subaccounts.Tx) error {
-				return subaccounts.RecordAudit(ctx, tx, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+			errs[i] = db.Transact(ctx, func(ctx context.Context) error {
+				return subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
 			})
 		})
 	}
@@ -326,8 +326,8 @@ func testAuditConcurrentRecordAndChain(t *testing.T, db *store.DB) {
 		writing.Go(func() {
 			wctx := subaccounts.WithActor(ctx, subaccounts.Actor{Subject: fmt.Sprint("writer-", i)})
 			for j := range perWriter {
-				err := db.Transact(wctx, func(tx subaccounts.Tx) error {
-					return subaccounts.RecordAudit(wctx, tx, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: fmt.Sprint(i, "-", j), After: a})
+				err := db.Transact(wctx, func(ctx context.Context) error {
+					return subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: fmt.Sprint(i, "-", j), After: a})
 				})
 				if err != nil {
 					errs[i] = err
@@ -397,8 +397,8 @@ func testAuditRollback(t *testing.T, db *store.DB) {
 	headBefore, err := db.AuditHead(ctx, a.ID)
 	mustNil(t, "AuditHead", err)
 	boom := errors.New("boom")
-	err = db.Transact(ctx, func(tx subaccounts.Tx) error {
-		if err := subaccounts.RecordAudit(ctx, tx, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a}); err != nil {
+	err = db.Transact(ctx, func(ctx context.Context) error {
+		if err := subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a}); err != nil {
 			return err
 		}
 		return boom
@@ -413,11 +413,11 @@ func testAuditRollback(t *testing.T, db *store.DB) {
 	}
 	// A chaining pass that rolls back (here: with the transaction it chained in) leaves
 	// the events unchained and the head where it was.
-	err = db.Transact(ctx, func(tx subaccounts.Tx) error {
-		if err := subaccounts.RecordAudit(ctx, tx, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a}); err != nil {
+	err = db.Transact(ctx, func(ctx context.Context) error {
+		if err := subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a}); err != nil {
 			return err
 		}
-		if n, err := tx.ChainAuditEvents(ctx, a.ID, 10); err != nil || n != 1 {
+		if n, err := db.ChainAuditEvents(ctx, a.ID, 10); err != nil || n != 1 {
 			return fmt.Errorf("chaining in the transaction: %d, %w", n, err)
 		}
 		return boom
@@ -549,8 +549,8 @@ func testAuditSafeViews(t *testing.T, db *store.DB) {
 	}
 
 	// A type without an audit view is refused, and nothing is appended.
-	err := db.Transact(ctx, func(tx subaccounts.Tx) error {
-		return subaccounts.RecordAudit(ctx, tx, a.ID, subaccounts.AuditRecord{Action: "x.y", ResourceType: "x", After: notViewable{Secret: "s3cr3t"}})
+	err := db.Transact(ctx, func(ctx context.Context) error {
+		return subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "x.y", ResourceType: "x", After: notViewable{Secret: "s3cr3t"}})
 	})
 	if err == nil || !strings.Contains(err.Error(), "no audit view") || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("unknown type: %v", err)

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -149,9 +150,9 @@ func testCardRoundTrip(t *testing.T, db *store.DB) {
 
 	// The same value comes back from every read path.
 	var locked subaccounts.Card
-	mustNil(t, "Transact", db.Transact(ctx, func(tx subaccounts.Tx) error {
+	mustNil(t, "Transact", db.Transact(ctx, func(ctx context.Context) error {
 		var err error
-		locked, err = tx.GetCard(ctx, a.ID, want.ID, true)
+		locked, err = db.GetCard(ctx, a.ID, want.ID, true)
 		return err
 	}))
 	sameCard(t, locked, want)
@@ -648,20 +649,20 @@ func testCardShareSubaccount(t *testing.T, db *store.DB) {
 	// other enrolments may share it. SQLite's immediate transactions already exclude every
 	// other writer, so the row lock is PostgreSQL's alone.
 	if db.Dialect() != "postgres" {
-		mustNil(t, "Transact", db.Transact(ctx, func(tx subaccounts.Tx) error {
-			_, err := tx.ShareSubaccount(ctx, a.ID, s.ID)
+		mustNil(t, "Transact", db.Transact(ctx, func(ctx context.Context) error {
+			_, err := db.ShareSubaccount(ctx, a.ID, s.ID)
 			return err
 		}))
 		return
 	}
 	updated := make(chan error, 1)
-	err = db.Transact(ctx, func(tx subaccounts.Tx) error {
-		if _, err := tx.ShareSubaccount(ctx, a.ID, s.ID); err != nil {
+	err = db.Transact(ctx, func(txCtx context.Context) error {
+		if _, err := db.ShareSubaccount(txCtx, a.ID, s.ID); err != nil {
 			return err
 		}
-		// A second sharer is not blocked.
-		if err := db.Transact(ctx, func(tx2 subaccounts.Tx) error {
-			_, err := tx2.ShareSubaccount(ctx, a.ID, s.ID)
+		// A second sharer, in a transaction of its own (ctx carries none), is not blocked.
+		if err := db.Transact(ctx, func(ctx context.Context) error {
+			_, err := db.ShareSubaccount(ctx, a.ID, s.ID)
 			return err
 		}); err != nil {
 			return fmt.Errorf("second sharer: %w", err)
@@ -700,12 +701,12 @@ func testCardDifferentTenant(t *testing.T, db *store.DB) {
 	}{
 		{"GetCard", func() error { _, err := db.GetCard(ctx, b.ID, c.ID, false); return err }},
 		{"GetCard locked", func() error {
-			return db.Transact(ctx, func(tx subaccounts.Tx) error { _, err := tx.GetCard(ctx, b.ID, c.ID, true); return err })
+			return db.Transact(ctx, func(ctx context.Context) error { _, err := db.GetCard(ctx, b.ID, c.ID, true); return err })
 		}},
 		{"UpdateCard", func() error { return db.UpdateCard(ctx, asB) }},
 		{"ShareSubaccount", func() error { _, err := db.ShareSubaccount(ctx, b.ID, s.ID); return err }},
 		{"ShareSubaccount inside Transact", func() error {
-			return db.Transact(ctx, func(tx subaccounts.Tx) error { _, err := tx.ShareSubaccount(ctx, b.ID, s.ID); return err })
+			return db.Transact(ctx, func(ctx context.Context) error { _, err := db.ShareSubaccount(ctx, b.ID, s.ID); return err })
 		}},
 	}
 	for _, tc := range notFound {
@@ -826,14 +827,14 @@ func testFingerprintKeyLockedCreateOnce(t *testing.T, db *store.DB) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			errs[i] = db.Transact(ctx, func(tx subaccounts.Tx) error {
+			errs[i] = db.Transact(ctx, func(ctx context.Context) error {
 				if err := together.wait(); err != nil {
 					return err
 				}
-				if err := tx.LockFingerprintKeys(ctx); err != nil {
+				if err := db.LockFingerprintKeys(ctx); err != nil {
 					return fmt.Errorf("lock: %w", err)
 				}
-				keys, err := tx.FingerprintKeys(ctx)
+				keys, err := db.FingerprintKeys(ctx)
 				if err != nil {
 					return err
 				}
@@ -843,7 +844,7 @@ func testFingerprintKeyLockedCreateOnce(t *testing.T, db *store.DB) {
 				}
 				k := subaccounts.FingerprintKey{Version: 1, KeyCheck: fmt.Sprintf("replica-%02d", i), Secret: []byte{byte(i + 1)}, CreatedAt: subaccounts.Now()}
 				chosen[i] = k.KeyCheck
-				return tx.CreateFingerprintKey(ctx, k)
+				return db.CreateFingerprintKey(ctx, k)
 			})
 		})
 	}

@@ -24,8 +24,8 @@ func TestIdempotency(t *testing.T) {
 		{"ClaimCommittedLeavesOneRow", testClaimCommitted},
 		{"EffectAndClaimFailTogether", testEffectAndClaimFailTogether},
 		{"KeysAreScopedByAccount", testKeysScopedByAccount},
-		{"TransactNestsInAtomically", testTransactNests},
-		{"AtomicallyRetriesAfterRetryableError", testAtomicallyRetries},
+		{"TransactNests", testTransactNests},
+		{"TransactRetriesAfterRetryableError", testTransactRetries},
 		{"DeleteBefore", testDeleteIdempotencyKeysBefore},
 		{"ConcurrentClaimWaitsForTheFirst", testConcurrentClaimWaits},
 	}
@@ -60,9 +60,9 @@ func testClaimRolledBack(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	acct := uuid.New()
 	errBoom := errors.New("boom")
-	err := db.Atomically(ctx, func(ctx context.Context) error {
+	err := db.Transact(ctx, func(ctx context.Context) error {
 		if !db.InTransaction(ctx) {
-			t.Error("InTransaction inside Atomically = false")
+			t.Error("InTransaction inside Transact = false")
 		}
 		if !claim(ctx, t, db, keyRecord(acct, "k1")) {
 			t.Error("first claim not claimed")
@@ -73,9 +73,9 @@ func testClaimRolledBack(t *testing.T, db *store.DB) {
 		}
 		return errBoom
 	})
-	wantErrIs(t, "Atomically", err, errBoom)
+	wantErrIs(t, "Transact", err, errBoom)
 	if db.InTransaction(ctx) {
-		t.Error("InTransaction outside Atomically = true")
+		t.Error("InTransaction outside Transact = true")
 	}
 	_, err = db.GetIdempotencyKey(ctx, acct, "k1")
 	wantErrIs(t, "GetIdempotencyKey after rollback", err, subaccounts.ErrNotFound)
@@ -85,7 +85,7 @@ func testClaimCommitted(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	acct := uuid.New()
 	body := []byte{0, 1, 2, 'x', 0xff}
-	err := db.Atomically(ctx, func(ctx context.Context) error {
+	err := db.Transact(ctx, func(ctx context.Context) error {
 		r := keyRecord(acct, "k1")
 		if !claim(ctx, t, db, r) {
 			t.Error("first claim not claimed")
@@ -93,7 +93,7 @@ func testClaimCommitted(t *testing.T, db *store.DB) {
 		r.Status, r.ContentType, r.Location, r.ETag, r.SealedBody = 201, "application/json", "/v1/x", `"v1"`, body
 		return db.CompleteIdempotencyKey(ctx, r)
 	})
-	mustNil(t, "Atomically", err)
+	mustNil(t, "Transact", err)
 	got, err := db.GetIdempotencyKey(ctx, acct, "k1")
 	mustNil(t, "GetIdempotencyKey", err)
 	if got.Status != 201 || got.ContentType != "application/json" || got.Location != "/v1/x" || got.ETag != `"v1"` ||
@@ -101,13 +101,13 @@ func testClaimCommitted(t *testing.T, db *store.DB) {
 		t.Errorf("stored key = %+v", got)
 	}
 	// A second claim of the committed key is refused, and refusing it writes nothing.
-	err = db.Atomically(ctx, func(ctx context.Context) error {
+	err = db.Transact(ctx, func(ctx context.Context) error {
 		if claim(ctx, t, db, keyRecord(acct, "k1")) {
 			t.Error("second claim of a committed key claimed it")
 		}
 		return nil
 	})
-	mustNil(t, "Atomically", err)
+	mustNil(t, "Transact", err)
 	again, err := db.GetIdempotencyKey(ctx, acct, "k1")
 	mustNil(t, "GetIdempotencyKey", err)
 	if again.Status != 201 || !bytes.Equal(again.SealedBody, body) {
@@ -121,27 +121,27 @@ func testEffectAndClaimFailTogether(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a := accountValue("effect", 3)
 	errCrash := errors.New("crash before commit")
-	err := db.Atomically(ctx, func(ctx context.Context) error {
+	err := db.Transact(ctx, func(ctx context.Context) error {
 		if !claim(ctx, t, db, keyRecord(uuid.Nil, "create-account")) {
 			t.Error("claim not claimed")
 		}
 		mustNil(t, "CreateAccount", db.CreateAccount(ctx, a))
 		return errCrash
 	})
-	wantErrIs(t, "Atomically", err, errCrash)
+	wantErrIs(t, "Transact", err, errCrash)
 	_, err = db.GetAccount(ctx, a.ID, false)
 	wantErrIs(t, "GetAccount", err, subaccounts.ErrNotFound)
 	_, err = db.GetIdempotencyKey(ctx, uuid.Nil, "create-account")
 	wantErrIs(t, "GetIdempotencyKey", err, subaccounts.ErrNotFound)
 
 	// And a success keeps both.
-	err = db.Atomically(ctx, func(ctx context.Context) error {
+	err = db.Transact(ctx, func(ctx context.Context) error {
 		if !claim(ctx, t, db, keyRecord(uuid.Nil, "create-account")) {
 			t.Error("claim after the rollback not claimed")
 		}
 		return db.CreateAccount(ctx, a)
 	})
-	mustNil(t, "Atomically", err)
+	mustNil(t, "Transact", err)
 	_, err = db.GetAccount(ctx, a.ID, false)
 	mustNil(t, "GetAccount", err)
 	_, err = db.GetIdempotencyKey(ctx, uuid.Nil, "create-account")
@@ -151,28 +151,28 @@ func testEffectAndClaimFailTogether(t *testing.T, db *store.DB) {
 func testKeysScopedByAccount(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	one, other := uuid.New(), uuid.New()
-	err := db.Atomically(ctx, func(ctx context.Context) error {
+	err := db.Transact(ctx, func(ctx context.Context) error {
 		if !claim(ctx, t, db, keyRecord(one, "same")) || !claim(ctx, t, db, keyRecord(other, "same")) {
 			t.Error("the same key of two accounts was not claimed by both")
 		}
 		return nil
 	})
-	mustNil(t, "Atomically", err)
+	mustNil(t, "Transact", err)
 	_, err = db.GetIdempotencyKey(ctx, uuid.New(), "same")
 	wantErrIs(t, "GetIdempotencyKey of a third account", err, subaccounts.ErrNotFound)
 }
 
-// testTransactNests checks that Transact inside Atomically is a nested transaction: its
+// testTransactNests checks that Transact inside Transact is a nested transaction: its
 // error rolls back its own writes only, and what it commits waits for the outer commit.
 func testTransactNests(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	kept, dropped, outer := accountValue("kept", 1), accountValue("dropped", 1), accountValue("outer", 1)
 	errRefused := errors.New("refused")
-	err := db.Atomically(ctx, func(ctx context.Context) error {
+	err := db.Transact(ctx, func(ctx context.Context) error {
 		mustNil(t, "CreateAccount outer", db.CreateAccount(ctx, outer))
-		mustNil(t, "Transact kept", db.Transact(ctx, func(tx subaccounts.Tx) error { return tx.CreateAccount(ctx, kept) }))
-		err := db.Transact(ctx, func(tx subaccounts.Tx) error {
-			if err := tx.CreateAccount(ctx, dropped); err != nil {
+		mustNil(t, "Transact kept", db.Transact(ctx, func(ctx context.Context) error { return db.CreateAccount(ctx, kept) }))
+		err := db.Transact(ctx, func(ctx context.Context) error {
+			if err := db.CreateAccount(ctx, dropped); err != nil {
 				return err
 			}
 			return errRefused
@@ -180,13 +180,13 @@ func testTransactNests(t *testing.T, db *store.DB) {
 		wantErrIs(t, "Transact dropped", err, errRefused)
 		// A unique violation inside a nested transaction leaves the outer one usable
 		// (PostgreSQL would otherwise abort it).
-		err = db.Transact(ctx, func(tx subaccounts.Tx) error { return tx.CreateAccount(ctx, kept) })
+		err = db.Transact(ctx, func(ctx context.Context) error { return db.CreateAccount(ctx, kept) })
 		wantErrIs(t, "Transact duplicate", err, subaccounts.ErrConflict)
 		_, err = db.GetAccount(ctx, kept.ID, false)
 		mustNil(t, "GetAccount inside", err)
 		return nil
 	})
-	mustNil(t, "Atomically", err)
+	mustNil(t, "Transact", err)
 	for _, a := range []subaccounts.Account{outer, kept} {
 		_, err := db.GetAccount(ctx, a.ID, false)
 		mustNil(t, "GetAccount "+a.Name, err)
@@ -195,14 +195,14 @@ func testTransactNests(t *testing.T, db *store.DB) {
 	wantErrIs(t, "GetAccount dropped", err, subaccounts.ErrNotFound)
 }
 
-// testAtomicallyRetries: a retryable error inside a nested transaction makes Atomically
+// testTransactRetries: a retryable error inside a nested transaction makes Transact
 // roll the attempt back and run everything again, even when fn swallowed the error (as a
 // handler answering 500 does).
-func testAtomicallyRetries(t *testing.T, db *store.DB) {
+func testTransactRetries(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	attempts := 0
 	var created []subaccounts.Account
-	err := db.Atomically(ctx, func(ctx context.Context) error {
+	err := db.Transact(ctx, func(ctx context.Context) error {
 		attempts++
 		a := accountValue("attempt", 1)
 		created = append(created, a)
@@ -210,11 +210,11 @@ func testAtomicallyRetries(t *testing.T, db *store.DB) {
 			return err
 		}
 		if attempts == 1 {
-			_ = db.Transact(ctx, func(subaccounts.Tx) error { return sqlite3.BUSY })
+			_ = db.Transact(ctx, func(context.Context) error { return sqlite3.BUSY })
 		}
 		return nil
 	})
-	mustNil(t, "Atomically", err)
+	mustNil(t, "Transact", err)
 	if attempts != 2 {
 		t.Fatalf("fn ran %d times, want 2", attempts)
 	}
@@ -231,7 +231,7 @@ func testDeleteIdempotencyKeysBefore(t *testing.T, db *store.DB) {
 	old, fresh := keyRecord(acct, "old"), keyRecord(acct, "fresh")
 	old.CreatedAt = now.Add(-25 * time.Hour)
 	fresh.CreatedAt = now.Add(-23 * time.Hour)
-	mustNil(t, "Atomically", db.Atomically(ctx, func(ctx context.Context) error {
+	mustNil(t, "Transact", db.Transact(ctx, func(ctx context.Context) error {
 		claim(ctx, t, db, old)
 		claim(ctx, t, db, fresh)
 		return nil
@@ -255,7 +255,7 @@ func testConcurrentClaimWaits(t *testing.T, db *store.DB) {
 	claimed, release := make(chan struct{}), make(chan struct{})
 	firstDone := make(chan error, 1)
 	go func() {
-		firstDone <- db.Atomically(ctx, func(ctx context.Context) error {
+		firstDone <- db.Transact(ctx, func(ctx context.Context) error {
 			ok, err := db.ClaimIdempotencyKey(ctx, keyRecord(acct, "race"))
 			if err != nil || !ok {
 				return fmt.Errorf("first claim: %v %v", ok, err)
@@ -269,13 +269,13 @@ func testConcurrentClaimWaits(t *testing.T, db *store.DB) {
 	secondDone := make(chan bool, 1)
 	go func() {
 		var ok bool
-		err := db.Atomically(ctx, func(ctx context.Context) error {
+		err := db.Transact(ctx, func(ctx context.Context) error {
 			var err error
 			ok, err = db.ClaimIdempotencyKey(ctx, keyRecord(acct, "race"))
 			return err
 		})
 		if err != nil {
-			t.Errorf("second Atomically: %v", err)
+			t.Errorf("second Transact: %v", err)
 		}
 		secondDone <- ok
 	}()
@@ -285,7 +285,7 @@ func testConcurrentClaimWaits(t *testing.T, db *store.DB) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(release)
-	mustNil(t, "first Atomically", <-firstDone)
+	mustNil(t, "first Transact", <-firstDone)
 	if <-secondDone {
 		t.Error("the second claim claimed a key the first had committed")
 	}

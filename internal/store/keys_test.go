@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -107,14 +108,14 @@ func testSigningKeyLockedCreateOnce(t *testing.T, db *store.DB) {
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			errs[i] = db.Transact(ctx, func(tx subaccounts.Tx) error {
+			errs[i] = db.Transact(ctx, func(ctx context.Context) error {
 				if err := together.wait(); err != nil {
 					return err
 				}
-				if err := tx.LockSigningKeys(ctx); err != nil {
+				if err := db.LockSigningKeys(ctx); err != nil {
 					return fmt.Errorf("lock: %w", err)
 				}
-				keys, err := tx.SigningKeys(ctx)
+				keys, err := db.SigningKeys(ctx)
 				if err != nil {
 					return err
 				}
@@ -124,7 +125,7 @@ func testSigningKeyLockedCreateOnce(t *testing.T, db *store.DB) {
 				}
 				k := signingKey(fmt.Sprintf("replica-%02d", i), subaccounts.Now())
 				chosen[i] = k.KID
-				return tx.CreateSigningKey(ctx, k)
+				return db.CreateSigningKey(ctx, k)
 			})
 		})
 	}

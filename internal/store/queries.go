@@ -12,35 +12,25 @@ import (
 	"github.com/cardseg/subaccounts/policy"
 )
 
-// queries implements subaccounts.Tx over a *gorm.DB that is either the pool or one
-// transaction. Every tenant query filters on account_id first.
+// queries holds the pool; every method binds its statements with with(ctx), so it runs
+// in the transaction ctx carries (see Transact) or, without one, on the pool. Every
+// tenant query filters on account_id first.
 type queries struct {
 	db      *gorm.DB
 	dialect string
-	inTx    bool
 }
 
-// with binds ctx to the queries' database. On the pool it joins the ambient transaction
-// ctx carries (see Atomically), so every query of a request runs in that one transaction
-// and on its connection.
+// with binds ctx to the transaction it carries, or to the pool.
 func (q queries) with(ctx context.Context) *gorm.DB {
-	if !q.inTx {
-		if a, ok := ctx.Value(ambientKey{}).(*ambient); ok && a.root == q.db {
-			return a.tx.WithContext(ctx)
-		}
+	if a := q.ambientOf(ctx); a != nil {
+		return a.tx.WithContext(ctx)
 	}
 	return q.db.WithContext(ctx)
 }
 
-// inTransaction reports whether q's statements run in a transaction: its own, or the
-// ambient request transaction ctx carries. Row locks only mean something there.
-func (q queries) inTransaction(ctx context.Context) bool {
-	if q.inTx {
-		return true
-	}
-	a, ok := ctx.Value(ambientKey{}).(*ambient)
-	return ok && a.root == q.db
-}
+// inTransaction reports whether statements made with ctx run in a transaction; row locks
+// only mean something there.
+func (q queries) inTransaction(ctx context.Context) bool { return q.ambientOf(ctx) != nil }
 
 // timeOrder is an ORDER BY term sorting a timestamp column (a fixed column name, never
 // user input) in time order. SQLite holds times as RFC 3339 text with trailing zeros

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -184,32 +183,6 @@ func (d *DB) Ping(ctx context.Context) error {
 		return errors.New("ping: migrations pending")
 	}
 	return nil
-}
-
-// Transact runs fn in a transaction and retries it on serialization failures, deadlocks
-// and busy locks, with jittered backoff. Inside Atomically it runs fn in a nested
-// transaction of the ambient one instead, and leaves retrying to Atomically.
-func (d *DB) Transact(ctx context.Context, fn func(tx subaccounts.Tx) error) error {
-	if a := d.ambientOf(ctx); a != nil {
-		return d.nested(ctx, a, fn)
-	}
-	const attempts = 5
-	var err error
-	for i := range attempts {
-		err = d.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(queries{db: tx, dialect: d.dialect, inTx: true})
-		})
-		if err == nil || !retryable(err) {
-			return translate(err)
-		}
-		backoff := time.Duration(1<<i) * 5 * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return asUnavailable(ctx.Err())
-		case <-time.After(backoff/2 + rand.N(backoff)):
-		}
-	}
-	return fmt.Errorf("transaction kept conflicting: %w", translate(err))
 }
 
 func retryable(err error) bool {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func testDifferentTenant(t *testing.T, db *store.DB) {
 		{"RevokeClient", func() error { return db.RevokeClient(ctx, b.ID, client.ID) }},
 		{"RevokeClient of a confined client", func() error { return db.RevokeClient(ctx, b.ID, confined.ID) }},
 		{"GetSubaccount inside Transact", func() error {
-			return db.Transact(ctx, func(tx subaccounts.Tx) error { _, err := tx.GetSubaccount(ctx, b.ID, sub.ID); return err })
+			return db.Transact(ctx, func(ctx context.Context) error { _, err := db.GetSubaccount(ctx, b.ID, sub.ID); return err })
 		}},
 	}
 	for _, tc := range notFound {

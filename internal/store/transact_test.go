@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,11 +28,11 @@ func testTransactCommits(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a := accountValue("made in a transaction", 3)
 	s, pairs := subaccountValue(a.ID, "sub", gbrVisa)
-	err := db.Transact(ctx, func(tx subaccounts.Tx) error {
-		if err := tx.CreateAccount(ctx, a); err != nil {
+	err := db.Transact(ctx, func(ctx context.Context) error {
+		if err := db.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		return tx.CreateSubaccount(ctx, s, pairs)
+		return db.CreateSubaccount(ctx, s, pairs)
 	})
 	mustNil(t, "Transact", err)
 
@@ -57,28 +58,28 @@ func testTransactRollsBack(t *testing.T, db *store.DB) {
 	errBoom := errors.New("boom")
 	inner := accountValue("inner", 1)
 	innerSub, innerPairs := subaccountValue(existing.ID, "inner sub", fraMC)
-	err := db.Transact(ctx, func(tx subaccounts.Tx) error {
-		if err := tx.CreateAccount(ctx, inner); err != nil {
+	err := db.Transact(ctx, func(ctx context.Context) error {
+		if err := db.CreateAccount(ctx, inner); err != nil {
 			return err
 		}
-		if err := tx.CreateSubaccount(ctx, innerSub, innerPairs); err != nil {
+		if err := db.CreateSubaccount(ctx, innerSub, innerPairs); err != nil {
 			return err
 		}
 		renamed := existing
 		renamed.Name = "renamed"
-		if err := tx.UpdateAccount(ctx, renamed); err != nil {
+		if err := db.UpdateAccount(ctx, renamed); err != nil {
 			return err
 		}
 		changed := kept
 		changed.Name = "changed"
-		if err := tx.UpdateSubaccount(ctx, changed, policy.MustCompile(fraMC).Pairs()); err != nil {
+		if err := db.UpdateSubaccount(ctx, changed, policy.MustCompile(fraMC).Pairs()); err != nil {
 			return err
 		}
-		if err := tx.RevokeClient(ctx, existing.ID, client.ID); err != nil {
+		if err := db.RevokeClient(ctx, existing.ID, client.ID); err != nil {
 			return err
 		}
 		// The transaction sees its own writes.
-		if _, err := tx.GetSubaccount(ctx, existing.ID, innerSub.ID); err != nil {
+		if _, err := db.GetSubaccount(ctx, existing.ID, innerSub.ID); err != nil {
 			return fmt.Errorf("read own write: %w", err)
 		}
 		return fmt.Errorf("step 6: %w", errBoom)
@@ -125,12 +126,12 @@ func testTransactReturnsFnError(t *testing.T, db *store.DB) {
 
 	tests := []struct {
 		name  string
-		fn    func(tx subaccounts.Tx) error
+		fn    func(ctx context.Context) error
 		check func(t *testing.T, err error)
 	}{
 		{
 			name: "the very error",
-			fn:   func(subaccounts.Tx) error { return errSentinel },
+			fn:   func(context.Context) error { return errSentinel },
 			check: func(t *testing.T, err error) {
 				if err != errSentinel {
 					t.Errorf("Transact = %v, want the fn's error itself", err)
@@ -139,14 +140,14 @@ func testTransactReturnsFnError(t *testing.T, db *store.DB) {
 		},
 		{
 			name: "a wrapped sentinel",
-			fn:   func(subaccounts.Tx) error { return fmt.Errorf("context: %w", errSentinel) },
+			fn:   func(context.Context) error { return fmt.Errorf("context: %w", errSentinel) },
 			check: func(t *testing.T, err error) {
 				wantErrIs(t, "Transact", err, errSentinel)
 			},
 		},
 		{
 			name: "a domain error",
-			fn:   func(subaccounts.Tx) error { return domainErr },
+			fn:   func(context.Context) error { return domainErr },
 			check: func(t *testing.T, err error) {
 				var e *subaccounts.Error
 				if !errors.As(err, &e) || e.Code != subaccounts.CodeProvisioning {
@@ -156,17 +157,17 @@ func testTransactReturnsFnError(t *testing.T, db *store.DB) {
 		},
 		{
 			name: "not found from the store",
-			fn: func(tx subaccounts.Tx) error {
-				_, err := tx.GetAccount(ctx, uuid.Must(uuid.NewV7()), true)
+			fn: func(ctx context.Context) error {
+				_, err := db.GetAccount(ctx, uuid.Must(uuid.NewV7()), true)
 				return err
 			},
 			check: func(t *testing.T, err error) { wantErrIs(t, "Transact", err, subaccounts.ErrNotFound) },
 		},
 		{
 			name: "conflict from the store",
-			fn: func(tx subaccounts.Tx) error {
+			fn: func(ctx context.Context) error {
 				s, pairs := subaccountValue(a.ID, "taken", nil)
-				return tx.CreateSubaccount(ctx, s, pairs)
+				return db.CreateSubaccount(ctx, s, pairs)
 			},
 			check: func(t *testing.T, err error) { wantErrIs(t, "Transact", err, subaccounts.ErrConflict) },
 		},
@@ -174,7 +175,7 @@ func testTransactReturnsFnError(t *testing.T, db *store.DB) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			err := db.Transact(ctx, func(tx subaccounts.Tx) error { calls++; return tc.fn(tx) })
+			err := db.Transact(ctx, func(ctx context.Context) error { calls++; return tc.fn(ctx) })
 			tc.check(t, err)
 			if calls != 1 {
 				t.Errorf("fn ran %d times, want once (its error is not retryable)", calls)
@@ -187,16 +188,16 @@ func testTransactLockAccount(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a := newAccount(t, db, "locked")
 	var got subaccounts.Account
-	err := db.Transact(ctx, func(tx subaccounts.Tx) error {
+	err := db.Transact(ctx, func(ctx context.Context) error {
 		var err error
-		got, err = tx.GetAccount(ctx, a.ID, true)
+		got, err = db.GetAccount(ctx, a.ID, true)
 		if err != nil {
 			return err
 		}
 		// Writing the locked row in the same transaction works.
 		updated := got
 		updated.Name = "locked and renamed"
-		return tx.UpdateAccount(ctx, updated)
+		return db.UpdateAccount(ctx, updated)
 	})
 	mustNil(t, "Transact(GetAccount lock=true)", err)
 	sameAccount(t, got, a)
@@ -225,22 +226,22 @@ func testTransactConcurrentMax(t *testing.T, db *store.DB) {
 	for i := range workers {
 		wg.Go(func() {
 			s, pairs := subaccountValue(a.ID, fmt.Sprintf("worker %02d", i), gbrVisa)
-			errs[i] = db.Transact(ctx, func(tx subaccounts.Tx) error {
+			errs[i] = db.Transact(ctx, func(ctx context.Context) error {
 				if err := together.wait(); err != nil {
 					return err
 				}
-				acc, err := tx.GetAccount(ctx, a.ID, true)
+				acc, err := db.GetAccount(ctx, a.ID, true)
 				if err != nil {
 					return err
 				}
-				n, err := tx.CountSubaccounts(ctx, a.ID)
+				n, err := db.CountSubaccounts(ctx, a.ID)
 				if err != nil {
 					return err
 				}
 				if n >= acc.Contract.MaxSubaccounts {
 					return errFull
 				}
-				return tx.CreateSubaccount(ctx, s, pairs)
+				return db.CreateSubaccount(ctx, s, pairs)
 			})
 		})
 	}

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -157,8 +158,8 @@ func testTransactionRoundTrip(t *testing.T, db *store.DB) {
 			got, err := db.GetTransaction(ctx, a, want.ID, false)
 			mustNil(t, "GetTransaction", err)
 			sameTransaction(t, got, want)
-			mustNil(t, "Transact", db.Transact(ctx, func(tx subaccounts.Tx) error {
-				got, err = tx.GetTransaction(ctx, a, want.ID, true)
+			mustNil(t, "Transact", db.Transact(ctx, func(ctx context.Context) error {
+				got, err = db.GetTransaction(ctx, a, want.ID, true)
 				return err
 			}))
 			sameTransaction(t, got, want)
@@ -255,12 +256,12 @@ func testTransactionConcurrentInserts(t *testing.T, db *store.DB) {
 			for k := range txs {
 				txs[k] = txValue(a.ID, fmt.Sprintf("key-%02d", k), subaccounts.TxAuth, txBase)
 			}
-			errs[w] = db.Transact(ctx, func(tx subaccounts.Tx) error {
+			errs[w] = db.Transact(ctx, func(ctx context.Context) error {
 				if err := together.wait(); err != nil {
 					return err
 				}
 				var err error
-				returned[w], err = tx.InsertTransactions(ctx, txs)
+				returned[w], err = db.InsertTransactions(ctx, txs)
 				return err
 			})
 		})
@@ -642,8 +643,8 @@ func testTransactionDifferentTenant(t *testing.T, db *store.DB) {
 	}{
 		{"GetTransaction", func() error { _, err := db.GetTransaction(ctx, b.ID, routed.ID, false); return err }},
 		{"GetTransaction locked", func() error {
-			return db.Transact(ctx, func(tx subaccounts.Tx) error {
-				_, err := tx.GetTransaction(ctx, b.ID, waiting.ID, true)
+			return db.Transact(ctx, func(ctx context.Context) error {
+				_, err := db.GetTransaction(ctx, b.ID, waiting.ID, true)
 				return err
 			})
 		}},

@@ -64,7 +64,7 @@ func TestLockedDatabaseUnavailable(t *testing.T) {
 			callCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			err = db.Transact(callCtx, func(tx subaccounts.Tx) error { return tx.CreateAccount(callCtx, a) })
+			err = db.Transact(callCtx, func(ctx context.Context) error { return db.CreateAccount(ctx, a) })
 			took := time.Since(start)
 			if !errors.Is(err, subaccounts.ErrUnavailable) {
 				t.Errorf("write under a held lock: %v, want ErrUnavailable", err)
@@ -76,7 +76,7 @@ func TestLockedDatabaseUnavailable(t *testing.T) {
 			if err := holder.Rollback(); err != nil {
 				t.Fatal(err)
 			}
-			if err := db.Transact(ctx, func(tx subaccounts.Tx) error { return tx.CreateAccount(ctx, a) }); err != nil {
+			if err := db.Transact(ctx, func(ctx context.Context) error { return db.CreateAccount(ctx, a) }); err != nil {
 				t.Fatalf("write after the lock was released: %v", err)
 			}
 		})

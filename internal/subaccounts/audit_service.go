@@ -178,9 +178,9 @@ func (s *Service) ChainAudit(ctx context.Context, accountID uuid.UUID) error {
 	for {
 		var n int
 		// Through Transact, so a busy lock or a deadlock is retried like any write.
-		err := s.store.Transact(ctx, func(tx Tx) error {
+		err := s.store.Transact(ctx, func(ctx context.Context) error {
 			var err error
-			n, err = tx.ChainAuditEvents(ctx, accountID, auditChainBatch)
+			n, err = s.store.ChainAuditEvents(ctx, accountID, auditChainBatch)
 			return err
 		})
 		if err != nil {

@@ -232,15 +232,15 @@ func lockCardTarget(ctx context.Context, tx Tx, accountID, subID uuid.UUID, lock
 
 // withCardTarget runs fn in a transaction over the locked target, taking the account lock
 // from the start when the first attempt found a quota to count.
-func (s *Service) withCardTarget(ctx context.Context, accountID, subID uuid.UUID, fn func(tx Tx, t cardTarget) error) error {
+func (s *Service) withCardTarget(ctx context.Context, accountID, subID uuid.UUID, fn func(ctx context.Context, t cardTarget) error) error {
 	lockAccount := false
 	for {
-		err := s.store.Transact(ctx, func(tx Tx) error {
-			t, err := lockCardTarget(ctx, tx, accountID, subID, lockAccount)
+		err := s.store.Transact(ctx, func(ctx context.Context) error {
+			t, err := lockCardTarget(ctx, s.store, accountID, subID, lockAccount)
 			if err != nil {
 				return err
 			}
-			return fn(tx, t)
+			return fn(ctx, t)
 		})
 		if errors.Is(err, errNeedAccountLock) && !lockAccount {
 			lockAccount = true
@@ -277,7 +277,7 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 		return Card{}, Invalid(errs...)
 	}
 	card := checked.card
-	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(tx Tx, t cardTarget) error {
+	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(ctx context.Context, t cardTarget) error {
 		sub := t.sub
 		if err := decideCard(sub, card.Pair()); err != nil {
 			return err
@@ -286,7 +286,7 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 		if err := l.blockedByLimit(&sub); err != nil {
 			return err
 		}
-		left, err := quotaLeft(ctx, tx, sub)
+		left, err := quotaLeft(ctx, s.store, sub)
 		if err != nil {
 			return err
 		}
@@ -297,7 +297,7 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 			return err
 		}
 		if len(checked.older) > 0 {
-			existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, checked.older)
+			existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, checked.older)
 			if err != nil {
 				return err
 			}
@@ -305,17 +305,17 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 				return cardExists(existing[0].ID)
 			}
 		}
-		ids, err := tx.CreateCards(ctx, []Card{card})
+		ids, err := s.store.CreateCards(ctx, []Card{card})
 		if err != nil {
 			return err
 		}
 		if len(ids) == 1 {
-			if err := l.flush(ctx, tx); err != nil {
+			if err := l.flush(ctx, s.store); err != nil {
 				return err
 			}
-			return RecordAudit(ctx, tx, p.AccountID, cardRecord("card.enrol", nil, &card))
+			return RecordAudit(ctx, s.store, p.AccountID, cardRecord("card.enrol", nil, &card))
 		}
-		existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{card.Fingerprint})
+		existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{card.Fingerprint})
 		if err != nil {
 			return err
 		}
@@ -366,7 +366,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			current[string(fp)] = c.card.Fingerprint
 		}
 	}
-	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(tx Tx, t cardTarget) error {
+	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(ctx context.Context, t cardTarget) error {
 		sub := t.sub
 		if sub.Suspended {
 			return decideCard(sub, policy.Pair{})
@@ -377,7 +377,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 		}
 		// How many new cards the quota and the payer's credit leave room for; items past
 		// either are refused on their own.
-		left, err := quotaLeft(ctx, tx, sub)
+		left, err := quotaLeft(ctx, s.store, sub)
 		if err != nil {
 			return err
 		}
@@ -398,7 +398,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 		}
 		held := map[string]uuid.UUID{}
 		if len(fps) > 0 {
-			existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, fps)
+			existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, fps)
 			if err != nil {
 				return err
 			}
@@ -448,7 +448,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			seen[string(c.Fingerprint)] = true
 			toInsert = append(toInsert, *c)
 		}
-		ids, err := tx.CreateCards(ctx, toInsert)
+		ids, err := s.store.CreateCards(ctx, toInsert)
 		if err != nil {
 			return err
 		}
@@ -467,10 +467,10 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			}
 			recs = append(recs, cardRecord("card.enrol", nil, c))
 		}
-		if err := l.flush(ctx, tx); err != nil {
+		if err := l.flush(ctx, s.store); err != nil {
 			return err
 		}
-		if err := RecordAudit(ctx, tx, p.AccountID, recs...); err != nil {
+		if err := RecordAudit(ctx, s.store, p.AccountID, recs...); err != nil {
 			return err
 		}
 		// holders maps each fingerprint of the batch to the card that now holds it: the
@@ -485,7 +485,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			}
 		}
 		if len(missing) > 0 {
-			existing, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, missing)
+			existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, missing)
 			if err != nil {
 				return err
 			}
@@ -577,7 +577,7 @@ func cardRecord(action string, before, after *Card) AuditRecord {
 // RemoveCard unenrols a card. Its transactions stay; removing a removed card returns it
 // unchanged.
 func (s *Service) RemoveCard(ctx context.Context, p Principal, id uuid.UUID) (Card, error) {
-	c, err := s.changeCard(ctx, p, "card.remove", id, false, func(tx Tx, c *Card) (bool, error) {
+	c, err := s.changeCard(ctx, p, "card.remove", id, false, func(ctx context.Context, c *Card) (bool, error) {
 		if c.Status == CardRemoved {
 			return false, nil
 		}
@@ -600,7 +600,7 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 	if dest, err := s.store.GetSubaccount(ctx, p.AccountID, to); err == nil && dest.MaxCards > 0 {
 		lockAccount = true
 	}
-	c, err := s.changeCard(ctx, p, "card.move", id, lockAccount, func(tx Tx, c *Card) (bool, error) {
+	c, err := s.changeCard(ctx, p, "card.move", id, lockAccount, func(ctx context.Context, c *Card) (bool, error) {
 		if !p.Sees(to) {
 			return false, NotFound("subaccount")
 		}
@@ -610,7 +610,7 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 		if c.SubaccountID == to {
 			return false, nil
 		}
-		dest, err := tx.ShareSubaccount(ctx, p.AccountID, to)
+		dest, err := s.store.ShareSubaccount(ctx, p.AccountID, to)
 		if err != nil {
 			return false, err
 		}
@@ -621,11 +621,11 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 			if !lockAccount {
 				// The quota was set since the read ahead: lock now, out of the usual order;
 				// a deadlock this rare race could cause is detected and retried.
-				if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
+				if _, err := s.store.GetAccount(ctx, p.AccountID, true); err != nil {
 					return false, err
 				}
 			}
-			left, err := quotaLeft(ctx, tx, dest)
+			left, err := quotaLeft(ctx, s.store, dest)
 			if err != nil {
 				return false, err
 			}
@@ -645,15 +645,15 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 
 // changeCard locks a card the principal may see and lets change edit it; the card is
 // written (with a new updatedAt) only when change reports it changed something.
-func (s *Service) changeCard(ctx context.Context, p Principal, action string, id uuid.UUID, lockAccount bool, change func(tx Tx, c *Card) (bool, error)) (Card, error) {
+func (s *Service) changeCard(ctx context.Context, p Principal, action string, id uuid.UUID, lockAccount bool, change func(ctx context.Context, c *Card) (bool, error)) (Card, error) {
 	var out Card
-	err := s.store.Transact(ctx, func(tx Tx) error {
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
 		if lockAccount {
-			if _, err := tx.GetAccount(ctx, p.AccountID, true); err != nil {
+			if _, err := s.store.GetAccount(ctx, p.AccountID, true); err != nil {
 				return err
 			}
 		}
-		c, err := tx.GetCard(ctx, p.AccountID, id, true)
+		c, err := s.store.GetCard(ctx, p.AccountID, id, true)
 		if err != nil {
 			return err
 		}
@@ -661,7 +661,7 @@ func (s *Service) changeCard(ctx context.Context, p Principal, action string, id
 			return NotFound("card")
 		}
 		if p.Confined() {
-			sub, err := tx.GetSubaccount(ctx, p.AccountID, c.SubaccountID)
+			sub, err := s.store.GetSubaccount(ctx, p.AccountID, c.SubaccountID)
 			if err != nil {
 				return err
 			}
@@ -670,17 +670,17 @@ func (s *Service) changeCard(ctx context.Context, p Principal, action string, id
 			}
 		}
 		before := c
-		changed, err := change(tx, &c)
+		changed, err := change(ctx, &c)
 		if err != nil || !changed {
 			out = c
 			return err
 		}
 		c.UpdatedAt = Now()
-		if err := tx.UpdateCard(ctx, c); err != nil {
+		if err := s.store.UpdateCard(ctx, c); err != nil {
 			return err
 		}
 		out = c
-		return RecordAudit(ctx, tx, p.AccountID, cardRecord(action, &before, &c))
+		return RecordAudit(ctx, s.store, p.AccountID, cardRecord(action, &before, &c))
 	})
 	return out, err
 }

@@ -50,19 +50,19 @@ func CheckFingerprintKeys(ctx context.Context, store Store, ring *keys.Ring) (un
 	if err != nil {
 		return nil, err
 	}
-	err = store.Transact(ctx, func(tx Tx) error {
+	err = store.Transact(ctx, func(ctx context.Context) error {
 		unconfigured = nil
-		if err := tx.LockFingerprintKeys(ctx); err != nil {
+		if err := store.LockFingerprintKeys(ctx); err != nil {
 			return err
 		}
-		recorded, err := tx.FingerprintKeys(ctx)
+		recorded, err := store.FingerprintKeys(ctx)
 		if err != nil {
 			return err
 		}
 		for _, f := range prints {
 			i := slices.IndexFunc(recorded, func(k FingerprintKey) bool { return k.Version == f.Version() })
 			if i < 0 {
-				if err := tx.CreateFingerprintKey(ctx, FingerprintKey{Version: f.Version(), KeyCheck: f.KeyCheck(), CreatedAt: Now()}); err != nil {
+				if err := store.CreateFingerprintKey(ctx, FingerprintKey{Version: f.Version(), KeyCheck: f.KeyCheck(), CreatedAt: Now()}); err != nil {
 					return err
 				}
 				continue

@@ -244,7 +244,7 @@ func (c *committer) write(group []*pending) {
 	}
 	ctx, cancel := c.groupContext(group)
 	defer cancel()
-	err := c.svc.store.Transact(ctx, func(tx Tx) error { return c.svc.ingest(ctx, tx, msgs) })
+	err := c.svc.store.Transact(ctx, func(ctx context.Context) error { return c.svc.ingest(ctx, c.svc.store, msgs) })
 	if err == nil || len(group) == 1 || errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
 		for _, p := range group {
 			p.err = err
@@ -254,7 +254,7 @@ func (c *committer) write(group []*pending) {
 	}
 	for _, p := range group {
 		one := []*message{p.m}
-		p.err = c.svc.store.Transact(ctx, func(tx Tx) error { return c.svc.ingest(ctx, tx, one) })
+		p.err = c.svc.store.Transact(ctx, func(ctx context.Context) error { return c.svc.ingest(ctx, c.svc.store, one) })
 		close(p.done)
 	}
 }

@@ -104,7 +104,7 @@ type IdempotencyRecord struct {
 // IdempotencyStore persists idempotency keys.
 type IdempotencyStore interface {
 	// ClaimIdempotencyKey inserts r (its key, request and creation time) unless the
-	// account already has the key, and reports whether it did. Call it inside Atomically,
+	// account already has the key, and reports whether it did. Call it inside Transact,
 	// so the claim commits or rolls back with the request's effect. On PostgreSQL a claim
 	// of the same key that another transaction has not committed yet makes it wait for that
 	// transaction.
@@ -247,7 +247,7 @@ func (g idemGen) unseal(account uuid.UUID, key string, sealed []byte) ([]byte, e
 // and while another request of this process holds the key, so is this one
 // (CodeKeyInFlight).
 //
-// Otherwise the key is claimed and run called inside Atomically with the context it must
+// Otherwise the key is claimed and run called inside Transact with the context it must
 // use for every store call, so the claim and the effect commit together: a 2xx response
 // is stored on the key and committed, anything else rolls back the claim with everything
 // run wrote. run may be called again when the database asks for a retry, and must answer
@@ -290,7 +290,7 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 	// errUnkept rolls back a response that is not kept; it is no failure.
 	errUnkept := errors.New("response not kept")
 	var existing *IdempotencyRecord
-	err = s.store.Atomically(ctx, func(ctx context.Context) error {
+	err = s.store.Transact(ctx, func(ctx context.Context) error {
 		existing = nil
 		claim := IdempotencyRecord{
 			AccountID: req.AccountID, Key: stored, Method: req.Method, Path: path,

@@ -185,12 +185,12 @@ func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in 
 		subID, outOfSub = from, true
 	}
 	var out Entry
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		a, err := tx.GetAccount(ctx, primary, true)
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
+		a, err := s.store.GetAccount(ctx, primary, true)
 		if err != nil {
 			return err
 		}
-		sub, err := tx.GetSubaccount(ctx, primary, subID)
+		sub, err := s.store.GetSubaccount(ctx, primary, subID)
 		if err != nil {
 			return err
 		}
@@ -250,10 +250,10 @@ func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in 
 		}
 		id := sub.ID
 		out = l.entry(kind, ledger, from.String(), to.String(), amount, &id, ref)
-		if err := l.flush(ctx, tx); err != nil {
+		if err := l.flush(ctx, s.store); err != nil {
 			return err
 		}
-		return RecordAudit(ctx, tx, primary, AuditRecord{
+		return RecordAudit(ctx, s.store, primary, AuditRecord{
 			Action: string(kind) + ".create", ResourceType: string(kind), ResourceID: out.ID.String(),
 			After: out, Reference: ref,
 		})
@@ -309,8 +309,8 @@ func (s *Service) TopUp(ctx context.Context, accountID uuid.UUID, amount *int64,
 		return TopUpResult{}, err
 	}
 	var out TopUpResult
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		a, err := tx.GetAccount(ctx, accountID, true)
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
+		a, err := s.store.GetAccount(ctx, accountID, true)
 		if err != nil {
 			return err
 		}
@@ -321,11 +321,11 @@ func (s *Service) TopUp(ctx context.Context, accountID uuid.UUID, amount *int64,
 		l.account.Balance += *amount
 		l.touchAccount()
 		e := l.entry(KindTopUp, LedgerBalance, PartyExternal, primaryParty(a.ID), *amount, nil, ref)
-		if err := l.flush(ctx, tx); err != nil {
+		if err := l.flush(ctx, s.store); err != nil {
 			return err
 		}
 		out = TopUpResult{Entry: e, Account: l.account}
-		return RecordAudit(ctx, tx, a.ID, AuditRecord{
+		return RecordAudit(ctx, s.store, a.ID, AuditRecord{
 			Action: "top-up.create", ResourceType: "top-up", ResourceID: e.ID.String(), After: e, Reference: ref,
 		})
 	})

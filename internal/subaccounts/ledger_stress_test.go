@@ -398,12 +398,12 @@ func ledgerOp(ctx context.Context, svc *subaccounts.Service, p subaccounts.Princ
 // floor and that no over-limit flag is set (this run charges no network fees, the only
 // thing allowed to cross a floor).
 func checkFloors(ctx context.Context, db *store.DB, accountID uuid.UUID) error {
-	return db.Transact(ctx, func(tx subaccounts.Tx) error {
-		a, err := tx.GetAccount(ctx, accountID, true)
+	return db.Transact(ctx, func(ctx context.Context) error {
+		a, err := db.GetAccount(ctx, accountID, true)
 		if err != nil {
 			return err
 		}
-		subs, err := tx.AllSubaccounts(ctx, accountID)
+		subs, err := db.AllSubaccounts(ctx, accountID)
 		if err != nil {
 			return err
 		}

@@ -197,11 +197,11 @@ func (s *Service) CreateAccount(ctx context.Context, name string, contract Contr
 		CreatedAt: now,
 		UpdatedAt: now,
 	}
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		if err := tx.CreateAccount(ctx, a); err != nil {
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		return RecordAudit(ctx, tx, a.ID, AuditRecord{Action: "account.create", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+		return RecordAudit(ctx, s.store, a.ID, AuditRecord{Action: "account.create", ResourceType: "account", ResourceID: a.ID.String(), After: a})
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("create account: %w", err)
@@ -251,8 +251,8 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 		return Account{}, Invalid(errs...)
 	}
 	var out Account
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		a, err := tx.GetAccount(ctx, id, true)
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
+		a, err := s.store.GetAccount(ctx, id, true)
 		if err != nil {
 			return err
 		}
@@ -271,11 +271,11 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 		}
 		l.account.Version++
 		l.accountDirty = true
-		if err := l.flush(ctx, tx); err != nil {
+		if err := l.flush(ctx, s.store); err != nil {
 			return err
 		}
 		out = l.account
-		return RecordAudit(ctx, tx, id, AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: id.String(), Before: before, After: out})
+		return RecordAudit(ctx, s.store, id, AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: id.String(), Before: before, After: out})
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("update account: %w", err)
@@ -340,9 +340,9 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 	}
 	change := ContractChange{DryRun: dryRun, Cascade: cascade}
 	errDryRun := errors.New("dry run")
-	err := s.store.Transact(ctx, func(tx Tx) error {
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
 		change.Affected = nil
-		a, err := tx.GetAccount(ctx, id, true)
+		a, err := s.store.GetAccount(ctx, id, true)
 		if err != nil {
 			return err
 		}
@@ -352,7 +352,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 		before := a
 		currency, pricing, _ := in.money("", a.Contract)
 		if currency != a.Contract.Currency {
-			used, err := tx.HasLedgerEntries(ctx, id)
+			used, err := s.store.HasLedgerEntries(ctx, id)
 			if err != nil {
 				return err
 			}
@@ -361,7 +361,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 					Fields: []FieldError{{Pointer: "/currency", Detail: "cannot change once money has moved"}}}
 			}
 		}
-		subs, err := tx.AllSubaccounts(ctx, id)
+		subs, err := s.store.AllSubaccounts(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -380,7 +380,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 				continue
 			}
 			after := cur.Intersect(set)
-			n, byPair, err := cardsPutOut(ctx, tx, sub, cur, after)
+			n, byPair, err := cardsPutOut(ctx, s.store, sub, cur, after)
 			if err != nil {
 				return err
 			}
@@ -405,7 +405,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			// Returning an error rolls the transaction back; nothing was written anyway.
 			return errDryRun
 		}
-		if err := tx.UpdateAccount(ctx, a); err != nil {
+		if err := s.store.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
 		recs := []AuditRecord{{Action: "contract.update", ResourceType: "contract", ResourceID: id.String(), Before: before, After: a}}
@@ -415,15 +415,15 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			n.sub.ConfigVersion++
 			n.sub.Version++
 			n.sub.UpdatedAt = a.UpdatedAt
-			if err := tx.UpdateSubaccount(ctx, n.sub, pairsOrEmpty(n.after)); err != nil {
+			if err := s.store.UpdateSubaccount(ctx, n.sub, pairsOrEmpty(n.after)); err != nil {
 				return err
 			}
-			if _, err := tx.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, a.UpdatedAt); err != nil {
+			if _, err := s.store.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, a.UpdatedAt); err != nil {
 				return err
 			}
 			recs = append(recs, AuditRecord{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: subBefore, After: n.sub})
 		}
-		return RecordAudit(ctx, tx, id, recs...)
+		return RecordAudit(ctx, s.store, id, recs...)
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
 		return ContractChange{}, fmt.Errorf("set contract: %w", err)
@@ -506,25 +506,25 @@ func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in Subaccou
 	if in.MaxCards != nil {
 		sub.MaxCards = *in.MaxCards
 	}
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		a, err := tx.GetAccount(ctx, p.AccountID, true)
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
+		a, err := s.store.GetAccount(ctx, p.AccountID, true)
 		if err != nil {
 			return err
 		}
 		if err := checkInsideContract(a, set); err != nil {
 			return err
 		}
-		n, err := tx.CountSubaccounts(ctx, p.AccountID)
+		n, err := s.store.CountSubaccounts(ctx, p.AccountID)
 		if err != nil {
 			return err
 		}
 		if n >= a.Contract.MaxSubaccounts {
 			return Errorf(CodeProvisioning, "Maximum number of subaccounts reached (%d).", a.Contract.MaxSubaccounts)
 		}
-		if err := tx.CreateSubaccount(ctx, sub, pairsOrEmpty(set)); err != nil {
+		if err := s.store.CreateSubaccount(ctx, sub, pairsOrEmpty(set)); err != nil {
 			return err
 		}
-		return RecordAudit(ctx, tx, p.AccountID, AuditRecord{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
+		return RecordAudit(ctx, s.store, p.AccountID, AuditRecord{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
 	})
 	if errors.Is(err, ErrConflict) {
 		return Subaccount{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
@@ -651,13 +651,13 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 	}
 	out := SubaccountChange{DryRun: dryRun}
 	errDryRun := errors.New("dry run")
-	err := s.store.Transact(ctx, func(tx Tx) error {
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
 		out = SubaccountChange{DryRun: dryRun, CardsByPair: []PairCount{}}
-		a, err := tx.GetAccount(ctx, p.AccountID, true)
+		a, err := s.store.GetAccount(ctx, p.AccountID, true)
 		if err != nil {
 			return err
 		}
-		sub, err := tx.GetSubaccount(ctx, p.AccountID, id)
+		sub, err := s.store.GetSubaccount(ctx, p.AccountID, id)
 		if err != nil {
 			return err
 		}
@@ -682,7 +682,7 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 				if len(ferrs) > 0 {
 					return fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
 				}
-				if out.CardsPutOutOfPolicy, out.CardsByPair, err = cardsPutOut(ctx, tx, sub, cur, set); err != nil {
+				if out.CardsPutOutOfPolicy, out.CardsByPair, err = cardsPutOut(ctx, s.store, sub, cur, set); err != nil {
 					return err
 				}
 				sub.Configurations = normal
@@ -706,11 +706,11 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			// Nothing was written; returning an error rolls the transaction back.
 			return errDryRun
 		}
-		if err := tx.UpdateSubaccount(ctx, sub, pairs); err != nil {
+		if err := s.store.UpdateSubaccount(ctx, sub, pairs); err != nil {
 			return err
 		}
 		if pairs != nil {
-			if _, err := tx.RecomputeCardPolicy(ctx, sub.AccountID, sub.ID, sub.UpdatedAt); err != nil {
+			if _, err := s.store.RecomputeCardPolicy(ctx, sub.AccountID, sub.ID, sub.UpdatedAt); err != nil {
 				return err
 			}
 		}
@@ -721,7 +721,7 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		case before.Suspended && !sub.Suspended:
 			action = "subaccount.reactivate"
 		}
-		return RecordAudit(ctx, tx, p.AccountID, AuditRecord{Action: action, ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
+		return RecordAudit(ctx, s.store, p.AccountID, AuditRecord{Action: action, ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
 	})
 	if errors.Is(err, ErrConflict) {
 		return SubaccountChange{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
@@ -774,12 +774,12 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 	if p.Confined() && cascade {
 		return Errorf(CodeForbidden, "A client confined to one subaccount cannot delete it with cascade: that moves money and credit back to the primary.")
 	}
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		a, err := tx.GetAccount(ctx, p.AccountID, true)
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
+		a, err := s.store.GetAccount(ctx, p.AccountID, true)
 		if err != nil {
 			return err
 		}
-		sub, err := tx.GetSubaccount(ctx, p.AccountID, id)
+		sub, err := s.store.GetSubaccount(ctx, p.AccountID, id)
 		if err != nil {
 			return err
 		}
@@ -817,10 +817,10 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		// lock on it, so the count below sees every card they committed. An error rolls
 		// everything back.
 		l.touchSub(&sub)
-		if err := l.flush(ctx, tx); err != nil {
+		if err := l.flush(ctx, s.store); err != nil {
 			return err
 		}
-		n, err := tx.CountActiveCards(ctx, p.AccountID, id)
+		n, err := s.store.CountActiveCards(ctx, p.AccountID, id)
 		if err != nil {
 			return err
 		}
@@ -831,21 +831,21 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		}
 		recs := make([]AuditRecord, 0, len(l.entries)+2)
 		if cascade && n > 0 {
-			removed, err := tx.RemoveSubaccountCards(ctx, p.AccountID, id, l.now)
+			removed, err := s.store.RemoveSubaccountCards(ctx, p.AccountID, id, l.now)
 			if err != nil {
 				return err
 			}
 			recs = append(recs, AuditRecord{Action: "card.remove-all", ResourceType: "subaccount", ResourceID: id.String(),
 				After: auditFacts{"cardsRemoved": removed}, Reference: "subaccount deleted"})
 		}
-		if err := tx.DeleteSubaccount(ctx, p.AccountID, id); err != nil {
+		if err := s.store.DeleteSubaccount(ctx, p.AccountID, id); err != nil {
 			return err
 		}
 		for _, e := range l.entries {
 			recs = append(recs, AuditRecord{Action: string(e.Kind) + ".create", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
 		}
 		recs = append(recs, AuditRecord{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: id.String(), Before: before})
-		return RecordAudit(ctx, tx, p.AccountID, recs...)
+		return RecordAudit(ctx, s.store, p.AccountID, recs...)
 	})
 	if err != nil {
 		return fmt.Errorf("delete subaccount: %w", err)

@@ -13,16 +13,15 @@ import (
 // and filters on it; implementations translate driver errors into ErrNotFound and
 // ErrConflict.
 type Store interface {
-	// Transact runs fn in one database transaction, retrying it when the database
-	// reports a serialization failure or a busy lock. fn must be safe to run again.
-	Transact(ctx context.Context, fn func(tx Tx) error) error
+	// Transact runs fn in one database transaction that every store call made with the
+	// context fn receives joins. Outermost it commits when fn returns nil and runs fn
+	// again after a serialization failure or busy lock, so fn must be safe to run again;
+	// inside another Transact it runs fn in a savepoint, which an error from fn rolls
+	// back alone.
+	Transact(ctx context.Context, fn func(ctx context.Context) error) error
 	// Ping reports whether the database is reachable and its migrations are applied.
 	Ping(ctx context.Context) error
-	// Atomically runs fn in one database transaction that every store call made with the
-	// context fn receives joins (Transact becomes a nested transaction); it commits when fn
-	// returns nil, and runs fn again after a serialization failure or busy lock.
-	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
-	// InTransaction reports whether ctx carries Atomically's transaction.
+	// InTransaction reports whether ctx carries Transact's transaction.
 	InTransaction(ctx context.Context) bool
 	IdempotencyStore
 	Tx

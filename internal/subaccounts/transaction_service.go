@@ -300,7 +300,7 @@ func (s *Service) IngestTransaction(ctx context.Context, p Principal, in Message
 	var err error
 	if s.store.InTransaction(ctx) {
 		// The request's own transaction must hold the message: a group runs in another.
-		err = s.store.Transact(ctx, func(tx Tx) error { return s.ingest(ctx, tx, []*message{m}) })
+		err = s.store.Transact(ctx, func(ctx context.Context) error { return s.ingest(ctx, s.store, []*message{m}) })
 		out = m.out
 	} else {
 		out, err = s.committer.submit(ctx, m)
@@ -341,7 +341,7 @@ func (s *Service) IngestTransactions(ctx context.Context, p Principal, items []M
 		idx = append(idx, i)
 	}
 	if len(msgs) > 0 {
-		err := s.store.Transact(ctx, func(tx Tx) error { return s.ingest(ctx, tx, msgs) })
+		err := s.store.Transact(ctx, func(ctx context.Context) error { return s.ingest(ctx, s.store, msgs) })
 		if err != nil {
 			return nil, fmt.Errorf("ingest transactions: %w", err)
 		}
@@ -740,12 +740,12 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 		return IngestOutcome{}, err
 	}
 	var out IngestOutcome
-	err := s.store.Transact(ctx, func(tx Tx) error {
-		ledger, err := lockForFees(ctx, tx, p.AccountID)
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
+		ledger, err := lockForFees(ctx, s.store, p.AccountID)
 		if err != nil {
 			return err
 		}
-		t, err := tx.GetTransaction(ctx, p.AccountID, id, true)
+		t, err := s.store.GetTransaction(ctx, p.AccountID, id, true)
 		if err != nil {
 			return err
 		}
@@ -755,7 +755,7 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 		var card Card
 		found := false
 		if t.RequestedCardID != nil {
-			c, err := tx.GetCard(ctx, p.AccountID, *t.RequestedCardID, false)
+			c, err := s.store.GetCard(ctx, p.AccountID, *t.RequestedCardID, false)
 			switch {
 			case err == nil:
 				card, found = c, true
@@ -763,7 +763,7 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 				return err
 			}
 		} else {
-			cards, err := tx.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{t.CardFingerprint})
+			cards, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{t.CardFingerprint})
 			if err != nil {
 				return err
 			}
@@ -780,7 +780,7 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 		}
 		var target *routeTarget
 		if reason == "" {
-			target, err = s.routeTarget(ctx, tx, map[uuid.UUID]*routeTarget{}, p.AccountID, card.SubaccountID)
+			target, err = s.routeTarget(ctx, s.store, map[uuid.UUID]*routeTarget{}, p.AccountID, card.SubaccountID)
 			if err != nil {
 				return err
 			}
@@ -790,7 +790,7 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 		}
 		if reason != "" {
 			if reason != t.UnroutedReason {
-				if err := tx.UpdateUnroutedReason(ctx, p.AccountID, id, reason); err != nil {
+				if err := s.store.UpdateUnroutedReason(ctx, p.AccountID, id, reason); err != nil {
 					return err
 				}
 				t.UnroutedReason = reason
@@ -799,14 +799,14 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 			return nil
 		}
 		t.route(card, target, Now())
-		if err := tx.RouteTransaction(ctx, t); err != nil {
+		if err := s.store.RouteTransaction(ctx, t); err != nil {
 			return err
 		}
 		if ledger != nil {
 			if err := ledger.chargeFor(target.sub, ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
 				return err
 			}
-			if err := ledger.flush(ctx, tx); err != nil {
+			if err := ledger.flush(ctx, s.store); err != nil {
 				return err
 			}
 		}

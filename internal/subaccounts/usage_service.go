@@ -128,13 +128,13 @@ type Reconciliation struct {
 // since (their figures must be zero).
 func (s *Service) Reconcile(ctx context.Context, accountID uuid.UUID) (Reconciliation, error) {
 	var out Reconciliation
-	err := s.store.Transact(ctx, func(tx Tx) error {
+	err := s.store.Transact(ctx, func(ctx context.Context) error {
 		out = Reconciliation{}
-		a, err := tx.GetAccount(ctx, accountID, true)
+		a, err := s.store.GetAccount(ctx, accountID, true)
 		if err != nil {
 			return err
 		}
-		positions, err := tx.LedgerPositions(ctx, accountID)
+		positions, err := s.store.LedgerPositions(ctx, accountID)
 		if err != nil {
 			return err
 		}
@@ -145,7 +145,7 @@ func (s *Service) Reconcile(ctx context.Context, accountID uuid.UUID) (Reconcili
 			}
 			journal[p.Party][p.Ledger] = p.Amount
 		}
-		subs, err := tx.AllSubaccounts(ctx, accountID)
+		subs, err := s.store.AllSubaccounts(ctx, accountID)
 		if err != nil {
 			return err
 		}
