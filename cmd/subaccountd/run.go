@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/config"
 	"github.com/cardseg/subaccounts/internal/httpapi"
@@ -96,7 +97,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients, Logger: log,
 	})
 
+	// Every change records beside itself through one Recorder: the audit log today.
+	rec := audit.NewRecorder(db)
+	aud := audit.NewService(db, log)
 	opts := []subaccounts.Option{
+		subaccounts.WithRecorder(rec),
 		subaccounts.WithKeyRing(ring),
 		subaccounts.WithGroupCommit(subaccounts.GroupCommit{
 			MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: subaccounts.DefaultGroupCommit.Writers,
@@ -105,7 +110,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if is != nil {
 		opts = append(opts, subaccounts.OnClientsRevoked(is.ForgetClients))
 	}
-	opts = append(opts, subaccounts.WithLogger(log))
 	svc := subaccounts.NewService(db, opts...)
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
@@ -116,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	chainerDone := make(chan struct{})
 	go func() {
 		defer close(chainerDone)
-		svc.RunAuditChainer(chainerCtx, auditChainInterval)
+		aud.RunAuditChainer(chainerCtx, auditChainInterval)
 	}()
 	defer func() {
 		stopChainer()
@@ -129,6 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer closeLimits()
 	handler := httpapi.NewServer(httpapi.Deps{
 		Service:  svc,
+		Audit:    aud,
 		Verifier: verifier,
 		Issuer:   is,
 		Ready:    db.Ping,

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -71,7 +72,7 @@ type auditVerificationView struct {
 	Pending       int64           `json:"pending"`
 }
 
-func toAuditVerificationView(accountID uuid.UUID, v subaccounts.AuditVerification) auditVerificationView {
+func toAuditVerificationView(accountID uuid.UUID, v audit.AuditVerification) auditVerificationView {
 	out := auditVerificationView{AccountID: accountID, Valid: v.Valid, EventsChecked: v.EventsChecked, Pending: v.Pending}
 	if v.Head.Seq > 0 {
 		out.Head = &auditHeadView{Seq: v.Head.Seq, Hash: v.Head.Hash}
@@ -87,13 +88,13 @@ func toAuditVerificationView(accountID uuid.UUID, v subaccounts.AuditVerificatio
 	return out
 }
 
-func handleListAuditEvents(svc *subaccounts.Service) gin.HandlerFunc {
+func handleListAuditEvents(svc *audit.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
 			return
 		}
-		q := subaccounts.AuditQuery{
+		q := audit.AuditQuery{
 			Action: c.Query("action"), ResourceType: c.Query("resourceType"), ResourceID: c.Query("resourceId"),
 			Actor: c.Query("actor"),
 		}
@@ -110,7 +111,7 @@ func handleListAuditEvents(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleVerifyAudit(svc *subaccounts.Service) gin.HandlerFunc {
+func handleVerifyAudit(svc *audit.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := mustPrincipal(c)
 		v, err := svc.VerifyAudit(c.Request.Context(), p)

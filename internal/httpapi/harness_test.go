@@ -25,6 +25,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/httpapi"
 	"github.com/cardseg/subaccounts/internal/issuer"
@@ -44,12 +45,14 @@ const (
 
 // env is one whole service on a real HTTP listener over a fresh database.
 type env struct {
-	t        testing.TB
-	url      string
-	db       *store.DB
-	issuer   *issuer.Issuer
-	handler  http.Handler
-	svc      *subaccounts.Service
+	t       testing.TB
+	url     string
+	db      *store.DB
+	issuer  *issuer.Issuer
+	handler http.Handler
+	svc     *subaccounts.Service
+	// deps are the server's dependencies, for tests that build a variant of it.
+	deps     httpapi.Deps
 	opToken  string
 	checkAPI bool
 	// logs holds everything the server logged, for tests that search it.
@@ -109,19 +112,20 @@ func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 	if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := subaccounts.NewService(db, subaccounts.OnClientsRevoked(is.ForgetClients), subaccounts.WithKeyRing(ring))
+	svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.OnClientsRevoked(is.ForgetClients), subaccounts.WithKeyRing(ring))
 	logs := &syncBuffer{}
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	h := httpapi.NewServer(httpapi.Deps{
-		Service: svc, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
-	})
+	deps := httpapi.Deps{
+		Service: svc, Audit: audit.NewService(db, log), Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
+	}
+	h := httpapi.NewServer(deps)
 	ts.Config.Handler = h
 	ts.Start()
 	// Cleanups run last-in first-out: the server stops before the group commit does.
 	t.Cleanup(svc.Close)
 	t.Cleanup(ts.Close)
-	e := &env{t: t, url: base, db: db, issuer: is, handler: h, svc: svc, checkAPI: true, logs: logs, ring: ring}
+	e := &env{t: t, url: base, db: db, issuer: is, handler: h, deps: deps, svc: svc, checkAPI: true, logs: logs, ring: ring}
 	e.opToken = e.token(operatorID, operatorSecret, "")
 	return e
 }

@@ -91,10 +91,11 @@ func TestOpenAPIRevalidation(t *testing.T) {
 func TestIssuerRoutesAbsentWithExternalIssuer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "sqlite")
-	h := httpapi.NewServer(httpapi.Deps{
-		Service: e.svc, Ready: func(context.Context) error { return nil },
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	d := e.deps
+	d.Verifier, d.Issuer, d.Limits = nil, nil, httpapi.Limits{}
+	d.Ready = func(context.Context) error { return nil }
+	d.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := httpapi.NewServer(d)
 	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/oauth2/jwks.json"} {
 		t.Run(path, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, path, nil)

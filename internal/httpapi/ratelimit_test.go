@@ -49,9 +49,9 @@ func (e *env) replica(limits httpapi.Limits) string {
 		KeySet: auth.NewKeySet(is.FetchKeys, 30*time.Second), Clients: is,
 	})
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(e.logs, nil)))
-	ts := httptest.NewServer(httpapi.NewServer(httpapi.Deps{
-		Service: e.svc, Verifier: v, Issuer: is, Ready: e.db.Ping, Logger: log, Limits: limits,
-	}))
+	d := e.deps
+	d.Verifier, d.Issuer, d.Logger, d.Limits = v, is, log, limits
+	ts := httptest.NewServer(httpapi.NewServer(d))
 	e.t.Cleanup(ts.Close)
 	return ts.URL
 }

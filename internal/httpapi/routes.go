@@ -76,6 +76,6 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/usage", ledgerRead, handleAccountUsage(svc))
 
 	auditRead := scope(subaccounts.ScopeAuditRead)
-	t.GET("/audit-events", auditRead, handleListAuditEvents(svc))
-	t.GET("/audit-events/verify", auditRead, handleVerifyAudit(svc))
+	t.GET("/audit-events", auditRead, handleListAuditEvents(d.Audit))
+	t.GET("/audit-events/verify", auditRead, handleVerifyAudit(d.Audit))
 }

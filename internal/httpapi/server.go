@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -21,7 +22,9 @@ import (
 
 // Deps are what the server needs.
 type Deps struct {
-	Service  *subaccounts.Service
+	Service *subaccounts.Service
+	// Audit reads and verifies the audit log.
+	Audit    *audit.Service
 	Verifier *auth.Verifier
 	// Issuer is the built-in OAuth2 issuer; nil when an external issuer is configured.
 	Issuer *issuer.Issuer

@@ -83,7 +83,7 @@ func (is *Issuer) CreateClient(ctx context.Context, accountID uuid.UUID, in Clie
 		if err := is.store.CreateClient(ctx, c); err != nil {
 			return err
 		}
-		return subaccounts.RecordAudit(ctx, is.store, accountID, subaccounts.AuditRecord{
+		return is.rec.Record(ctx, accountID, subaccounts.Change{
 			Action: "client.create", ResourceType: "client", ResourceID: c.ID, After: c,
 		})
 	})
@@ -132,7 +132,7 @@ func (is *Issuer) RevokeClient(ctx context.Context, accountID uuid.UUID, clientI
 		if err := is.store.RevokeClient(ctx, accountID, clientID); err != nil {
 			return err
 		}
-		return subaccounts.RecordAudit(ctx, is.store, accountID, subaccounts.AuditRecord{
+		return is.rec.Record(ctx, accountID, subaccounts.Change{
 			Action: "client.revoke", ResourceType: "client", ResourceID: clientID, Before: before,
 		})
 	})
@@ -165,7 +165,7 @@ func (is *Issuer) SetClientRateLimit(ctx context.Context, accountID uuid.UUID, c
 		}
 		after = before
 		after.RateLimit = limit
-		return subaccounts.RecordAudit(ctx, is.store, accountID, subaccounts.AuditRecord{
+		return is.rec.Record(ctx, accountID, subaccounts.Change{
 			Action: "client.update", ResourceType: "client", ResourceID: clientID, Before: before, After: after,
 		})
 	})
@@ -215,7 +215,7 @@ func (is *Issuer) EnsureOperator(ctx context.Context, id, secret string, w io.Wr
 			}
 		}
 		var err error
-		revoked, err = revokeOperators(ctx, is.store, id)
+		revoked, err = is.revokeOperators(ctx, id)
 		return err
 	})
 	if err != nil {
@@ -236,18 +236,18 @@ func (is *Issuer) EnsureOperator(ctx context.Context, id, secret string, w io.Wr
 	return nil
 }
 
-// revokeOperators revokes every operator client but keepID inside tx, auditing each like
+// revokeOperators revokes every operator client but keepID in the transaction ctx carries, auditing each like
 // a tenant client's revocation, in the platform's audit chain.
-func revokeOperators(ctx context.Context, tx subaccounts.Tx, keepID string) ([]subaccounts.Client, error) {
-	revoked, err := tx.RevokeOperatorClients(ctx, keepID)
+func (is *Issuer) revokeOperators(ctx context.Context, keepID string) ([]subaccounts.Client, error) {
+	revoked, err := is.store.RevokeOperatorClients(ctx, keepID)
 	if err != nil {
 		return nil, fmt.Errorf("revoke earlier operator clients: %w", err)
 	}
-	recs := make([]subaccounts.AuditRecord, len(revoked))
+	recs := make([]subaccounts.Change, len(revoked))
 	for i, c := range revoked {
-		recs[i] = subaccounts.AuditRecord{Action: "client.revoke", ResourceType: "client", ResourceID: c.ID, Before: c}
+		recs[i] = subaccounts.Change{Action: "client.revoke", ResourceType: "client", ResourceID: c.ID, Before: c}
 	}
-	return revoked, subaccounts.RecordPlatformAudit(ctx, tx, recs...)
+	return revoked, is.rec.Record(ctx, subaccounts.PlatformAuditAccount, recs...)
 }
 
 // ensureGeneratedOperator generates an operator client when no operator client is active.

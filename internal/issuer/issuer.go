@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -41,12 +42,17 @@ type Config struct {
 	BcryptCost int
 	// Keys seal the signing keys stored in the database; required.
 	Keys *keys.Ring
+	// Recorder receives what the issuer's changes record beside themselves; nil means
+	// the audit log alone.
+	Recorder subaccounts.Recorder
 }
 
 // Issuer issues client-credentials tokens.
 type Issuer struct {
 	cfg   Config
-	store subaccounts.Store
+	store Store
+	// rec writes the audit events of the issuer's changes.
+	rec   subaccounts.Recorder
 	keys  keyState
 	dummy []byte
 	// clock tells which signing key is active; tests move it past an activation.
@@ -72,7 +78,7 @@ type cacheEntry struct {
 }
 
 // New loads the signing key from the store, generating and persisting it on first start.
-func New(ctx context.Context, store subaccounts.Store, cfg Config) (*Issuer, error) {
+func New(ctx context.Context, store Store, cfg Config) (*Issuer, error) {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.DefaultCost
 	}
@@ -92,9 +98,14 @@ func New(ctx context.Context, store subaccounts.Store, cfg Config) (*Issuer, err
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
+	var rec subaccounts.Recorder = audit.NewRecorder(store)
+	if cfg.Recorder != nil {
+		rec = cfg.Recorder
+	}
 	return &Issuer{
 		cfg:     cfg,
 		store:   store,
+		rec:     rec,
 		keys:    keyState{keys: ks, loadedAt: time.Now()},
 		clock:   time.Now,
 		dummy:   dummy,

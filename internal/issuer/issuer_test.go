@@ -18,6 +18,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/keys"
+	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -51,7 +52,7 @@ var testRing = func() *keys.Ring {
 // env is one issuer over a fresh store, with a verifier trusting it.
 type env struct {
 	ctx      context.Context
-	store    subaccounts.Store
+	store    *store.DB
 	issuer   *issuer.Issuer
 	verifier *auth.Verifier
 	cfg      issuer.Config
@@ -253,7 +254,7 @@ func TestNewCreatesAndReloadsKey(t *testing.T) {
 	}
 }
 
-func mustAccount(t *testing.T, db subaccounts.Store) uuid.UUID {
+func mustAccount(t *testing.T, db *store.DB) uuid.UUID {
 	t.Helper()
 	e := &env{ctx: context.Background(), store: db}
 	return e.account(t)

@@ -63,7 +63,7 @@ func sealAAD(kid string) []byte { return []byte("signing-key/" + kid) }
 // (databases of earlier releases) and reseals under the current master version every key
 // sealed under an older one, then generates the first key on an empty table. It runs
 // behind a lock on the key table, so replicas starting together agree on one key.
-func prepareKeys(ctx context.Context, store subaccounts.Store, ring *keys.Ring) error {
+func prepareKeys(ctx context.Context, store Store, ring *keys.Ring) error {
 	err := store.Transact(ctx, func(ctx context.Context) error {
 		if err := store.LockSigningKeys(ctx); err != nil {
 			return err
@@ -107,7 +107,7 @@ func prepareKeys(ctx context.Context, store subaccounts.Store, ring *keys.Ring) 
 // activatesAt on, which must be at least MinRotationLead away. Running issuers learn of
 // it within keyReload; the key it supersedes stays published until its tokens expired.
 // It returns the new key's id.
-func RotateSigningKey(ctx context.Context, store subaccounts.Store, ring *keys.Ring, activatesAt time.Time) (string, error) {
+func RotateSigningKey(ctx context.Context, store Store, ring *keys.Ring, activatesAt time.Time) (string, error) {
 	if time.Until(activatesAt) < MinRotationLead {
 		return "", fmt.Errorf("issuer: a new signing key must be published at least %v before it signs", MinRotationLead)
 	}
@@ -115,7 +115,7 @@ func RotateSigningKey(ctx context.Context, store subaccounts.Store, ring *keys.R
 }
 
 // addSigningKey is RotateSigningKey without the lead-time check, for tests.
-func addSigningKey(ctx context.Context, store subaccounts.Store, ring *keys.Ring, activatesAt time.Time) (string, error) {
+func addSigningKey(ctx context.Context, store Store, ring *keys.Ring, activatesAt time.Time) (string, error) {
 	k, err := newSigningKey(ring, activatesAt)
 	if err != nil {
 		return "", err
@@ -177,7 +177,7 @@ func openKey(ring *keys.Ring, k subaccounts.SigningKey) ([]byte, int, error) {
 }
 
 // loadKeys reads and opens every stored key.
-func loadKeys(ctx context.Context, store subaccounts.Store, ring *keys.Ring) ([]signingKey, error) {
+func loadKeys(ctx context.Context, store Store, ring *keys.Ring) ([]signingKey, error) {
 	stored, err := store.SigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("issuer: signing keys: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm/clause"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -117,10 +118,10 @@ func (q queries) InsertAuditEvents(ctx context.Context, events []subaccounts.Aud
 		}
 		var err error
 		// Store before and after exactly as they are hashed.
-		if e.Before, err = subaccounts.CanonicalJSON(e.Before); err != nil {
+		if e.Before, err = audit.CanonicalJSON(e.Before); err != nil {
 			return fmt.Errorf("insert audit events: before: %w", err)
 		}
-		if e.After, err = subaccounts.CanonicalJSON(e.After); err != nil {
+		if e.After, err = audit.CanonicalJSON(e.After); err != nil {
 			return fmt.Errorf("insert audit events: after: %w", err)
 		}
 		rows[i] = toAuditEventRow(e)
@@ -181,7 +182,7 @@ func (q queries) chainAuditEvents(ctx context.Context, accountID uuid.UUID, limi
 		e := r.toDomain()
 		seq++
 		e.Seq, e.PrevHash = seq, prev
-		h, err := e.ChainHash()
+		h, err := audit.ChainHash(e)
 		if err != nil {
 			return 0, fmt.Errorf("chain audit events: %w", err)
 		}

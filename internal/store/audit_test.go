@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -48,10 +49,10 @@ func TestAudit(t *testing.T) {
 }
 
 // record appends recs to the account's log in a transaction of their own, as actor.
-func record(t *testing.T, db *store.DB, accountID uuid.UUID, actor subaccounts.Actor, recs ...subaccounts.AuditRecord) {
+func record(t *testing.T, db *store.DB, accountID uuid.UUID, actor subaccounts.Actor, recs ...subaccounts.Change) {
 	t.Helper()
 	ctx := subaccounts.WithActor(t.Context(), actor)
-	err := db.Transact(ctx, func(ctx context.Context) error { return subaccounts.RecordAudit(ctx, db, accountID, recs...) })
+	err := db.Transact(ctx, func(ctx context.Context) error { return audit.NewRecorder(db).Record(ctx, accountID, recs...) })
 	mustNil(t, "RecordAudit", err)
 }
 
@@ -83,31 +84,31 @@ func allEvents(t *testing.T, db *store.DB, accountID uuid.UUID) []subaccounts.Au
 
 // verify chains the account's events, as the service does before it verifies, then
 // checks the chain, reading few events per batch so batching is tested.
-func verify(t *testing.T, db *store.DB, accountID uuid.UUID) subaccounts.AuditVerification {
+func verify(t *testing.T, db *store.DB, accountID uuid.UUID) audit.AuditVerification {
 	t.Helper()
 	chainAll(t, db, accountID)
-	v, err := subaccounts.VerifyAuditChain(t.Context(), db, accountID, 3)
+	v, err := audit.VerifyAuditChain(t.Context(), db, accountID, 3)
 	mustNil(t, "VerifyAuditChain", err)
 	return v
 }
 
-func wantValid(t *testing.T, v subaccounts.AuditVerification, events int64) {
+func wantValid(t *testing.T, v audit.AuditVerification, events int64) {
 	t.Helper()
 	if !v.Valid || v.Broken != nil || v.EventsChecked != events || v.Head.Seq != events {
 		t.Fatalf("verification %+v (broken %+v), want valid with %d events", v, v.Broken, events)
 	}
 }
 
-func wantBroken(t *testing.T, v subaccounts.AuditVerification, seq int64, id uuid.UUID, reason string) {
+func wantBroken(t *testing.T, v audit.AuditVerification, seq int64, id uuid.UUID, reason string) {
 	t.Helper()
 	if v.Valid || v.Broken == nil {
 		t.Fatalf("verification %+v, want broken at %d (%s)", v, seq, reason)
 	}
-	if *v.Broken != (subaccounts.AuditBreak{Seq: seq, EventID: id, Reason: reason}) {
+	if *v.Broken != (audit.AuditBreak{Seq: seq, EventID: id, Reason: reason}) {
 		t.Fatalf("first broken link %+v, want seq %d, event %s, %q", *v.Broken, seq, id, reason)
 	}
 	checked := seq - 1
-	if reason == subaccounts.AuditHeadMismatch {
+	if reason == audit.AuditHeadMismatch {
 		checked = seq // every event is intact; the head is not
 	}
 	if v.EventsChecked != checked {
@@ -126,12 +127,12 @@ func testAuditAppendAndList(t *testing.T, db *store.DB) {
 	sub := newSubaccount(t, db, a.ID, "Shop", gbrVisa...)
 	renamed := sub
 	renamed.Name = "Shop 2"
-	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
+	record(t, db, a.ID, alice, subaccounts.Change{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
 	record(t, db, a.ID, bob,
-		subaccounts.AuditRecord{Action: "subaccount.update", ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: sub, After: renamed, Reference: "ticket-7"},
-		subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), Before: a, After: a},
+		subaccounts.Change{Action: "subaccount.update", ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: sub, After: renamed, Reference: "ticket-7"},
+		subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), Before: a, After: a},
 	)
-	record(t, db, a.ID, subaccounts.Actor{}, subaccounts.AuditRecord{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: renamed})
+	record(t, db, a.ID, subaccounts.Actor{}, subaccounts.Change{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: renamed})
 
 	// Recorded, not yet chained: the events are in the table but not in the chain, the
 	// listings or the head.
@@ -166,7 +167,7 @@ func testAuditAppendAndList(t *testing.T, db *store.DB) {
 		if e.Seq != int64(i+1) || e.PrevHash != prev || e.AccountID != a.ID || e.ID.Version() != 7 {
 			t.Errorf("event %d: seq %d, prev %s (want %s), account %s, id version %d", i, e.Seq, e.PrevHash, prev, e.AccountID, e.ID.Version())
 		}
-		if h, err := e.ChainHash(); err != nil || h != e.Hash || len(e.Hash) != 64 {
+		if h, err := audit.ChainHash(e); err != nil || h != e.Hash || len(e.Hash) != 64 {
 			t.Errorf("event %d: hash %s, recomputed %s (%v)", i, e.Hash, h, err)
 		}
 		prev = e.Hash
@@ -251,16 +252,16 @@ func testAuditDifferentTenant(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a, b := newAccount(t, db, "A"), newAccount(t, db, "B")
 	for range 3 {
-		record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+		record(t, db, a.ID, alice, subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
 	}
 	aEvents := allEvents(t, db, a.ID)
 	if got, err := db.ListAuditEvents(ctx, b.ID, subaccounts.AuditFilter{}, subaccounts.Page{Limit: 100}); err != nil || len(got) != 0 {
 		t.Errorf("B's list: %d events (%v), want none", len(got), err)
 	}
 	// A cursor naming A's event positions nothing in B's list.
-	record(t, db, b.ID, bob, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: b.ID.String(), After: b})
+	record(t, db, b.ID, bob, subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: b.ID.String(), After: b})
 	// Chaining one account leaves the other's events alone.
-	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+	record(t, db, a.ID, alice, subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
 	if n := chainAll(t, db, b.ID); n != 1 || unchained(t, db, a.ID) != 1 {
 		t.Fatalf("chaining B linked %d events and left %d of A's unchained, want 1 and 1", n, unchained(t, db, a.ID))
 	}
@@ -291,7 +292,7 @@ func testAuditConcurrentAppends(t *testing.T, db *store.DB) {
 		wg.Go(func() {
 			ctx := subaccounts.WithActor(context.Background(), subaccounts.Actor{Subject: fmt.Sprint("writer-", i)})
 			errs[i] = db.Transact(ctx, func(ctx context.Context) error {
-				return subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+				return audit.NewRecorder(db).Record(ctx, a.ID, subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: a.ID.String(), After: a})
 			})
 		})
 	}
@@ -327,7 +328,7 @@ func testAuditConcurrentRecordAndChain(t *testing.T, db *store.DB) {
 			wctx := subaccounts.WithActor(ctx, subaccounts.Actor{Subject: fmt.Sprint("writer-", i)})
 			for j := range perWriter {
 				err := db.Transact(wctx, func(ctx context.Context) error {
-					return subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: fmt.Sprint(i, "-", j), After: a})
+					return audit.NewRecorder(db).Record(ctx, a.ID, subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: fmt.Sprint(i, "-", j), After: a})
 				})
 				if err != nil {
 					errs[i] = err
@@ -392,13 +393,13 @@ func testAuditConcurrentRecordAndChain(t *testing.T, db *store.DB) {
 func testAuditRollback(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a := newAccount(t, db, "A")
-	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a})
+	record(t, db, a.ID, alice, subaccounts.Change{Action: "account.update", ResourceType: "account", After: a})
 	chainAll(t, db, a.ID)
 	headBefore, err := db.AuditHead(ctx, a.ID)
 	mustNil(t, "AuditHead", err)
 	boom := errors.New("boom")
 	err = db.Transact(ctx, func(ctx context.Context) error {
-		if err := subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a}); err != nil {
+		if err := audit.NewRecorder(db).Record(ctx, a.ID, subaccounts.Change{Action: "account.update", ResourceType: "account", After: a}); err != nil {
 			return err
 		}
 		return boom
@@ -414,7 +415,7 @@ func testAuditRollback(t *testing.T, db *store.DB) {
 	// A chaining pass that rolls back (here: with the transaction it chained in) leaves
 	// the events unchained and the head where it was.
 	err = db.Transact(ctx, func(ctx context.Context) error {
-		if err := subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a}); err != nil {
+		if err := audit.NewRecorder(db).Record(ctx, a.ID, subaccounts.Change{Action: "account.update", ResourceType: "account", After: a}); err != nil {
 			return err
 		}
 		if n, err := db.ChainAuditEvents(ctx, a.ID, 10); err != nil || n != 1 {
@@ -426,7 +427,7 @@ func testAuditRollback(t *testing.T, db *store.DB) {
 	if head, err := db.AuditHead(ctx, a.ID); err != nil || head != headBefore {
 		t.Fatalf("head %+v (%v) after a rolled-back chaining, want %+v", head, err, headBefore)
 	}
-	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a})
+	record(t, db, a.ID, alice, subaccounts.Change{Action: "account.update", ResourceType: "account", After: a})
 	if evs := allEvents(t, db, a.ID); len(evs) != 2 || evs[1].Seq != 2 {
 		t.Fatalf("after rolled-back records: %d events", len(evs))
 	}
@@ -504,9 +505,9 @@ func testAuditSafeViews(t *testing.T, db *store.DB) {
 	moved := card
 	moved.Status = subaccounts.CardRemoved
 	record(t, db, a.ID, alice,
-		subaccounts.AuditRecord{Action: "card.remove", ResourceType: "card", ResourceID: card.ID.String(), Before: card, After: &moved},
-		subaccounts.AuditRecord{Action: "client.revoke", ResourceType: "client", ResourceID: client.ID, Before: client, After: &client},
-		subaccounts.AuditRecord{Action: "transfer.create", ResourceType: "transfer", ResourceID: "t1", After: auditViewed{amount: 1234}},
+		subaccounts.Change{Action: "card.remove", ResourceType: "card", ResourceID: card.ID.String(), Before: card, After: &moved},
+		subaccounts.Change{Action: "client.revoke", ResourceType: "client", ResourceID: client.ID, Before: client, After: &client},
+		subaccounts.Change{Action: "transfer.create", ResourceType: "transfer", ResourceID: "t1", After: auditViewed{amount: 1234}},
 	)
 	evs := allEvents(t, db, a.ID)
 	if len(evs) != 3 {
@@ -550,7 +551,7 @@ func testAuditSafeViews(t *testing.T, db *store.DB) {
 
 	// A type without an audit view is refused, and nothing is appended.
 	err := db.Transact(ctx, func(ctx context.Context) error {
-		return subaccounts.RecordAudit(ctx, db, a.ID, subaccounts.AuditRecord{Action: "x.y", ResourceType: "x", After: notViewable{Secret: "s3cr3t"}})
+		return audit.NewRecorder(db).Record(ctx, a.ID, subaccounts.Change{Action: "x.y", ResourceType: "x", After: notViewable{Secret: "s3cr3t"}})
 	})
 	if err == nil || !strings.Contains(err.Error(), "no audit view") || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("unknown type: %v", err)
@@ -569,7 +570,7 @@ func testAuditTampering(t *testing.T, db *store.DB) {
 	chained := func(n int) (subaccounts.Account, []subaccounts.AuditEvent) {
 		a := newAccount(t, db, "A "+uuid.NewString())
 		for i := range n {
-			record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: fmt.Sprint(i), After: a})
+			record(t, db, a.ID, alice, subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: fmt.Sprint(i), After: a})
 		}
 		return a, allEvents(t, db, a.ID)
 	}
@@ -579,34 +580,34 @@ func testAuditTampering(t *testing.T, db *store.DB) {
 		tamper func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string)
 	}{
 		{"changed after", func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string) {
-			return []string{`UPDATE audit_events SET after = '{"name":"forged"}' WHERE ` + where(a.ID, 5)}, 5, evs[4].ID, subaccounts.AuditHashMismatch
+			return []string{`UPDATE audit_events SET after = '{"name":"forged"}' WHERE ` + where(a.ID, 5)}, 5, evs[4].ID, audit.AuditHashMismatch
 		}},
 		{"changed action", func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string) {
-			return []string{`UPDATE audit_events SET action = 'account.read' WHERE ` + where(a.ID, 2)}, 2, evs[1].ID, subaccounts.AuditHashMismatch
+			return []string{`UPDATE audit_events SET action = 'account.read' WHERE ` + where(a.ID, 2)}, 2, evs[1].ID, audit.AuditHashMismatch
 		}},
 		{"after reformatted but equal", nil},
 		{"changed and rehashed", func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string) {
 			// A forger who recomputes the changed event's own hash breaks the next link.
 			e := evs[3]
 			e.Action = "account.read"
-			h, _ := e.ChainHash()
+			h, _ := audit.ChainHash(e)
 			return []string{fmt.Sprintf(`UPDATE audit_events SET action = 'account.read', hash = '%s' WHERE `, h) + where(a.ID, 4)},
-				5, evs[4].ID, subaccounts.AuditPrevHashMismatch
+				5, evs[4].ID, audit.AuditPrevHashMismatch
 		}},
 		{"deleted event", func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string) {
-			return []string{`DELETE FROM audit_events WHERE ` + where(a.ID, 6)}, 6, uuid.Nil, subaccounts.AuditGap
+			return []string{`DELETE FROM audit_events WHERE ` + where(a.ID, 6)}, 6, uuid.Nil, audit.AuditGap
 		}},
 		{"deleted first event", func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string) {
-			return []string{`DELETE FROM audit_events WHERE ` + where(a.ID, 1)}, 1, uuid.Nil, subaccounts.AuditGap
+			return []string{`DELETE FROM audit_events WHERE ` + where(a.ID, 1)}, 1, uuid.Nil, audit.AuditGap
 		}},
 		{"deleted last event", func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string) {
-			return []string{`DELETE FROM audit_events WHERE ` + where(a.ID, 7)}, 7, uuid.Nil, subaccounts.AuditHeadPastEnd
+			return []string{`DELETE FROM audit_events WHERE ` + where(a.ID, 7)}, 7, uuid.Nil, audit.AuditHeadPastEnd
 		}},
 		{"head deleted", func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string) {
-			return []string{fmt.Sprintf(`DELETE FROM audit_heads WHERE account_id = '%s'`, a.ID)}, 7, evs[6].ID, subaccounts.AuditHeadMismatch
+			return []string{fmt.Sprintf(`DELETE FROM audit_heads WHERE account_id = '%s'`, a.ID)}, 7, evs[6].ID, audit.AuditHeadMismatch
 		}},
 		{"moved to another account", func(a subaccounts.Account, evs []subaccounts.AuditEvent) ([]string, int64, uuid.UUID, string) {
-			return []string{fmt.Sprintf(`UPDATE audit_events SET account_id = '%s' WHERE `, uuid.New()) + where(a.ID, 3)}, 3, uuid.Nil, subaccounts.AuditGap
+			return []string{fmt.Sprintf(`UPDATE audit_events SET account_id = '%s' WHERE `, uuid.New()) + where(a.ID, 3)}, 3, uuid.Nil, audit.AuditGap
 		}},
 	}
 	for _, tt := range tests {
@@ -637,9 +638,9 @@ func testAuditTampering(t *testing.T, db *store.DB) {
 func testAuditGuards(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	a := newAccount(t, db, "A")
-	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a})
+	record(t, db, a.ID, alice, subaccounts.Change{Action: "account.update", ResourceType: "account", After: a})
 	chainAll(t, db, a.ID)
-	record(t, db, a.ID, alice, subaccounts.AuditRecord{Action: "account.update", ResourceType: "account", After: a})
+	record(t, db, a.ID, alice, subaccounts.Change{Action: "account.update", ResourceType: "account", After: a})
 	chainedEv := fmt.Sprintf(`account_id = '%s' AND seq = 1`, a.ID)
 	unchainedEv := fmt.Sprintf(`account_id = '%s' AND hash IS NULL`, a.ID)
 	link := fmt.Sprintf(`seq = 2, prev_hash = '%s', hash = '%s'`, strings.Repeat("1", 64), strings.Repeat("2", 64))

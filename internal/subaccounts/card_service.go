@@ -129,7 +129,7 @@ func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string,
 		FingerprintKeyVersion: s.fingerprints.Version(),
 		Status:                CardActive,
 		PolicyStatus:          InPolicy,
-		Metadata:              orEmpty(in.Metadata),
+		Metadata:              OrEmpty(in.Metadata),
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}
@@ -310,10 +310,10 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 			return err
 		}
 		if len(ids) == 1 {
-			if err := l.flush(ctx, s.store); err != nil {
+			if err := l.flush(ctx, s.store, s.rec); err != nil {
 				return err
 			}
-			return RecordAudit(ctx, s.store, p.AccountID, cardRecord("card.enrol", nil, &card))
+			return s.rec.Record(ctx, p.AccountID, cardRecord("card.enrol", nil, &card))
 		}
 		existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{card.Fingerprint})
 		if err != nil {
@@ -456,7 +456,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 		for _, id := range ids {
 			inserted[id] = true
 		}
-		var recs []AuditRecord
+		var recs []Change
 		for i := range toInsert {
 			c := &toInsert[i]
 			if !inserted[c.ID] {
@@ -467,10 +467,10 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			}
 			recs = append(recs, cardRecord("card.enrol", nil, c))
 		}
-		if err := l.flush(ctx, s.store); err != nil {
+		if err := l.flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
-		if err := RecordAudit(ctx, s.store, p.AccountID, recs...); err != nil {
+		if err := s.rec.Record(ctx, p.AccountID, recs...); err != nil {
 			return err
 		}
 		// holders maps each fingerprint of the batch to the card that now holds it: the
@@ -557,14 +557,14 @@ func (s *Service) ListCards(ctx context.Context, p Principal, f CardFilter, page
 	if err != nil {
 		return nil, nil, fmt.Errorf("list cards: %w", err)
 	}
-	items, next := cut(items, page.Limit, func(c Card) uuid.UUID { return c.ID })
+	items, next := Cut(items, page.Limit, func(c Card) uuid.UUID { return c.ID })
 	return items, next, nil
 }
 
 // cardAudit is the audit record of a card change; cards are audited by their safe view
 // (first six and last four digits, never the fingerprint).
-func cardRecord(action string, before, after *Card) AuditRecord {
-	r := AuditRecord{Action: action, ResourceType: "card"}
+func cardRecord(action string, before, after *Card) Change {
+	r := Change{Action: action, ResourceType: "card"}
 	if before != nil {
 		r.Before, r.ResourceID = *before, before.ID.String()
 	}
@@ -680,7 +680,7 @@ func (s *Service) changeCard(ctx context.Context, p Principal, action string, id
 			return err
 		}
 		out = c
-		return RecordAudit(ctx, s.store, p.AccountID, cardRecord(action, &before, &c))
+		return s.rec.Record(ctx, p.AccountID, cardRecord(action, &before, &c))
 	})
 	return out, err
 }

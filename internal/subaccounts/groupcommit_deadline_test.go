@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/ncruces/go-sqlite3/driver" // the "sqlite3" driver the lock is held with
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -39,7 +40,7 @@ func newLockedFixture(t *testing.T) lockedFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = raw.Close() })
-	svc := subaccounts.NewService(db, subaccounts.WithKeyRing(keystest.Ring(t)))
+	svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.WithKeyRing(keystest.Ring(t)))
 	t.Cleanup(svc.Close)
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 	a, err := svc.CreateAccount(ctx, "Acme", subaccounts.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -31,7 +32,7 @@ func newFixture(t *testing.T, dialect string, opts ...subaccounts.Option) fixtur
 	if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := subaccounts.NewService(db, append([]subaccounts.Option{subaccounts.WithKeyRing(ring)}, opts...)...)
+	svc := subaccounts.NewService(db, append([]subaccounts.Option{subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.WithKeyRing(ring)}, opts...)...)
 	t.Cleanup(svc.Close)
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 	a, err := svc.CreateAccount(ctx, "Acme", subaccounts.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -28,7 +29,7 @@ func BenchmarkLedger(b *testing.B) {
 			if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
 				b.Fatal(err)
 			}
-			svc := subaccounts.NewService(db, subaccounts.WithKeyRing(ring))
+			svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.WithKeyRing(ring))
 			b.Cleanup(svc.Close)
 			usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 			newAccount := func(name string, enrol, fee int64) (subaccounts.Principal, []uuid.UUID) {

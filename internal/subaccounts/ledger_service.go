@@ -97,7 +97,7 @@ func (l *ledgerState) entry(kind EntryKind, ledger LedgerName, from, to string, 
 }
 
 // flush writes what changed: the account, then the subaccounts, then the journal.
-func (l *ledgerState) flush(ctx context.Context, tx Tx) error {
+func (l *ledgerState) flush(ctx context.Context, tx Tx, rec Recorder) error {
 	// Versions (the ETags) are not bumped here: they version what a PATCH can change,
 	// and balances move with every charge, which would make every If-Match on a busy
 	// subaccount stale.
@@ -127,13 +127,13 @@ func (l *ledgerState) flush(ctx context.Context, tx Tx) error {
 	// Automatic top-ups are transfers nobody asked for in the request: the audit log
 	// records them here, under the actor of the charge that set them off (none, for a
 	// network message written by the group commit).
-	var recs []AuditRecord
+	var recs []Change
 	for _, e := range fresh {
 		if e.Kind == KindBalanceTransfer && e.Reference == AutoTopUpReference {
-			recs = append(recs, AuditRecord{Action: "balance-transfer.auto", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
+			recs = append(recs, Change{Action: "balance-transfer.auto", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
 		}
 	}
-	return RecordAudit(ctx, tx, l.account.ID, recs...)
+	return rec.Record(ctx, l.account.ID, recs...)
 }
 
 // primaryParty names the primary in the journal: the account id.
@@ -250,10 +250,10 @@ func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in 
 		}
 		id := sub.ID
 		out = l.entry(kind, ledger, from.String(), to.String(), amount, &id, ref)
-		if err := l.flush(ctx, s.store); err != nil {
+		if err := l.flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
-		return RecordAudit(ctx, s.store, primary, AuditRecord{
+		return s.rec.Record(ctx, primary, Change{
 			Action: string(kind) + ".create", ResourceType: string(kind), ResourceID: out.ID.String(),
 			After: out, Reference: ref,
 		})
@@ -282,7 +282,7 @@ func (s *Service) ListTransfers(ctx context.Context, p Principal, kind EntryKind
 	if err != nil {
 		return nil, nil, fmt.Errorf("list transfers: %w", err)
 	}
-	items, next := cut(items, page.Limit, func(e Entry) uuid.UUID { return e.ID })
+	items, next := Cut(items, page.Limit, func(e Entry) uuid.UUID { return e.ID })
 	return items, next, nil
 }
 
@@ -321,11 +321,11 @@ func (s *Service) TopUp(ctx context.Context, accountID uuid.UUID, amount *int64,
 		l.account.Balance += *amount
 		l.touchAccount()
 		e := l.entry(KindTopUp, LedgerBalance, PartyExternal, primaryParty(a.ID), *amount, nil, ref)
-		if err := l.flush(ctx, s.store); err != nil {
+		if err := l.flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
 		out = TopUpResult{Entry: e, Account: l.account}
-		return RecordAudit(ctx, s.store, a.ID, AuditRecord{
+		return s.rec.Record(ctx, a.ID, Change{
 			Action: "top-up.create", ResourceType: "top-up", ResourceID: e.ID.String(), After: e, Reference: ref,
 		})
 	})

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
@@ -27,14 +25,13 @@ type Service struct {
 	groupCommit GroupCommit
 	committer   *committer
 	idem        idempotency
-	log         *slog.Logger
-	// verifies shares one audit verification between concurrent callers per account.
-	verifies singleflight.Group
+	// rec writes what every change records beside itself (see Recorder).
+	rec Recorder
 }
 
-// WithLogger sets where background work (the audit chainer) reports errors; the default
-// is slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+// WithRecorder sets where changes write their side records (the audit log's Recorder).
+// It is required.
+func WithRecorder(r Recorder) Option { return func(s *Service) { s.rec = r } }
 
 // OnGroupWritten registers fn to learn the size of every group the group commit writes,
 // for metrics and tests.
@@ -76,9 +73,12 @@ func WithGroupCommit(g GroupCommit) Option {
 
 // NewService returns a Service over store. Close it to stop its group committer.
 func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, groupCommit: DefaultGroupCommit, log: slog.Default()}
+	s := &Service{store: store, groupCommit: DefaultGroupCommit}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.rec == nil {
+		panic("subaccounts: NewService needs WithRecorder")
 	}
 	s.committer = newCommitter(s, s.groupCommit)
 	return s
@@ -201,7 +201,7 @@ func (s *Service) CreateAccount(ctx context.Context, name string, contract Contr
 		if err := s.store.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		return RecordAudit(ctx, s.store, a.ID, AuditRecord{Action: "account.create", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+		return s.rec.Record(ctx, a.ID, Change{Action: "account.create", ResourceType: "account", ResourceID: a.ID.String(), After: a})
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("create account: %w", err)
@@ -220,7 +220,7 @@ func (s *Service) ListAccounts(ctx context.Context, p Page) ([]Account, *uuid.UU
 	if err != nil {
 		return nil, nil, fmt.Errorf("list accounts: %w", err)
 	}
-	items, next := cut(items, p.Limit, func(a Account) uuid.UUID { return a.ID })
+	items, next := Cut(items, p.Limit, func(a Account) uuid.UUID { return a.ID })
 	return items, next, nil
 }
 
@@ -271,11 +271,11 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 		}
 		l.account.Version++
 		l.accountDirty = true
-		if err := l.flush(ctx, s.store); err != nil {
+		if err := l.flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
 		out = l.account
-		return RecordAudit(ctx, s.store, id, AuditRecord{Action: "account.update", ResourceType: "account", ResourceID: id.String(), Before: before, After: out})
+		return s.rec.Record(ctx, id, Change{Action: "account.update", ResourceType: "account", ResourceID: id.String(), Before: before, After: out})
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("update account: %w", err)
@@ -408,7 +408,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 		if err := s.store.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
-		recs := []AuditRecord{{Action: "contract.update", ResourceType: "contract", ResourceID: id.String(), Before: before, After: a}}
+		recs := []Change{{Action: "contract.update", ResourceType: "contract", ResourceID: id.String(), Before: before, After: a}}
 		for _, n := range toNarrow {
 			subBefore := n.sub
 			n.sub.Configurations = n.after.Normalize()
@@ -421,9 +421,9 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			if _, err := s.store.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, a.UpdatedAt); err != nil {
 				return err
 			}
-			recs = append(recs, AuditRecord{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: subBefore, After: n.sub})
+			recs = append(recs, Change{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: subBefore, After: n.sub})
 		}
-		return RecordAudit(ctx, s.store, id, recs...)
+		return s.rec.Record(ctx, id, recs...)
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
 		return ContractChange{}, fmt.Errorf("set contract: %w", err)
@@ -496,7 +496,7 @@ func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in Subaccou
 		Name:              name,
 		Configurations:    set.Normalize(),
 		ConfigVersion:     1,
-		Metadata:          orEmpty(in.Metadata),
+		Metadata:          OrEmpty(in.Metadata),
 		CreatedAt:         now,
 		UpdatedAt:         now,
 	}
@@ -524,7 +524,7 @@ func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in Subaccou
 		if err := s.store.CreateSubaccount(ctx, sub, pairsOrEmpty(set)); err != nil {
 			return err
 		}
-		return RecordAudit(ctx, s.store, p.AccountID, AuditRecord{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
+		return s.rec.Record(ctx, p.AccountID, Change{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
 	})
 	if errors.Is(err, ErrConflict) {
 		return Subaccount{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
@@ -578,7 +578,7 @@ func (s *Service) ListSubaccounts(ctx context.Context, p Principal, f Subaccount
 	if err != nil {
 		return nil, nil, fmt.Errorf("list subaccounts: %w", err)
 	}
-	items, next := cut(items, page.Limit, func(s Subaccount) uuid.UUID { return s.ID })
+	items, next := Cut(items, page.Limit, func(s Subaccount) uuid.UUID { return s.ID })
 	return items, next, nil
 }
 
@@ -694,7 +694,7 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			sub.Name = name
 		}
 		if patch.Metadata != nil {
-			sub.Metadata = orEmpty(*patch.Metadata)
+			sub.Metadata = OrEmpty(*patch.Metadata)
 		}
 		if patch.Suspended != nil {
 			sub.Suspended = *patch.Suspended
@@ -721,7 +721,7 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		case before.Suspended && !sub.Suspended:
 			action = "subaccount.reactivate"
 		}
-		return RecordAudit(ctx, s.store, p.AccountID, AuditRecord{Action: action, ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
+		return s.rec.Record(ctx, p.AccountID, Change{Action: action, ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
 	})
 	if errors.Is(err, ErrConflict) {
 		return SubaccountChange{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
@@ -817,7 +817,7 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		// lock on it, so the count below sees every card they committed. An error rolls
 		// everything back.
 		l.touchSub(&sub)
-		if err := l.flush(ctx, s.store); err != nil {
+		if err := l.flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
 		n, err := s.store.CountActiveCards(ctx, p.AccountID, id)
@@ -829,23 +829,23 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 				"The subaccount still holds %d active card(s), a balance of %d and a credit limit of %d; move or remove the cards and transfer the balance and credit back first, or delete with cascade=true.",
 				n, balance, credit)}
 		}
-		recs := make([]AuditRecord, 0, len(l.entries)+2)
+		recs := make([]Change, 0, len(l.entries)+2)
 		if cascade && n > 0 {
 			removed, err := s.store.RemoveSubaccountCards(ctx, p.AccountID, id, l.now)
 			if err != nil {
 				return err
 			}
-			recs = append(recs, AuditRecord{Action: "card.remove-all", ResourceType: "subaccount", ResourceID: id.String(),
+			recs = append(recs, Change{Action: "card.remove-all", ResourceType: "subaccount", ResourceID: id.String(),
 				After: auditFacts{"cardsRemoved": removed}, Reference: "subaccount deleted"})
 		}
 		if err := s.store.DeleteSubaccount(ctx, p.AccountID, id); err != nil {
 			return err
 		}
 		for _, e := range l.entries {
-			recs = append(recs, AuditRecord{Action: string(e.Kind) + ".create", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
+			recs = append(recs, Change{Action: string(e.Kind) + ".create", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
 		}
-		recs = append(recs, AuditRecord{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: id.String(), Before: before})
-		return RecordAudit(ctx, s.store, p.AccountID, recs...)
+		recs = append(recs, Change{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: id.String(), Before: before})
+		return s.rec.Record(ctx, p.AccountID, recs...)
 	})
 	if err != nil {
 		return fmt.Errorf("delete subaccount: %w", err)
@@ -893,9 +893,9 @@ func countryParamError(country string) FieldError {
 	return FieldError{Parameter: "country", Detail: countryFieldError("", country).Detail}
 }
 
-// cut trims a list fetched with one extra item to limit and returns the id to continue
+// Cut trims a list fetched with one extra item to limit and returns the id to continue
 // after when there was more.
-func cut[T any](items []T, limit int, id func(T) uuid.UUID) ([]T, *uuid.UUID) {
+func Cut[T any](items []T, limit int, id func(T) uuid.UUID) ([]T, *uuid.UUID) {
 	if len(items) <= limit {
 		return items, nil
 	}
@@ -911,7 +911,8 @@ func pairsOrEmpty(s *policy.Set) []policy.Pair {
 	return []policy.Pair{}
 }
 
-func orEmpty(m map[string]string) map[string]string {
+// OrEmpty returns a copy of m, never nil.
+func OrEmpty(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}
 	}

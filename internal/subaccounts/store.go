@@ -87,7 +87,6 @@ type Tx interface {
 	TransactionStore
 	ComplianceStore
 	LedgerStore
-	AuditStore
 }
 
 // CardStore persists cards.

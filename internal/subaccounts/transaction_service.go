@@ -517,7 +517,7 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 				}
 			}
 		}
-		if err := ledger.flush(ctx, tx); err != nil {
+		if err := ledger.flush(ctx, tx, s.rec); err != nil {
 			return err
 		}
 	}
@@ -692,7 +692,7 @@ func (s *Service) ListTransactions(ctx context.Context, p Principal, q Transacti
 	if err != nil {
 		return nil, nil, fmt.Errorf("list transactions: %w", err)
 	}
-	items, next := cut(items, page.Limit, func(t Transaction) uuid.UUID { return t.ID })
+	items, next := Cut(items, page.Limit, func(t Transaction) uuid.UUID { return t.ID })
 	return items, next, nil
 }
 
@@ -728,7 +728,7 @@ func (s *Service) ListUnrouted(ctx context.Context, p Principal, page Page) ([]T
 	if err != nil {
 		return nil, nil, fmt.Errorf("list unrouted: %w", err)
 	}
-	items, next := cut(items, page.Limit, func(t Transaction) uuid.UUID { return t.ID })
+	items, next := Cut(items, page.Limit, func(t Transaction) uuid.UUID { return t.ID })
 	return items, next, nil
 }
 
@@ -806,7 +806,7 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 			if err := ledger.chargeFor(target.sub, ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
 				return err
 			}
-			if err := ledger.flush(ctx, s.store); err != nil {
+			if err := ledger.flush(ctx, s.store, s.rec); err != nil {
 				return err
 			}
 		}

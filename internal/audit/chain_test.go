@@ -1,4 +1,4 @@
-package subaccounts_test
+package audit_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -47,7 +48,8 @@ func TestAuditChainedOnRead(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			db := storetest.Open(t, dialect)
-			svc := subaccounts.NewService(db)
+			svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)))
+			aud := audit.NewService(db, nil)
 			t.Cleanup(svc.Close)
 			p := newAuditAccount(t, svc, 30)
 			const writers = 20
@@ -67,7 +69,7 @@ func TestAuditChainedOnRead(t *testing.T) {
 			if n := countUnchained(t, db, p.AccountID); n != writers+1 {
 				t.Fatalf("%d unchained events before any read, want %d", n, writers+1)
 			}
-			items, next, err := svc.ListAuditEvents(ctx, p, subaccounts.AuditQuery{}, subaccounts.Page{Limit: 100})
+			items, next, err := aud.ListAuditEvents(ctx, p, audit.AuditQuery{}, subaccounts.Page{Limit: 100})
 			if err != nil || next != nil {
 				t.Fatalf("list: %v (next %v)", err, next)
 			}
@@ -83,7 +85,7 @@ func TestAuditChainedOnRead(t *testing.T) {
 			if _, err := svc.CreateSubaccount(ctx, p, subaccounts.SubaccountInput{Name: "Last", Configurations: auditUSA}); err != nil {
 				t.Fatal(err)
 			}
-			v, err := svc.VerifyAudit(ctx, p)
+			v, err := aud.VerifyAudit(ctx, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,13 +107,14 @@ func TestRunAuditChainer(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			db := storetest.Open(t, dialect)
-			svc := subaccounts.NewService(db)
+			svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)))
+			aud := audit.NewService(db, nil)
 			t.Cleanup(svc.Close)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				svc.RunAuditChainer(ctx, 5*time.Millisecond)
+				aud.RunAuditChainer(ctx, 5*time.Millisecond)
 			}()
 			var accounts []subaccounts.Principal
 			for i := range 3 {
@@ -137,7 +140,7 @@ func TestRunAuditChainer(t *testing.T) {
 			cancel()
 			<-done
 			for i, p := range accounts {
-				v, err := subaccounts.VerifyAuditChain(context.Background(), db, p.AccountID, 100)
+				v, err := audit.VerifyAuditChain(context.Background(), db, p.AccountID, 100)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -148,3 +151,5 @@ func TestRunAuditChainer(t *testing.T) {
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -1,4 +1,4 @@
-package subaccounts
+package audit
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
 )
 
@@ -42,7 +43,7 @@ func TestCanonicalJSON(t *testing.T) {
 // TestChainHashFormat pins the hashed form: changing it would break every stored chain.
 func TestChainHashFormat(t *testing.T) {
 	t.Parallel()
-	e := AuditEvent{
+	e := subaccounts.AuditEvent{
 		ID:            uuid.MustParse("01900000-0000-7000-8000-000000000002"),
 		AccountID:     uuid.MustParse("01900000-0000-7000-8000-000000000001"),
 		Seq:           7,
@@ -60,36 +61,36 @@ func TestChainHashFormat(t *testing.T) {
 	form := `{"accountId":"01900000-0000-7000-8000-000000000001","seq":7,"id":"01900000-0000-7000-8000-000000000002",` +
 		`"actorSub":"alice","actorClientId":"client-a","action":"subaccount.update","resourceType":"subaccount","resourceId":"s1",` +
 		`"before":{"id":"s1","name":"A"},"after":null,"reference":"ref","requestId":"req","createdAt":"2026-12-01T09:00:00.005Z"}`
-	got, err := e.CanonicalForm()
+	got, err := CanonicalForm(e)
 	if err != nil || string(got) != form {
 		t.Fatalf("CanonicalForm = %s (%v)\nwant %s", got, err, form)
 	}
 	sum := sha256.Sum256([]byte(e.PrevHash + form))
-	if h, err := e.ChainHash(); err != nil || h != hex.EncodeToString(sum[:]) {
+	if h, err := ChainHash(e); err != nil || h != hex.EncodeToString(sum[:]) {
 		t.Errorf("ChainHash = %s (%v), want %x", h, err, sum)
 	}
 	// Every field is covered.
-	base, _ := e.ChainHash()
-	changes := map[string]func(*AuditEvent){
-		"seq":      func(e *AuditEvent) { e.Seq++ },
-		"account":  func(e *AuditEvent) { e.AccountID = uuid.New() },
-		"id":       func(e *AuditEvent) { e.ID = uuid.New() },
-		"actor":    func(e *AuditEvent) { e.ActorSubject = "mallory" },
-		"client":   func(e *AuditEvent) { e.ActorClientID = "x" },
-		"action":   func(e *AuditEvent) { e.Action = "subaccount.read" },
-		"type":     func(e *AuditEvent) { e.ResourceType = "card" },
-		"resource": func(e *AuditEvent) { e.ResourceID = "s2" },
-		"before":   func(e *AuditEvent) { e.Before = json.RawMessage(`{"name":"B"}`) },
-		"after":    func(e *AuditEvent) { e.After = json.RawMessage(`{}`) },
-		"ref":      func(e *AuditEvent) { e.Reference = "" },
-		"request":  func(e *AuditEvent) { e.RequestID = "other" },
-		"time":     func(e *AuditEvent) { e.CreatedAt = e.CreatedAt.Add(time.Millisecond) },
-		"prev":     func(e *AuditEvent) { e.PrevHash = GenesisHash },
+	base, _ := ChainHash(e)
+	changes := map[string]func(*subaccounts.AuditEvent){
+		"seq":      func(e *subaccounts.AuditEvent) { e.Seq++ },
+		"account":  func(e *subaccounts.AuditEvent) { e.AccountID = uuid.New() },
+		"id":       func(e *subaccounts.AuditEvent) { e.ID = uuid.New() },
+		"actor":    func(e *subaccounts.AuditEvent) { e.ActorSubject = "mallory" },
+		"client":   func(e *subaccounts.AuditEvent) { e.ActorClientID = "x" },
+		"action":   func(e *subaccounts.AuditEvent) { e.Action = "subaccount.read" },
+		"type":     func(e *subaccounts.AuditEvent) { e.ResourceType = "card" },
+		"resource": func(e *subaccounts.AuditEvent) { e.ResourceID = "s2" },
+		"before":   func(e *subaccounts.AuditEvent) { e.Before = json.RawMessage(`{"name":"B"}`) },
+		"after":    func(e *subaccounts.AuditEvent) { e.After = json.RawMessage(`{}`) },
+		"ref":      func(e *subaccounts.AuditEvent) { e.Reference = "" },
+		"request":  func(e *subaccounts.AuditEvent) { e.RequestID = "other" },
+		"time":     func(e *subaccounts.AuditEvent) { e.CreatedAt = e.CreatedAt.Add(time.Millisecond) },
+		"prev":     func(e *subaccounts.AuditEvent) { e.PrevHash = subaccounts.GenesisHash },
 	}
 	for name, change := range changes {
 		c := e
 		change(&c)
-		if h, _ := c.ChainHash(); h == base {
+		if h, _ := ChainHash(c); h == base {
 			t.Errorf("changing %s leaves the hash unchanged", name)
 		}
 	}
@@ -103,9 +104,9 @@ func (viewed) AuditView() any { return map[string]int{"b": 2, "a": 1} }
 func TestAuditJSON(t *testing.T) {
 	t.Parallel()
 	fp := []byte("fingerprint-bytes-0123456789abcd")
-	card := Card{ID: uuid.New(), FirstNumbers: "411111", LastNumbers: "1111", Fingerprint: fp}
-	client := Client{ID: "c1", Name: "n", SecretHash: "$2a$10$secret-hash"}
-	var nilCard *Card
+	card := subaccounts.Card{ID: uuid.New(), FirstNumbers: "411111", LastNumbers: "1111", Fingerprint: fp}
+	client := subaccounts.Client{ID: "c1", Name: "n", SecretHash: "$2a$10$secret-hash"}
+	var nilCard *subaccounts.Card
 	tests := []struct {
 		name    string
 		in      any
@@ -120,8 +121,8 @@ func TestAuditJSON(t *testing.T) {
 			notWant: []string{"ingerprint", hex.EncodeToString(fp), "ZmluZ2VycHJpbnQ"}},
 		{name: "card pointer", in: &card, want: []string{`"id":"` + card.ID.String()}, notWant: []string{"ingerprint"}},
 		{name: "client", in: client, want: []string{`"clientId":"c1"`, `"scopes":[]`}, notWant: []string{"secret", "$2a$"}},
-		{name: "subaccount", in: Subaccount{Name: "S"}, want: []string{`"name":"S"`, `"metadata":{}`, `"configurations":[]`}},
-		{name: "account", in: Account{Name: "A"}, want: []string{`"name":"A"`, `"maxSubaccounts":0`}},
+		{name: "subaccount", in: subaccounts.Subaccount{Name: "S"}, want: []string{`"name":"S"`, `"metadata":{}`, `"configurations":[]`}},
+		{name: "account", in: subaccounts.Account{Name: "A"}, want: []string{`"name":"A"`, `"maxSubaccounts":0`}},
 		{name: "audit viewer", in: viewed{}, want: []string{`{"a":1,"b":2}`}},
 		{name: "unknown type", in: struct{ Secret string }{"s"}, wantErr: true},
 		{name: "plain map", in: map[string]string{"a": "b"}, wantErr: true},
@@ -155,33 +156,33 @@ func TestRecordAuditRefusals(t *testing.T) {
 	tests := []struct {
 		name    string
 		account uuid.UUID
-		rec     AuditRecord
+		rec     subaccounts.Change
 	}{
-		{"no account", uuid.Nil, AuditRecord{Action: "a.b", ResourceType: "a"}},
-		{"no action", uuid.New(), AuditRecord{ResourceType: "a"}},
-		{"no resource type", uuid.New(), AuditRecord{Action: "a.b"}},
-		{"unknown before", uuid.New(), AuditRecord{Action: "a.b", ResourceType: "a", Before: 42}},
+		{"no account", uuid.Nil, subaccounts.Change{Action: "a.b", ResourceType: "a"}},
+		{"no action", uuid.New(), subaccounts.Change{ResourceType: "a"}},
+		{"no resource type", uuid.New(), subaccounts.Change{Action: "a.b"}},
+		{"unknown before", uuid.New(), subaccounts.Change{Action: "a.b", ResourceType: "a", Before: 42}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// A nil Tx: the record must be refused before anything is written.
-			if err := RecordAudit(ctx, nil, tt.account, tt.rec); err == nil {
+			if err := NewRecorder(nil).Record(ctx, tt.account, tt.rec); err == nil {
 				t.Errorf("RecordAudit accepted %+v", tt.rec)
 			}
 		})
 	}
-	if err := RecordAudit(ctx, nil, uuid.New()); err != nil {
+	if err := NewRecorder(nil).Record(ctx, uuid.New()); err != nil {
 		t.Errorf("RecordAudit with no records: %v", err)
 	}
 }
 
 func TestActorContext(t *testing.T) {
 	t.Parallel()
-	if a := ActorFrom(context.Background()); a != (Actor{}) {
+	if a := subaccounts.ActorFrom(context.Background()); a != (subaccounts.Actor{}) {
 		t.Errorf("ActorFrom(empty) = %+v", a)
 	}
-	want := Actor{Subject: "s", ClientID: "c", RequestID: "r"}
-	if a := ActorFrom(WithActor(context.Background(), want)); a != want {
+	want := subaccounts.Actor{Subject: "s", ClientID: "c", RequestID: "r"}
+	if a := subaccounts.ActorFrom(subaccounts.WithActor(context.Background(), want)); a != want {
 		t.Errorf("ActorFrom = %+v, want %+v", a, want)
 	}
 }
@@ -192,35 +193,35 @@ func TestActorContext(t *testing.T) {
 // that keeps the hashed bytes unchanged.
 func TestHasChainHash(t *testing.T) {
 	t.Parallel()
-	chained := func(e AuditEvent) AuditEvent {
-		h, err := e.ChainHash()
+	chained := func(e subaccounts.AuditEvent) subaccounts.AuditEvent {
+		h, err := ChainHash(e)
 		if err != nil {
 			t.Fatalf("chain: %v", err)
 		}
 		e.Hash = h
 		return e
 	}
-	base := AuditEvent{
+	base := subaccounts.AuditEvent{
 		ID: uuid.New(), AccountID: uuid.New(), Seq: 3, ActorSubject: "alice", ActorClientID: "c",
 		Action: "subaccount.update", ResourceType: "subaccount", ResourceID: "s1",
 		Before: json.RawMessage(`{"id":"s1","name":"A"}`), After: json.RawMessage(`{"a":1,"after":2}`),
-		RequestID: "r", CreatedAt: time.Now(), PrevHash: GenesisHash,
+		RequestID: "r", CreatedAt: time.Now(), PrevHash: subaccounts.GenesisHash,
 	}
 	type tc struct {
 		name string
-		e    AuditEvent
+		e    subaccounts.AuditEvent
 		want bool
 	}
 	var tests []tc
-	for name, change := range map[string]func(*AuditEvent){
-		"canonical":          func(*AuditEvent) {},
-		"no documents":       func(e *AuditEvent) { e.Before, e.After = nil, nil },
-		"html in strings":    func(e *AuditEvent) { e.ActorSubject, e.Reference = "<a&b>", `quote " and \ back` },
-		"unicode":            func(e *AuditEvent) { e.ResourceID, e.RequestID = "café ☕", "line\u2028sep\x01" },
-		"invalid utf-8":      func(e *AuditEvent) { e.Reference = "bad \xff byte" },
-		"html in document":   func(e *AuditEvent) { e.Before = json.RawMessage(`{"name":"a\u003cb"}`) },
-		"spaced document":    func(e *AuditEvent) { e.Before = json.RawMessage(`{ "name" : "A", "id": "s1" }`) },
-		"null text document": func(e *AuditEvent) { e.After = json.RawMessage(`null`) },
+	for name, change := range map[string]func(*subaccounts.AuditEvent){
+		"canonical":          func(*subaccounts.AuditEvent) {},
+		"no documents":       func(e *subaccounts.AuditEvent) { e.Before, e.After = nil, nil },
+		"html in strings":    func(e *subaccounts.AuditEvent) { e.ActorSubject, e.Reference = "<a&b>", `quote " and \ back` },
+		"unicode":            func(e *subaccounts.AuditEvent) { e.ResourceID, e.RequestID = "café ☕", "line\u2028sep\x01" },
+		"invalid utf-8":      func(e *subaccounts.AuditEvent) { e.Reference = "bad \xff byte" },
+		"html in document":   func(e *subaccounts.AuditEvent) { e.Before = json.RawMessage(`{"name":"a\u003cb"}`) },
+		"spaced document":    func(e *subaccounts.AuditEvent) { e.Before = json.RawMessage(`{ "name" : "A", "id": "s1" }`) },
+		"null text document": func(e *subaccounts.AuditEvent) { e.After = json.RawMessage(`null`) },
 	} {
 		e := base
 		change(&e)
@@ -228,17 +229,17 @@ func TestHasChainHash(t *testing.T) {
 		tests = append(tests, tc{name, e, true})
 	}
 	good := chained(base)
-	for name, change := range map[string]func(*AuditEvent){
+	for name, change := range map[string]func(*subaccounts.AuditEvent){
 		// The hashed bytes stay the same, the columns do not.
-		"documents split elsewhere": func(e *AuditEvent) {
+		"documents split elsewhere": func(e *subaccounts.AuditEvent) {
 			e.Before = json.RawMessage(`{"id":"s1","name":"A"},"after":{"a":1`)
 			e.After = json.RawMessage(`2}`)
 		},
-		"document reordered but changed": func(e *AuditEvent) { e.Before = json.RawMessage(`{"name":"B","id":"s1"}`) },
-		"document no longer JSON":        func(e *AuditEvent) { e.Before = json.RawMessage(`{"id":`) },
-		"field changed":                  func(e *AuditEvent) { e.ActorSubject = "mallory" },
-		"hash changed":                   func(e *AuditEvent) { e.Hash = strings.Repeat("0", 64) },
-		"prev changed":                   func(e *AuditEvent) { e.PrevHash = strings.Repeat("1", 64) },
+		"document reordered but changed": func(e *subaccounts.AuditEvent) { e.Before = json.RawMessage(`{"name":"B","id":"s1"}`) },
+		"document no longer JSON":        func(e *subaccounts.AuditEvent) { e.Before = json.RawMessage(`{"id":`) },
+		"field changed":                  func(e *subaccounts.AuditEvent) { e.ActorSubject = "mallory" },
+		"hash changed":                   func(e *subaccounts.AuditEvent) { e.Hash = strings.Repeat("0", 64) },
+		"prev changed":                   func(e *subaccounts.AuditEvent) { e.PrevHash = strings.Repeat("1", 64) },
 	} {
 		e := good
 		change(&e)
@@ -246,10 +247,10 @@ func TestHasChainHash(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.e.HasChainHash(); got != tt.want {
+			if got := HasChainHash(tt.e); got != tt.want {
 				t.Errorf("HasChainHash = %v, want %v", got, tt.want)
 			}
-			h, err := tt.e.ChainHash()
+			h, err := ChainHash(tt.e)
 			if slow := err == nil && h == tt.e.Hash; slow != tt.want {
 				t.Errorf("ChainHash agrees = %v, want %v", slow, tt.want)
 			}
@@ -257,8 +258,8 @@ func TestHasChainHash(t *testing.T) {
 			cb, errB := CanonicalJSON(tt.e.Before)
 			ca, errA := CanonicalJSON(tt.e.After)
 			if errB == nil && errA == nil && string(cb) == string(tt.e.Before) && string(ca) == string(tt.e.After) {
-				form, ok := tt.e.storedForm()
-				canon, _ := tt.e.CanonicalForm()
+				form, ok := storedForm(tt.e)
+				canon, _ := CanonicalForm(tt.e)
 				if !ok || string(form) != string(canon) {
 					t.Errorf("stored form %s (%v)\ndiffers from canonical %s", form, ok, canon)
 				}
@@ -271,14 +272,14 @@ func TestHasChainHash(t *testing.T) {
 // hashes the stored documents as they are) with the full canonical re-encoding it falls
 // back to (ChainHash), on an event shaped like a subaccount update.
 func BenchmarkChainCheck(b *testing.B) {
-	e := AuditEvent{
+	e := subaccounts.AuditEvent{
 		ID: uuid.New(), AccountID: uuid.New(), Seq: 42, ActorSubject: "bench-client", ActorClientID: "bench-client",
 		Action: "subaccount.update", ResourceType: "subaccount", ResourceID: uuid.NewString(),
 		Before:    json.RawMessage(`{"id":"0193a0c4-8f0e-7c3a-9d1e-2f4b5c6d7e8f","name":"bench 42","suspended":false}`),
 		After:     json.RawMessage(`{"id":"0193a0c4-8f0e-7c3a-9d1e-2f4b5c6d7e8f","name":"bench 42","suspended":true}`),
-		RequestID: "req-42", CreatedAt: time.Now(), PrevHash: GenesisHash,
+		RequestID: "req-42", CreatedAt: time.Now(), PrevHash: subaccounts.GenesisHash,
 	}
-	h, err := e.ChainHash()
+	h, err := ChainHash(e)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -286,7 +287,7 @@ func BenchmarkChainCheck(b *testing.B) {
 	b.Run("stored-form", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if !e.HasChainHash() {
+			if !HasChainHash(e) {
 				b.Fatal("chain check failed")
 			}
 		}
@@ -294,9 +295,32 @@ func BenchmarkChainCheck(b *testing.B) {
 	b.Run("canonical", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if h, err := e.ChainHash(); err != nil || h != e.Hash {
+			if h, err := ChainHash(e); err != nil || h != e.Hash {
 				b.Fatal("chain check failed")
 			}
 		}
 	})
+}
+
+func TestAuditViewsRecordCostControls(t *testing.T) {
+	a := subaccounts.Account{CreditLimit: 6000, AllocatedCredit: 2000, Balance: -10, Contract: subaccounts.Contract{Currency: "EUR", Pricing: subaccounts.Pricing{CardEnrolment: 100, Transaction: 5}}}
+	got, err := auditJSON(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"creditLimit":6000`, `"allocatedCredit":2000`, `"balance":-10`, `"currency":"EUR"`, `"cardEnrolment":100`, `"transaction":5`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("account audit view %s lacks %s", got, want)
+		}
+	}
+	s := subaccounts.Subaccount{UsePrimaryBalance: false, Balance: 7, CreditLimit: 9, MaxCards: 3, AutoTopUp: subaccounts.AutoTopUp{Threshold: 1, Amount: 2}}
+	got, err = auditJSON(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"usePrimaryAccountBalance":false`, `"balance":7`, `"creditLimit":9`, `"maxCards":3`, `"autoTopUp":{"amount":2,"threshold":1}`} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("subaccount audit view %s lacks %s", got, want)
+		}
+	}
 }

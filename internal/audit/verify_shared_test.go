@@ -1,4 +1,4 @@
-package subaccounts_test
+package audit_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -18,7 +20,7 @@ import (
 // verification) counted and held until release is closed, so a test can keep one
 // verification running while others arrive.
 type gatedStore struct {
-	subaccounts.Store
+	*store.DB
 	heads   atomic.Int64
 	entered chan struct{}
 	release chan struct{}
@@ -33,7 +35,7 @@ func (g *gatedStore) AuditHead(ctx context.Context, accountID uuid.UUID) (subacc
 	case <-ctx.Done():
 		return subaccounts.AuditHead{}, ctx.Err()
 	}
-	return g.Store.AuditHead(ctx, accountID)
+	return g.DB.AuditHead(ctx, accountID)
 }
 
 // TestVerifyAuditShared: concurrent verifications of one account share one computation
@@ -42,20 +44,21 @@ func (g *gatedStore) AuditHead(ctx context.Context, accountID uuid.UUID) (subacc
 func TestVerifyAuditShared(t *testing.T) {
 	t.Parallel()
 	db := storetest.Open(t, "sqlite")
-	g := &gatedStore{Store: db, entered: make(chan struct{}), release: make(chan struct{})}
-	svc := subaccounts.NewService(g)
+	g := &gatedStore{DB: db, entered: make(chan struct{}), release: make(chan struct{})}
+	svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)))
+	aud := audit.NewService(g, nil)
 	defer svc.Close()
 	p := newAuditAccount(t, svc, 5)
 
 	const callers = 8
-	results := make(chan subaccounts.AuditVerification, callers)
+	results := make(chan audit.AuditVerification, callers)
 	errs := make(chan error, callers)
 	var wg sync.WaitGroup
 	start := func(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := svc.VerifyAudit(ctx, p)
+			v, err := aud.VerifyAudit(ctx, p)
 			if err != nil {
 				errs <- err
 				return
@@ -102,7 +105,7 @@ func TestVerifyAuditShared(t *testing.T) {
 	if _, err := svc.CreateSubaccount(context.Background(), p, subaccounts.SubaccountInput{Name: "later"}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := svc.VerifyAudit(context.Background(), p)
+	v, err := aud.VerifyAudit(context.Background(), p)
 	if err != nil || !v.Valid || v.EventsChecked != 2 || g.heads.Load() != 2 {
 		t.Errorf("later verification %+v, %v after %d computations", v, err, g.heads.Load())
 	}

@@ -1,4 +1,4 @@
-package subaccounts
+package audit
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 )
 
 // AuditQuery is an audit event list request as the caller wrote it; empty fields do not
@@ -19,7 +21,7 @@ type AuditQuery struct {
 	// Actor matches the actor's subject or client id.
 	Actor string
 	// Window is on the event's createdAt.
-	Window
+	subaccounts.Window
 }
 
 // maxAuditParam caps the length of the free-text filters.
@@ -27,9 +29,9 @@ const maxAuditParam = 200
 
 // auditAllowed refuses confined clients: the audit log is the whole account's, and its
 // events name resources of every subaccount.
-func auditAllowed(p Principal) error {
+func auditAllowed(p subaccounts.Principal) error {
 	if p.Confined() {
-		return Errorf(CodeForbidden, "The audit log belongs to the whole account; a client confined to one subaccount cannot read it.")
+		return subaccounts.Errorf(subaccounts.CodeForbidden, "The audit log belongs to the whole account; a client confined to one subaccount cannot read it.")
 	}
 	return nil
 }
@@ -37,33 +39,33 @@ func auditAllowed(p Principal) error {
 // ListAuditEvents returns one page of the account's audit events in seq (chain) order,
 // and the id to continue after, if any. It chains the account's events first, so every
 // event committed before the call is listed.
-func (s *Service) ListAuditEvents(ctx context.Context, p Principal, q AuditQuery, page Page) ([]AuditEvent, *uuid.UUID, error) {
+func (s *Service) ListAuditEvents(ctx context.Context, p subaccounts.Principal, q AuditQuery, page subaccounts.Page) ([]subaccounts.AuditEvent, *uuid.UUID, error) {
 	if err := auditAllowed(p); err != nil {
 		return nil, nil, err
 	}
-	f := AuditFilter{Action: q.Action, ResourceType: q.ResourceType, ResourceID: q.ResourceID, Actor: q.Actor, From: q.From, To: q.To}
-	var errs []FieldError
+	f := subaccounts.AuditFilter{Action: q.Action, ResourceType: q.ResourceType, ResourceID: q.ResourceID, Actor: q.Actor, From: q.From, To: q.To}
+	var errs []subaccounts.FieldError
 	for _, param := range []struct{ name, value string }{
 		{"action", q.Action}, {"resourceType", q.ResourceType}, {"resourceId", q.ResourceID}, {"actor", q.Actor},
 	} {
 		if len(param.value) > maxAuditParam {
-			errs = append(errs, FieldError{Parameter: param.name, Detail: fmt.Sprintf("must be at most %d bytes", maxAuditParam)})
+			errs = append(errs, subaccounts.FieldError{Parameter: param.name, Detail: fmt.Sprintf("must be at most %d bytes", maxAuditParam)})
 		}
 	}
 	if q.ResourceID != "" && q.ResourceType == "" {
-		errs = append(errs, FieldError{Parameter: "resourceId", Detail: "needs resourceType: ids are unique only within one resource type"})
+		errs = append(errs, subaccounts.FieldError{Parameter: "resourceId", Detail: "needs resourceType: ids are unique only within one resource type"})
 	}
 	if len(errs) > 0 {
-		return nil, nil, Invalid(errs...)
+		return nil, nil, subaccounts.Invalid(errs...)
 	}
 	if err := s.ChainAudit(ctx, p.AccountID); err != nil {
 		return nil, nil, fmt.Errorf("list audit events: %w", err)
 	}
-	items, err := s.store.ListAuditEvents(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	items, err := s.store.ListAuditEvents(ctx, p.AccountID, f, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list audit events: %w", err)
 	}
-	items, next := cut(items, page.Limit, func(e AuditEvent) uuid.UUID { return e.ID })
+	items, next := subaccounts.Cut(items, page.Limit, func(e subaccounts.AuditEvent) uuid.UUID { return e.ID })
 	return items, next, nil
 }
 
@@ -101,7 +103,7 @@ type AuditVerification struct {
 	// (all of them when Valid).
 	EventsChecked int64
 	// Head is the chain head as read at the end of the check.
-	Head AuditHead
+	Head subaccounts.AuditHead
 	// Broken is the first broken link; nil when Valid.
 	Broken *AuditBreak
 	// Pending counts the events still unchained after VerifyAudit's own chaining pass,
@@ -122,7 +124,7 @@ const auditVerifyBatch = 1000
 // gets its answer, which is as of when that computation started: events committed after
 // then may be missing from it (they are then counted in Pending or checked by the next
 // call). A caller that gives up does not stop the computation for the others.
-func (s *Service) VerifyAudit(ctx context.Context, p Principal) (AuditVerification, error) {
+func (s *Service) VerifyAudit(ctx context.Context, p subaccounts.Principal) (AuditVerification, error) {
 	if err := auditAllowed(p); err != nil {
 		return AuditVerification{}, err
 	}
@@ -214,7 +216,7 @@ func (s *Service) RunAuditChainer(ctx context.Context, every time.Duration) {
 		switch {
 		case err == nil || ctx.Err() != nil:
 			quietUntil = time.Time{}
-		case errors.Is(err, ErrUnavailable):
+		case errors.Is(err, subaccounts.ErrUnavailable):
 			// An outage fails every pass; once per half minute says so.
 			if now := time.Now(); now.After(quietUntil) {
 				s.log.Warn("chaining audit events: database unavailable", slog.String("error", err.Error()))
@@ -262,13 +264,13 @@ func (s *Service) chainAllAudit(ctx context.Context) error {
 
 // VerifyAuditChain checks the audit chain of accountID in store, reading batch events
 // at a time.
-func VerifyAuditChain(ctx context.Context, store AuditStore, accountID uuid.UUID, batch int) (AuditVerification, error) {
+func VerifyAuditChain(ctx context.Context, store Store, accountID uuid.UUID, batch int) (AuditVerification, error) {
 	var out AuditVerification
 	broken := func(seq int64, id uuid.UUID, reason string) (AuditVerification, error) {
 		out.Broken = &AuditBreak{Seq: seq, EventID: id, Reason: reason}
 		return out, nil
 	}
-	prev, last, lastID := GenesisHash, int64(0), uuid.Nil
+	prev, last, lastID := subaccounts.GenesisHash, int64(0), uuid.Nil
 	events, err := store.AuditEventsAfter(ctx, accountID, last, batch)
 	if err != nil {
 		return out, err
@@ -282,7 +284,7 @@ func VerifyAuditChain(ctx context.Context, store AuditStore, accountID uuid.UUID
 				return broken(e.Seq, e.ID, AuditPrevHashMismatch)
 			}
 			// An event whose before or after no longer parses was changed too.
-			if !e.HasChainHash() {
+			if !HasChainHash(e) {
 				return broken(e.Seq, e.ID, AuditHashMismatch)
 			}
 			out.EventsChecked++
@@ -314,4 +316,21 @@ func VerifyAuditChain(ctx context.Context, store AuditStore, accountID uuid.UUID
 			return broken(last+1, uuid.Nil, AuditHeadPastEnd)
 		}
 	}
+}
+
+// Service reads, chains and verifies the audit log.
+type Service struct {
+	store Store
+	log   *slog.Logger
+	// verifies shares one audit verification between concurrent callers per account.
+	verifies singleflight.Group
+}
+
+// NewService returns the audit log's service over store; log receives the background
+// chainer's errors (nil: slog.Default()).
+func NewService(store Store, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{store: store, log: log}
 }
