@@ -12,6 +12,7 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/auth"
+	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/config"
 	"github.com/cardseg/subaccounts/internal/httpapi"
 	"github.com/cardseg/subaccounts/internal/issuer"
@@ -132,12 +133,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeLimits()
 	handler := httpapi.NewServer(httpapi.Deps{
-		Service:  svc,
-		Audit:    aud,
-		Verifier: verifier,
-		Issuer:   is,
-		Ready:    db.Ping,
-		Logger:   log,
+		Service:    svc,
+		Compliance: compliance.NewService(db),
+		Audit:      aud,
+		Verifier:   verifier,
+		Issuer:     is,
+		Ready:      db.Ping,
+		Logger:     log,
 
 		RequestTimeout: cfg.RequestTimeout,
 		Limits:         limits,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -45,7 +46,7 @@ func TestSpecLimitsMatchServer(t *testing.T) {
 		{"TransactionBatchRequest.messages.maxItems", float64(*prop(schema("TransactionBatchRequest"), "messages").MaxItems), subaccounts.MaxMessageBatch},
 		{"CardEnrolment.expYear.minimum", fl(prop(schema("CardEnrolment"), "expYear").Min), 2000},
 		{"Idempotency-Key.maxLength", float64(*param("Idempotency-Key").MaxLength), subaccounts.MaxIdempotencyKeyLen},
-		{"sample.maximum", fl(param("complianceSample").Max), subaccounts.MaxComplianceSample},
+		{"sample.maximum", fl(param("complianceSample").Max), compliance.MaxComplianceSample},
 	}
 	for _, tt := range tests {
 		if tt.spec != tt.got {

@@ -36,7 +36,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	op.GET("/accounts/:accountId/clients", handleListClients(d.Issuer))
 	op.PATCH("/accounts/:accountId/clients/:clientId", handlePatchClient(d.Issuer))
 	op.DELETE("/accounts/:accountId/clients/:clientId", handleDeleteClient(d.Issuer))
-	op.GET("/accounts/:accountId/compliance", handleAccountCompliance(svc))
+	op.GET("/accounts/:accountId/compliance", handleAccountCompliance(d.Compliance))
 
 	t := v1.Group("", tenant(accountExists(svc)))
 	read, write := scope(subaccounts.ScopeSubaccountsRead), scope(subaccounts.ScopeSubaccountsWrite)
@@ -65,7 +65,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/transactions/:transactionId", txRead, handleGetTransaction(svc))
 	t.GET("/subaccounts/:subaccountId/transactions", txRead, handleListSubaccountTransactions(svc))
 
-	t.GET("/compliance", scope(subaccounts.ScopeComplianceRead), handleCompliance(svc))
+	t.GET("/compliance", scope(subaccounts.ScopeComplianceRead), handleCompliance(d.Compliance))
 
 	ledgerRead, ledgerWrite := scope(subaccounts.ScopeLedgerRead), scope(subaccounts.ScopeLedgerWrite)
 	t.POST("/credit-transfers", ledgerWrite, idem, handleCreateTransfer(svc, subaccounts.KindCreditTransfer))

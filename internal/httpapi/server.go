@@ -16,6 +16,7 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/auth"
+	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -23,6 +24,8 @@ import (
 // Deps are what the server needs.
 type Deps struct {
 	Service *subaccounts.Service
+	// Compliance answers the compliance report.
+	Compliance *compliance.Service
 	// Audit reads and verifies the audit log.
 	Audit    *audit.Service
 	Verifier *auth.Verifier

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -248,52 +247,4 @@ func handleRetryUnrouted(svc *subaccounts.Service) gin.HandlerFunc {
 		}
 		writeIngestOutcome(c, o)
 	}
-}
-
-func handleCompliance(svc *subaccounts.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		q, ok := complianceQuery(c)
-		if !ok {
-			return
-		}
-		r, err := svc.Compliance(c.Request.Context(), mustPrincipal(c), q)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, toComplianceView(r))
-	}
-}
-
-func handleAccountCompliance(svc *subaccounts.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, ok := pathID(c, "accountId")
-		if !ok {
-			return
-		}
-		q, ok := complianceQuery(c)
-		if !ok {
-			return
-		}
-		r, err := svc.AccountCompliance(c.Request.Context(), id, q)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, toComplianceView(r))
-	}
-}
-
-func complianceQuery(c *gin.Context) (subaccounts.ComplianceQuery, bool) {
-	var errs []subaccounts.FieldError
-	q := subaccounts.ComplianceQuery{Window: queryWindow(c, &errs)}
-	if s, ok := c.GetQuery("sample"); ok {
-		// The range is the domain's to check; here only the form.
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			errs = append(errs, subaccounts.FieldError{Parameter: "sample", Detail: "must be an integer from 0 to " + strconv.Itoa(subaccounts.MaxComplianceSample)})
-		}
-		q.Sample = &n
-	}
-	return q, !queryInvalid(c, errs)
 }

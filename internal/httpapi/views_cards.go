@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -190,7 +191,7 @@ type complianceView struct {
 	} `json:"violations"`
 }
 
-func toComplianceView(r subaccounts.ComplianceReport) complianceView {
+func toComplianceView(r compliance.ComplianceReport) complianceView {
 	var v complianceView
 	v.AccountID, v.Compliant, v.CheckedAt = r.AccountID, r.Compliant(), timestamp(r.CheckedAt)
 	v.Window.From, v.Window.To = timestamp(r.From), timestamp(r.To)

@@ -85,7 +85,6 @@ type Tx interface {
 
 	CardStore
 	TransactionStore
-	ComplianceStore
 	LedgerStore
 }
 
@@ -147,19 +146,3 @@ type TransactionStore interface {
 	UpdateUnroutedReason(ctx context.Context, accountID, id uuid.UUID, reason string) error
 }
 
-// ComplianceStore answers the compliance report by aggregation in the database.
-type ComplianceStore interface {
-	// EntitledPairs returns the distinct pairs the account's live subaccounts permit.
-	EntitledPairs(ctx context.Context, accountID uuid.UUID) ([]policy.Pair, error)
-	// SubaccountsPermitting returns which live subaccounts permit which of pairs.
-	SubaccountsPermitting(ctx context.Context, accountID uuid.UUID, pairs []policy.Pair) ([]SubaccountPair, error)
-	// CardsOutsideConfiguration groups the account's active cards whose pair their
-	// subaccount does not permit by (subaccount, country, network), with up to sample card
-	// ids per group, and counts all of the account's active cards in the same pass.
-	CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]CardViolation, int64, error)
-	// OutOfPolicyTransactions groups the routed out-of-policy messages with datetime in
-	// [from, to) by (subaccount, card country, card network).
-	OutOfPolicyTransactions(ctx context.Context, accountID uuid.UUID, from, to time.Time) ([]TransactionViolation, error)
-	// CountActiveCardsInAccount counts the account's active cards.
-	CountActiveCardsInAccount(ctx context.Context, accountID uuid.UUID) (int64, error)
-}

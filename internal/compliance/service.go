@@ -1,4 +1,10 @@
-package subaccounts
+// Package compliance answers the compliance report of an account: that its entitlement
+// hierarchy holds (contract ⊇ subaccounts ⊇ active cards) and which routed transactions
+// of a window were out of policy. It only reads, by aggregation in the database.
+//
+// It depends on the vocabulary (internal/subaccounts) and policy alone, and must not
+// import the store, httpapi or any other domain package.
+package compliance
 
 import (
 	"context"
@@ -7,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -34,8 +41,8 @@ type ComplianceReport struct {
 	ActiveCards int64
 
 	SubaccountsOutside      []SubaccountOutside
-	CardsOutside            []CardViolation
-	TransactionsOutOfPolicy []TransactionViolation
+	CardsOutside            []subaccounts.CardViolation
+	TransactionsOutOfPolicy []subaccounts.TransactionViolation
 }
 
 // Compliant reports whether the report found no violation at all.
@@ -63,16 +70,16 @@ func (r ComplianceReport) TransactionsOutOfPolicyCount() int64 {
 
 // ComplianceQuery is a requested report, as received.
 type ComplianceQuery struct {
-	Window
+	subaccounts.Window
 	// Sample is how many card ids to list per group; nil for the default.
 	Sample *int
 }
 
 // Compliance checks the principal's account. Clients confined to one subaccount may not
 // ask: the report is about the whole hierarchy.
-func (s *Service) Compliance(ctx context.Context, p Principal, q ComplianceQuery) (ComplianceReport, error) {
+func (s *Service) Compliance(ctx context.Context, p subaccounts.Principal, q ComplianceQuery) (ComplianceReport, error) {
 	if p.Confined() {
-		return ComplianceReport{}, Errorf(CodeForbidden, "A client confined to one subaccount cannot check the account's compliance.")
+		return ComplianceReport{}, subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot check the account's compliance.")
 	}
 	return s.AccountCompliance(ctx, p.AccountID, q)
 }
@@ -80,18 +87,18 @@ func (s *Service) Compliance(ctx context.Context, p Principal, q ComplianceQuery
 // AccountCompliance checks one account (the operator's view). Every count is an
 // aggregation in the database; nothing here loops over cards.
 func (s *Service) AccountCompliance(ctx context.Context, accountID uuid.UUID, q ComplianceQuery) (ComplianceReport, error) {
-	now := Now()
+	now := subaccounts.Now()
 	from, to := q.From, q.To
-	var errs []FieldError
+	var errs []subaccounts.FieldError
 	sample := DefaultComplianceSample
 	if q.Sample != nil {
 		if *q.Sample < 0 || *q.Sample > MaxComplianceSample {
-			errs = append(errs, FieldError{Parameter: "sample", Detail: fmt.Sprintf("must be from 0 to %d", MaxComplianceSample)})
+			errs = append(errs, subaccounts.FieldError{Parameter: "sample", Detail: fmt.Sprintf("must be from 0 to %d", MaxComplianceSample)})
 		}
 		sample = *q.Sample
 	}
 	if len(errs) > 0 {
-		return ComplianceReport{}, Invalid(errs...)
+		return ComplianceReport{}, subaccounts.Invalid(errs...)
 	}
 	switch {
 	case to.IsZero() && from.IsZero():
@@ -99,7 +106,7 @@ func (s *Service) AccountCompliance(ctx context.Context, accountID uuid.UUID, q 
 	case to.IsZero():
 		to = now
 		if !from.Before(to) {
-			return ComplianceReport{}, Invalid(FieldError{Parameter: "from", Detail: "must be earlier than now when to is not given"})
+			return ComplianceReport{}, subaccounts.Invalid(subaccounts.FieldError{Parameter: "from", Detail: "must be earlier than now when to is not given"})
 		}
 	case from.IsZero():
 		from = to.Add(-DefaultComplianceWindow)
@@ -166,3 +173,9 @@ func (s *Service) AccountCompliance(ctx context.Context, accountID uuid.UUID, q 
 	}
 	return r, nil
 }
+
+// Service answers the compliance report: it only reads.
+type Service struct{ store Store }
+
+// NewService returns the compliance report's service over store.
+func NewService(store Store) *Service { return &Service{store: store} }
