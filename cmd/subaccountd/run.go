@@ -15,6 +15,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/config"
 	"github.com/cardseg/subaccounts/internal/httpapi"
+	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/ratelimit"
 	"github.com/cardseg/subaccounts/internal/store"
@@ -114,7 +115,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svc := subaccounts.NewService(db, opts...)
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
-	go purgeIdempotencyKeys(ctx, svc, log)
+	idem := idempotency.NewService(db, ring)
+	go purgeIdempotencyKeys(ctx, idem, log)
 	// The audit chainer links the events every audited write leaves unchained. It stops
 	// with ctx, and run waits for it, so no chaining transaction outlives the pool.
 	chainerCtx, stopChainer := context.WithCancel(ctx)
@@ -133,13 +135,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeLimits()
 	handler := httpapi.NewServer(httpapi.Deps{
-		Service:    svc,
-		Compliance: compliance.NewService(db),
-		Audit:      aud,
-		Verifier:   verifier,
-		Issuer:     is,
-		Ready:      db.Ping,
-		Logger:     log,
+		Service:     svc,
+		Idempotency: idem,
+		Compliance:  compliance.NewService(db),
+		Audit:       aud,
+		Verifier:    verifier,
+		Issuer:      is,
+		Ready:       db.Ping,
+		Logger:      log,
 
 		RequestTimeout: cfg.RequestTimeout,
 		Limits:         limits,
@@ -267,11 +270,11 @@ func checkIssuer(ctx context.Context, keys *auth.KeySet, log *slog.Logger) error
 
 // purgeIdempotencyKeys deletes expired idempotency keys at start and then hourly until
 // ctx ends. Every replica does so; the deletes are idempotent.
-func purgeIdempotencyKeys(ctx context.Context, svc *subaccounts.Service, log *slog.Logger) {
+func purgeIdempotencyKeys(ctx context.Context, svc *idempotency.Service, log *slog.Logger) {
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		if n, err := svc.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+		if n, err := svc.Purge(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("purging idempotency keys", slog.String("error", err.Error()))
 		} else if n > 0 {
 			log.Info("purged idempotency keys", slog.Int64("deleted", n))

@@ -29,6 +29,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/httpapi"
+	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
@@ -118,7 +119,7 @@ func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	deps := httpapi.Deps{
-		Service: svc, Compliance: compliance.NewService(db), Audit: audit.NewService(db, log), Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
+		Service: svc, Idempotency: idempotency.NewService(db, ring), Compliance: compliance.NewService(db), Audit: audit.NewService(db, log), Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
 	}
 	h := httpapi.NewServer(deps)
 	ts.Config.Handler = h

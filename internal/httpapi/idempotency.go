@@ -9,9 +9,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/gin-gonic/gin"
-
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // idempotencyKeyHeader names the header of idempotent writes, and replayedHeader the
@@ -21,21 +20,21 @@ const (
 	replayedHeader       = "Idempotent-Replayed"
 )
 
-// idempotent makes a POST route honour Idempotency-Key (see subaccounts.Idempotently):
+// idempotent makes a POST route honour Idempotency-Key (see idempotency.Service.Idempotently):
 // without the header the route runs as it always did. It must come after authentication
 // and the scope check, and last before the handler, because it runs the handler itself,
 // inside the request's database transaction and against a buffered response, possibly
 // more than once when the database asks for a retry. A response reaches the client only
 // after the transaction holding its effect and its key committed.
-func idempotent(svc *subaccounts.Service) gin.HandlerFunc {
+func idempotent(svc *idempotency.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		keys, present := c.Request.Header[http.CanonicalHeaderKey(idempotencyKeyHeader)]
 		if !present {
 			c.Next()
 			return
 		}
-		if len(keys) != 1 || !subaccounts.ValidIdempotencyKey(keys[0]) {
-			invalidParam(c, idempotencyKeyHeader, "must be sent once, as 1 to %d visible ASCII characters", subaccounts.MaxIdempotencyKeyLen)
+		if len(keys) != 1 || !idempotency.ValidKey(keys[0]) {
+			invalidParam(c, idempotencyKeyHeader, "must be sent once, as 1 to %d visible ASCII characters", idempotency.MaxKeyLen)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
@@ -59,14 +58,14 @@ func idempotent(svc *subaccounts.Service) gin.HandlerFunc {
 		if pr.SubaccountID != nil {
 			caller += "/" + pr.SubaccountID.String()
 		}
-		in := subaccounts.IdempotentRequest{
+		in := idempotency.Request{
 			AccountID: pr.AccountID, // uuid.Nil for the operator
 			Key:       keys[0],
 			Caller:    caller,
 			Method:    req.Method, Path: req.URL.Path, StoredPath: scrubPath(req.URL.Path), RawQuery: req.URL.RawQuery,
 			Body: body,
 		}
-		resp, replayed, err := svc.Idempotently(req.Context(), in, func(ctx context.Context) (subaccounts.IdempotentResponse, error) {
+		resp, replayed, err := svc.Idempotently(req.Context(), in, func(ctx context.Context) (idempotency.Response, error) {
 			// Each attempt starts from the request as received and an empty response.
 			last = newBufferedWriter(out)
 			c.Writer = last
@@ -145,8 +144,8 @@ func (w *bufferedWriter) Written() bool { return w.written }
 // Flush does nothing: nothing may leave before the commit.
 func (w *bufferedWriter) Flush() {}
 
-func (w *bufferedWriter) response() subaccounts.IdempotentResponse {
-	return subaccounts.IdempotentResponse{
+func (w *bufferedWriter) response() idempotency.Response {
+	return idempotency.Response{
 		Status:      w.status,
 		ContentType: w.header.Get("Content-Type"),
 		Location:    w.header.Get("Location"),

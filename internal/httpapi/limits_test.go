@@ -6,6 +6,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/cardseg/subaccounts/internal/compliance"
+	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -45,7 +46,7 @@ func TestSpecLimitsMatchServer(t *testing.T) {
 		{"CardBatchRequest.cards.maxItems", float64(*prop(schema("CardBatchRequest"), "cards").MaxItems), subaccounts.MaxCardBatch},
 		{"TransactionBatchRequest.messages.maxItems", float64(*prop(schema("TransactionBatchRequest"), "messages").MaxItems), subaccounts.MaxMessageBatch},
 		{"CardEnrolment.expYear.minimum", fl(prop(schema("CardEnrolment"), "expYear").Min), 2000},
-		{"Idempotency-Key.maxLength", float64(*param("Idempotency-Key").MaxLength), subaccounts.MaxIdempotencyKeyLen},
+		{"Idempotency-Key.maxLength", float64(*param("Idempotency-Key").MaxLength), idempotency.MaxKeyLen},
 		{"sample.maximum", fl(param("complianceSample").Max), compliance.MaxComplianceSample},
 	}
 	for _, tt := range tests {

@@ -23,7 +23,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	v1 := r.Group("/v1", authenticate(d.Verifier), limitClients(d.Limits, d.Issuer))
 	v1.Use(strictQuery()) // one rule for every query string: no repeats, no empty values
 	// Every POST under /v1 honours Idempotency-Key; idem must come last before the handler.
-	idem := idempotent(svc)
+	idem := idempotent(d.Idempotency)
 
 	op := v1.Group("", operator())
 	op.POST("/accounts", idem, handleCreateAccount(svc))

@@ -17,6 +17,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/compliance"
+	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -24,6 +25,8 @@ import (
 // Deps are what the server needs.
 type Deps struct {
 	Service *subaccounts.Service
+	// Idempotency makes POST requests carrying an Idempotency-Key take effect once.
+	Idempotency *idempotency.Service
 	// Compliance answers the compliance report.
 	Compliance *compliance.Service
 	// Audit reads and verifies the audit log.

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"gorm.io/gorm/clause"
 
+	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -30,7 +31,7 @@ type idempotencyKeyRow struct {
 
 func (idempotencyKeyRow) TableName() string { return "idempotency_keys" }
 
-func toIdempotencyKeyRow(r subaccounts.IdempotencyRecord) idempotencyKeyRow {
+func toIdempotencyKeyRow(r idempotency.Record) idempotencyKeyRow {
 	return idempotencyKeyRow{
 		AccountID: r.AccountID, Key: r.Key, Method: r.Method, Path: r.Path, RequestHash: r.RequestHash,
 		Status: r.Status, ContentType: r.ContentType, Location: r.Location, ETag: r.ETag,
@@ -38,19 +39,19 @@ func toIdempotencyKeyRow(r subaccounts.IdempotencyRecord) idempotencyKeyRow {
 	}
 }
 
-func (r idempotencyKeyRow) toDomain() (subaccounts.IdempotencyRecord, error) {
+func (r idempotencyKeyRow) toDomain() (idempotency.Record, error) {
 	body, err := base64.StdEncoding.DecodeString(r.ResponseBody)
 	if err != nil {
-		return subaccounts.IdempotencyRecord{}, fmt.Errorf("idempotency key row: response body: %w", err)
+		return idempotency.Record{}, fmt.Errorf("idempotency key row: response body: %w", err)
 	}
-	return subaccounts.IdempotencyRecord{
+	return idempotency.Record{
 		AccountID: r.AccountID, Key: r.Key, Method: r.Method, Path: r.Path, RequestHash: r.RequestHash,
 		Status: r.Status, ContentType: r.ContentType, Location: r.Location, ETag: r.ETag,
 		SealedBody: body, CreatedAt: r.CreatedAt.UTC(),
 	}, nil
 }
 
-func (q queries) ClaimIdempotencyKey(ctx context.Context, r subaccounts.IdempotencyRecord) (bool, error) {
+func (q queries) ClaimIdempotencyKey(ctx context.Context, r idempotency.Record) (bool, error) {
 	row := toIdempotencyKeyRow(r)
 	res := q.with(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row)
 	if res.Error != nil {
@@ -59,7 +60,7 @@ func (q queries) ClaimIdempotencyKey(ctx context.Context, r subaccounts.Idempote
 	return res.RowsAffected == 1, nil
 }
 
-func (q queries) CompleteIdempotencyKey(ctx context.Context, r subaccounts.IdempotencyRecord) error {
+func (q queries) CompleteIdempotencyKey(ctx context.Context, r idempotency.Record) error {
 	row := toIdempotencyKeyRow(r)
 	res := q.with(ctx).Model(&idempotencyKeyRow{}).Where("account_id = ? AND key = ?", r.AccountID, r.Key).Updates(map[string]any{
 		"status":        row.Status,
@@ -77,10 +78,10 @@ func (q queries) CompleteIdempotencyKey(ctx context.Context, r subaccounts.Idemp
 	return nil
 }
 
-func (q queries) GetIdempotencyKey(ctx context.Context, accountID uuid.UUID, key string) (subaccounts.IdempotencyRecord, error) {
+func (q queries) GetIdempotencyKey(ctx context.Context, accountID uuid.UUID, key string) (idempotency.Record, error) {
 	var row idempotencyKeyRow
 	if err := q.with(ctx).Where("account_id = ? AND key = ?", accountID, key).Take(&row).Error; err != nil {
-		return subaccounts.IdempotencyRecord{}, notFound("idempotency key", err)
+		return idempotency.Record{}, notFound("idempotency key", err)
 	}
 	return row.toDomain()
 }

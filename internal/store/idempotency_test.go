@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ncruces/go-sqlite3"
 
+	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -42,14 +43,14 @@ func TestIdempotency(t *testing.T) {
 	}
 }
 
-func keyRecord(account uuid.UUID, key string) subaccounts.IdempotencyRecord {
-	return subaccounts.IdempotencyRecord{
+func keyRecord(account uuid.UUID, key string) idempotency.Record {
+	return idempotency.Record{
 		AccountID: account, Key: key, Method: "POST", Path: "/v1/subaccounts",
 		RequestHash: "hash-" + key, CreatedAt: subaccounts.Now(),
 	}
 }
 
-func claim(ctx context.Context, t *testing.T, db *store.DB, r subaccounts.IdempotencyRecord) bool {
+func claim(ctx context.Context, t *testing.T, db *store.DB, r idempotency.Record) bool {
 	t.Helper()
 	ok, err := db.ClaimIdempotencyKey(ctx, r)
 	mustNil(t, "ClaimIdempotencyKey", err)

@@ -130,3 +130,13 @@ func Invalid(fields ...FieldError) *Error {
 func NotFound(kind string) error {
 	return fmt.Errorf("%s: %w", kind, ErrNotFound)
 }
+
+// Error codes of idempotent writes.
+const (
+	// CodeKeyReused refuses a key already used with a different request.
+	CodeKeyReused Code = "idempotency-key-reused"
+	// CodeKeyInFlight refuses a request whose key an unfinished request of this
+	// process holds.
+	CodeKeyInFlight Code = "idempotency-key-in-flight"
+)
+

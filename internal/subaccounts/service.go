@@ -24,7 +24,6 @@ type Service struct {
 	keyRing     *keys.Ring
 	groupCommit GroupCommit
 	committer   *committer
-	idem        idempotency
 	// rec writes what every change records beside itself (see Recorder).
 	rec Recorder
 }
@@ -47,10 +46,9 @@ type Option func(*Service)
 // state can forget at once.
 func OnClientsRevoked(fn func()) Option { return func(s *Service) { s.onClientsRevoked = fn } }
 
-// WithKeyRing sets the master key versions everything secret is derived from: card
-// fingerprints (new cards under the current version, look-ups under every version) and
-// the idempotency keys. Without one, card enrolment, message ingestion and idempotent
-// writes fail.
+// WithKeyRing sets the master key versions card fingerprints are derived from (new cards
+// under the current version, look-ups under every version). Without one, card enrolment
+// and message ingestion fail.
 func WithKeyRing(r *keys.Ring) Option {
 	return func(s *Service) {
 		fps, err := r.Fingerprinters()

@@ -23,7 +23,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// InTransaction reports whether ctx carries Transact's transaction.
 	InTransaction(ctx context.Context) bool
-	IdempotencyStore
+
 	Tx
 }
 

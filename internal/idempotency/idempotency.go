@@ -1,4 +1,11 @@
-package subaccounts
+// Package idempotency makes POST requests carrying an Idempotency-Key take effect at
+// most once per (account, key): the key is claimed in the same database transaction as
+// the request's effect and keeps the (sealed) response for replays. httpapi's middleware
+// is its only caller; the domain knows nothing of it.
+//
+// It depends on the vocabulary (internal/subaccounts) and internal/keys alone, and must
+// not import the store, httpapi or any domain package.
+package idempotency
 
 import (
 	"context"
@@ -17,7 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/keys"
-	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // Idempotent writes: a POST carrying an Idempotency-Key takes effect at most once per
@@ -27,25 +34,16 @@ import (
 // are kept: a refused or failed request rolls its claim back with everything else, so the
 // same request can be sent again with the same key and is run again.
 
-// Error codes of idempotent writes.
-const (
-	// CodeKeyReused refuses a key already used with a different request.
-	CodeKeyReused Code = "idempotency-key-reused"
-	// CodeKeyInFlight refuses a request whose key an unfinished request of this
-	// process holds.
-	CodeKeyInFlight Code = "idempotency-key-in-flight"
-)
-
-// IdempotencyKeyRetention is how long a used key is kept at least; PurgeIdempotencyKeys
+// KeyRetention is how long a used key is kept at least; Purge
 // deletes older ones.
-const IdempotencyKeyRetention = 24 * time.Hour
+const KeyRetention = 24 * time.Hour
 
 // MaxIdempotencyKeyLen is the longest key accepted.
-const MaxIdempotencyKeyLen = 255
+const MaxKeyLen = 255
 
 // ValidIdempotencyKey reports whether key is 1 to 255 visible ASCII characters (0x21–0x7E).
-func ValidIdempotencyKey(key string) bool {
-	if len(key) == 0 || len(key) > MaxIdempotencyKeyLen {
+func ValidKey(key string) bool {
+	if len(key) == 0 || len(key) > MaxKeyLen {
 		return false
 	}
 	for i := range len(key) {
@@ -59,7 +57,7 @@ func ValidIdempotencyKey(key string) bool {
 // IdempotentRequest is a request carrying an idempotency key. AccountID scopes the key:
 // the platform operator, who has no account, uses uuid.Nil. Body is only hashed, never
 // kept: it can hold a card number.
-type IdempotentRequest struct {
+type Request struct {
 	AccountID uuid.UUID
 	Key       string
 	// Caller names who sent the request (client, and the subaccount it is confined to):
@@ -76,7 +74,7 @@ type IdempotentRequest struct {
 }
 
 // IdempotentResponse is a response as sent, with the headers a replay repeats.
-type IdempotentResponse struct {
+type Response struct {
 	Status      int
 	ContentType string
 	Location    string
@@ -87,7 +85,7 @@ type IdempotentResponse struct {
 // IdempotencyRecord is a used key as stored. RequestHash is a keyed hash of the request
 // and SealedBody the response body encrypted under a key derived from the server's
 // secret, since some responses carry a secret shown only once.
-type IdempotencyRecord struct {
+type Record struct {
 	AccountID   uuid.UUID
 	Key         string
 	Method      string
@@ -101,19 +99,22 @@ type IdempotencyRecord struct {
 	CreatedAt   time.Time
 }
 
-// IdempotencyStore persists idempotency keys.
-type IdempotencyStore interface {
+// Store persists idempotency keys.
+type Store interface {
+	// Transact runs fn in one database transaction carried by fn's context: the
+	// request's effect and its key's claim share it.
+	Transact(ctx context.Context, fn func(ctx context.Context) error) error
 	// ClaimIdempotencyKey inserts r (its key, request and creation time) unless the
 	// account already has the key, and reports whether it did. Call it inside Transact,
 	// so the claim commits or rolls back with the request's effect. On PostgreSQL a claim
 	// of the same key that another transaction has not committed yet makes it wait for that
 	// transaction.
-	ClaimIdempotencyKey(ctx context.Context, r IdempotencyRecord) (bool, error)
+	ClaimIdempotencyKey(ctx context.Context, r Record) (bool, error)
 	// CompleteIdempotencyKey stores the response (status, headers, sealed body) on a key
 	// claimed in the same transaction.
-	CompleteIdempotencyKey(ctx context.Context, r IdempotencyRecord) error
+	CompleteIdempotencyKey(ctx context.Context, r Record) error
 	// GetIdempotencyKey returns the account's key, or ErrNotFound.
-	GetIdempotencyKey(ctx context.Context, accountID uuid.UUID, key string) (IdempotencyRecord, error)
+	GetIdempotencyKey(ctx context.Context, accountID uuid.UUID, key string) (Record, error)
 	// DeleteIdempotencyKeysBefore deletes the keys of every account created before t and
 	// returns how many it deleted.
 	DeleteIdempotencyKeysBefore(ctx context.Context, t time.Time) (int64, error)
@@ -169,7 +170,12 @@ func (s *Service) idempotencyKeys() error {
 			}
 			d.gens = append(d.gens, g)
 		}
-		for _, f := range append([]*pan.Fingerprinter{s.fingerprints}, s.olderPrints...) {
+		prints, err := s.keyRing.Fingerprinters()
+		if err != nil {
+			d.err = err
+			return
+		}
+		for _, f := range prints {
 			g, err := newIdemGen(f.DeriveKey(legacyRequestHashLabel), f.DeriveKey(legacyKeyDigestLabel), f.DeriveKey(legacyResponseSealLabel))
 			if err != nil {
 				d.err = err
@@ -195,7 +201,7 @@ func newIdemGen(hashKey, keyKey, sealKey []byte) (idemGen, error) {
 
 // requestHash is the hex HMAC-SHA256 of the request's method, path, query and body, each
 // length-prefixed so no two requests share an encoding.
-func (g idemGen) requestHash(r IdempotentRequest) string {
+func (g idemGen) requestHash(r Request) string {
 	h := hmac.New(sha256.New, g.hashKey)
 	for _, part := range [][]byte{[]byte(r.Caller), []byte(r.Method), []byte(r.Path), []byte(r.RawQuery), r.Body} {
 		var n [8]byte
@@ -253,12 +259,12 @@ func (g idemGen) unseal(account uuid.UUID, key string, sealed []byte) ([]byte, e
 // run wrote. run may be called again when the database asks for a retry, and must answer
 // afresh each time. When the commit fails the error is returned and the response must not
 // be sent.
-func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run func(ctx context.Context) (IdempotentResponse, error)) (resp IdempotentResponse, replayed bool, err error) {
-	if !ValidIdempotencyKey(req.Key) {
-		return IdempotentResponse{}, false, Invalid(FieldError{Parameter: "Idempotency-Key", Detail: "must be 1 to 255 visible ASCII characters"})
+func (s *Service) Idempotently(ctx context.Context, req Request, run func(ctx context.Context) (Response, error)) (resp Response, replayed bool, err error) {
+	if !ValidKey(req.Key) {
+		return Response{}, false, subaccounts.Invalid(subaccounts.FieldError{Parameter: "Idempotency-Key", Detail: "must be 1 to 255 visible ASCII characters"})
 	}
 	if err := s.idempotencyKeys(); err != nil {
-		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
+		return Response{}, false, fmt.Errorf("idempotency key: %w", err)
 	}
 	cur := s.idem.gens[0]
 	hash := cur.requestHash(req)
@@ -272,14 +278,14 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 		switch {
 		case err == nil:
 			return g.replay(rec, g.requestHash(req))
-		case !errors.Is(err, ErrNotFound):
-			return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
+		case !errors.Is(err, subaccounts.ErrNotFound):
+			return Response{}, false, fmt.Errorf("idempotency key: %w", err)
 		}
 	}
 
 	fk := flightKey{req.AccountID, req.Key}
 	if _, busy := s.idem.inFlight.LoadOrStore(fk, struct{}{}); busy {
-		return IdempotentResponse{}, false, errKeyInFlight
+		return Response{}, false, errKeyInFlight
 	}
 	defer s.idem.inFlight.Delete(fk)
 
@@ -289,12 +295,12 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 	}
 	// errUnkept rolls back a response that is not kept; it is no failure.
 	errUnkept := errors.New("response not kept")
-	var existing *IdempotencyRecord
+	var existing *Record
 	err = s.store.Transact(ctx, func(ctx context.Context) error {
 		existing = nil
-		claim := IdempotencyRecord{
+		claim := Record{
 			AccountID: req.AccountID, Key: stored, Method: req.Method, Path: path,
-			RequestHash: hash, CreatedAt: Now(),
+			RequestHash: hash, CreatedAt: subaccounts.Now(),
 		}
 		claimed, err := s.store.ClaimIdempotencyKey(ctx, claim)
 		if err != nil {
@@ -326,35 +332,48 @@ func (s *Service) Idempotently(ctx context.Context, req IdempotentRequest, run f
 		return cur.replay(*existing, hash)
 	}
 	if err != nil && !errors.Is(err, errUnkept) {
-		return IdempotentResponse{}, false, fmt.Errorf("idempotent request: %w", err)
+		return Response{}, false, fmt.Errorf("idempotent request: %w", err)
 	}
 	return resp, false, nil
 }
 
-var errKeyInFlight = Errorf(CodeKeyInFlight, "A request with this Idempotency-Key is still being processed; retry once it has finished.")
+var errKeyInFlight = subaccounts.Errorf(subaccounts.CodeKeyInFlight, "A request with this Idempotency-Key is still being processed; retry once it has finished.")
 
 // replay answers with a stored response when the request is the one it answered.
-func (g idemGen) replay(rec IdempotencyRecord, hash string) (IdempotentResponse, bool, error) {
+func (g idemGen) replay(rec Record, hash string) (Response, bool, error) {
 	if !hmac.Equal([]byte(rec.RequestHash), []byte(hash)) {
-		return IdempotentResponse{}, false, Errorf(CodeKeyReused,
+		return Response{}, false, subaccounts.Errorf(subaccounts.CodeKeyReused,
 			"This Idempotency-Key was already used with a different request (method, path, query or body); use a new key for a new request.")
 	}
 	body, err := g.unseal(rec.AccountID, rec.Key, rec.SealedBody)
 	if err != nil {
-		return IdempotentResponse{}, false, fmt.Errorf("idempotency key: %w", err)
+		return Response{}, false, fmt.Errorf("idempotency key: %w", err)
 	}
-	return IdempotentResponse{
+	return Response{
 		Status: rec.Status, ContentType: rec.ContentType, Location: rec.Location, ETag: rec.ETag,
 		Body: body,
 	}, true, nil
 }
 
-// PurgeIdempotencyKeys deletes the keys older than IdempotencyKeyRetention and returns
+// Purge deletes the keys older than IdempotencyKeyRetention and returns
 // how many it deleted.
-func (s *Service) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
-	n, err := s.store.DeleteIdempotencyKeysBefore(ctx, Now().Add(-IdempotencyKeyRetention))
+func (s *Service) Purge(ctx context.Context) (int64, error) {
+	n, err := s.store.DeleteIdempotencyKeysBefore(ctx, subaccounts.Now().Add(-KeyRetention))
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", err)
 	}
 	return n, nil
+}
+
+// Service makes writes idempotent. It is safe for concurrent use.
+type Service struct {
+	store   Store
+	keyRing *keys.Ring
+	idem    idempotency
+}
+
+// NewService returns the idempotency service over store, deriving its keys from ring
+// (without one, every idempotent write fails).
+func NewService(store Store, ring *keys.Ring) *Service {
+	return &Service{store: store, keyRing: ring}
 }
