@@ -19,7 +19,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/ratelimit"
 	"github.com/cardseg/subaccounts/internal/store"
-	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // run starts the server and blocks until ctx is cancelled, then shuts down gracefully.
@@ -102,17 +102,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Every change records beside itself through one Recorder: the audit log today.
 	rec := audit.NewRecorder(db)
 	aud := audit.NewService(db, log)
-	opts := []subaccounts.Option{
-		subaccounts.WithRecorder(rec),
-		subaccounts.WithKeyRing(ring),
-		subaccounts.WithGroupCommit(subaccounts.GroupCommit{
-			MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: subaccounts.DefaultGroupCommit.Writers,
+	opts := []tenancy.Option{
+		tenancy.WithRecorder(rec),
+		tenancy.WithKeyRing(ring),
+		tenancy.WithGroupCommit(tenancy.GroupCommit{
+			MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: tenancy.DefaultGroupCommit.Writers,
 		}),
 	}
 	if is != nil {
-		opts = append(opts, subaccounts.OnClientsRevoked(is.ForgetClients))
+		opts = append(opts, tenancy.OnClientsRevoked(is.ForgetClients))
 	}
-	svc := subaccounts.NewService(db, opts...)
+	svc := tenancy.NewService(db, opts...)
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
 	idem := idempotency.NewService(db, ring)
@@ -187,7 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // contexts and the group commit's transactions — so each such request is answered (503)
 // while its connection is still open and nothing commits without its answer. It returns
 // nil when everything drained in time, and an error (logged) when the deadline forced it.
-func shutdown(srv *http.Server, svc *subaccounts.Service, timeout time.Duration, cancelRequests func(), log *slog.Logger) error {
+func shutdown(srv *http.Server, svc *tenancy.Service, timeout time.Duration, cancelRequests func(), log *slog.Logger) error {
 	start := time.Now()
 	log.Info("shutting down", slog.String("timeout", timeout.String()))
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -13,6 +13,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -20,9 +21,9 @@ var auditUSA = []policy.Configuration{{Countries: []string{"USA"}, Networks: []s
 
 // newAuditAccount creates an account through the service (its creation is its first
 // event) and returns a principal of it.
-func newAuditAccount(t *testing.T, svc *subaccounts.Service, maxSubs int) subaccounts.Principal {
+func newAuditAccount(t *testing.T, svc *tenancy.Service, maxSubs int) subaccounts.Principal {
 	t.Helper()
-	a, err := svc.CreateAccount(t.Context(), "Audited "+uuid.NewString()[:8], subaccounts.ContractInput{Configurations: auditUSA, MaxSubaccounts: ptr(maxSubs)})
+	a, err := svc.CreateAccount(t.Context(), "Audited "+uuid.NewString()[:8], tenancy.ContractInput{Configurations: auditUSA, MaxSubaccounts: ptr(maxSubs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestAuditChainedOnRead(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			db := storetest.Open(t, dialect)
-			svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)))
+			svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)))
 			aud := audit.NewService(db, nil)
 			t.Cleanup(svc.Close)
 			p := newAuditAccount(t, svc, 30)
@@ -57,7 +58,7 @@ func TestAuditChainedOnRead(t *testing.T) {
 			errs := make([]error, writers)
 			for i := range writers {
 				wg.Go(func() {
-					_, errs[i] = svc.CreateSubaccount(ctx, p, subaccounts.SubaccountInput{Name: fmt.Sprintf("Sub %02d", i), Configurations: auditUSA})
+					_, errs[i] = svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: fmt.Sprintf("Sub %02d", i), Configurations: auditUSA})
 				})
 			}
 			wg.Wait()
@@ -82,7 +83,7 @@ func TestAuditChainedOnRead(t *testing.T) {
 				}
 			}
 			// One more write, then verify: it chains it before checking.
-			if _, err := svc.CreateSubaccount(ctx, p, subaccounts.SubaccountInput{Name: "Last", Configurations: auditUSA}); err != nil {
+			if _, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: "Last", Configurations: auditUSA}); err != nil {
 				t.Fatal(err)
 			}
 			v, err := aud.VerifyAudit(ctx, p)
@@ -107,7 +108,7 @@ func TestRunAuditChainer(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			db := storetest.Open(t, dialect)
-			svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)))
+			svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)))
 			aud := audit.NewService(db, nil)
 			t.Cleanup(svc.Close)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -120,7 +121,7 @@ func TestRunAuditChainer(t *testing.T) {
 			for i := range 3 {
 				p := newAuditAccount(t, svc, 5)
 				for j := range i + 1 {
-					if _, err := svc.CreateSubaccount(context.Background(), p, subaccounts.SubaccountInput{Name: fmt.Sprint("Sub ", j), Configurations: auditUSA}); err != nil {
+					if _, err := svc.CreateSubaccount(context.Background(), p, tenancy.SubaccountInput{Name: fmt.Sprint("Sub ", j), Configurations: auditUSA}); err != nil {
 						t.Fatal(err)
 					}
 				}

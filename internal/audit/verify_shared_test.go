@@ -14,6 +14,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // gatedStore is the real store with its chain head read (the last step of a
@@ -45,7 +46,7 @@ func TestVerifyAuditShared(t *testing.T) {
 	t.Parallel()
 	db := storetest.Open(t, "sqlite")
 	g := &gatedStore{DB: db, entered: make(chan struct{}), release: make(chan struct{})}
-	svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)))
+	svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)))
 	aud := audit.NewService(g, nil)
 	defer svc.Close()
 	p := newAuditAccount(t, svc, 5)
@@ -102,7 +103,7 @@ func TestVerifyAuditShared(t *testing.T) {
 	}
 
 	// Once it finished, the next call computes again and sees newer events.
-	if _, err := svc.CreateSubaccount(context.Background(), p, subaccounts.SubaccountInput{Name: "later"}); err != nil {
+	if _, err := svc.CreateSubaccount(context.Background(), p, tenancy.SubaccountInput{Name: "later"}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := aud.VerifyAudit(context.Background(), p)

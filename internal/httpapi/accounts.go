@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 type pricingBody struct {
@@ -20,13 +21,13 @@ type contractBody struct {
 	Pricing        *pricingBody        `json:"pricing"`
 }
 
-func (b *contractBody) toInput() subaccounts.ContractInput {
+func (b *contractBody) toInput() tenancy.ContractInput {
 	if b == nil {
-		return subaccounts.ContractInput{}
+		return tenancy.ContractInput{}
 	}
-	in := subaccounts.ContractInput{Configurations: toPolicyConfigurations(b.Configurations), MaxSubaccounts: b.MaxSubaccounts, Currency: b.Currency}
+	in := tenancy.ContractInput{Configurations: toPolicyConfigurations(b.Configurations), MaxSubaccounts: b.MaxSubaccounts, Currency: b.Currency}
 	if b.Pricing != nil {
-		in.Pricing = &subaccounts.PricingInput{CardEnrolment: b.Pricing.CardEnrolment, Transaction: b.Pricing.Transaction}
+		in.Pricing = &tenancy.PricingInput{CardEnrolment: b.Pricing.CardEnrolment, Transaction: b.Pricing.Transaction}
 	}
 	return in
 }
@@ -36,7 +37,7 @@ type createAccountBody struct {
 	Contract *contractBody `json:"contract"`
 }
 
-func handleCreateAccount(svc *subaccounts.Service) gin.HandlerFunc {
+func handleCreateAccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body createAccountBody
 		if !decode(c, &body) {
@@ -64,7 +65,7 @@ func handleCreateAccount(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleListAccounts(svc *subaccounts.Service) gin.HandlerFunc {
+func handleListAccounts(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
@@ -79,7 +80,7 @@ func handleListAccounts(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleGetAccount(svc *subaccounts.Service) gin.HandlerFunc {
+func handleGetAccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "accountId")
 		if !ok {
@@ -96,7 +97,7 @@ func handleGetAccount(svc *subaccounts.Service) gin.HandlerFunc {
 }
 
 // handleOwnAccount answers GET /v1/account: the caller's own account and contract.
-func handleOwnAccount(svc *subaccounts.Service) gin.HandlerFunc {
+func handleOwnAccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		a, err := svc.GetAccount(c.Request.Context(), mustPrincipal(c).AccountID)
 		if err != nil {
@@ -113,7 +114,7 @@ type patchAccountBody struct {
 	CreditLimit *int64  `json:"creditLimit"`
 }
 
-func handlePatchAccount(svc *subaccounts.Service) gin.HandlerFunc {
+func handlePatchAccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "accountId")
 		if !ok {
@@ -123,7 +124,7 @@ func handlePatchAccount(svc *subaccounts.Service) gin.HandlerFunc {
 		if !decode(c, &body) {
 			return
 		}
-		a, err := svc.UpdateAccount(c.Request.Context(), id, subaccounts.AccountPatch{Name: body.Name, CreditLimit: body.CreditLimit}, ifMatch(c))
+		a, err := svc.UpdateAccount(c.Request.Context(), id, tenancy.AccountPatch{Name: body.Name, CreditLimit: body.CreditLimit}, ifMatch(c))
 		if err != nil {
 			fail(c, err)
 			return
@@ -133,7 +134,7 @@ func handlePatchAccount(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handlePutContract(svc *subaccounts.Service) gin.HandlerFunc {
+func handlePutContract(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "accountId")
 		if !ok {

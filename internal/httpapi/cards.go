@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // cardBody is an enrolment as sent. Number is the PAN: it lives only in this struct
@@ -21,14 +22,14 @@ type cardBody struct {
 	Metadata    map[string]string `json:"metadata"`
 }
 
-func (b cardBody) toInput() subaccounts.CardInput {
-	return subaccounts.CardInput{
+func (b cardBody) toInput() tenancy.CardInput {
+	return tenancy.CardInput{
 		Number: b.Number, ExpMonth: b.ExpMonth, ExpYear: b.ExpYear,
 		CountryCode: b.CountryCode, TermsOfUse: b.TermsOfUse, Metadata: b.Metadata,
 	}
 }
 
-func handleEnrolCard(svc *subaccounts.Service) gin.HandlerFunc {
+func handleEnrolCard(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		subID, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -69,7 +70,7 @@ type cardBatchView struct {
 	} `json:"summary"`
 }
 
-func handleEnrolCards(svc *subaccounts.Service) gin.HandlerFunc {
+func handleEnrolCards(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		subID, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -79,7 +80,7 @@ func handleEnrolCards(svc *subaccounts.Service) gin.HandlerFunc {
 		if !decode(c, &body) {
 			return
 		}
-		items := make([]subaccounts.CardInput, len(body.Cards))
+		items := make([]tenancy.CardInput, len(body.Cards))
 		for i, raw := range body.Cards {
 			var b cardBody
 			if fe := decodeBytes(raw, &b); fe != nil {
@@ -112,7 +113,7 @@ func handleEnrolCards(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleListCards(svc *subaccounts.Service) gin.HandlerFunc {
+func handleListCards(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
@@ -135,7 +136,7 @@ func handleListCards(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleGetCard(svc *subaccounts.Service) gin.HandlerFunc {
+func handleGetCard(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "cardId")
 		if !ok {
@@ -150,7 +151,7 @@ func handleGetCard(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleRemoveCard(svc *subaccounts.Service) gin.HandlerFunc {
+func handleRemoveCard(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "cardId")
 		if !ok {
@@ -169,7 +170,7 @@ type moveBody struct {
 	SubaccountID *string `json:"subaccountId"`
 }
 
-func handleMoveCard(svc *subaccounts.Service) gin.HandlerFunc {
+func handleMoveCard(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "cardId")
 		if !ok {

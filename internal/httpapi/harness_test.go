@@ -36,6 +36,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 const (
@@ -52,7 +53,7 @@ type env struct {
 	db      *store.DB
 	issuer  *issuer.Issuer
 	handler http.Handler
-	svc     *subaccounts.Service
+	svc     *tenancy.Service
 	// deps are the server's dependencies, for tests that build a variant of it.
 	deps     httpapi.Deps
 	opToken  string
@@ -111,10 +112,10 @@ func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 		Issuer: base, Audience: audience, AccountClaim: accountClaim, MaxLifetime: 24 * time.Hour,
 		KeySet: auth.NewKeySet(is.FetchKeys, 30*time.Second), Clients: is,
 	})
-	if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
+	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.OnClientsRevoked(is.ForgetClients), subaccounts.WithKeyRing(ring))
+	svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.OnClientsRevoked(is.ForgetClients), tenancy.WithKeyRing(ring))
 	logs := &syncBuffer{}
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))

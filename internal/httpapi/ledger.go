@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 type transferBody struct {
@@ -34,13 +35,13 @@ func toTransferView(e subaccounts.Entry) transferView {
 }
 
 // handleCreateTransfer serves POST /v1/credit-transfers and /v1/balance-transfers.
-func handleCreateTransfer(svc *subaccounts.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
+func handleCreateTransfer(svc *tenancy.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body transferBody
 		if !decode(c, &body) {
 			return
 		}
-		e, err := svc.Transfer(c.Request.Context(), mustPrincipal(c), kind, subaccounts.TransferInput{
+		e, err := svc.Transfer(c.Request.Context(), mustPrincipal(c), kind, tenancy.TransferInput{
 			From: body.From, To: body.To, Amount: body.Amount, Reference: body.Reference,
 		})
 		if err != nil {
@@ -52,14 +53,14 @@ func handleCreateTransfer(svc *subaccounts.Service, kind subaccounts.EntryKind) 
 }
 
 // handleListTransfers serves GET /v1/credit-transfers and /v1/balance-transfers.
-func handleListTransfers(svc *subaccounts.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
+func handleListTransfers(svc *tenancy.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
 			return
 		}
 		var errs []subaccounts.FieldError
-		q := subaccounts.TransferQuery{SubaccountID: queryUUID(c, "subaccountId", &errs), Window: queryWindow(c, &errs)}
+		q := tenancy.TransferQuery{SubaccountID: queryUUID(c, "subaccountId", &errs), Window: queryWindow(c, &errs)}
 		if queryInvalid(c, errs) {
 			return
 		}
@@ -87,7 +88,7 @@ type topUpView struct {
 	CreatedAt timestamp `json:"createdAt"`
 }
 
-func handleTopUp(svc *subaccounts.Service) gin.HandlerFunc {
+func handleTopUp(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "accountId")
 		if !ok {
@@ -139,7 +140,7 @@ type usageView struct {
 	PaidByPrimary bool                  `json:"paidByPrimary"`
 }
 
-func toUsageView(u subaccounts.Usage) usageView {
+func toUsageView(u tenancy.Usage) usageView {
 	v := usageView{
 		SubaccountID: u.SubaccountID, Name: u.Name, From: timestamp(u.From), To: timestamp(u.To), Currency: u.Currency,
 		Enrolments: u.Enrolments, ActiveCards: u.ActiveCards,
@@ -153,7 +154,7 @@ func toUsageView(u subaccounts.Usage) usageView {
 	return v
 }
 
-func handleSubaccountUsage(svc *subaccounts.Service) gin.HandlerFunc {
+func handleSubaccountUsage(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -173,7 +174,7 @@ func handleSubaccountUsage(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleAccountUsage(svc *subaccounts.Service) gin.HandlerFunc {
+func handleAccountUsage(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {

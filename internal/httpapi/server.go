@@ -20,11 +20,12 @@ import (
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // Deps are what the server needs.
 type Deps struct {
-	Service *subaccounts.Service
+	Service *tenancy.Service
 	// Idempotency makes POST requests carrying an Idempotency-Key take effect once.
 	Idempotency *idempotency.Service
 	// Compliance answers the compliance report.
@@ -69,7 +70,7 @@ func NewServer(d Deps) http.Handler {
 
 // accountExists caches positive answers: accounts are never deleted, so once seen an
 // account needs no further query on the token path.
-func accountExists(svc *subaccounts.Service) accountChecker {
+func accountExists(svc *tenancy.Service) accountChecker {
 	var known sync.Map
 	return func(ctx context.Context, id uuid.UUID) (bool, error) {
 		if _, ok := known.Load(id); ok {

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 type createSubaccountBody struct {
@@ -35,7 +36,7 @@ func toAutoTopUp(b *autoTopUpBody) (*subaccounts.AutoTopUp, error) {
 	return &subaccounts.AutoTopUp{Threshold: *b.Threshold, Amount: *b.Amount}, nil
 }
 
-func handleCreateSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
+func handleCreateSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body createSubaccountBody
 		if !decode(c, &body) {
@@ -50,7 +51,7 @@ func handleCreateSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		s, err := svc.CreateSubaccount(c.Request.Context(), mustPrincipal(c), subaccounts.SubaccountInput{
+		s, err := svc.CreateSubaccount(c.Request.Context(), mustPrincipal(c), tenancy.SubaccountInput{
 			Name:              *body.Name,
 			Configurations:    toPolicyConfigurations(body.Configurations),
 			Metadata:          body.Metadata,
@@ -68,7 +69,7 @@ func handleCreateSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleListSubaccounts(svc *subaccounts.Service) gin.HandlerFunc {
+func handleListSubaccounts(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
@@ -84,7 +85,7 @@ func handleListSubaccounts(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleGetSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
+func handleGetSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -111,7 +112,7 @@ type patchSubaccountBody struct {
 	MaxCards                 *int           `json:"maxCards"`
 }
 
-func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
+func handlePatchSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -130,7 +131,7 @@ func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		patch := subaccounts.SubaccountPatch{
+		patch := tenancy.SubaccountPatch{
 			Name: body.Name, Metadata: body.Metadata, Suspended: body.Suspended,
 			UsePrimaryBalance: body.UsePrimaryAccountBalance, AutoTopUp: topUp, MaxCards: body.MaxCards,
 		}
@@ -155,7 +156,7 @@ func handlePatchSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleDeleteSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
+func handleDeleteSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -173,7 +174,7 @@ func handleDeleteSubaccount(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleEntitlements(svc *subaccounts.Service) gin.HandlerFunc {
+func handleEntitlements(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
 		if !ok {

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 type merchantBody struct {
@@ -30,31 +31,31 @@ type messageBody struct {
 	AuthCode             *string       `json:"authCode"`
 }
 
-func (b messageBody) toInput() subaccounts.MessageInput {
-	in := subaccounts.MessageInput{
+func (b messageBody) toInput() tenancy.MessageInput {
+	in := tenancy.MessageInput{
 		NetworkTransactionID: b.NetworkTransactionID, Type: b.Type, CardID: b.CardID, CardNumber: b.CardNumber,
 		Amount: b.Amount, Currency: b.Currency, Datetime: b.Datetime, AuthCode: b.AuthCode,
 	}
 	if b.Merchant != nil {
-		in.Merchant = &subaccounts.MerchantInput{Name: b.Merchant.Name, MCC: b.Merchant.MCC, CountryCode: b.Merchant.CountryCode, City: b.Merchant.City}
+		in.Merchant = &tenancy.MerchantInput{Name: b.Merchant.Name, MCC: b.Merchant.MCC, CountryCode: b.Merchant.CountryCode, City: b.Merchant.City}
 	}
 	return in
 }
 
 // writeIngestOutcome answers one message: 201 routed now, 200 a duplicate of a stored
 // one, 202 kept in the unrouted queue.
-func writeIngestOutcome(c *gin.Context, o subaccounts.IngestOutcome) {
+func writeIngestOutcome(c *gin.Context, o tenancy.IngestOutcome) {
 	switch o.Status {
-	case subaccounts.IngestRouted:
+	case tenancy.IngestRouted:
 		writeJSON(c, http.StatusCreated, toTransactionView(o.Transaction))
-	case subaccounts.IngestDuplicate:
+	case tenancy.IngestDuplicate:
 		writeJSON(c, http.StatusOK, toTransactionView(o.Transaction))
 	default:
 		writeJSON(c, http.StatusAccepted, toUnroutedView(o.Transaction))
 	}
 }
 
-func handleIngestTransaction(svc *subaccounts.Service) gin.HandlerFunc {
+func handleIngestTransaction(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body messageBody
 		if !decode(c, &body) {
@@ -93,13 +94,13 @@ type messageBatchView struct {
 	} `json:"summary"`
 }
 
-func handleIngestTransactions(svc *subaccounts.Service) gin.HandlerFunc {
+func handleIngestTransactions(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body messageBatchBody
 		if !decode(c, &body) {
 			return
 		}
-		items := make([]subaccounts.MessageInput, len(body.Messages))
+		items := make([]tenancy.MessageInput, len(body.Messages))
 		for i, raw := range body.Messages {
 			var b messageBody
 			if fe := decodeBytes(raw, &b); fe != nil {
@@ -122,10 +123,10 @@ func handleIngestTransactions(svc *subaccounts.Service) gin.HandlerFunc {
 				p := problemFor(c, o.Err)
 				r.Status, r.Problem = p.Status, &p
 				v.Summary.Rejected++
-			case o.Status == subaccounts.IngestRouted || o.Status == subaccounts.IngestDuplicate:
+			case o.Status == tenancy.IngestRouted || o.Status == tenancy.IngestDuplicate:
 				tv := toTransactionView(o.Transaction)
 				r.Status, r.Transaction = http.StatusCreated, &tv
-				if o.Status == subaccounts.IngestDuplicate {
+				if o.Status == tenancy.IngestDuplicate {
 					r.Status = http.StatusOK
 					v.Summary.Duplicates++
 				} else {
@@ -144,9 +145,9 @@ func handleIngestTransactions(svc *subaccounts.Service) gin.HandlerFunc {
 
 // transactionQuery parses a transaction listing's filters; subaccountId only where the
 // route does not name the subaccount itself.
-func transactionQuery(c *gin.Context, withSubaccount bool) (subaccounts.TransactionQuery, bool) {
+func transactionQuery(c *gin.Context, withSubaccount bool) (tenancy.TransactionQuery, bool) {
 	var errs []subaccounts.FieldError
-	var q subaccounts.TransactionQuery
+	var q tenancy.TransactionQuery
 	if withSubaccount {
 		q.SubaccountID = queryUUID(c, "subaccountId", &errs)
 	}
@@ -162,7 +163,7 @@ func transactionQuery(c *gin.Context, withSubaccount bool) (subaccounts.Transact
 	return q, !queryInvalid(c, errs)
 }
 
-func handleListTransactions(svc *subaccounts.Service) gin.HandlerFunc {
+func handleListTransactions(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
@@ -181,7 +182,7 @@ func handleListTransactions(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleListSubaccountTransactions(svc *subaccounts.Service) gin.HandlerFunc {
+func handleListSubaccountTransactions(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -204,7 +205,7 @@ func handleListSubaccountTransactions(svc *subaccounts.Service) gin.HandlerFunc 
 	}
 }
 
-func handleGetTransaction(svc *subaccounts.Service) gin.HandlerFunc {
+func handleGetTransaction(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "transactionId")
 		if !ok {
@@ -219,7 +220,7 @@ func handleGetTransaction(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleListUnrouted(svc *subaccounts.Service) gin.HandlerFunc {
+func handleListUnrouted(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
@@ -234,7 +235,7 @@ func handleListUnrouted(svc *subaccounts.Service) gin.HandlerFunc {
 	}
 }
 
-func handleRetryUnrouted(svc *subaccounts.Service) gin.HandlerFunc {
+func handleRetryUnrouted(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "transactionId")
 		if !ok {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 func TestTransactionRouting(t *testing.T) {
@@ -408,15 +409,15 @@ func TestTransactionBatch(t *testing.T) {
 			t.Errorf("%d routed transactions, want 3", len(items))
 		}
 		e.expect(e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": []any{}}), 400)
-		many := make([]any, subaccounts.MaxMessageBatch+1)
+		many := make([]any, tenancy.MaxMessageBatch+1)
 		for i := range many {
 			many[i] = message(card, "auth")
 		}
 		e.expect(e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": many}), 400)
-		full := e.expect(e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": many[:subaccounts.MaxMessageBatch]}), 200)
+		full := e.expect(e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": many[:tenancy.MaxMessageBatch]}), 200)
 		var fr struct{ Summary struct{ Routed int } }
 		full.decode(t, &fr)
-		if fr.Summary.Routed != subaccounts.MaxMessageBatch {
+		if fr.Summary.Routed != tenancy.MaxMessageBatch {
 			t.Errorf("full batch routed %d", fr.Summary.Routed)
 		}
 	})

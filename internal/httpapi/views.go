@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -223,7 +224,7 @@ func toAffectedView(a subaccounts.AffectedSubaccount) affectedView {
 	return v
 }
 
-func toContractChangeView(ch subaccounts.ContractChange) contractChangeView {
+func toContractChangeView(ch tenancy.ContractChange) contractChangeView {
 	v := contractChangeView{Account: toAccountView(ch.Account), DryRun: ch.DryRun, Mode: "reject", AffectedSubaccounts: []affectedView{}}
 	if ch.Cascade {
 		v.Mode = "cascade"

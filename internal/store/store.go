@@ -1,4 +1,4 @@
-// Package store implements subaccounts.Store with gorm, for PostgreSQL and for the
+// Package store implements tenancy.Store with gorm, for PostgreSQL and for the
 // embedded pure-Go SQLite default. It owns the rows, the converters between rows and
 // domain values, the migrations run at start-up, and the translation of driver errors
 // into the domain's sentinel errors. Nothing above it sees gorm.
@@ -26,17 +26,18 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/migrations"
 )
 
-// DB is a gorm-backed subaccounts.Store.
+// DB is a gorm-backed tenancy.Store.
 type DB struct {
 	gdb     *gorm.DB
 	dialect string
 	queries
 }
 
-var _ subaccounts.Store = (*DB)(nil)
+var _ tenancy.Store = (*DB)(nil)
 
 // Options tune Open.
 type Options struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -76,7 +77,7 @@ func routedTo(t subaccounts.Transaction, c subaccounts.Card, ps subaccounts.Poli
 }
 
 // insertAll stores txs and fails unless every one was inserted.
-func insertAll(t *testing.T, db subaccounts.Tx, txs ...subaccounts.Transaction) {
+func insertAll(t *testing.T, db tenancy.Tx, txs ...subaccounts.Transaction) {
 	t.Helper()
 	ids, err := db.InsertTransactions(t.Context(), txs)
 	mustNil(t, "InsertTransactions", err)
@@ -121,7 +122,7 @@ type bucket struct {
 	card    subaccounts.Card
 }
 
-func newBucket(t *testing.T, db subaccounts.Tx, name string) bucket {
+func newBucket(t *testing.T, db tenancy.Tx, name string) bucket {
 	t.Helper()
 	a := newAccount(t, db, name)
 	s := newSubaccount(t, db, a.ID, name+" sub", gbrVisa...)

@@ -139,4 +139,3 @@ const (
 	// process holds.
 	CodeKeyInFlight Code = "idempotency-key-in-flight"
 )
-

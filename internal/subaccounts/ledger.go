@@ -130,8 +130,8 @@ type LedgerStore interface {
 	Usage(ctx context.Context, accountID uuid.UUID, subaccountIDs []uuid.UUID, from, to time.Time) ([]UsageCounts, error)
 }
 
-// auditFacts are facts about a change that no domain value carries, recorded as they are.
-type auditFacts map[string]any
+// Facts are facts about a change that no domain value carries, recorded as they are.
+type Facts map[string]any
 
 // AuditView records the facts as they are.
-func (f auditFacts) AuditView() any { return map[string]any(f) }
+func (f Facts) AuditView() any { return map[string]any(f) }

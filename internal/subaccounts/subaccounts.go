@@ -7,6 +7,7 @@
 package subaccounts
 
 import (
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -146,3 +147,36 @@ type SubaccountFilter struct {
 // Now returns the current time at the millisecond precision the API exposes, so a value
 // read back from either database equals the one written.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// AffectedSubaccount is a subaccount that a contract change puts outside the contract.
+type AffectedSubaccount struct {
+	ID   uuid.UUID
+	Name string
+	// Outside are the pairs the subaccount permits that the new contract does not.
+	Outside []policy.Pair
+	// After is the subaccount's configuration once narrowed to the new contract.
+	After []policy.Configuration
+	// CardsPutOutOfPolicy counts the active cards the narrowing puts out of policy, and
+	// CardsByPair breaks them down by pair.
+	CardsPutOutOfPolicy int64
+	CardsByPair         []PairCount
+}
+
+// Cut trims a list fetched with one extra item to limit and returns the id to continue
+// after when there was more.
+func Cut[T any](items []T, limit int, id func(T) uuid.UUID) ([]T, *uuid.UUID) {
+	if len(items) <= limit {
+		return items, nil
+	}
+	items = items[:limit]
+	next := id(items[limit-1])
+	return items, &next
+}
+
+// OrEmpty returns a copy of m, never nil.
+func OrEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(m)
+}

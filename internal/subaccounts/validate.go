@@ -25,7 +25,7 @@ const (
 // no card number.
 func CleanName(pointer, name string) (string, *FieldError) {
 	name = strings.TrimSpace(name)
-	if err := checkText(name); err != "" {
+	if err := CheckText(name); err != "" {
 		return "", &FieldError{Pointer: pointer, Detail: err}
 	}
 	n := utf8.RuneCountInString(name)
@@ -39,10 +39,10 @@ func CleanName(pointer, name string) (string, *FieldError) {
 // number. It never repeats the digits.
 const CardNumberDetail = "must not contain a card number (13 to 19 digits passing the Luhn check, with or without spaces, dashes or dots)"
 
-// checkText checks free text the service stores or echoes: valid UTF-8, no control or
+// CheckText checks free text the service stores or echoes: valid UTF-8, no control or
 // bidi characters, and, through the one card-data guard every such field passes
 // (pan.ContainsCardNumber), nothing that may be a card number.
-func checkText(s string) string {
+func CheckText(s string) string {
 	if !utf8.ValidString(s) {
 		return "must be valid UTF-8"
 	}
@@ -90,12 +90,12 @@ func CheckMetadata(pointer string, m map[string]string) []FieldError {
 			errs = append(errs, FieldError{Pointer: p, Detail: "key names card data that must never be sent (security codes, track data, PINs)"})
 		} else if n := utf8.RuneCountInString(k); n < 1 || n > MaxMetadataKeyLen {
 			errs = append(errs, FieldError{Pointer: p, Detail: fmt.Sprintf("keys must be 1 to %d characters", MaxMetadataKeyLen)})
-		} else if msg := checkText(k); msg != "" {
+		} else if msg := CheckText(k); msg != "" {
 			errs = append(errs, FieldError{Pointer: p, Detail: "key " + msg})
 		}
 		if utf8.RuneCountInString(v) > MaxMetadataValLen {
 			errs = append(errs, FieldError{Pointer: p, Detail: fmt.Sprintf("values must be at most %d characters", MaxMetadataValLen)})
-		} else if msg := checkText(v); msg != "" {
+		} else if msg := CheckText(v); msg != "" {
 			errs = append(errs, FieldError{Pointer: p, Detail: "value " + msg})
 		}
 	}
@@ -122,8 +122,8 @@ func CompileConfigurations(pointer string, configs []policy.Configuration) (*pol
 	return nil, out
 }
 
-// prefixFields returns errs with pointer put before each of their pointers.
-func prefixFields(pointer string, errs []FieldError) []FieldError {
+// PrefixFields returns errs with pointer put before each of their pointers.
+func PrefixFields(pointer string, errs []FieldError) []FieldError {
 	out := make([]FieldError, len(errs))
 	for i, fe := range errs {
 		fe.Pointer = pointer + fe.Pointer
@@ -141,4 +141,41 @@ func escapePointer(s string) string {
 // always give the same problem.
 func sortFields(errs []FieldError) {
 	slices.SortStableFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Pointer, b.Pointer) })
+}
+
+// forbiddenCardFields are members that carry card data this service must never receive,
+// lower case without separators. A body naming any of them, at any depth, is refused
+// before anything else is looked at.
+var forbiddenCardFields = []string{
+	"cvv", "cvc", "cvv2", "cvc2", "cid", "cvn", "cav2", "cvd", "securitycode", "cardsecuritycode",
+	"track", "track1", "track2", "trackdata", "magstripe", "pin", "pinblock",
+}
+
+// ForbiddenCardField reports whether a JSON member name is one of the sensitive
+// authentication data fields (CVV/CVC, track data, PIN) that must never be sent, in any
+// case and with or without underscores and dashes. It allocates nothing: it runs on
+// every key of every body.
+func ForbiddenCardField(name string) bool {
+	var buf [24]byte
+	n := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_' || c == '-':
+			continue
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if n == len(buf) {
+			return false
+		}
+		buf[n] = c
+		n++
+	}
+	for _, f := range forbiddenCardFields {
+		if string(buf[:n]) == f { // compared in place, not converted
+			return true
+		}
+	}
+	return false
 }

@@ -1,4 +1,4 @@
-package subaccounts
+package tenancy
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
 )
 
@@ -18,23 +19,23 @@ const MaxReferenceLength = 255
 const MaxBalance = 1_000_000_000_000_000_000
 
 // invalidTransfer refuses a money movement with a machine-readable reason.
-func invalidTransfer(reason, format string, args ...any) *Error {
-	return &Error{Code: CodeInvalidTransfer, Message: fmt.Sprintf(format, args...), Detail: &Refusal{Reason: reason}}
+func invalidTransfer(reason, format string, args ...any) *subaccounts.Error {
+	return &subaccounts.Error{Code: subaccounts.CodeInvalidTransfer, Message: fmt.Sprintf(format, args...), Detail: &subaccounts.Refusal{Reason: reason}}
 }
 
 // cleanReference checks the reference every money movement carries: 1–255 characters of
 // text, and (through checkText's card-data guard) never a card number, since references
 // are echoed and audited.
-func cleanReference(pointer string, ref *string) (string, *FieldError) {
+func cleanReference(pointer string, ref *string) (string, *subaccounts.FieldError) {
 	if ref == nil {
-		return "", &FieldError{Pointer: pointer, Detail: "is required: every money movement carries a reference"}
+		return "", &subaccounts.FieldError{Pointer: pointer, Detail: "is required: every money movement carries a reference"}
 	}
-	if e := checkText(*ref); e != "" {
-		return "", &FieldError{Pointer: pointer, Detail: e}
+	if e := subaccounts.CheckText(*ref); e != "" {
+		return "", &subaccounts.FieldError{Pointer: pointer, Detail: e}
 	}
 	n := utf8.RuneCountInString(*ref)
 	if n < 1 || n > MaxReferenceLength {
-		return "", &FieldError{Pointer: pointer, Detail: fmt.Sprintf("must be 1 to %d characters", MaxReferenceLength)}
+		return "", &subaccounts.FieldError{Pointer: pointer, Detail: fmt.Sprintf("must be 1 to %d characters", MaxReferenceLength)}
 	}
 	return *ref, nil
 }
@@ -42,7 +43,7 @@ func cleanReference(pointer string, ref *string) (string, *FieldError) {
 // checkAmount checks a positive amount of minor units.
 func checkAmount(amount *int64) error {
 	if amount == nil {
-		return Invalid(FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
+		return subaccounts.Invalid(subaccounts.FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
 	}
 	if *amount <= 0 || *amount > MaxAmount {
 		return invalidTransfer("amount-out-of-range", "The amount must be a positive integer of minor units, at most %d.", int64(MaxAmount))
@@ -62,18 +63,18 @@ type TransferInput struct {
 // ledgerState is the account and the subaccounts one transaction changes money on, held
 // in memory under the account row lock and written once at the end.
 type ledgerState struct {
-	account      Account
+	account      subaccounts.Account
 	accountDirty bool
-	subs         map[uuid.UUID]*Subaccount
+	subs         map[uuid.UUID]*subaccounts.Subaccount
 	dirty        map[uuid.UUID]bool
-	entries      []Entry
+	entries      []subaccounts.Entry
 	// flushed counts the entries already written.
 	flushed int
 	now     time.Time
 }
 
-func newLedgerState(a Account, now time.Time) *ledgerState {
-	return &ledgerState{account: a, subs: map[uuid.UUID]*Subaccount{}, dirty: map[uuid.UUID]bool{}, now: now}
+func newLedgerState(a subaccounts.Account, now time.Time) *ledgerState {
+	return &ledgerState{account: a, subs: map[uuid.UUID]*subaccounts.Subaccount{}, dirty: map[uuid.UUID]bool{}, now: now}
 }
 
 func (l *ledgerState) touchAccount() {
@@ -81,14 +82,14 @@ func (l *ledgerState) touchAccount() {
 	l.accountDirty = true
 }
 
-func (l *ledgerState) touchSub(s *Subaccount) {
+func (l *ledgerState) touchSub(s *subaccounts.Subaccount) {
 	s.OverLimit = s.Balance < -s.CreditLimit
 	l.subs[s.ID] = s
 	l.dirty[s.ID] = true
 }
 
-func (l *ledgerState) entry(kind EntryKind, ledger LedgerName, from, to string, amount int64, sub *uuid.UUID, ref string) Entry {
-	e := Entry{
+func (l *ledgerState) entry(kind subaccounts.EntryKind, ledger subaccounts.LedgerName, from, to string, amount int64, sub *uuid.UUID, ref string) subaccounts.Entry {
+	e := subaccounts.Entry{
 		ID: uuid.Must(uuid.NewV7()), AccountID: l.account.ID, Kind: kind, Ledger: ledger,
 		From: from, To: to, Amount: amount, SubaccountID: sub, Reference: ref, CreatedAt: l.now,
 	}
@@ -97,7 +98,7 @@ func (l *ledgerState) entry(kind EntryKind, ledger LedgerName, from, to string, 
 }
 
 // flush writes what changed: the account, then the subaccounts, then the journal.
-func (l *ledgerState) flush(ctx context.Context, tx Tx, rec Recorder) error {
+func (l *ledgerState) flush(ctx context.Context, tx Tx, rec subaccounts.Recorder) error {
 	// Versions (the ETags) are not bumped here: they version what a PATCH can change,
 	// and balances move with every charge, which would make every If-Match on a busy
 	// subaccount stale.
@@ -127,10 +128,10 @@ func (l *ledgerState) flush(ctx context.Context, tx Tx, rec Recorder) error {
 	// Automatic top-ups are transfers nobody asked for in the request: the audit log
 	// records them here, under the actor of the charge that set them off (none, for a
 	// network message written by the group commit).
-	var recs []Change
+	var recs []subaccounts.Change
 	for _, e := range fresh {
-		if e.Kind == KindBalanceTransfer && e.Reference == AutoTopUpReference {
-			recs = append(recs, Change{Action: "balance-transfer.auto", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
+		if e.Kind == subaccounts.KindBalanceTransfer && e.Reference == subaccounts.AutoTopUpReference {
+			recs = append(recs, subaccounts.Change{Action: "balance-transfer.auto", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
 		}
 	}
 	return rec.Record(ctx, l.account.ID, recs...)
@@ -141,19 +142,19 @@ func primaryParty(accountID uuid.UUID) string { return accountID.String() }
 
 // Transfer moves credit (kind KindCreditTransfer) or balance (KindBalanceTransfer)
 // between the primary and one of its subaccounts, in either direction.
-func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in TransferInput) (Entry, error) {
+func (s *Service) Transfer(ctx context.Context, p subaccounts.Principal, kind subaccounts.EntryKind, in TransferInput) (subaccounts.Entry, error) {
 	if p.Confined() {
-		return Entry{}, Errorf(CodeForbidden, "A client confined to one subaccount cannot move money or credit.")
+		return subaccounts.Entry{}, subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot move money or credit.")
 	}
-	var errs []FieldError
+	var errs []subaccounts.FieldError
 	parse := func(ptr string, v *string) uuid.UUID {
 		if v == nil {
-			errs = append(errs, FieldError{Pointer: ptr, Detail: "is required: the account id or a subaccount id"})
+			errs = append(errs, subaccounts.FieldError{Pointer: ptr, Detail: "is required: the account id or a subaccount id"})
 			return uuid.Nil
 		}
 		id, err := uuid.Parse(*v)
 		if err != nil || len(*v) != 36 {
-			errs = append(errs, FieldError{Pointer: ptr, Detail: "must be a UUID: the account id or a subaccount id"})
+			errs = append(errs, subaccounts.FieldError{Pointer: ptr, Detail: "must be a UUID: the account id or a subaccount id"})
 			return uuid.Nil
 		}
 		return id
@@ -164,27 +165,27 @@ func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in 
 		errs = append(errs, *fe)
 	}
 	if in.Amount == nil {
-		errs = append(errs, FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
+		errs = append(errs, subaccounts.FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
 	}
 	if len(errs) > 0 {
-		return Entry{}, Invalid(errs...)
+		return subaccounts.Entry{}, subaccounts.Invalid(errs...)
 	}
 	if err := checkAmount(in.Amount); err != nil {
-		return Entry{}, err
+		return subaccounts.Entry{}, err
 	}
 	amount := *in.Amount
 	if from == to {
-		return Entry{}, invalidTransfer("same-party", "The transfer must go between two different parties.")
+		return subaccounts.Entry{}, invalidTransfer("same-party", "The transfer must go between two different parties.")
 	}
 	primary := p.AccountID
 	if from != primary && to != primary {
-		return Entry{}, invalidTransfer("primary-not-involved", "A transfer goes between the primary account and one of its subaccounts; one side must be the account id.")
+		return subaccounts.Entry{}, invalidTransfer("primary-not-involved", "A transfer goes between the primary account and one of its subaccounts; one side must be the account id.")
 	}
 	subID, outOfSub := to, false
 	if to == primary {
 		subID, outOfSub = from, true
 	}
-	var out Entry
+	var out subaccounts.Entry
 	err := s.store.Transact(ctx, func(ctx context.Context) error {
 		a, err := s.store.GetAccount(ctx, primary, true)
 		if err != nil {
@@ -197,9 +198,9 @@ func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in 
 		if sub.UsePrimaryBalance {
 			return invalidTransfer("subaccount-uses-primary-balance", "The subaccount uses the primary balance; set usePrimaryAccountBalance to false to give it its own balance and credit.")
 		}
-		l := newLedgerState(a, Now())
+		l := newLedgerState(a, subaccounts.Now())
 		acc := &l.account
-		if kind == KindCreditTransfer {
+		if kind == subaccounts.KindCreditTransfer {
 			if outOfSub {
 				// Taking credit back: the subaccount must not be left using credit it no
 				// longer has.
@@ -244,66 +245,66 @@ func (s *Service) Transfer(ctx context.Context, p Principal, kind EntryKind, in 
 		}
 		l.touchAccount()
 		l.touchSub(&sub)
-		ledger := LedgerBalance
-		if kind == KindCreditTransfer {
-			ledger = LedgerCredit
+		ledger := subaccounts.LedgerBalance
+		if kind == subaccounts.KindCreditTransfer {
+			ledger = subaccounts.LedgerCredit
 		}
 		id := sub.ID
 		out = l.entry(kind, ledger, from.String(), to.String(), amount, &id, ref)
 		if err := l.flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, primary, Change{
+		return s.rec.Record(ctx, primary, subaccounts.Change{
 			Action: string(kind) + ".create", ResourceType: string(kind), ResourceID: out.ID.String(),
 			After: out, Reference: ref,
 		})
 	})
 	if err != nil {
-		return Entry{}, fmt.Errorf("%s: %w", kind, err)
+		return subaccounts.Entry{}, fmt.Errorf("%s: %w", kind, err)
 	}
 	return out, nil
 }
 
 // TransferQuery filters a transfer listing.
 type TransferQuery struct {
-	Window
+	subaccounts.Window
 	SubaccountID *uuid.UUID
 }
 
 // ListTransfers returns one page of credit or balance transfers in creation order. A
 // confined client sees those of its own subaccount only.
-func (s *Service) ListTransfers(ctx context.Context, p Principal, kind EntryKind, q TransferQuery, page Page) ([]Entry, *uuid.UUID, error) {
-	f := EntryFilter{Kinds: []EntryKind{kind}, SubaccountID: q.SubaccountID, From: q.From, To: q.To}
+func (s *Service) ListTransfers(ctx context.Context, p subaccounts.Principal, kind subaccounts.EntryKind, q TransferQuery, page subaccounts.Page) ([]subaccounts.Entry, *uuid.UUID, error) {
+	f := subaccounts.EntryFilter{Kinds: []subaccounts.EntryKind{kind}, SubaccountID: q.SubaccountID, From: q.From, To: q.To}
 	var visible bool
 	if f.SubaccountID, visible = confine(p, f.SubaccountID); !visible {
-		return []Entry{}, nil, nil
+		return []subaccounts.Entry{}, nil, nil
 	}
-	items, err := s.store.ListLedgerEntries(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	items, err := s.store.ListLedgerEntries(ctx, p.AccountID, f, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list transfers: %w", err)
 	}
-	items, next := Cut(items, page.Limit, func(e Entry) uuid.UUID { return e.ID })
+	items, next := subaccounts.Cut(items, page.Limit, func(e subaccounts.Entry) uuid.UUID { return e.ID })
 	return items, next, nil
 }
 
 // TopUpResult is a recorded top-up and the primary balance after it.
 type TopUpResult struct {
-	Entry   Entry
-	Account Account
+	Entry   subaccounts.Entry
+	Account subaccounts.Account
 }
 
 // TopUp records money the customer paid the operator, raising the primary balance.
 func (s *Service) TopUp(ctx context.Context, accountID uuid.UUID, amount *int64, reference *string) (TopUpResult, error) {
 	ref, fe := cleanReference("/reference", reference)
-	var errs []FieldError
+	var errs []subaccounts.FieldError
 	if amount == nil {
-		errs = append(errs, FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
+		errs = append(errs, subaccounts.FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
 	}
 	if fe != nil {
 		errs = append(errs, *fe)
 	}
 	if len(errs) > 0 {
-		return TopUpResult{}, Invalid(errs...)
+		return TopUpResult{}, subaccounts.Invalid(errs...)
 	}
 	if err := checkAmount(amount); err != nil {
 		return TopUpResult{}, err
@@ -317,15 +318,15 @@ func (s *Service) TopUp(ctx context.Context, accountID uuid.UUID, amount *int64,
 		if a.Balance > MaxAmount-*amount {
 			return invalidTransfer("amount-out-of-range", "The balance would exceed %d minor units.", int64(MaxAmount))
 		}
-		l := newLedgerState(a, Now())
+		l := newLedgerState(a, subaccounts.Now())
 		l.account.Balance += *amount
 		l.touchAccount()
-		e := l.entry(KindTopUp, LedgerBalance, PartyExternal, primaryParty(a.ID), *amount, nil, ref)
+		e := l.entry(subaccounts.KindTopUp, subaccounts.LedgerBalance, subaccounts.PartyExternal, primaryParty(a.ID), *amount, nil, ref)
 		if err := l.flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
 		out = TopUpResult{Entry: e, Account: l.account}
-		return s.rec.Record(ctx, a.ID, Change{
+		return s.rec.Record(ctx, a.ID, subaccounts.Change{
 			Action: "top-up.create", ResourceType: "top-up", ResourceID: e.ID.String(), After: e, Reference: ref,
 		})
 	})
@@ -343,20 +344,20 @@ func setCreditLimit(l *ledgerState, limit int64) error {
 		return nil
 	}
 	if limit < a.AllocatedCredit {
-		return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "credit-allocated"}, Message: fmt.Sprintf(
+		return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "credit-allocated"}, Message: fmt.Sprintf(
 			"%d of the credit limit is allocated to subaccounts; take credit back with credit transfers before lowering it below that.", a.AllocatedCredit)}
 	}
 	if a.Balance < a.AllocatedCredit-limit {
-		return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "credit-in-use"}, Message: fmt.Sprintf(
+		return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "credit-in-use"}, Message: fmt.Sprintf(
 			"The primary balance of %d uses that credit; top up before lowering the credit limit to %d.", a.Balance, limit)}
 	}
-	from, to, delta := PartyExternal, primaryParty(a.ID), limit-a.CreditLimit
+	from, to, delta := subaccounts.PartyExternal, primaryParty(a.ID), limit-a.CreditLimit
 	if delta < 0 {
 		from, to, delta = to, from, -delta
 	}
 	a.CreditLimit = limit
 	l.touchAccount()
-	l.entry(KindCreditLimit, LedgerCredit, from, to, delta, nil, "credit limit set to "+fmt.Sprint(limit))
+	l.entry(subaccounts.KindCreditLimit, subaccounts.LedgerCredit, from, to, delta, nil, "credit limit set to "+fmt.Sprint(limit))
 	return nil
 }
 
@@ -366,7 +367,7 @@ func setCreditLimit(l *ledgerState, limit int64) error {
 // payer below its floor, which marks it over limit. A charge that leaves a subaccount
 // with its own balance below its auto top-up threshold moves the top-up amount from the
 // primary, if the primary can afford it.
-func (l *ledgerState) chargeFor(sub *Subaccount, ct ChargeType, subject uuid.UUID, amount int64, refuse bool) error {
+func (l *ledgerState) chargeFor(sub *subaccounts.Subaccount, ct subaccounts.ChargeType, subject uuid.UUID, amount int64, refuse bool) error {
 	if amount == 0 {
 		return nil
 	}
@@ -387,7 +388,7 @@ func (l *ledgerState) chargeFor(sub *Subaccount, ct ChargeType, subject uuid.UUI
 		l.touchSub(sub)
 	}
 	id, subj := sub.ID, subject
-	l.entry(KindCharge, LedgerBalance, payer, PartyRevenue, amount, &id, "charge: "+string(ct))
+	l.entry(subaccounts.KindCharge, subaccounts.LedgerBalance, payer, subaccounts.PartyRevenue, amount, &id, "charge: "+string(ct))
 	last := &l.entries[len(l.entries)-1]
 	last.ChargeType, last.SubjectID = ct, &subj
 	if !sub.UsePrimaryBalance && sub.AutoTopUp.Amount > 0 && sub.Balance < sub.AutoTopUp.Threshold {
@@ -397,26 +398,26 @@ func (l *ledgerState) chargeFor(sub *Subaccount, ct ChargeType, subject uuid.UUI
 			sub.Balance += top
 			l.touchAccount()
 			l.touchSub(sub)
-			l.entry(KindBalanceTransfer, LedgerBalance, primaryParty(acc.ID), sub.ID.String(), top, &id, AutoTopUpReference)
+			l.entry(subaccounts.KindBalanceTransfer, subaccounts.LedgerBalance, primaryParty(acc.ID), sub.ID.String(), top, &id, subaccounts.AutoTopUpReference)
 		}
 	}
 	return nil
 }
 
 // blockedByLimit refuses a new enrolment while the payer of sub's usage is over its limit.
-func (l *ledgerState) blockedByLimit(sub *Subaccount) error {
+func (l *ledgerState) blockedByLimit(sub *subaccounts.Subaccount) error {
 	if sub.UsePrimaryBalance && l.account.OverLimit {
-		return &Error{Code: CodeInsufficientCredit, Detail: &Refusal{Reason: "over-limit"}, Message: "The primary balance is below its credit limit after network fees; top up or transfer balance before enrolling more cards."}
+		return &subaccounts.Error{Code: subaccounts.CodeInsufficientCredit, Detail: &subaccounts.Refusal{Reason: "over-limit"}, Message: "The primary balance is below its credit limit after network fees; top up or transfer balance before enrolling more cards."}
 	}
 	if !sub.UsePrimaryBalance && sub.OverLimit {
-		return &Error{Code: CodeInsufficientCredit, Detail: &Refusal{Reason: "over-limit"}, Message: "The subaccount's balance is below its credit limit after network fees; transfer balance or credit to it before enrolling more cards."}
+		return &subaccounts.Error{Code: subaccounts.CodeInsufficientCredit, Detail: &subaccounts.Refusal{Reason: "over-limit"}, Message: "The subaccount's balance is below its credit limit after network fees; transfer balance or credit to it before enrolling more cards."}
 	}
 	return nil
 }
 
 // cannotPay refuses a charge of amount that the payer of sub's usage cannot cover,
 // naming the payer's own figures.
-func (l *ledgerState) cannotPay(sub *Subaccount, amount int64) error {
+func (l *ledgerState) cannotPay(sub *subaccounts.Subaccount, amount int64) error {
 	if sub.UsePrimaryBalance {
 		return insufficientCredit(l.account.Balance, l.account.AvailableCredit(), amount, "primary balance")
 	}
@@ -424,7 +425,7 @@ func (l *ledgerState) cannotPay(sub *Subaccount, amount int64) error {
 }
 
 func insufficientCredit(balance, credit, amount int64, what string) error {
-	return &Error{Code: CodeInsufficientCredit, Detail: &Refusal{Reason: "insufficient-credit"}, Message: fmt.Sprintf(
+	return &subaccounts.Error{Code: subaccounts.CodeInsufficientCredit, Detail: &subaccounts.Refusal{Reason: "insufficient-credit"}, Message: fmt.Sprintf(
 		"The charge of %d would take the %s of %d below its credit limit of %d.", amount, what, balance, credit)}
 }
 

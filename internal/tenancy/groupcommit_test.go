@@ -1,4 +1,4 @@
-package subaccounts_test
+package tenancy_test
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -19,32 +20,32 @@ func ptr[T any](v T) *T { return &v }
 
 // fixture is an account with one subaccount permitting USA on VISA and one card in it.
 type fixture struct {
-	svc  *subaccounts.Service
+	svc  *tenancy.Service
 	p    subaccounts.Principal
 	card subaccounts.Card
 }
 
-func newFixture(t *testing.T, dialect string, opts ...subaccounts.Option) fixture {
+func newFixture(t *testing.T, dialect string, opts ...tenancy.Option) fixture {
 	t.Helper()
 	ctx := t.Context()
 	db := storetest.Open(t, dialect)
 	ring := keystest.Ring(t)
-	if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
+	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := subaccounts.NewService(db, append([]subaccounts.Option{subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.WithKeyRing(ring)}, opts...)...)
+	svc := tenancy.NewService(db, append([]tenancy.Option{tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.WithKeyRing(ring)}, opts...)...)
 	t.Cleanup(svc.Close)
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
-	a, err := svc.CreateAccount(ctx, "Acme", subaccounts.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
+	a, err := svc.CreateAccount(ctx, "Acme", tenancy.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
-	sub, err := svc.CreateSubaccount(ctx, p, subaccounts.SubaccountInput{Name: "Shop", Configurations: usa})
+	sub, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: "Shop", Configurations: usa})
 	if err != nil {
 		t.Fatal(err)
 	}
-	card, err := svc.EnrolCard(ctx, p, sub.ID, subaccounts.CardInput{
+	card, err := svc.EnrolCard(ctx, p, sub.ID, tenancy.CardInput{
 		Number: ptr("4111111111111111"), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 		CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 	})
@@ -54,11 +55,11 @@ func newFixture(t *testing.T, dialect string, opts ...subaccounts.Option) fixtur
 	return fixture{svc: svc, p: p, card: card}
 }
 
-func msg(ntid, typ, card string) subaccounts.MessageInput {
-	in := subaccounts.MessageInput{
+func msg(ntid, typ, card string) tenancy.MessageInput {
+	in := tenancy.MessageInput{
 		NetworkTransactionID: ptr(ntid), Type: ptr(typ), Amount: ptr(int64(100)), Currency: ptr("USD"),
 		Datetime: ptr("2026-11-20T10:00:00Z"),
-		Merchant: &subaccounts.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
+		Merchant: &tenancy.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
 	}
 	if len(card) == 36 {
 		in.CardID = ptr(card)
@@ -81,8 +82,8 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 			var groups []int
 			hold := make(chan struct{})
 			calls := 0
-			f := newFixture(t, d, subaccounts.WithGroupCommit(subaccounts.GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond, Writers: 1}),
-				subaccounts.OnGroupWritten(func(n int) {
+			f := newFixture(t, d, tenancy.WithGroupCommit(tenancy.GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond, Writers: 1}),
+				tenancy.OnGroupWritten(func(n int) {
 					// Hold the group after the first message until every request is
 					// queued, so the rest must share the next transaction.
 					mu.Lock()
@@ -101,21 +102,21 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 				t.Fatal(err)
 			}
 			type req struct {
-				in   subaccounts.MessageInput
-				want subaccounts.IngestStatus // 0: refused as invalid
+				in   tenancy.MessageInput
+				want tenancy.IngestStatus // 0: refused as invalid
 			}
 			var reqs []req
 			for i := range 40 {
-				reqs = append(reqs, req{msg(fmt.Sprintf("new-%d", i), "auth", card), subaccounts.IngestRouted})
+				reqs = append(reqs, req{msg(fmt.Sprintf("new-%d", i), "auth", card), tenancy.IngestRouted})
 			}
 			for range 5 {
-				reqs = append(reqs, req{msg("before", "auth", card), subaccounts.IngestDuplicate})
+				reqs = append(reqs, req{msg("before", "auth", card), tenancy.IngestDuplicate})
 			}
 			for i := range 5 {
-				reqs = append(reqs, req{msg(fmt.Sprintf("lost-%d", i), "auth", uuid.NewString()), subaccounts.IngestUnrouted})
+				reqs = append(reqs, req{msg(fmt.Sprintf("lost-%d", i), "auth", uuid.NewString()), tenancy.IngestUnrouted})
 			}
 			for i := range 5 {
-				reqs = append(reqs, req{msg(fmt.Sprintf("pan-%d", i), "clearing", "4111111111111111"), subaccounts.IngestRouted})
+				reqs = append(reqs, req{msg(fmt.Sprintf("pan-%d", i), "clearing", "4111111111111111"), tenancy.IngestRouted})
 			}
 			bad := msg("bad", "auth", card)
 			bad.Currency = ptr("XXY")
@@ -125,7 +126,7 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 				reqs = append(reqs, req{msg("twin", "auth", card), -1})
 			}
 
-			outs := make([]subaccounts.IngestOutcome, len(reqs))
+			outs := make([]tenancy.IngestOutcome, len(reqs))
 			errs := make([]error, len(reqs))
 			var wg sync.WaitGroup
 			for i, r := range reqs {
@@ -147,9 +148,9 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 					t.Errorf("request %d: %v", i, errs[i])
 					continue
 				case r.want == -1:
-					if outs[i].Status == subaccounts.IngestRouted {
+					if outs[i].Status == tenancy.IngestRouted {
 						twinRouted++
-					} else if outs[i].Status != subaccounts.IngestDuplicate {
+					} else if outs[i].Status != tenancy.IngestDuplicate {
 						t.Errorf("twin %d: status %d", i, outs[i].Status)
 					}
 					if twinID == uuid.Nil {
@@ -160,7 +161,7 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 				case outs[i].Status != r.want:
 					t.Errorf("request %d (%s): status %d, want %d", i, *r.in.NetworkTransactionID, outs[i].Status, r.want)
 				}
-				if r.want == subaccounts.IngestRouted && outs[i].Transaction.CardID != f.card.ID {
+				if r.want == tenancy.IngestRouted && outs[i].Transaction.CardID != f.card.ID {
 					t.Errorf("request %d routed to card %s", i, outs[i].Transaction.CardID)
 				}
 			}
@@ -182,7 +183,7 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 			if biggest < 2 {
 				t.Errorf("no group held more than one message: %v", groups)
 			}
-			page, _, err := f.svc.ListTransactions(ctx, f.p, subaccounts.TransactionQuery{}, subaccounts.Page{Limit: 100})
+			page, _, err := f.svc.ListTransactions(ctx, f.p, tenancy.TransactionQuery{}, subaccounts.Page{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -207,7 +208,7 @@ func TestGroupCommitClose(t *testing.T) {
 	f := newFixture(t, "sqlite")
 	ctx := t.Context()
 	out, err := f.svc.IngestTransaction(ctx, f.p, msg("one", "auth", f.card.ID.String()))
-	if err != nil || out.Status != subaccounts.IngestRouted {
+	if err != nil || out.Status != tenancy.IngestRouted {
 		t.Fatalf("%+v %v", out, err)
 	}
 	f.svc.Close()

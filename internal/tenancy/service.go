@@ -1,15 +1,15 @@
-package subaccounts
+package tenancy
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -25,12 +25,12 @@ type Service struct {
 	groupCommit GroupCommit
 	committer   *committer
 	// rec writes what every change records beside itself (see Recorder).
-	rec Recorder
+	rec subaccounts.Recorder
 }
 
 // WithRecorder sets where changes write their side records (the audit log's Recorder).
 // It is required.
-func WithRecorder(r Recorder) Option { return func(s *Service) { s.rec = r } }
+func WithRecorder(r subaccounts.Recorder) Option { return func(s *Service) { s.rec = r } }
 
 // OnGroupWritten registers fn to learn the size of every group the group commit writes,
 // for metrics and tests.
@@ -111,24 +111,24 @@ const DefaultCurrency = "EUR"
 
 // money reads the currency and pricing of a contract input; cur is what is in force (the
 // defaults for a new account).
-func (in ContractInput) money(pointer string, cur Contract) (string, Pricing, []FieldError) {
-	var errs []FieldError
+func (in ContractInput) money(pointer string, cur subaccounts.Contract) (string, subaccounts.Pricing, []subaccounts.FieldError) {
+	var errs []subaccounts.FieldError
 	currency := cur.Currency
 	if in.Currency != nil {
 		if !ValidCurrency(*in.Currency) {
-			errs = append(errs, FieldError{Pointer: pointer + "/currency", Detail: "must be an ISO 4217 currency code, e.g. EUR"})
+			errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/currency", Detail: "must be an ISO 4217 currency code, e.g. EUR"})
 		}
 		currency = *in.Currency
 	}
 	pricing := cur.Pricing
 	if in.Pricing != nil {
-		pricing = Pricing{}
+		pricing = subaccounts.Pricing{}
 		price := func(name string, v *int64) int64 {
 			if v == nil {
 				return 0
 			}
 			if *v < 0 || *v > MaxAmount {
-				errs = append(errs, FieldError{Pointer: pointer + "/pricing/" + name, Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount))})
+				errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/pricing/" + name, Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount))})
 			}
 			return *v
 		}
@@ -149,42 +149,42 @@ func checkIfMatch(ifMatch []int64, version int64) error {
 			return nil
 		}
 	}
-	return Errorf(CodePreconditionFailed, "The resource changed since the version in If-Match; fetch it again and retry.")
+	return subaccounts.Errorf(subaccounts.CodePreconditionFailed, "The resource changed since the version in If-Match; fetch it again and retry.")
 }
 
 // compile validates a contract; pointer prefixes the field pointers ("" or "/contract").
 // Configurations are required: an absent list must not silently empty a contract.
-func (in ContractInput) compile(pointer string) (*policy.Set, []FieldError) {
-	set, errs := CompileConfigurations(pointer+"/configurations", in.Configurations)
+func (in ContractInput) compile(pointer string) (*policy.Set, []subaccounts.FieldError) {
+	set, errs := subaccounts.CompileConfigurations(pointer+"/configurations", in.Configurations)
 	if in.Configurations == nil {
-		errs = append(errs, FieldError{Pointer: pointer + "/configurations", Detail: "is required (an empty array permits nothing)"})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/configurations", Detail: "is required (an empty array permits nothing)"})
 	}
 	switch {
 	case in.MaxSubaccounts == nil:
-		errs = append(errs, FieldError{Pointer: pointer + "/maxSubaccounts", Detail: "is required"})
-	case *in.MaxSubaccounts < 0 || *in.MaxSubaccounts > MaxMaxSubaccounts:
-		errs = append(errs, FieldError{Pointer: pointer + "/maxSubaccounts", Detail: fmt.Sprintf("must be between 0 and %d", MaxMaxSubaccounts)})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/maxSubaccounts", Detail: "is required"})
+	case *in.MaxSubaccounts < 0 || *in.MaxSubaccounts > subaccounts.MaxMaxSubaccounts:
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/maxSubaccounts", Detail: fmt.Sprintf("must be between 0 and %d", subaccounts.MaxMaxSubaccounts)})
 	}
 	return set, errs
 }
 
 // CreateAccount creates an account with its contract.
-func (s *Service) CreateAccount(ctx context.Context, name string, contract ContractInput) (Account, error) {
-	name, nameErr := CleanName("/name", name)
+func (s *Service) CreateAccount(ctx context.Context, name string, contract ContractInput) (subaccounts.Account, error) {
+	name, nameErr := subaccounts.CleanName("/name", name)
 	set, errs := contract.compile("/contract")
 	if nameErr != nil {
-		errs = append([]FieldError{*nameErr}, errs...)
+		errs = append([]subaccounts.FieldError{*nameErr}, errs...)
 	}
-	currency, pricing, merrs := contract.money("/contract", Contract{Currency: DefaultCurrency})
+	currency, pricing, merrs := contract.money("/contract", subaccounts.Contract{Currency: DefaultCurrency})
 	errs = append(errs, merrs...)
 	if len(errs) > 0 {
-		return Account{}, Invalid(errs...)
+		return subaccounts.Account{}, subaccounts.Invalid(errs...)
 	}
-	now := Now()
-	a := Account{
+	now := subaccounts.Now()
+	a := subaccounts.Account{
 		ID:   uuid.Must(uuid.NewV7()),
 		Name: name,
-		Contract: Contract{
+		Contract: subaccounts.Contract{
 			Configurations: set.Normalize(),
 			MaxSubaccounts: *contract.MaxSubaccounts,
 			Version:        1,
@@ -199,26 +199,26 @@ func (s *Service) CreateAccount(ctx context.Context, name string, contract Contr
 		if err := s.store.CreateAccount(ctx, a); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, a.ID, Change{Action: "account.create", ResourceType: "account", ResourceID: a.ID.String(), After: a})
+		return s.rec.Record(ctx, a.ID, subaccounts.Change{Action: "account.create", ResourceType: "account", ResourceID: a.ID.String(), After: a})
 	})
 	if err != nil {
-		return Account{}, fmt.Errorf("create account: %w", err)
+		return subaccounts.Account{}, fmt.Errorf("create account: %w", err)
 	}
 	return a, nil
 }
 
 // GetAccount returns one account.
-func (s *Service) GetAccount(ctx context.Context, id uuid.UUID) (Account, error) {
+func (s *Service) GetAccount(ctx context.Context, id uuid.UUID) (subaccounts.Account, error) {
 	return s.store.GetAccount(ctx, id, false)
 }
 
 // ListAccounts returns one page of accounts and the id to continue after, if any.
-func (s *Service) ListAccounts(ctx context.Context, p Page) ([]Account, *uuid.UUID, error) {
-	items, err := s.store.ListAccounts(ctx, Page{Limit: p.Limit + 1, After: p.After})
+func (s *Service) ListAccounts(ctx context.Context, p subaccounts.Page) ([]subaccounts.Account, *uuid.UUID, error) {
+	items, err := s.store.ListAccounts(ctx, subaccounts.Page{Limit: p.Limit + 1, After: p.After})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list accounts: %w", err)
 	}
-	items, next := Cut(items, p.Limit, func(a Account) uuid.UUID { return a.ID })
+	items, next := subaccounts.Cut(items, p.Limit, func(a subaccounts.Account) uuid.UUID { return a.ID })
 	return items, next, nil
 }
 
@@ -232,23 +232,23 @@ type AccountPatch struct {
 
 // UpdateAccount applies a patch to an account. ifMatch, when not nil, lists the versions
 // the caller's If-Match names.
-func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch AccountPatch, ifMatch []int64) (Account, error) {
+func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch AccountPatch, ifMatch []int64) (subaccounts.Account, error) {
 	var name string
-	var errs []FieldError
+	var errs []subaccounts.FieldError
 	if patch.Name != nil {
-		n, fe := CleanName("/name", *patch.Name)
+		n, fe := subaccounts.CleanName("/name", *patch.Name)
 		if fe != nil {
 			errs = append(errs, *fe)
 		}
 		name = n
 	}
 	if patch.CreditLimit != nil && (*patch.CreditLimit < 0 || *patch.CreditLimit > MaxAmount) {
-		errs = append(errs, FieldError{Pointer: "/creditLimit", Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount))})
+		errs = append(errs, subaccounts.FieldError{Pointer: "/creditLimit", Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount))})
 	}
 	if len(errs) > 0 {
-		return Account{}, Invalid(errs...)
+		return subaccounts.Account{}, subaccounts.Invalid(errs...)
 	}
-	var out Account
+	var out subaccounts.Account
 	err := s.store.Transact(ctx, func(ctx context.Context) error {
 		a, err := s.store.GetAccount(ctx, id, true)
 		if err != nil {
@@ -258,7 +258,7 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 			return err
 		}
 		before := a
-		l := newLedgerState(a, Now())
+		l := newLedgerState(a, subaccounts.Now())
 		if patch.Name != nil {
 			l.account.Name = name
 		}
@@ -273,38 +273,24 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 			return err
 		}
 		out = l.account
-		return s.rec.Record(ctx, id, Change{Action: "account.update", ResourceType: "account", ResourceID: id.String(), Before: before, After: out})
+		return s.rec.Record(ctx, id, subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: id.String(), Before: before, After: out})
 	})
 	if err != nil {
-		return Account{}, fmt.Errorf("update account: %w", err)
+		return subaccounts.Account{}, fmt.Errorf("update account: %w", err)
 	}
 	return out, nil
-}
-
-// AffectedSubaccount is a subaccount that a contract change puts outside the contract.
-type AffectedSubaccount struct {
-	ID   uuid.UUID
-	Name string
-	// Outside are the pairs the subaccount permits that the new contract does not.
-	Outside []policy.Pair
-	// After is the subaccount's configuration once narrowed to the new contract.
-	After []policy.Configuration
-	// CardsPutOutOfPolicy counts the active cards the narrowing puts out of policy, and
-	// CardsByPair breaks them down by pair.
-	CardsPutOutOfPolicy int64
-	CardsByPair         []PairCount
 }
 
 // cardsPutOut counts, by aggregation in the database, the active cards of a subaccount
 // whose pair cur permits and next does not: the cards a change from cur to next puts out
 // of policy. Cards already outside cur are not counted again.
-func cardsPutOut(ctx context.Context, tx Tx, sub Subaccount, cur, next *policy.Set) (int64, []PairCount, error) {
+func cardsPutOut(ctx context.Context, tx Tx, sub subaccounts.Subaccount, cur, next *policy.Set) (int64, []subaccounts.PairCount, error) {
 	counts, err := tx.CardPairCounts(ctx, sub.AccountID, sub.ID)
 	if err != nil {
 		return 0, nil, err
 	}
 	var total int64
-	byPair := []PairCount{}
+	byPair := []subaccounts.PairCount{}
 	for _, c := range counts {
 		if cur.Permits(c.Pair.Country, c.Pair.Network) && !next.Permits(c.Pair.Country, c.Pair.Network) {
 			total += c.Cards
@@ -316,10 +302,10 @@ func cardsPutOut(ctx context.Context, tx Tx, sub Subaccount, cur, next *policy.S
 
 // ContractChange reports the outcome of SetContract.
 type ContractChange struct {
-	Account  Account
+	Account  subaccounts.Account
 	DryRun   bool
 	Cascade  bool
-	Affected []AffectedSubaccount
+	Affected []subaccounts.AffectedSubaccount
 }
 
 // SetContract replaces an account's contract. Widening always succeeds. Narrowing that
@@ -331,10 +317,10 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 	set, errs := in.compile("")
 	// Validate money fields against the defaults first; the values in force are applied
 	// inside the transaction.
-	_, _, merrs := in.money("", Contract{Currency: DefaultCurrency})
+	_, _, merrs := in.money("", subaccounts.Contract{Currency: DefaultCurrency})
 	errs = append(errs, merrs...)
 	if len(errs) > 0 {
-		return ContractChange{}, Invalid(errs...)
+		return ContractChange{}, subaccounts.Invalid(errs...)
 	}
 	change := ContractChange{DryRun: dryRun, Cascade: cascade}
 	errDryRun := errors.New("dry run")
@@ -355,8 +341,8 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 				return err
 			}
 			if used {
-				return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "currency-in-use"}, Message: "The account's journal already holds entries in " + a.Contract.Currency + "; its currency cannot change.",
-					Fields: []FieldError{{Pointer: "/currency", Detail: "cannot change once money has moved"}}}
+				return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "currency-in-use"}, Message: "The account's journal already holds entries in " + a.Contract.Currency + "; its currency cannot change.",
+					Fields: []subaccounts.FieldError{{Pointer: "/currency", Detail: "cannot change once money has moved"}}}
 			}
 		}
 		subs, err := s.store.AllSubaccounts(ctx, id)
@@ -364,7 +350,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			return err
 		}
 		type narrowed struct {
-			sub   Subaccount
+			sub   subaccounts.Subaccount
 			after *policy.Set
 		}
 		var toNarrow []narrowed
@@ -382,21 +368,21 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			if err != nil {
 				return err
 			}
-			change.Affected = append(change.Affected, AffectedSubaccount{
+			change.Affected = append(change.Affected, subaccounts.AffectedSubaccount{
 				ID: sub.ID, Name: sub.Name, Outside: outside, After: after.Normalize(),
 				CardsPutOutOfPolicy: n, CardsByPair: byPair,
 			})
 			toNarrow = append(toNarrow, narrowed{sub: sub, after: after})
 		}
-		a.Contract = Contract{Configurations: set.Normalize(), MaxSubaccounts: *in.MaxSubaccounts, Version: a.Contract.Version + 1, Currency: currency, Pricing: pricing}
+		a.Contract = subaccounts.Contract{Configurations: set.Normalize(), MaxSubaccounts: *in.MaxSubaccounts, Version: a.Contract.Version + 1, Currency: currency, Pricing: pricing}
 		a.Version++
-		a.UpdatedAt = Now()
+		a.UpdatedAt = subaccounts.Now()
 		change.Account = a
 		if len(toNarrow) > 0 && !cascade && !dryRun {
-			return &Error{
-				Code:    CodeConflict,
+			return &subaccounts.Error{
+				Code:    subaccounts.CodeConflict,
 				Message: fmt.Sprintf("The new contract would leave %d subaccount(s) outside it; narrow them first, or use mode=cascade.", len(toNarrow)),
-				Detail:  &ContractNarrowing{Affected: change.Affected},
+				Detail:  &subaccounts.ContractNarrowing{Affected: change.Affected},
 			}
 		}
 		if dryRun {
@@ -406,7 +392,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 		if err := s.store.UpdateAccount(ctx, a); err != nil {
 			return err
 		}
-		recs := []Change{{Action: "contract.update", ResourceType: "contract", ResourceID: id.String(), Before: before, After: a}}
+		recs := []subaccounts.Change{{Action: "contract.update", ResourceType: "contract", ResourceID: id.String(), Before: before, After: a}}
 		for _, n := range toNarrow {
 			subBefore := n.sub
 			n.sub.Configurations = n.after.Normalize()
@@ -419,7 +405,7 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			if _, err := s.store.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, a.UpdatedAt); err != nil {
 				return err
 			}
-			recs = append(recs, Change{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: subBefore, After: n.sub})
+			recs = append(recs, subaccounts.Change{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: subBefore, After: n.sub})
 		}
 		return s.rec.Record(ctx, id, recs...)
 	})
@@ -436,7 +422,7 @@ type SubaccountInput struct {
 	Metadata       map[string]string
 	// UsePrimaryBalance defaults to true.
 	UsePrimaryBalance *bool
-	AutoTopUp         *AutoTopUp
+	AutoTopUp         *subaccounts.AutoTopUp
 	MaxCards          *int
 }
 
@@ -444,49 +430,49 @@ type SubaccountInput struct {
 const MaxMaxCards = 100_000_000
 
 // checkCostControls validates the cost-control fields a create or patch sets.
-func checkCostControls(autoTopUp *AutoTopUp, maxCards *int) []FieldError {
-	var errs []FieldError
+func checkCostControls(autoTopUp *subaccounts.AutoTopUp, maxCards *int) []subaccounts.FieldError {
+	var errs []subaccounts.FieldError
 	if maxCards != nil && (*maxCards < 0 || *maxCards > MaxMaxCards) {
-		errs = append(errs, FieldError{Pointer: "/maxCards", Detail: fmt.Sprintf("must be from 0 (no quota) to %d", MaxMaxCards)})
+		errs = append(errs, subaccounts.FieldError{Pointer: "/maxCards", Detail: fmt.Sprintf("must be from 0 (no quota) to %d", MaxMaxCards)})
 	}
 	if autoTopUp != nil {
 		if autoTopUp.Threshold < -MaxAmount || autoTopUp.Threshold > MaxAmount {
-			errs = append(errs, FieldError{Pointer: "/autoTopUp/threshold", Detail: fmt.Sprintf("must be from %d to %d minor units", -int64(MaxAmount), int64(MaxAmount))})
+			errs = append(errs, subaccounts.FieldError{Pointer: "/autoTopUp/threshold", Detail: fmt.Sprintf("must be from %d to %d minor units", -int64(MaxAmount), int64(MaxAmount))})
 		}
 		if autoTopUp.Amount < 0 || autoTopUp.Amount > MaxAmount {
-			errs = append(errs, FieldError{Pointer: "/autoTopUp/amount", Detail: fmt.Sprintf("must be from 0 (off) to %d minor units", int64(MaxAmount))})
+			errs = append(errs, subaccounts.FieldError{Pointer: "/autoTopUp/amount", Detail: fmt.Sprintf("must be from 0 (off) to %d minor units", int64(MaxAmount))})
 		}
 	}
 	return errs
 }
 
-func autoTopUpNeedsOwnBalance() *Error {
-	return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "uses-primary-balance"}, Message: "Auto top-up needs a balance of its own: set usePrimaryAccountBalance to false first.",
-		Fields: []FieldError{{Pointer: "/autoTopUp", Detail: "needs usePrimaryAccountBalance false"}}}
+func autoTopUpNeedsOwnBalance() *subaccounts.Error {
+	return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "uses-primary-balance"}, Message: "Auto top-up needs a balance of its own: set usePrimaryAccountBalance to false first.",
+		Fields: []subaccounts.FieldError{{Pointer: "/autoTopUp", Detail: "needs usePrimaryAccountBalance false"}}}
 }
 
 // CreateSubaccount creates a subaccount inside the caller's account, refusing anything
 // the contract does not permit.
-func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in SubaccountInput) (Subaccount, error) {
+func (s *Service) CreateSubaccount(ctx context.Context, p subaccounts.Principal, in SubaccountInput) (subaccounts.Subaccount, error) {
 	if p.Confined() {
-		return Subaccount{}, Errorf(CodeForbidden, "A client confined to one subaccount cannot create subaccounts.")
+		return subaccounts.Subaccount{}, subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot create subaccounts.")
 	}
-	name, nameErr := CleanName("/name", in.Name)
-	set, errs := CompileConfigurations("/configurations", in.Configurations)
+	name, nameErr := subaccounts.CleanName("/name", in.Name)
+	set, errs := subaccounts.CompileConfigurations("/configurations", in.Configurations)
 	if nameErr != nil {
-		errs = append([]FieldError{*nameErr}, errs...)
+		errs = append([]subaccounts.FieldError{*nameErr}, errs...)
 	}
-	errs = append(errs, CheckMetadata("/metadata", in.Metadata)...)
+	errs = append(errs, subaccounts.CheckMetadata("/metadata", in.Metadata)...)
 	errs = append(errs, checkCostControls(in.AutoTopUp, in.MaxCards)...)
 	if len(errs) > 0 {
-		return Subaccount{}, Invalid(errs...)
+		return subaccounts.Subaccount{}, subaccounts.Invalid(errs...)
 	}
 	usePrimary := in.UsePrimaryBalance == nil || *in.UsePrimaryBalance
 	if usePrimary && in.AutoTopUp != nil && in.AutoTopUp.Amount > 0 {
-		return Subaccount{}, autoTopUpNeedsOwnBalance()
+		return subaccounts.Subaccount{}, autoTopUpNeedsOwnBalance()
 	}
-	now := Now()
-	sub := Subaccount{
+	now := subaccounts.Now()
+	sub := subaccounts.Subaccount{
 		UsePrimaryBalance: usePrimary,
 		Version:           1,
 		ID:                uuid.Must(uuid.NewV7()),
@@ -494,7 +480,7 @@ func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in Subaccou
 		Name:              name,
 		Configurations:    set.Normalize(),
 		ConfigVersion:     1,
-		Metadata:          OrEmpty(in.Metadata),
+		Metadata:          subaccounts.OrEmpty(in.Metadata),
 		CreatedAt:         now,
 		UpdatedAt:         now,
 	}
@@ -517,23 +503,23 @@ func (s *Service) CreateSubaccount(ctx context.Context, p Principal, in Subaccou
 			return err
 		}
 		if n >= a.Contract.MaxSubaccounts {
-			return Errorf(CodeProvisioning, "Maximum number of subaccounts reached (%d).", a.Contract.MaxSubaccounts)
+			return subaccounts.Errorf(subaccounts.CodeProvisioning, "Maximum number of subaccounts reached (%d).", a.Contract.MaxSubaccounts)
 		}
 		if err := s.store.CreateSubaccount(ctx, sub, pairsOrEmpty(set)); err != nil {
 			return err
 		}
-		return s.rec.Record(ctx, p.AccountID, Change{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
+		return s.rec.Record(ctx, p.AccountID, subaccounts.Change{Action: "subaccount.create", ResourceType: "subaccount", ResourceID: sub.ID.String(), After: sub})
 	})
-	if errors.Is(err, ErrConflict) {
-		return Subaccount{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
+	if errors.Is(err, subaccounts.ErrConflict) {
+		return subaccounts.Subaccount{}, &subaccounts.Error{Code: subaccounts.CodeConflict, Message: "A subaccount with this name already exists.", Fields: []subaccounts.FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
 	}
 	if err != nil {
-		return Subaccount{}, fmt.Errorf("create subaccount: %w", err)
+		return subaccounts.Subaccount{}, fmt.Errorf("create subaccount: %w", err)
 	}
 	return sub, nil
 }
 
-func checkInsideContract(a Account, set *policy.Set) error {
+func checkInsideContract(a subaccounts.Account, set *policy.Set) error {
 	contract, ferrs := policy.Compile(a.Contract.Configurations)
 	if len(ferrs) > 0 {
 		return fmt.Errorf("stored contract of account %s is invalid: %s", a.ID, ferrs[0].Detail)
@@ -542,41 +528,41 @@ func checkInsideContract(a Account, set *policy.Set) error {
 	if len(outside) == 0 {
 		return nil
 	}
-	e := &Error{Code: CodePolicy, Message: "The configurations permit pairs outside the account contract.", Detail: &OutsideContract{Pairs: outside}}
+	e := &subaccounts.Error{Code: subaccounts.CodePolicy, Message: "The configurations permit pairs outside the account contract.", Detail: &subaccounts.OutsideContract{Pairs: outside}}
 	for _, pair := range outside {
-		e.Fields = append(e.Fields, FieldError{Pointer: "/configurations", Detail: pair.String() + " is outside the account contract"})
+		e.Fields = append(e.Fields, subaccounts.FieldError{Pointer: "/configurations", Detail: pair.String() + " is outside the account contract"})
 	}
 	return e
 }
 
 // GetSubaccount returns one subaccount the principal may see.
-func (s *Service) GetSubaccount(ctx context.Context, p Principal, id uuid.UUID) (Subaccount, error) {
+func (s *Service) GetSubaccount(ctx context.Context, p subaccounts.Principal, id uuid.UUID) (subaccounts.Subaccount, error) {
 	if !p.Sees(id) {
-		return Subaccount{}, NotFound("subaccount")
+		return subaccounts.Subaccount{}, subaccounts.NotFound("subaccount")
 	}
 	return s.store.GetSubaccount(ctx, p.AccountID, id)
 }
 
 // ListSubaccounts returns one page of the subaccounts the principal may see.
-func (s *Service) ListSubaccounts(ctx context.Context, p Principal, f SubaccountFilter, page Page) ([]Subaccount, *uuid.UUID, error) {
-	var errs []FieldError
+func (s *Service) ListSubaccounts(ctx context.Context, p subaccounts.Principal, f subaccounts.SubaccountFilter, page subaccounts.Page) ([]subaccounts.Subaccount, *uuid.UUID, error) {
+	var errs []subaccounts.FieldError
 	if f.Country != "" && !policy.ValidCountry(f.Country) {
 		errs = append(errs, countryParamError(f.Country))
 	}
 	if f.Network != "" {
 		if _, ok := policy.ParseNetwork(f.Network); !ok {
-			errs = append(errs, FieldError{Parameter: "network", Detail: "must be VISA or MASTERCARD"})
+			errs = append(errs, subaccounts.FieldError{Parameter: "network", Detail: "must be VISA or MASTERCARD"})
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, Invalid(errs...)
+		return nil, nil, subaccounts.Invalid(errs...)
 	}
 	f.Only = p.SubaccountID
-	items, err := s.store.ListSubaccounts(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	items, err := s.store.ListSubaccounts(ctx, p.AccountID, f, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list subaccounts: %w", err)
 	}
-	items, next := Cut(items, page.Limit, func(s Subaccount) uuid.UUID { return s.ID })
+	items, next := subaccounts.Cut(items, page.Limit, func(s subaccounts.Subaccount) uuid.UUID { return s.ID })
 	return items, next, nil
 }
 
@@ -588,7 +574,7 @@ type SubaccountPatch struct {
 	Metadata          *map[string]string
 	Suspended         *bool
 	UsePrimaryBalance *bool
-	AutoTopUp         *AutoTopUp
+	AutoTopUp         *subaccounts.AutoTopUp
 	MaxCards          *int
 }
 
@@ -600,9 +586,9 @@ func (p SubaccountPatch) controls() bool {
 
 // confinedWrite refuses a write by a client confined to a suspended subaccount: it may
 // read, not write, until the subaccount is reactivated.
-func confinedWrite(p Principal, sub Subaccount) error {
+func confinedWrite(p subaccounts.Principal, sub subaccounts.Subaccount) error {
 	if p.Confined() && sub.Suspended {
-		return Errorf(CodeSuspended, "The subaccount is suspended: a client confined to it can read but not write until it is reactivated.")
+		return subaccounts.Errorf(subaccounts.CodeSuspended, "The subaccount is suspended: a client confined to it can read but not write until it is reactivated.")
 	}
 	return nil
 }
@@ -610,26 +596,26 @@ func confinedWrite(p Principal, sub Subaccount) error {
 // SubaccountChange is the outcome of UpdateSubaccount: the subaccount as it is (or, in a
 // dry run, would be) and the active cards the change puts out of policy.
 type SubaccountChange struct {
-	Subaccount          Subaccount
+	Subaccount          subaccounts.Subaccount
 	DryRun              bool
 	CardsPutOutOfPolicy int64
-	CardsByPair         []PairCount
+	CardsByPair         []subaccounts.PairCount
 }
 
 // UpdateSubaccount applies a patch, keeping the subaccount inside the contract. A changed
 // configuration re-marks the subaccount's cards in-policy or out-of-policy in the same
 // transaction. A dry run reports the same outcome and changes nothing.
-func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUID, patch SubaccountPatch, dryRun bool, ifMatch []int64) (SubaccountChange, error) {
+func (s *Service) UpdateSubaccount(ctx context.Context, p subaccounts.Principal, id uuid.UUID, patch SubaccountPatch, dryRun bool, ifMatch []int64) (SubaccountChange, error) {
 	if !p.Sees(id) {
-		return SubaccountChange{}, NotFound("subaccount")
+		return SubaccountChange{}, subaccounts.NotFound("subaccount")
 	}
 	if p.Confined() && patch.controls() {
-		return SubaccountChange{}, Errorf(CodeForbidden, "A client confined to one subaccount cannot suspend it or change its balance settings, auto top-up or card quota.")
+		return SubaccountChange{}, subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot suspend it or change its balance settings, auto top-up or card quota.")
 	}
 	errs := checkCostControls(patch.AutoTopUp, patch.MaxCards)
 	var name string
 	if patch.Name != nil {
-		n, fe := CleanName("/name", *patch.Name)
+		n, fe := subaccounts.CleanName("/name", *patch.Name)
 		if fe != nil {
 			errs = append(errs, *fe)
 		}
@@ -637,20 +623,20 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 	}
 	var set *policy.Set
 	if patch.Configurations != nil {
-		var ferrs []FieldError
-		set, ferrs = CompileConfigurations("/configurations", *patch.Configurations)
+		var ferrs []subaccounts.FieldError
+		set, ferrs = subaccounts.CompileConfigurations("/configurations", *patch.Configurations)
 		errs = append(errs, ferrs...)
 	}
 	if patch.Metadata != nil {
-		errs = append(errs, CheckMetadata("/metadata", *patch.Metadata)...)
+		errs = append(errs, subaccounts.CheckMetadata("/metadata", *patch.Metadata)...)
 	}
 	if len(errs) > 0 {
-		return SubaccountChange{}, Invalid(errs...)
+		return SubaccountChange{}, subaccounts.Invalid(errs...)
 	}
 	out := SubaccountChange{DryRun: dryRun}
 	errDryRun := errors.New("dry run")
 	err := s.store.Transact(ctx, func(ctx context.Context) error {
-		out = SubaccountChange{DryRun: dryRun, CardsByPair: []PairCount{}}
+		out = SubaccountChange{DryRun: dryRun, CardsByPair: []subaccounts.PairCount{}}
 		a, err := s.store.GetAccount(ctx, p.AccountID, true)
 		if err != nil {
 			return err
@@ -692,13 +678,13 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			sub.Name = name
 		}
 		if patch.Metadata != nil {
-			sub.Metadata = OrEmpty(*patch.Metadata)
+			sub.Metadata = subaccounts.OrEmpty(*patch.Metadata)
 		}
 		if patch.Suspended != nil {
 			sub.Suspended = *patch.Suspended
 		}
 		sub.Version++
-		sub.UpdatedAt = Now()
+		sub.UpdatedAt = subaccounts.Now()
 		out.Subaccount = sub
 		if dryRun {
 			// Nothing was written; returning an error rolls the transaction back.
@@ -719,10 +705,10 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 		case before.Suspended && !sub.Suspended:
 			action = "subaccount.reactivate"
 		}
-		return s.rec.Record(ctx, p.AccountID, Change{Action: action, ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
+		return s.rec.Record(ctx, p.AccountID, subaccounts.Change{Action: action, ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
 	})
-	if errors.Is(err, ErrConflict) {
-		return SubaccountChange{}, &Error{Code: CodeConflict, Message: "A subaccount with this name already exists.", Fields: []FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
+	if errors.Is(err, subaccounts.ErrConflict) {
+		return SubaccountChange{}, &subaccounts.Error{Code: subaccounts.CodeConflict, Message: "A subaccount with this name already exists.", Fields: []subaccounts.FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
 	}
 	if err != nil && !errors.Is(err, errDryRun) {
 		return SubaccountChange{}, fmt.Errorf("update subaccount: %w", err)
@@ -733,18 +719,18 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p Principal, id uuid.UUI
 // applyCostControls applies the balance settings, auto top-up and quota of a patch.
 // Going back to the shared balance is allowed only once the subaccount holds no balance
 // and no credit, so no money or credit disappears with the switch.
-func applyCostControls(sub *Subaccount, patch SubaccountPatch) error {
+func applyCostControls(sub *subaccounts.Subaccount, patch SubaccountPatch) error {
 	if patch.UsePrimaryBalance != nil && *patch.UsePrimaryBalance != sub.UsePrimaryBalance {
 		if *patch.UsePrimaryBalance && (sub.Balance != 0 || sub.CreditLimit != 0) {
-			return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "balance-not-zero"}, Message: fmt.Sprintf(
+			return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "balance-not-zero"}, Message: fmt.Sprintf(
 				"The subaccount holds a balance of %d and a credit limit of %d; transfer the balance (balance transfer) and the credit (credit transfer) back to the primary before it shares the primary balance.",
 				sub.Balance, sub.CreditLimit),
-				Fields: []FieldError{{Pointer: "/usePrimaryAccountBalance", Detail: "needs balance and credit limit 0"}}}
+				Fields: []subaccounts.FieldError{{Pointer: "/usePrimaryAccountBalance", Detail: "needs balance and credit limit 0"}}}
 		}
 		sub.UsePrimaryBalance = *patch.UsePrimaryBalance
 		if sub.UsePrimaryBalance {
 			// Auto top-up has nothing to top up on the shared balance.
-			sub.AutoTopUp = AutoTopUp{}
+			sub.AutoTopUp = subaccounts.AutoTopUp{}
 			sub.OverLimit = false
 		}
 	}
@@ -765,12 +751,12 @@ func applyCostControls(sub *Subaccount, patch SubaccountPatch) error {
 // It is refused while the subaccount holds active cards, a balance or credit, unless
 // cascade is set: then its cards are unenrolled and its balance and credit go back to the
 // primary in the same transaction.
-func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUID, cascade bool) error {
+func (s *Service) DeleteSubaccount(ctx context.Context, p subaccounts.Principal, id uuid.UUID, cascade bool) error {
 	if !p.Sees(id) {
-		return NotFound("subaccount")
+		return subaccounts.NotFound("subaccount")
 	}
 	if p.Confined() && cascade {
-		return Errorf(CodeForbidden, "A client confined to one subaccount cannot delete it with cascade: that moves money and credit back to the primary.")
+		return subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot delete it with cascade: that moves money and credit back to the primary.")
 	}
 	err := s.store.Transact(ctx, func(ctx context.Context) error {
 		a, err := s.store.GetAccount(ctx, p.AccountID, true)
@@ -785,18 +771,18 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			return err
 		}
 		before := sub
-		l := newLedgerState(a, Now())
+		l := newLedgerState(a, subaccounts.Now())
 		balance, credit := sub.Balance, sub.CreditLimit
 		if cascade {
 			subID := sub.ID
 			switch {
 			case sub.Balance > 0:
-				l.entry(KindBalanceTransfer, LedgerBalance, sub.ID.String(), primaryParty(a.ID), sub.Balance, &subID, "subaccount deleted")
+				l.entry(subaccounts.KindBalanceTransfer, subaccounts.LedgerBalance, sub.ID.String(), primaryParty(a.ID), sub.Balance, &subID, "subaccount deleted")
 			case sub.Balance < 0:
-				l.entry(KindBalanceTransfer, LedgerBalance, primaryParty(a.ID), sub.ID.String(), -sub.Balance, &subID, "subaccount deleted")
+				l.entry(subaccounts.KindBalanceTransfer, subaccounts.LedgerBalance, primaryParty(a.ID), sub.ID.String(), -sub.Balance, &subID, "subaccount deleted")
 			}
 			if sub.CreditLimit > 0 {
-				l.entry(KindCreditTransfer, LedgerCredit, sub.ID.String(), primaryParty(a.ID), sub.CreditLimit, &subID, "subaccount deleted")
+				l.entry(subaccounts.KindCreditTransfer, subaccounts.LedgerCredit, sub.ID.String(), primaryParty(a.ID), sub.CreditLimit, &subID, "subaccount deleted")
 			}
 			l.account.Balance += sub.Balance
 			l.account.AllocatedCredit -= sub.CreditLimit
@@ -807,7 +793,7 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			// floor: a customer's request never pushes a balance below it, even one that
 			// network fees already took there.
 			if balance+credit < 0 && l.account.Balance < l.account.Floor() {
-				return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "primary-cannot-absorb"}, Message: fmt.Sprintf(
+				return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "primary-cannot-absorb"}, Message: fmt.Sprintf(
 					"The primary cannot take over the subaccount's debt of %d within its credit limit; top up first.", -balance)}
 			}
 		}
@@ -823,26 +809,26 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 			return err
 		}
 		if !cascade && (n > 0 || balance != 0 || credit != 0) {
-			return &Error{Code: CodeConflict, Detail: &Refusal{Reason: "subaccount-not-empty"}, Message: fmt.Sprintf(
+			return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "subaccount-not-empty"}, Message: fmt.Sprintf(
 				"The subaccount still holds %d active card(s), a balance of %d and a credit limit of %d; move or remove the cards and transfer the balance and credit back first, or delete with cascade=true.",
 				n, balance, credit)}
 		}
-		recs := make([]Change, 0, len(l.entries)+2)
+		recs := make([]subaccounts.Change, 0, len(l.entries)+2)
 		if cascade && n > 0 {
 			removed, err := s.store.RemoveSubaccountCards(ctx, p.AccountID, id, l.now)
 			if err != nil {
 				return err
 			}
-			recs = append(recs, Change{Action: "card.remove-all", ResourceType: "subaccount", ResourceID: id.String(),
-				After: auditFacts{"cardsRemoved": removed}, Reference: "subaccount deleted"})
+			recs = append(recs, subaccounts.Change{Action: "card.remove-all", ResourceType: "subaccount", ResourceID: id.String(),
+				After: subaccounts.Facts{"cardsRemoved": removed}, Reference: "subaccount deleted"})
 		}
 		if err := s.store.DeleteSubaccount(ctx, p.AccountID, id); err != nil {
 			return err
 		}
 		for _, e := range l.entries {
-			recs = append(recs, Change{Action: string(e.Kind) + ".create", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
+			recs = append(recs, subaccounts.Change{Action: string(e.Kind) + ".create", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
 		}
-		recs = append(recs, Change{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: id.String(), Before: before})
+		recs = append(recs, subaccounts.Change{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: id.String(), Before: before})
 		return s.rec.Record(ctx, p.AccountID, recs...)
 	})
 	if err != nil {
@@ -855,20 +841,20 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p Principal, id uuid.UUI
 }
 
 // Explain says whether a subaccount permits a pair and why.
-func (s *Service) Explain(ctx context.Context, p Principal, id uuid.UUID, country, network string) (policy.Explanation, error) {
-	var errs []FieldError
+func (s *Service) Explain(ctx context.Context, p subaccounts.Principal, id uuid.UUID, country, network string) (policy.Explanation, error) {
+	var errs []subaccounts.FieldError
 	switch {
 	case country == "":
-		errs = append(errs, FieldError{Parameter: "country", Detail: "is required: an ISO 3166-1 alpha-3 country code"})
+		errs = append(errs, subaccounts.FieldError{Parameter: "country", Detail: "is required: an ISO 3166-1 alpha-3 country code"})
 	case !policy.ValidCountry(country):
 		errs = append(errs, countryParamError(country))
 	}
 	nw, ok := policy.ParseNetwork(network)
 	if !ok {
-		errs = append(errs, FieldError{Parameter: "network", Detail: "is required: VISA or MASTERCARD"})
+		errs = append(errs, subaccounts.FieldError{Parameter: "network", Detail: "is required: VISA or MASTERCARD"})
 	}
 	if len(errs) > 0 {
-		return policy.Explanation{}, Invalid(errs...)
+		return policy.Explanation{}, subaccounts.Invalid(errs...)
 	}
 	sub, err := s.GetSubaccount(ctx, p, id)
 	if err != nil {
@@ -887,19 +873,8 @@ func (s *Service) Explain(ctx context.Context, p Principal, id uuid.UUID, countr
 
 // countryParamError refuses a country query parameter, with a hint when the input looks
 // like a code the caller meant ("gb" → "GBR").
-func countryParamError(country string) FieldError {
-	return FieldError{Parameter: "country", Detail: countryFieldError("", country).Detail}
-}
-
-// Cut trims a list fetched with one extra item to limit and returns the id to continue
-// after when there was more.
-func Cut[T any](items []T, limit int, id func(T) uuid.UUID) ([]T, *uuid.UUID) {
-	if len(items) <= limit {
-		return items, nil
-	}
-	items = items[:limit]
-	next := id(items[limit-1])
-	return items, &next
+func countryParamError(country string) subaccounts.FieldError {
+	return subaccounts.FieldError{Parameter: "country", Detail: countryFieldError("", country).Detail}
 }
 
 func pairsOrEmpty(s *policy.Set) []policy.Pair {
@@ -907,14 +882,6 @@ func pairsOrEmpty(s *policy.Set) []policy.Pair {
 		return p
 	}
 	return []policy.Pair{}
-}
-
-// OrEmpty returns a copy of m, never nil.
-func OrEmpty(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return maps.Clone(m)
 }
 
 func sameConfigurations(a, b []policy.Configuration) bool {

@@ -1,4 +1,4 @@
-package subaccounts_test
+package tenancy_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -91,23 +92,23 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	db := storetest.Open(t, dialect)
 	ring := keystest.Ring(t)
-	if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
+	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.WithKeyRing(ring))
+	svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.WithKeyRing(ring))
 	t.Cleanup(svc.Close)
 
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 	price := int64(1 + rng.IntN(50))
-	a, err := svc.CreateAccount(ctx, "Ledger", subaccounts.ContractInput{
+	a, err := svc.CreateAccount(ctx, "Ledger", tenancy.ContractInput{
 		Configurations: usa, MaxSubaccounts: ptr(nsubs),
-		Pricing: &subaccounts.PricingInput{CardEnrolment: ptr(price)},
+		Pricing: &tenancy.PricingInput{CardEnrolment: ptr(price)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	limit := int64(200_000 + rng.IntN(800_000))
-	if _, err := svc.UpdateAccount(ctx, a.ID, subaccounts.AccountPatch{CreditLimit: &limit}, nil); err != nil {
+	if _, err := svc.UpdateAccount(ctx, a.ID, tenancy.AccountPatch{CreditLimit: &limit}, nil); err != nil {
 		t.Fatal(err)
 	}
 	p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
@@ -115,7 +116,7 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 	for i := range nsubs {
 		// Every fifth subaccount shares the primary balance: its charges hit the primary.
 		shared := i%5 == 0
-		sub, err := svc.CreateSubaccount(ctx, p, subaccounts.SubaccountInput{
+		sub, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{
 			Name: fmt.Sprintf("Sub %02d", i), Configurations: usa, UsePrimaryBalance: ptr(shared),
 		})
 		if err != nil {
@@ -340,15 +341,15 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 	}
 }
 
-func transfer(from, to uuid.UUID, amount int64, ref string) subaccounts.TransferInput {
+func transfer(from, to uuid.UUID, amount int64, ref string) tenancy.TransferInput {
 	f, tt := from.String(), to.String()
-	return subaccounts.TransferInput{From: &f, To: &tt, Amount: &amount, Reference: &ref}
+	return tenancy.TransferInput{From: &f, To: &tt, Amount: &amount, Reference: &ref}
 }
 
 // ledgerOp performs one random operation and reports whether it was acknowledged; a
 // refusal the ledger owes (invalid transfer, insufficient credit) is an outcome, any
 // other error fails the run.
-func ledgerOp(ctx context.Context, svc *subaccounts.Service, p subaccounts.Principal, primary uuid.UUID, own, all []uuid.UUID, r *rand.Rand, n int64) (outcome, error) {
+func ledgerOp(ctx context.Context, svc *tenancy.Service, p subaccounts.Principal, primary uuid.UUID, own, all []uuid.UUID, r *rand.Rand, n int64) (outcome, error) {
 	ref := fmt.Sprintf("op-%d", n)
 	var err error
 	o := outcome{reference: ref}
@@ -373,7 +374,7 @@ func ledgerOp(ctx context.Context, svc *subaccounts.Service, p subaccounts.Princ
 		_, err = svc.Transfer(ctx, p, subaccounts.KindBalanceTransfer, transfer(from, to, o.amount, ref))
 	case x < 98:
 		o.kind = "enrol"
-		_, err = svc.EnrolCard(ctx, p, all[r.IntN(len(all))], subaccounts.CardInput{
+		_, err = svc.EnrolCard(ctx, p, all[r.IntN(len(all))], tenancy.CardInput{
 			Number: ptr(testLuhnPAN(int(n))), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 			CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 		})

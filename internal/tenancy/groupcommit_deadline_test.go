@@ -1,4 +1,4 @@
-package subaccounts_test
+package tenancy_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -40,19 +41,19 @@ func newLockedFixture(t *testing.T) lockedFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = raw.Close() })
-	svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.WithKeyRing(keystest.Ring(t)))
+	svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.WithKeyRing(keystest.Ring(t)))
 	t.Cleanup(svc.Close)
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
-	a, err := svc.CreateAccount(ctx, "Acme", subaccounts.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
+	a, err := svc.CreateAccount(ctx, "Acme", tenancy.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
-	sub, err := svc.CreateSubaccount(ctx, p, subaccounts.SubaccountInput{Name: "Shop", Configurations: usa})
+	sub, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: "Shop", Configurations: usa})
 	if err != nil {
 		t.Fatal(err)
 	}
-	card, err := svc.EnrolCard(ctx, p, sub.ID, subaccounts.CardInput{
+	card, err := svc.EnrolCard(ctx, p, sub.ID, tenancy.CardInput{
 		Number: ptr("4111111111111111"), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 		CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 	})
@@ -119,7 +120,7 @@ func TestGroupCommitRespectsDeadline(t *testing.T) {
 			t.Errorf("message %d after the database came back: %v", i, err)
 		}
 	}
-	page, _, err := f.svc.ListTransactions(t.Context(), f.p, subaccounts.TransactionQuery{}, subaccounts.Page{Limit: 100})
+	page, _, err := f.svc.ListTransactions(t.Context(), f.p, tenancy.TransactionQuery{}, subaccounts.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func TestGroupCommitShutdownBounded(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("requests still waiting 5s after Shutdown returned")
 	}
-	if _, err := f.svc.IngestTransaction(t.Context(), f.p, msg("late", "auth", f.card.ID.String())); !errors.Is(err, subaccounts.ErrClosed) {
+	if _, err := f.svc.IngestTransaction(t.Context(), f.p, msg("late", "auth", f.card.ID.String())); !errors.Is(err, tenancy.ErrClosed) {
 		t.Errorf("after Shutdown: %v, want ErrClosed", err)
 	}
 }

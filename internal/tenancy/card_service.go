@@ -1,4 +1,4 @@
-package subaccounts
+package tenancy
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -19,43 +20,6 @@ const (
 	// most a few years, and a far-future year is a typing error.
 	maxExpiryYears = 20
 )
-
-// forbiddenCardFields are members that carry card data this service must never receive,
-// lower case without separators. A body naming any of them, at any depth, is refused
-// before anything else is looked at.
-var forbiddenCardFields = []string{
-	"cvv", "cvc", "cvv2", "cvc2", "cid", "cvn", "cav2", "cvd", "securitycode", "cardsecuritycode",
-	"track", "track1", "track2", "trackdata", "magstripe", "pin", "pinblock",
-}
-
-// ForbiddenCardField reports whether a JSON member name is one of the sensitive
-// authentication data fields (CVV/CVC, track data, PIN) that must never be sent, in any
-// case and with or without underscores and dashes. It allocates nothing: it runs on
-// every key of every body.
-func ForbiddenCardField(name string) bool {
-	var buf [24]byte
-	n := 0
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '_' || c == '-':
-			continue
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		}
-		if n == len(buf) {
-			return false
-		}
-		buf[n] = c
-		n++
-	}
-	for _, f := range forbiddenCardFields {
-		if string(buf[:n]) == f { // compared in place, not converted
-			return true
-		}
-	}
-	return false
-}
 
 // CardInput is one requested enrolment. Number holds the PAN only while the request is
 // handled; it is parsed, fingerprinted and dropped.
@@ -68,12 +32,12 @@ type CardInput struct {
 	Metadata    map[string]string
 	// Malformed holds what made a batch item unreadable (a number instead of an object,
 	// say), with pointers relative to the item: the item is refused with them, alone.
-	Malformed []FieldError
+	Malformed []subaccounts.FieldError
 }
 
 // checkedCard is an enrolment that passed validation: the card to store, without the PAN.
 type checkedCard struct {
-	card Card
+	card subaccounts.Card
 	// older are the PAN's fingerprints under older master key versions still configured:
 	// a card enrolled before a rotation holds one of them, and the unique index on the
 	// current fingerprint cannot see it.
@@ -81,17 +45,17 @@ type checkedCard struct {
 }
 
 // checkCard validates one enrolment; pointer prefixes the field pointers.
-func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string, in CardInput, now time.Time) (checkedCard, []FieldError) {
+func (s *Service) checkCard(p subaccounts.Principal, subaccountID uuid.UUID, pointer string, in CardInput, now time.Time) (checkedCard, []subaccounts.FieldError) {
 	if len(in.Malformed) > 0 {
-		return checkedCard{}, prefixFields(pointer, in.Malformed)
+		return checkedCard{}, subaccounts.PrefixFields(pointer, in.Malformed)
 	}
-	var errs []FieldError
+	var errs []subaccounts.FieldError
 	var num pan.Number
 	if in.Number == nil {
-		errs = append(errs, FieldError{Pointer: pointer + "/number", Detail: "is required"})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/number", Detail: "is required"})
 	} else if n, err := pan.Parse(*in.Number); err != nil {
 		// pan errors never contain the number.
-		errs = append(errs, FieldError{Pointer: pointer + "/number", Detail: err.Error()})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/number", Detail: err.Error()})
 	} else {
 		num = n
 	}
@@ -99,7 +63,7 @@ func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string,
 	country := ""
 	switch {
 	case in.CountryCode == nil:
-		errs = append(errs, FieldError{Pointer: pointer + "/countryCode", Detail: "is required: the issuing country as an ISO 3166-1 alpha-3 code"})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/countryCode", Detail: "is required: the issuing country as an ISO 3166-1 alpha-3 code"})
 	case !policy.ValidCountry(*in.CountryCode):
 		errs = append(errs, countryFieldError(pointer+"/countryCode", *in.CountryCode))
 	default:
@@ -107,15 +71,15 @@ func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string,
 	}
 	switch {
 	case in.TermsOfUse == nil:
-		errs = append(errs, FieldError{Pointer: pointer + "/termsOfUse", Detail: "is required and must be true"})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/termsOfUse", Detail: "is required and must be true"})
 	case !*in.TermsOfUse:
-		errs = append(errs, FieldError{Pointer: pointer + "/termsOfUse", Detail: "must be true: the card holder must accept the terms of use"})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/termsOfUse", Detail: "must be true: the card holder must accept the terms of use"})
 	}
-	errs = append(errs, CheckMetadata(pointer+"/metadata", in.Metadata)...)
+	errs = append(errs, subaccounts.CheckMetadata(pointer+"/metadata", in.Metadata)...)
 	if len(errs) > 0 {
 		return checkedCard{}, errs
 	}
-	card := Card{
+	card := subaccounts.Card{
 		ID:                    uuid.Must(uuid.NewV7()),
 		AccountID:             p.AccountID,
 		SubaccountID:          subaccountID,
@@ -127,9 +91,9 @@ func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string,
 		ExpYear:               *in.ExpYear,
 		Fingerprint:           s.fingerprints.Fingerprint(p.AccountID, num),
 		FingerprintKeyVersion: s.fingerprints.Version(),
-		Status:                CardActive,
-		PolicyStatus:          InPolicy,
-		Metadata:              OrEmpty(in.Metadata),
+		Status:                subaccounts.CardActive,
+		PolicyStatus:          subaccounts.InPolicy,
+		Metadata:              subaccounts.OrEmpty(in.Metadata),
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}
@@ -137,24 +101,24 @@ func (s *Service) checkCard(p Principal, subaccountID uuid.UUID, pointer string,
 }
 
 // checkExpiry accepts a card through the last day of its expiry month.
-func checkExpiry(pointer string, month, year *int, now time.Time) []FieldError {
-	var errs []FieldError
+func checkExpiry(pointer string, month, year *int, now time.Time) []subaccounts.FieldError {
+	var errs []subaccounts.FieldError
 	if month == nil {
-		errs = append(errs, FieldError{Pointer: pointer + "/expMonth", Detail: "is required"})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/expMonth", Detail: "is required"})
 	} else if *month < 1 || *month > 12 {
-		errs = append(errs, FieldError{Pointer: pointer + "/expMonth", Detail: "must be from 1 to 12"})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/expMonth", Detail: "must be from 1 to 12"})
 	}
 	maxYear := now.Year() + maxExpiryYears
 	if year == nil {
-		errs = append(errs, FieldError{Pointer: pointer + "/expYear", Detail: "is required"})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/expYear", Detail: "is required"})
 	} else if *year < 2000 || *year > maxYear {
-		errs = append(errs, FieldError{Pointer: pointer + "/expYear", Detail: fmt.Sprintf("must be a four-digit year no later than %d", maxYear)})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/expYear", Detail: fmt.Sprintf("must be a four-digit year no later than %d", maxYear)})
 	}
 	if len(errs) > 0 {
 		return errs
 	}
 	if *year < now.Year() || (*year == now.Year() && *month < int(now.Month())) {
-		errs = append(errs, FieldError{Pointer: pointer + "/expYear", Detail: fmt.Sprintf("the card expired at the end of %02d/%d", *month, *year)})
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/expYear", Detail: fmt.Sprintf("the card expired at the end of %02d/%d", *month, *year)})
 	}
 	return errs
 }
@@ -162,8 +126,8 @@ func checkExpiry(pointer string, month, year *int, now time.Time) []FieldError {
 // countryFieldError refuses a country code, with a hint when the input looks like a code
 // the caller meant ("gb" → "GBR"). It never echoes the input, which could be anything a
 // client pasted into the field.
-func countryFieldError(pointer, country string) FieldError {
-	fe := FieldError{Pointer: pointer, Detail: "must be an ISO 3166-1 alpha-3 country code"}
+func countryFieldError(pointer, country string) subaccounts.FieldError {
+	fe := subaccounts.FieldError{Pointer: pointer, Detail: "must be an ISO 3166-1 alpha-3 country code"}
 	if hint, ok := policy.CountryHint(country); ok {
 		fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
 	}
@@ -171,9 +135,9 @@ func countryFieldError(pointer, country string) FieldError {
 }
 
 // decideCard is the policy decision for a card entering subaccount sub.
-func decideCard(sub Subaccount, pair policy.Pair) error {
+func decideCard(sub subaccounts.Subaccount, pair policy.Pair) error {
 	if sub.Suspended {
-		return Errorf(CodeSuspended, "The subaccount is suspended: it accepts no enrolments or moves until it is reactivated.")
+		return subaccounts.Errorf(subaccounts.CodeSuspended, "The subaccount is suspended: it accepts no enrolments or moves until it is reactivated.")
 	}
 	set, ferrs := policy.Compile(sub.Configurations)
 	if len(ferrs) > 0 {
@@ -182,15 +146,15 @@ func decideCard(sub Subaccount, pair policy.Pair) error {
 	if set.Permits(pair.Country, pair.Network) {
 		return nil
 	}
-	return &Error{
-		Code:    CodePolicy,
+	return &subaccounts.Error{
+		Code:    subaccounts.CodePolicy,
 		Message: fmt.Sprintf("The subaccount does not permit cards issued in %s.", pair),
-		Detail:  &CardRefused{Pair: pair, Permitted: sub.Configurations},
+		Detail:  &subaccounts.CardRefused{Pair: pair, Permitted: sub.Configurations},
 	}
 }
 
 func cardExists(id uuid.UUID) error {
-	return &Error{Code: CodeCardExists, Message: "This card is already enrolled in the account.", Detail: &CardExists{CardID: id}}
+	return &subaccounts.Error{Code: subaccounts.CodeCardExists, Message: "This card is already enrolled in the account.", Detail: &subaccounts.CardExists{CardID: id}}
 }
 
 // errNeedAccountLock restarts an enrolment that found it must hold the account lock (a
@@ -200,8 +164,8 @@ var errNeedAccountLock = errors.New("enrolment needs the account lock")
 // cardTarget is what an enrolment into a subaccount decides on: the account (pricing,
 // the primary balance) and the subaccount, share-locked.
 type cardTarget struct {
-	account Account
-	sub     Subaccount
+	account subaccounts.Account
+	sub     subaccounts.Subaccount
 	// locked says the account row is locked, as charging and quota counting need.
 	locked bool
 }
@@ -251,7 +215,7 @@ func (s *Service) withCardTarget(ctx context.Context, accountID, subID uuid.UUID
 }
 
 // quotaLeft is how many more active cards sub may take; -1 means no quota.
-func quotaLeft(ctx context.Context, tx Tx, sub Subaccount) (int64, error) {
+func quotaLeft(ctx context.Context, tx Tx, sub subaccounts.Subaccount) (int64, error) {
 	if sub.MaxCards == 0 {
 		return -1, nil
 	}
@@ -262,19 +226,19 @@ func quotaLeft(ctx context.Context, tx Tx, sub Subaccount) (int64, error) {
 	return max(int64(sub.MaxCards)-n, 0), nil
 }
 
-func quotaExceeded(sub Subaccount) error {
-	return &Error{Code: CodeQuotaExceeded, Detail: &Refusal{Reason: "max-cards"}, Message: fmt.Sprintf("The subaccount holds its maximum of %d active card(s).", sub.MaxCards)}
+func quotaExceeded(sub subaccounts.Subaccount) error {
+	return &subaccounts.Error{Code: subaccounts.CodeQuotaExceeded, Detail: &subaccounts.Refusal{Reason: "max-cards"}, Message: fmt.Sprintf("The subaccount holds its maximum of %d active card(s).", sub.MaxCards)}
 }
 
 // EnrolCard enrols one card into a subaccount the principal may see, charging the
 // contract's enrolment price in the same transaction.
-func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.UUID, in CardInput) (Card, error) {
+func (s *Service) EnrolCard(ctx context.Context, p subaccounts.Principal, subaccountID uuid.UUID, in CardInput) (subaccounts.Card, error) {
 	if !p.Sees(subaccountID) {
-		return Card{}, NotFound("subaccount")
+		return subaccounts.Card{}, subaccounts.NotFound("subaccount")
 	}
-	checked, errs := s.checkCard(p, subaccountID, "", in, Now())
+	checked, errs := s.checkCard(p, subaccountID, "", in, subaccounts.Now())
 	if len(errs) > 0 {
-		return Card{}, Invalid(errs...)
+		return subaccounts.Card{}, subaccounts.Invalid(errs...)
 	}
 	card := checked.card
 	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(ctx context.Context, t cardTarget) error {
@@ -293,7 +257,7 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 		if left == 0 {
 			return quotaExceeded(sub)
 		}
-		if err := l.chargeFor(&sub, ChargeCardEnrolment, card.ID, t.account.Contract.Pricing.CardEnrolment, true); err != nil {
+		if err := l.chargeFor(&sub, subaccounts.ChargeCardEnrolment, card.ID, t.account.Contract.Pricing.CardEnrolment, true); err != nil {
 			return err
 		}
 		if len(checked.older) > 0 {
@@ -305,7 +269,7 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 				return cardExists(existing[0].ID)
 			}
 		}
-		ids, err := s.store.CreateCards(ctx, []Card{card})
+		ids, err := s.store.CreateCards(ctx, []subaccounts.Card{card})
 		if err != nil {
 			return err
 		}
@@ -321,19 +285,19 @@ func (s *Service) EnrolCard(ctx context.Context, p Principal, subaccountID uuid.
 		}
 		if len(existing) == 0 {
 			// The holder was removed between the insert and the look-up; try again.
-			return fmt.Errorf("%w: enrolment raced a removal", ErrConflict)
+			return fmt.Errorf("%w: enrolment raced a removal", subaccounts.ErrConflict)
 		}
 		return cardExists(existing[0].ID)
 	})
 	if err != nil {
-		return Card{}, fmt.Errorf("enrol card: %w", err)
+		return subaccounts.Card{}, fmt.Errorf("enrol card: %w", err)
 	}
 	return card, nil
 }
 
 // CardOutcome is the result of one item of a batch enrolment: a card or an error.
 type CardOutcome struct {
-	Card *Card
+	Card *subaccounts.Card
 	Err  error
 }
 
@@ -341,24 +305,24 @@ type CardOutcome struct {
 // transaction, with one outcome per item. Items fail on their own (invalid, outside the
 // configuration, already enrolled); the batch fails as a whole only when the subaccount
 // is unknown or suspended.
-func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid.UUID, items []CardInput) ([]CardOutcome, error) {
+func (s *Service) EnrolCards(ctx context.Context, p subaccounts.Principal, subaccountID uuid.UUID, items []CardInput) ([]CardOutcome, error) {
 	if !p.Sees(subaccountID) {
-		return nil, NotFound("subaccount")
+		return nil, subaccounts.NotFound("subaccount")
 	}
 	if len(items) == 0 || len(items) > MaxCardBatch {
-		return nil, Invalid(FieldError{Pointer: "/cards", Detail: fmt.Sprintf("must hold 1 to %d cards", MaxCardBatch)})
+		return nil, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/cards", Detail: fmt.Sprintf("must hold 1 to %d cards", MaxCardBatch)})
 	}
-	now := Now()
+	now := subaccounts.Now()
 	out := make([]CardOutcome, len(items))
 	invalid := make([]error, len(items))
-	checked := make([]*Card, len(items))
+	checked := make([]*subaccounts.Card, len(items))
 	// current maps each item's fingerprints under older key versions to its current one,
 	// so a holder enrolled before a rotation is recognised as the item's card.
 	current := map[string][]byte{}
 	for i, in := range items {
 		c, errs := s.checkCard(p, subaccountID, fmt.Sprintf("/cards/%d", i), in, now)
 		if len(errs) > 0 {
-			invalid[i] = Invalid(errs...)
+			invalid[i] = subaccounts.Invalid(errs...)
 			continue
 		}
 		checked[i] = &c.card
@@ -410,7 +374,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				held[string(fp)] = e.ID
 			}
 		}
-		var toInsert []Card
+		var toInsert []subaccounts.Card
 		dupOf := map[int]bool{}   // items repeating an earlier item's PAN
 		seen := map[string]bool{} // fingerprints already taken by an item of this batch
 		for i, c := range checked {
@@ -420,7 +384,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				continue
 			}
 			if err := decideCard(sub, c.Pair()); err != nil {
-				var de *Error
+				var de *subaccounts.Error
 				if !errors.As(err, &de) {
 					return err
 				}
@@ -436,7 +400,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 				continue
 			}
 			trial, trialSub := newLedgerState(simAccount, now), simSub
-			if err := trial.chargeFor(&trialSub, ChargeCardEnrolment, c.ID, price, true); err != nil {
+			if err := trial.chargeFor(&trialSub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
 				out[i].Err = err
 				continue
 			}
@@ -456,13 +420,13 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 		for _, id := range ids {
 			inserted[id] = true
 		}
-		var recs []Change
+		var recs []subaccounts.Change
 		for i := range toInsert {
 			c := &toInsert[i]
 			if !inserted[c.ID] {
 				continue
 			}
-			if err := l.chargeFor(&sub, ChargeCardEnrolment, c.ID, price, true); err != nil {
+			if err := l.chargeFor(&sub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
 				return err
 			}
 			recs = append(recs, cardRecord("card.enrol", nil, c))
@@ -503,7 +467,7 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 			}
 			holder, ok := holders[string(c.Fingerprint)]
 			if !ok {
-				return fmt.Errorf("%w: enrolment raced a removal", ErrConflict)
+				return fmt.Errorf("%w: enrolment raced a removal", subaccounts.ErrConflict)
 			}
 			out[i].Err = cardExists(holder)
 		}
@@ -516,55 +480,55 @@ func (s *Service) EnrolCards(ctx context.Context, p Principal, subaccountID uuid
 }
 
 // GetCard returns a card the principal may see.
-func (s *Service) GetCard(ctx context.Context, p Principal, id uuid.UUID) (Card, error) {
+func (s *Service) GetCard(ctx context.Context, p subaccounts.Principal, id uuid.UUID) (subaccounts.Card, error) {
 	c, err := s.store.GetCard(ctx, p.AccountID, id, false)
 	if err != nil {
-		return Card{}, err
+		return subaccounts.Card{}, err
 	}
 	if !p.Sees(c.SubaccountID) {
-		return Card{}, NotFound("card")
+		return subaccounts.Card{}, subaccounts.NotFound("card")
 	}
 	return c, nil
 }
 
 // ListCards returns one page of the cards the principal may see.
-func (s *Service) ListCards(ctx context.Context, p Principal, f CardFilter, page Page) ([]Card, *uuid.UUID, error) {
-	var errs []FieldError
+func (s *Service) ListCards(ctx context.Context, p subaccounts.Principal, f subaccounts.CardFilter, page subaccounts.Page) ([]subaccounts.Card, *uuid.UUID, error) {
+	var errs []subaccounts.FieldError
 	if f.Country != "" && !policy.ValidCountry(f.Country) {
-		errs = append(errs, FieldError{Parameter: "countryCode", Detail: countryFieldError("", f.Country).Detail})
+		errs = append(errs, subaccounts.FieldError{Parameter: "countryCode", Detail: countryFieldError("", f.Country).Detail})
 	}
 	if f.Network != "" {
 		if _, ok := policy.ParseNetwork(f.Network); !ok {
-			errs = append(errs, FieldError{Parameter: "network", Detail: "must be VISA or MASTERCARD"})
+			errs = append(errs, subaccounts.FieldError{Parameter: "network", Detail: "must be VISA or MASTERCARD"})
 		}
 	}
-	if f.Status != "" && f.Status != CardActive && f.Status != CardRemoved {
-		errs = append(errs, FieldError{Parameter: "status", Detail: "must be active or removed"})
+	if f.Status != "" && f.Status != subaccounts.CardActive && f.Status != subaccounts.CardRemoved {
+		errs = append(errs, subaccounts.FieldError{Parameter: "status", Detail: "must be active or removed"})
 	}
-	if f.PolicyStatus != "" && f.PolicyStatus != InPolicy && f.PolicyStatus != OutOfPolicy {
-		errs = append(errs, FieldError{Parameter: "policyStatus", Detail: "must be in-policy or out-of-policy"})
+	if f.PolicyStatus != "" && f.PolicyStatus != subaccounts.InPolicy && f.PolicyStatus != subaccounts.OutOfPolicy {
+		errs = append(errs, subaccounts.FieldError{Parameter: "policyStatus", Detail: "must be in-policy or out-of-policy"})
 	}
 	if len(errs) > 0 {
-		return nil, nil, Invalid(errs...)
+		return nil, nil, subaccounts.Invalid(errs...)
 	}
 	if p.Confined() {
 		if f.SubaccountID != nil && *f.SubaccountID != *p.SubaccountID {
-			return []Card{}, nil, nil
+			return []subaccounts.Card{}, nil, nil
 		}
 		f.SubaccountID = p.SubaccountID
 	}
-	items, err := s.store.ListCards(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	items, err := s.store.ListCards(ctx, p.AccountID, f, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list cards: %w", err)
 	}
-	items, next := Cut(items, page.Limit, func(c Card) uuid.UUID { return c.ID })
+	items, next := subaccounts.Cut(items, page.Limit, func(c subaccounts.Card) uuid.UUID { return c.ID })
 	return items, next, nil
 }
 
 // cardAudit is the audit record of a card change; cards are audited by their safe view
 // (first six and last four digits, never the fingerprint).
-func cardRecord(action string, before, after *Card) Change {
-	r := Change{Action: action, ResourceType: "card"}
+func cardRecord(action string, before, after *subaccounts.Card) subaccounts.Change {
+	r := subaccounts.Change{Action: action, ResourceType: "card"}
 	if before != nil {
 		r.Before, r.ResourceID = *before, before.ID.String()
 	}
@@ -576,23 +540,23 @@ func cardRecord(action string, before, after *Card) Change {
 
 // RemoveCard unenrols a card. Its transactions stay; removing a removed card returns it
 // unchanged.
-func (s *Service) RemoveCard(ctx context.Context, p Principal, id uuid.UUID) (Card, error) {
-	c, err := s.changeCard(ctx, p, "card.remove", id, false, func(ctx context.Context, c *Card) (bool, error) {
-		if c.Status == CardRemoved {
+func (s *Service) RemoveCard(ctx context.Context, p subaccounts.Principal, id uuid.UUID) (subaccounts.Card, error) {
+	c, err := s.changeCard(ctx, p, "card.remove", id, false, func(ctx context.Context, c *subaccounts.Card) (bool, error) {
+		if c.Status == subaccounts.CardRemoved {
 			return false, nil
 		}
-		c.Status = CardRemoved
+		c.Status = subaccounts.CardRemoved
 		return true, nil
 	})
 	if err != nil {
-		return Card{}, fmt.Errorf("remove card: %w", err)
+		return subaccounts.Card{}, fmt.Errorf("remove card: %w", err)
 	}
 	return c, nil
 }
 
 // MoveCard moves an active card into another subaccount, checked against the
 // destination's configuration. Transactions routed before stay where they were.
-func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (Card, error) {
+func (s *Service) MoveCard(ctx context.Context, p subaccounts.Principal, id, to uuid.UUID) (subaccounts.Card, error) {
 	// A destination with a card quota is counted under the account lock, which must be
 	// taken before the card's and the destination's row locks; a read ahead of the
 	// transaction says whether it is needed.
@@ -600,12 +564,12 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 	if dest, err := s.store.GetSubaccount(ctx, p.AccountID, to); err == nil && dest.MaxCards > 0 {
 		lockAccount = true
 	}
-	c, err := s.changeCard(ctx, p, "card.move", id, lockAccount, func(ctx context.Context, c *Card) (bool, error) {
+	c, err := s.changeCard(ctx, p, "card.move", id, lockAccount, func(ctx context.Context, c *subaccounts.Card) (bool, error) {
 		if !p.Sees(to) {
-			return false, NotFound("subaccount")
+			return false, subaccounts.NotFound("subaccount")
 		}
-		if c.Status == CardRemoved {
-			return false, Errorf(CodeConflict, "The card was removed; enrol it again instead of moving it.")
+		if c.Status == subaccounts.CardRemoved {
+			return false, subaccounts.Errorf(subaccounts.CodeConflict, "The card was removed; enrol it again instead of moving it.")
 		}
 		if c.SubaccountID == to {
 			return false, nil
@@ -634,19 +598,19 @@ func (s *Service) MoveCard(ctx context.Context, p Principal, id, to uuid.UUID) (
 			}
 		}
 		c.SubaccountID = to
-		c.PolicyStatus = InPolicy
+		c.PolicyStatus = subaccounts.InPolicy
 		return true, nil
 	})
 	if err != nil {
-		return Card{}, fmt.Errorf("move card: %w", err)
+		return subaccounts.Card{}, fmt.Errorf("move card: %w", err)
 	}
 	return c, nil
 }
 
 // changeCard locks a card the principal may see and lets change edit it; the card is
 // written (with a new updatedAt) only when change reports it changed something.
-func (s *Service) changeCard(ctx context.Context, p Principal, action string, id uuid.UUID, lockAccount bool, change func(ctx context.Context, c *Card) (bool, error)) (Card, error) {
-	var out Card
+func (s *Service) changeCard(ctx context.Context, p subaccounts.Principal, action string, id uuid.UUID, lockAccount bool, change func(ctx context.Context, c *subaccounts.Card) (bool, error)) (subaccounts.Card, error) {
+	var out subaccounts.Card
 	err := s.store.Transact(ctx, func(ctx context.Context) error {
 		if lockAccount {
 			if _, err := s.store.GetAccount(ctx, p.AccountID, true); err != nil {
@@ -658,7 +622,7 @@ func (s *Service) changeCard(ctx context.Context, p Principal, action string, id
 			return err
 		}
 		if !p.Sees(c.SubaccountID) {
-			return NotFound("card")
+			return subaccounts.NotFound("card")
 		}
 		if p.Confined() {
 			sub, err := s.store.GetSubaccount(ctx, p.AccountID, c.SubaccountID)
@@ -675,7 +639,7 @@ func (s *Service) changeCard(ctx context.Context, p Principal, action string, id
 			out = c
 			return err
 		}
-		c.UpdatedAt = Now()
+		c.UpdatedAt = subaccounts.Now()
 		if err := s.store.UpdateCard(ctx, c); err != nil {
 			return err
 		}

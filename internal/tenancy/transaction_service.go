@@ -1,4 +1,4 @@
-package subaccounts
+package tenancy
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -68,7 +69,7 @@ type MessageInput struct {
 	AuthCode             *string
 	// Malformed holds what made a batch item unreadable, with pointers relative to the
 	// item: the item is refused with them, alone.
-	Malformed []FieldError
+	Malformed []subaccounts.FieldError
 }
 
 // IngestStatus is how a message was taken.
@@ -89,13 +90,13 @@ const (
 // IngestOutcome is the answer to one message: a transaction with its status, or an error.
 type IngestOutcome struct {
 	Status      IngestStatus
-	Transaction Transaction
+	Transaction subaccounts.Transaction
 	Err         error
 }
 
 // message is a validated message on its way into the database.
 type message struct {
-	tx Transaction
+	tx subaccounts.Transaction
 	// fingerprint of the PAN, when the message named one.
 	fingerprint []byte
 	// older are its fingerprints under the older master key versions still configured.
@@ -104,13 +105,15 @@ type message struct {
 }
 
 // checkMessage validates one message; pointer prefixes the field pointers.
-func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now time.Time) (*message, []FieldError) {
+func (s *Service) checkMessage(p subaccounts.Principal, pointer string, in MessageInput, now time.Time) (*message, []subaccounts.FieldError) {
 	if len(in.Malformed) > 0 {
-		return nil, prefixFields(pointer, in.Malformed)
+		return nil, subaccounts.PrefixFields(pointer, in.Malformed)
 	}
-	var errs []FieldError
-	bad := func(field, detail string) { errs = append(errs, FieldError{Pointer: pointer + field, Detail: detail}) }
-	m := &message{tx: Transaction{ID: uuid.Must(uuid.NewV7()), AccountID: p.AccountID, ReceivedAt: now}}
+	var errs []subaccounts.FieldError
+	bad := func(field, detail string) {
+		errs = append(errs, subaccounts.FieldError{Pointer: pointer + field, Detail: detail})
+	}
+	m := &message{tx: subaccounts.Transaction{ID: uuid.Must(uuid.NewV7()), AccountID: p.AccountID, ReceivedAt: now}}
 	t := &m.tx
 
 	switch {
@@ -119,7 +122,7 @@ func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now
 	case !printableASCII(*in.NetworkTransactionID, maxNetworkIDLen):
 		bad("/networkTransactionId", fmt.Sprintf("must be 1 to %d printable ASCII characters", maxNetworkIDLen))
 	case pan.ContainsCardNumber(*in.NetworkTransactionID):
-		bad("/networkTransactionId", CardNumberDetail)
+		bad("/networkTransactionId", subaccounts.CardNumberDetail)
 	default:
 		t.NetworkTransactionID = *in.NetworkTransactionID
 	}
@@ -127,9 +130,9 @@ func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now
 	case in.Type == nil:
 		bad("/type", "is required: auth, clearing, refund or reversal")
 	default:
-		switch TransactionType(*in.Type) {
-		case TxAuth, TxClearing, TxRefund, TxReversal:
-			t.Type = TransactionType(*in.Type)
+		switch subaccounts.TransactionType(*in.Type) {
+		case subaccounts.TxAuth, subaccounts.TxClearing, subaccounts.TxRefund, subaccounts.TxReversal:
+			t.Type = subaccounts.TransactionType(*in.Type)
 		default:
 			bad("/type", "must be auth, clearing, refund or reversal")
 		}
@@ -190,7 +193,7 @@ func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now
 		case mi.Name == nil:
 			bad("/merchant/name", "is required")
 		default:
-			if name, fe := CleanName(pointer+"/merchant/name", *mi.Name); fe != nil {
+			if name, fe := subaccounts.CleanName(pointer+"/merchant/name", *mi.Name); fe != nil {
 				errs = append(errs, *fe)
 			} else {
 				t.Merchant.Name = name
@@ -213,7 +216,7 @@ func (s *Service) checkMessage(p Principal, pointer string, in MessageInput, now
 			t.Merchant.CountryCode = *mi.CountryCode
 		}
 		if mi.City != nil {
-			city, fe := CleanName(pointer+"/merchant/city", *mi.City)
+			city, fe := subaccounts.CleanName(pointer+"/merchant/city", *mi.City)
 			switch {
 			case fe != nil:
 				errs = append(errs, *fe)
@@ -276,25 +279,25 @@ func alnum(s string, minLen, maxLen int) bool {
 
 // feedAllowed refuses clients confined to one subaccount: the network feed and the
 // unrouted queue belong to the whole account.
-func feedAllowed(p Principal) error {
+func feedAllowed(p subaccounts.Principal) error {
 	if p.Confined() {
-		return Errorf(CodeForbidden, "A client confined to one subaccount cannot ingest network messages or see the unrouted queue.")
+		return subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot ingest network messages or see the unrouted queue.")
 	}
 	return nil
 }
 
 // IngestTransaction takes one network message. Concurrent calls are written together by
 // the group committer; each returns only after the commit that holds its message.
-func (s *Service) IngestTransaction(ctx context.Context, p Principal, in MessageInput) (IngestOutcome, error) {
+func (s *Service) IngestTransaction(ctx context.Context, p subaccounts.Principal, in MessageInput) (IngestOutcome, error) {
 	if err := feedAllowed(p); err != nil {
 		return IngestOutcome{}, err
 	}
 	if s.fingerprints == nil {
 		return IngestOutcome{}, errNoFingerprints
 	}
-	m, errs := s.checkMessage(p, "", in, Now())
+	m, errs := s.checkMessage(p, "", in, subaccounts.Now())
 	if len(errs) > 0 {
-		return IngestOutcome{}, Invalid(errs...)
+		return IngestOutcome{}, subaccounts.Invalid(errs...)
 	}
 	var out IngestOutcome
 	var err error
@@ -317,7 +320,7 @@ func (s *Service) IngestTransaction(ctx context.Context, p Principal, in Message
 // IngestTransactions takes up to MaxMessageBatch messages in one database transaction,
 // with one outcome per message: invalid ones are refused on their own, the rest are
 // routed, queued or recognised as duplicates.
-func (s *Service) IngestTransactions(ctx context.Context, p Principal, items []MessageInput) ([]IngestOutcome, error) {
+func (s *Service) IngestTransactions(ctx context.Context, p subaccounts.Principal, items []MessageInput) ([]IngestOutcome, error) {
 	if err := feedAllowed(p); err != nil {
 		return nil, err
 	}
@@ -325,16 +328,16 @@ func (s *Service) IngestTransactions(ctx context.Context, p Principal, items []M
 		return nil, errNoFingerprints
 	}
 	if len(items) == 0 || len(items) > MaxMessageBatch {
-		return nil, Invalid(FieldError{Pointer: "/messages", Detail: fmt.Sprintf("must hold 1 to %d messages", MaxMessageBatch)})
+		return nil, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/messages", Detail: fmt.Sprintf("must hold 1 to %d messages", MaxMessageBatch)})
 	}
-	now := Now()
+	now := subaccounts.Now()
 	out := make([]IngestOutcome, len(items))
 	var msgs []*message
 	idx := make([]int, 0, len(items))
 	for i, in := range items {
 		m, errs := s.checkMessage(p, fmt.Sprintf("/messages/%d", i), in, now)
 		if len(errs) > 0 {
-			out[i].Err = Invalid(errs...)
+			out[i].Err = subaccounts.Invalid(errs...)
 			continue
 		}
 		msgs = append(msgs, m)
@@ -387,8 +390,8 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 	}
 
 	// 1. Messages stored before, and repeats inside this group.
-	keys := make([]TransactionKey, 0, len(msgs))
-	first := map[TransactionKey]*message{}
+	keys := make([]subaccounts.TransactionKey, 0, len(msgs))
+	first := map[subaccounts.TransactionKey]*message{}
 	var fresh []*message
 	for _, m := range msgs {
 		k := m.tx.Key()
@@ -402,7 +405,7 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 	if err != nil {
 		return err
 	}
-	storedBy := make(map[TransactionKey]Transaction, len(stored))
+	storedBy := make(map[subaccounts.TransactionKey]subaccounts.Transaction, len(stored))
 	for _, t := range stored {
 		storedBy[t.Key()] = t
 	}
@@ -436,7 +439,7 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 			}
 		}
 	}
-	cardByID := map[uuid.UUID]Card{}
+	cardByID := map[uuid.UUID]subaccounts.Card{}
 	if len(ids) > 0 {
 		cards, err := tx.GetCards(ctx, accountID, ids)
 		if err != nil {
@@ -446,7 +449,7 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 			cardByID[c.ID] = c
 		}
 	}
-	cardByFP := map[string]Card{}
+	cardByFP := map[string]subaccounts.Card{}
 	if len(fps) > 0 {
 		cards, err := tx.ActiveCardsByFingerprint(ctx, accountID, fps)
 		if err != nil {
@@ -459,10 +462,10 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 
 	// 3. Route: the card's current subaccount and the configuration in force now.
 	subs := map[uuid.UUID]*routeTarget{}
-	now := Now()
-	rows := make([]Transaction, 0, len(fresh))
+	now := subaccounts.Now()
+	rows := make([]subaccounts.Transaction, 0, len(fresh))
 	for _, m := range fresh {
-		var card Card
+		var card subaccounts.Card
 		var found bool
 		if m.tx.RequestedCardID != nil {
 			card, found = cardByID[*m.tx.RequestedCardID]
@@ -478,9 +481,9 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 		t := m.tx
 		switch {
 		case !found:
-			t.unroute(ReasonCardUnknown, m.fingerprint)
-		case card.Status != CardActive:
-			t.unroute(ReasonCardRemoved, m.fingerprint)
+			unroute(&t, subaccounts.ReasonCardUnknown, m.fingerprint)
+		case card.Status != subaccounts.CardActive:
+			unroute(&t, subaccounts.ReasonCardRemoved, m.fingerprint)
 		default:
 			target, err := s.routeTarget(ctx, tx, subs, accountID, card.SubaccountID)
 			if err != nil {
@@ -488,9 +491,9 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 			}
 			if target == nil {
 				// The card's subaccount is gone; keep the message rather than lose it.
-				t.unroute(ReasonCardUnknown, m.fingerprint)
+				unroute(&t, subaccounts.ReasonCardUnknown, m.fingerprint)
 			} else {
-				t.route(card, target, now)
+				route(&t, card, target, now)
 			}
 		}
 		m.tx = t
@@ -498,7 +501,7 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 	}
 	// Inserting in key order makes concurrent groups wait on each other's keys in one
 	// order, so two groups holding overlapping keys cannot deadlock.
-	slices.SortFunc(rows, func(a, b Transaction) int {
+	slices.SortFunc(rows, func(a, b subaccounts.Transaction) int {
 		return cmp.Or(strings.Compare(a.NetworkTransactionID, b.NetworkTransactionID), strings.Compare(string(a.Type), string(b.Type)))
 	})
 	inserted, err := tx.InsertTransactions(ctx, rows)
@@ -511,8 +514,8 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 	}
 	if ledger != nil {
 		for _, t := range rows {
-			if ok[t.ID] && t.Routing == Routed {
-				if err := ledger.chargeFor(subs[t.SubaccountID].sub, ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
+			if ok[t.ID] && t.Routing == subaccounts.Routed {
+				if err := ledger.chargeFor(subs[t.SubaccountID].sub, subaccounts.ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
 					return err
 				}
 			}
@@ -522,10 +525,10 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 		}
 	}
 	// 4. A message another writer stored between our look-up and our insert is a duplicate.
-	var raced []TransactionKey
+	var raced []subaccounts.TransactionKey
 	for _, m := range fresh {
 		if ok[m.tx.ID] {
-			if m.tx.Routing == Routed {
+			if m.tx.Routing == subaccounts.Routed {
 				m.out = IngestOutcome{Status: IngestRouted, Transaction: m.tx}
 			} else {
 				m.out = IngestOutcome{Status: IngestUnrouted, Transaction: m.tx}
@@ -562,8 +565,8 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 	return nil
 }
 
-func storedOutcome(t Transaction) IngestOutcome {
-	if t.Routing == Routed {
+func storedOutcome(t subaccounts.Transaction) IngestOutcome {
+	if t.Routing == subaccounts.Routed {
 		return IngestOutcome{Status: IngestDuplicate, Transaction: t}
 	}
 	return IngestOutcome{Status: IngestUnrouted, Transaction: t}
@@ -573,7 +576,7 @@ func storedOutcome(t Transaction) IngestOutcome {
 // or nil when the account does not charge for transactions.
 func lockForFees(ctx context.Context, tx Tx, accountID uuid.UUID) (*ledgerState, error) {
 	a, err := tx.GetAccount(ctx, accountID, false)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, subaccounts.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil || a.Contract.Pricing.Transaction == 0 {
@@ -582,7 +585,7 @@ func lockForFees(ctx context.Context, tx Tx, accountID uuid.UUID) (*ledgerState,
 	if a, err = tx.GetAccount(ctx, accountID, true); err != nil {
 		return nil, err
 	}
-	return newLedgerState(a, Now()), nil
+	return newLedgerState(a, subaccounts.Now()), nil
 }
 
 // routeTarget is a subaccount's configuration as a routing decision needs it.
@@ -592,7 +595,7 @@ type routeTarget struct {
 	set       *policy.Set
 	suspended bool
 	// sub is the subaccount itself, which fees are charged to.
-	sub *Subaccount
+	sub *subaccounts.Subaccount
 }
 
 // routeTarget loads a live subaccount once per group; nil when it no longer exists.
@@ -601,7 +604,7 @@ func (s *Service) routeTarget(ctx context.Context, tx Tx, cache map[uuid.UUID]*r
 		return t, nil
 	}
 	sub, err := tx.GetSubaccount(ctx, accountID, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, subaccounts.ErrNotFound) {
 		cache[id] = nil
 		return nil, nil
 	}
@@ -617,8 +620,9 @@ func (s *Service) routeTarget(ctx context.Context, tx Tx, cache map[uuid.UUID]*r
 	return t, nil
 }
 
-func (t *Transaction) unroute(reason string, fingerprint []byte) {
-	t.Routing = Unrouted
+// unroute makes t an unrouted message held for reason.
+func unroute(t *subaccounts.Transaction, reason string, fingerprint []byte) {
+	t.Routing = subaccounts.Unrouted
 	t.UnroutedReason = reason
 	t.CardFingerprint = fingerprint
 	t.SubaccountID, t.CardID, t.CardCountry, t.CardNetwork = uuid.Nil, uuid.Nil, "", 0
@@ -626,8 +630,10 @@ func (t *Transaction) unroute(reason string, fingerprint []byte) {
 	t.SubaccountSuspended = false
 }
 
-func (t *Transaction) route(card Card, target *routeTarget, now time.Time) {
-	t.Routing = Routed
+// route routes t to card's subaccount, flagging it out of policy where the pair is not
+// permitted.
+func route(t *subaccounts.Transaction, card subaccounts.Card, target *routeTarget, now time.Time) {
+	t.Routing = subaccounts.Routed
 	t.UnroutedReason = ""
 	t.CardFingerprint = nil
 	t.SubaccountID = target.id
@@ -637,26 +643,26 @@ func (t *Transaction) route(card Card, target *routeTarget, now time.Time) {
 	t.RoutedAt = now
 	t.ConfigVersion = target.version
 	t.SubaccountSuspended = target.suspended
-	t.PolicyStatus = InPolicy
+	t.PolicyStatus = subaccounts.InPolicy
 	if !target.set.Permits(card.CountryCode, card.Network) {
 		// Recorded and flagged, never dropped: the network has already moved the money.
-		t.PolicyStatus = OutOfPolicy
+		t.PolicyStatus = subaccounts.OutOfPolicy
 	}
 }
 
 // GetTransaction returns a routed transaction the principal may see, with its lifecycle:
 // every routed message of the account sharing its network transaction id.
-func (s *Service) GetTransaction(ctx context.Context, p Principal, id uuid.UUID) (Transaction, []Transaction, error) {
+func (s *Service) GetTransaction(ctx context.Context, p subaccounts.Principal, id uuid.UUID) (subaccounts.Transaction, []subaccounts.Transaction, error) {
 	t, err := s.store.GetTransaction(ctx, p.AccountID, id, false)
 	if err != nil {
-		return Transaction{}, nil, err
+		return subaccounts.Transaction{}, nil, err
 	}
-	if t.Routing != Routed || !p.Sees(t.SubaccountID) {
-		return Transaction{}, nil, NotFound("transaction")
+	if t.Routing != subaccounts.Routed || !p.Sees(t.SubaccountID) {
+		return subaccounts.Transaction{}, nil, subaccounts.NotFound("transaction")
 	}
 	life, err := s.store.Lifecycle(ctx, p.AccountID, t.NetworkTransactionID)
 	if err != nil {
-		return Transaction{}, nil, fmt.Errorf("transaction lifecycle: %w", err)
+		return subaccounts.Transaction{}, nil, fmt.Errorf("transaction lifecycle: %w", err)
 	}
 	if p.Confined() {
 		// A confined client sees only its own subaccount's part of the history.
@@ -676,29 +682,29 @@ type TransactionQuery struct {
 	SubaccountID *uuid.UUID
 	CardID       *uuid.UUID
 	// Type, when set, is one of the TransactionType values.
-	Type TransactionType
-	Window
+	Type subaccounts.TransactionType
+	subaccounts.Window
 }
 
 // ListTransactions returns one page of routed transactions the principal may see, in
 // arrival order.
-func (s *Service) ListTransactions(ctx context.Context, p Principal, q TransactionQuery, page Page) ([]Transaction, *uuid.UUID, error) {
-	f := TransactionFilter{Routing: Routed, SubaccountID: q.SubaccountID, CardID: q.CardID, Type: q.Type, From: q.From, To: q.To}
+func (s *Service) ListTransactions(ctx context.Context, p subaccounts.Principal, q TransactionQuery, page subaccounts.Page) ([]subaccounts.Transaction, *uuid.UUID, error) {
+	f := subaccounts.TransactionFilter{Routing: subaccounts.Routed, SubaccountID: q.SubaccountID, CardID: q.CardID, Type: q.Type, From: q.From, To: q.To}
 	var visible bool
 	if f.SubaccountID, visible = confine(p, f.SubaccountID); !visible {
-		return []Transaction{}, nil, nil
+		return []subaccounts.Transaction{}, nil, nil
 	}
-	items, err := s.store.ListTransactions(ctx, p.AccountID, f, Page{Limit: page.Limit + 1, After: page.After})
+	items, err := s.store.ListTransactions(ctx, p.AccountID, f, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list transactions: %w", err)
 	}
-	items, next := Cut(items, page.Limit, func(t Transaction) uuid.UUID { return t.ID })
+	items, next := subaccounts.Cut(items, page.Limit, func(t subaccounts.Transaction) uuid.UUID { return t.ID })
 	return items, next, nil
 }
 
 // ListSubaccountTransactions lists one subaccount's transactions; not-found when the
 // principal cannot see the subaccount.
-func (s *Service) ListSubaccountTransactions(ctx context.Context, p Principal, subaccountID uuid.UUID, q TransactionQuery, page Page) ([]Transaction, *uuid.UUID, error) {
+func (s *Service) ListSubaccountTransactions(ctx context.Context, p subaccounts.Principal, subaccountID uuid.UUID, q TransactionQuery, page subaccounts.Page) ([]subaccounts.Transaction, *uuid.UUID, error) {
 	if _, err := s.GetSubaccount(ctx, p, subaccountID); err != nil {
 		return nil, nil, err
 	}
@@ -709,7 +715,7 @@ func (s *Service) ListSubaccountTransactions(ctx context.Context, p Principal, s
 // confine narrows a subaccount filter to what the principal may see: a confined client's
 // own subaccount. visible is false when the filter names a subaccount it may not see, and
 // the answer is then an empty list (as for an unknown id).
-func confine(p Principal, filter *uuid.UUID) (narrowed *uuid.UUID, visible bool) {
+func confine(p subaccounts.Principal, filter *uuid.UUID) (narrowed *uuid.UUID, visible bool) {
 	if !p.Confined() {
 		return filter, true
 	}
@@ -720,22 +726,22 @@ func confine(p Principal, filter *uuid.UUID) (narrowed *uuid.UUID, visible bool)
 }
 
 // ListUnrouted returns one page of the account's unrouted queue.
-func (s *Service) ListUnrouted(ctx context.Context, p Principal, page Page) ([]Transaction, *uuid.UUID, error) {
+func (s *Service) ListUnrouted(ctx context.Context, p subaccounts.Principal, page subaccounts.Page) ([]subaccounts.Transaction, *uuid.UUID, error) {
 	if err := feedAllowed(p); err != nil {
 		return nil, nil, err
 	}
-	items, err := s.store.ListTransactions(ctx, p.AccountID, TransactionFilter{Routing: Unrouted}, Page{Limit: page.Limit + 1, After: page.After})
+	items, err := s.store.ListTransactions(ctx, p.AccountID, subaccounts.TransactionFilter{Routing: subaccounts.Unrouted}, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list unrouted: %w", err)
 	}
-	items, next := Cut(items, page.Limit, func(t Transaction) uuid.UUID { return t.ID })
+	items, next := subaccounts.Cut(items, page.Limit, func(t subaccounts.Transaction) uuid.UUID { return t.ID })
 	return items, next, nil
 }
 
 // RetryUnrouted routes a queued message if its card now exists, keeping its id. When the
 // card is still unknown or removed it stays queued with the reason updated, and the
 // outcome says IngestUnrouted.
-func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) (IngestOutcome, error) {
+func (s *Service) RetryUnrouted(ctx context.Context, p subaccounts.Principal, id uuid.UUID) (IngestOutcome, error) {
 	if err := feedAllowed(p); err != nil {
 		return IngestOutcome{}, err
 	}
@@ -749,17 +755,17 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 		if err != nil {
 			return err
 		}
-		if t.Routing != Unrouted {
-			return NotFound("unrouted transaction")
+		if t.Routing != subaccounts.Unrouted {
+			return subaccounts.NotFound("unrouted transaction")
 		}
-		var card Card
+		var card subaccounts.Card
 		found := false
 		if t.RequestedCardID != nil {
 			c, err := s.store.GetCard(ctx, p.AccountID, *t.RequestedCardID, false)
 			switch {
 			case err == nil:
 				card, found = c, true
-			case !errors.Is(err, ErrNotFound):
+			case !errors.Is(err, subaccounts.ErrNotFound):
 				return err
 			}
 		} else {
@@ -774,9 +780,9 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 		reason := ""
 		switch {
 		case !found:
-			reason = ReasonCardUnknown
-		case card.Status != CardActive:
-			reason = ReasonCardRemoved
+			reason = subaccounts.ReasonCardUnknown
+		case card.Status != subaccounts.CardActive:
+			reason = subaccounts.ReasonCardRemoved
 		}
 		var target *routeTarget
 		if reason == "" {
@@ -785,7 +791,7 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 				return err
 			}
 			if target == nil {
-				reason = ReasonCardUnknown
+				reason = subaccounts.ReasonCardUnknown
 			}
 		}
 		if reason != "" {
@@ -798,12 +804,12 @@ func (s *Service) RetryUnrouted(ctx context.Context, p Principal, id uuid.UUID) 
 			out = IngestOutcome{Status: IngestUnrouted, Transaction: t}
 			return nil
 		}
-		t.route(card, target, Now())
+		route(&t, card, target, subaccounts.Now())
 		if err := s.store.RouteTransaction(ctx, t); err != nil {
 			return err
 		}
 		if ledger != nil {
-			if err := ledger.chargeFor(target.sub, ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
+			if err := ledger.chargeFor(target.sub, subaccounts.ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
 				return err
 			}
 			if err := ledger.flush(ctx, s.store, s.rec); err != nil {

@@ -1,4 +1,4 @@
-package subaccounts
+package tenancy
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // GeneratedFingerprintKey returns the fingerprint key an earlier release generated and
@@ -60,9 +61,9 @@ func CheckFingerprintKeys(ctx context.Context, store Store, ring *keys.Ring) (un
 			return err
 		}
 		for _, f := range prints {
-			i := slices.IndexFunc(recorded, func(k FingerprintKey) bool { return k.Version == f.Version() })
+			i := slices.IndexFunc(recorded, func(k subaccounts.FingerprintKey) bool { return k.Version == f.Version() })
 			if i < 0 {
-				if err := store.CreateFingerprintKey(ctx, FingerprintKey{Version: f.Version(), KeyCheck: f.KeyCheck(), CreatedAt: Now()}); err != nil {
+				if err := store.CreateFingerprintKey(ctx, subaccounts.FingerprintKey{Version: f.Version(), KeyCheck: f.KeyCheck(), CreatedAt: subaccounts.Now()}); err != nil {
 					return err
 				}
 				continue

@@ -1,4 +1,4 @@
-package subaccounts_test
+package tenancy_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -26,16 +27,16 @@ func BenchmarkLedger(b *testing.B) {
 			ctx := context.Background()
 			db := storetest.Open(b, dialect)
 			ring := keystest.Ring(b)
-			if _, err := subaccounts.CheckFingerprintKeys(ctx, db, ring); err != nil {
+			if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
 				b.Fatal(err)
 			}
-			svc := subaccounts.NewService(db, subaccounts.WithRecorder(audit.NewRecorder(db)), subaccounts.WithKeyRing(ring))
+			svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.WithKeyRing(ring))
 			b.Cleanup(svc.Close)
 			usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 			newAccount := func(name string, enrol, fee int64) (subaccounts.Principal, []uuid.UUID) {
-				a, err := svc.CreateAccount(ctx, name, subaccounts.ContractInput{
+				a, err := svc.CreateAccount(ctx, name, tenancy.ContractInput{
 					Configurations: usa, MaxSubaccounts: ptr(100),
-					Pricing: &subaccounts.PricingInput{CardEnrolment: ptr(enrol), Transaction: ptr(fee)},
+					Pricing: &tenancy.PricingInput{CardEnrolment: ptr(enrol), Transaction: ptr(fee)},
 				})
 				if err != nil {
 					b.Fatal(err)
@@ -46,7 +47,7 @@ func BenchmarkLedger(b *testing.B) {
 				p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
 				var subs []uuid.UUID
 				for i := range 50 {
-					s, err := svc.CreateSubaccount(ctx, p, subaccounts.SubaccountInput{Name: fmt.Sprintf("S%d", i), Configurations: usa, UsePrimaryBalance: ptr(false)})
+					s, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: fmt.Sprintf("S%d", i), Configurations: usa, UsePrimaryBalance: ptr(false)})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -84,7 +85,7 @@ func BenchmarkLedger(b *testing.B) {
 			})
 			var pans atomic.Int64
 			enrol := func(p subaccounts.Principal, sub uuid.UUID) {
-				_, err := svc.EnrolCard(ctx, p, sub, subaccounts.CardInput{
+				_, err := svc.EnrolCard(ctx, p, sub, tenancy.CardInput{
 					Number: ptr(testLuhnPAN(int(pans.Add(1)))), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 					CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 				})
@@ -108,7 +109,7 @@ func BenchmarkLedger(b *testing.B) {
 				// One card for every run of the benchmark function; message ids keep counting
 				// across runs, so no message is ever a duplicate.
 				pan := testLuhnPAN(int(pans.Add(1)))
-				if _, err := svc.EnrolCard(ctx, p, sub, subaccounts.CardInput{
+				if _, err := svc.EnrolCard(ctx, p, sub, tenancy.CardInput{
 					Number: ptr(pan), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 					CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 				}); err != nil {
@@ -121,7 +122,7 @@ func BenchmarkLedger(b *testing.B) {
 						for pb.Next() {
 							in := msg(fmt.Sprintf("B-%s-%d", p.AccountID, seq.Add(1)), "auth", pan)
 							out, err := svc.IngestTransaction(ctx, p, in)
-							if err != nil || out.Status != subaccounts.IngestRouted {
+							if err != nil || out.Status != tenancy.IngestRouted {
 								b.Fatalf("ingest: %v %v", out.Status, err)
 							}
 						}

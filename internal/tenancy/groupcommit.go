@@ -1,4 +1,4 @@
-package subaccounts
+package tenancy
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // GroupCommit tunes how concurrent single-message requests share database transactions.
@@ -245,7 +247,7 @@ func (c *committer) write(group []*pending) {
 	ctx, cancel := c.groupContext(group)
 	defer cancel()
 	err := c.svc.store.Transact(ctx, func(ctx context.Context) error { return c.svc.ingest(ctx, c.svc.store, msgs) })
-	if err == nil || len(group) == 1 || errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+	if err == nil || len(group) == 1 || errors.Is(err, subaccounts.ErrUnavailable) || ctx.Err() != nil {
 		for _, p := range group {
 			p.err = err
 			close(p.done)

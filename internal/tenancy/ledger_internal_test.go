@@ -1,7 +1,9 @@
-package subaccounts
+package tenancy
 
 import (
 	"testing"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // TestFreeTextCardGuard: every free-text check refuses a card number, however written,
@@ -22,18 +24,21 @@ func TestFreeTextCardGuard(t *testing.T) {
 	}
 	for _, tc := range cases {
 		checks := map[string]func(string) bool{
-			"CleanName": func(s string) bool { _, fe := CleanName("/name", s); return fe != nil && fe.Detail == CardNumberDetail },
+			"CleanName": func(s string) bool {
+				_, fe := subaccounts.CleanName("/name", s)
+				return fe != nil && fe.Detail == subaccounts.CardNumberDetail
+			},
 			"metadata key": func(s string) bool {
-				errs := CheckMetadata("/metadata", map[string]string{s[:min(len(s), MaxMetadataKeyLen)]: "v"})
-				return len(errs) == 1 && errs[0].Detail == "keys "+CardNumberDetail && errs[0].Pointer == "/metadata"
+				errs := subaccounts.CheckMetadata("/metadata", map[string]string{s[:min(len(s), subaccounts.MaxMetadataKeyLen)]: "v"})
+				return len(errs) == 1 && errs[0].Detail == "keys "+subaccounts.CardNumberDetail && errs[0].Pointer == "/metadata"
 			},
 			"metadata value": func(s string) bool {
-				errs := CheckMetadata("/metadata", map[string]string{"k": s})
-				return len(errs) == 1 && errs[0].Detail == "value "+CardNumberDetail
+				errs := subaccounts.CheckMetadata("/metadata", map[string]string{"k": s})
+				return len(errs) == 1 && errs[0].Detail == "value "+subaccounts.CardNumberDetail
 			},
 			"reference": func(s string) bool {
 				_, fe := cleanReference("/reference", &s)
-				return fe != nil && fe.Detail == CardNumberDetail
+				return fe != nil && fe.Detail == subaccounts.CardNumberDetail
 			},
 		}
 		for name, refused := range checks {

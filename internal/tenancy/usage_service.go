@@ -1,4 +1,4 @@
-package subaccounts
+package tenancy
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
 )
 
@@ -18,7 +19,7 @@ type Usage struct {
 	Currency     string
 	Enrolments   int64
 	ActiveCards  int64
-	Transactions []CurrencyVolume
+	Transactions []subaccounts.CurrencyVolume
 	// Charges by type, in the contract currency; TotalUsage is their sum.
 	CardEnrolmentCharges int64
 	TransactionCharges   int64
@@ -38,23 +39,23 @@ func (u Usage) TransactionCount() int64 {
 
 // usageWindow closes an open window: to defaults to now and from to the start of to's calendar
 // month (UTC), the period a partner bills by.
-func usageWindow(w Window) (time.Time, time.Time, error) {
+func usageWindow(w subaccounts.Window) (time.Time, time.Time, error) {
 	f, t := w.From, w.To
 	if t.IsZero() {
-		t = Now().Add(time.Millisecond)
+		t = subaccounts.Now().Add(time.Millisecond)
 	}
 	if f.IsZero() {
 		last := t.Add(-time.Nanosecond)
 		f = time.Date(last.Year(), last.Month(), 1, 0, 0, 0, 0, time.UTC)
 	}
 	if !f.Before(t) {
-		return f, t, Invalid(FieldError{Parameter: "to", Detail: "must be later than from"})
+		return f, t, subaccounts.Invalid(subaccounts.FieldError{Parameter: "to", Detail: "must be later than from"})
 	}
 	return f, t, nil
 }
 
 // SubaccountUsage reports one subaccount's usage in [from, to).
-func (s *Service) SubaccountUsage(ctx context.Context, p Principal, id uuid.UUID, w Window) (Usage, error) {
+func (s *Service) SubaccountUsage(ctx context.Context, p subaccounts.Principal, id uuid.UUID, w subaccounts.Window) (Usage, error) {
 	f, t, err := usageWindow(w)
 	if err != nil {
 		return Usage{}, err
@@ -63,7 +64,7 @@ func (s *Service) SubaccountUsage(ctx context.Context, p Principal, id uuid.UUID
 	if err != nil {
 		return Usage{}, err
 	}
-	out, err := s.usage(ctx, p.AccountID, []Subaccount{sub}, f, t)
+	out, err := s.usage(ctx, p.AccountID, []subaccounts.Subaccount{sub}, f, t)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -72,12 +73,12 @@ func (s *Service) SubaccountUsage(ctx context.Context, p Principal, id uuid.UUID
 
 // AccountUsage reports the usage of one page of the subaccounts the principal may see,
 // one row each.
-func (s *Service) AccountUsage(ctx context.Context, p Principal, w Window, page Page) ([]Usage, *uuid.UUID, error) {
+func (s *Service) AccountUsage(ctx context.Context, p subaccounts.Principal, w subaccounts.Window, page subaccounts.Page) ([]Usage, *uuid.UUID, error) {
 	f, t, err := usageWindow(w)
 	if err != nil {
 		return nil, nil, err
 	}
-	subs, next, err := s.ListSubaccounts(ctx, p, SubaccountFilter{}, page)
+	subs, next, err := s.ListSubaccounts(ctx, p, subaccounts.SubaccountFilter{}, page)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,7 +89,7 @@ func (s *Service) AccountUsage(ctx context.Context, p Principal, w Window, page 
 	return out, next, nil
 }
 
-func (s *Service) usage(ctx context.Context, accountID uuid.UUID, subs []Subaccount, from, to time.Time) ([]Usage, error) {
+func (s *Service) usage(ctx context.Context, accountID uuid.UUID, subs []subaccounts.Subaccount, from, to time.Time) ([]Usage, error) {
 	a, err := s.store.GetAccount(ctx, accountID, false)
 	if err != nil {
 		return nil, err
@@ -107,7 +108,7 @@ func (s *Service) usage(ctx context.Context, accountID uuid.UUID, subs []Subacco
 		u := Usage{
 			SubaccountID: sub.ID, Name: sub.Name, From: from, To: to, Currency: a.Contract.Currency,
 			Enrolments: c.Enrolments, ActiveCards: c.ActiveCards, Transactions: c.Transactions,
-			CardEnrolmentCharges: c.Charges[ChargeCardEnrolment], TransactionCharges: c.Charges[ChargeTransaction],
+			CardEnrolmentCharges: c.Charges[subaccounts.ChargeCardEnrolment], TransactionCharges: c.Charges[subaccounts.ChargeTransaction],
 			PaidByPrimary: sub.UsePrimaryBalance,
 		}
 		u.TotalUsage = u.CardEnrolmentCharges + u.TransactionCharges
@@ -138,10 +139,10 @@ func (s *Service) Reconcile(ctx context.Context, accountID uuid.UUID) (Reconcili
 		if err != nil {
 			return err
 		}
-		journal := map[string]map[LedgerName]int64{}
+		journal := map[string]map[subaccounts.LedgerName]int64{}
 		for _, p := range positions {
 			if journal[p.Party] == nil {
-				journal[p.Party] = map[LedgerName]int64{}
+				journal[p.Party] = map[subaccounts.LedgerName]int64{}
 			}
 			journal[p.Party][p.Ledger] = p.Amount
 		}
@@ -150,7 +151,7 @@ func (s *Service) Reconcile(ctx context.Context, accountID uuid.UUID) (Reconcili
 			return err
 		}
 		var allocated int64
-		check := func(party string, ledger LedgerName, stored int64) {
+		check := func(party string, ledger subaccounts.LedgerName, stored int64) {
 			if got := journal[party][ledger]; got != stored {
 				out.Mismatches = append(out.Mismatches, fmt.Sprintf("%s %s: stored %d, journal %d", party, ledger, stored, got))
 			}
@@ -158,18 +159,18 @@ func (s *Service) Reconcile(ctx context.Context, accountID uuid.UUID) (Reconcili
 		}
 		for _, sub := range subs {
 			allocated += sub.CreditLimit
-			check(sub.ID.String(), LedgerBalance, sub.Balance)
-			check(sub.ID.String(), LedgerCredit, sub.CreditLimit)
+			check(sub.ID.String(), subaccounts.LedgerBalance, sub.Balance)
+			check(sub.ID.String(), subaccounts.LedgerCredit, sub.CreditLimit)
 		}
 		primary := primaryParty(accountID)
-		check(primary, LedgerBalance, a.Balance)
+		check(primary, subaccounts.LedgerBalance, a.Balance)
 		// The primary's credit ledger holds what it has not handed out.
-		check(primary, LedgerCredit, a.CreditLimit-a.AllocatedCredit)
+		check(primary, subaccounts.LedgerCredit, a.CreditLimit-a.AllocatedCredit)
 		if allocated != a.AllocatedCredit {
 			out.Mismatches = append(out.Mismatches, fmt.Sprintf("allocated credit: stored %d, subaccounts hold %d", a.AllocatedCredit, allocated))
 		}
 		for party, ledgers := range journal {
-			if party == PartyExternal || party == PartyRevenue {
+			if party == subaccounts.PartyExternal || party == subaccounts.PartyRevenue {
 				continue
 			}
 			// Deleted subaccounts: whatever the journal still gives them was not returned.
