@@ -10,9 +10,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/auth"
-	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/config"
 	"github.com/cardseg/subaccounts/internal/httpapi"
 	"github.com/cardseg/subaccounts/internal/idempotency"
@@ -70,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
 
+	// Every change records beside itself through one Recorder, the issuer's included.
+	rec := app.NewRecorder(db)
 	var is *issuer.Issuer
 	var keys *auth.KeySet
 	var clients auth.ClientChecker
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.BuiltInIssuer() {
 		is, err = issuer.New(ctx, db, issuer.Config{
 			URL: cfg.PublicURL, Audience: cfg.OIDCAudience, AccountClaim: cfg.AccountClaim, MaxLifetime: cfg.TokenMaxLifetime,
-			Keys: ring,
+			Keys: ring, Recorder: rec,
 		})
 		if err != nil {
 			return err
@@ -99,31 +100,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients, Logger: log,
 	})
 
-	// Every change records beside itself through one Recorder: the audit log today.
-	rec := audit.NewRecorder(db)
-	aud := audit.NewService(db, log)
-	opts := []tenancy.Option{
-		tenancy.WithRecorder(rec),
-		tenancy.WithKeyRing(ring),
-		tenancy.WithGroupCommit(tenancy.GroupCommit{
-			MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: tenancy.DefaultGroupCommit.Writers,
-		}),
-	}
+	var revoked func()
 	if is != nil {
-		opts = append(opts, tenancy.OnClientsRevoked(is.ForgetClients))
+		revoked = is.ForgetClients
 	}
-	svc := tenancy.NewService(db, opts...)
+	svc := app.New(db, app.Config{
+		Keys: ring, Recorder: rec, Logger: log, OnClientsRevoked: revoked,
+		GroupCommit: tenancy.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: tenancy.DefaultGroupCommit.Writers},
+	})
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
-	idem := idempotency.NewService(db, ring)
-	go purgeIdempotencyKeys(ctx, idem, log)
+	go purgeIdempotencyKeys(ctx, svc.Idempotency, log)
 	// The audit chainer links the events every audited write leaves unchained. It stops
 	// with ctx, and run waits for it, so no chaining transaction outlives the pool.
 	chainerCtx, stopChainer := context.WithCancel(ctx)
 	chainerDone := make(chan struct{})
 	go func() {
 		defer close(chainerDone)
-		aud.RunAuditChainer(chainerCtx, auditChainInterval)
+		svc.Audit.RunAuditChainer(chainerCtx, auditChainInterval)
 	}()
 	defer func() {
 		stopChainer()
@@ -135,10 +129,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeLimits()
 	handler := httpapi.NewServer(httpapi.Deps{
-		Service:     svc,
-		Idempotency: idem,
-		Compliance:  compliance.NewService(db),
-		Audit:       aud,
+		Tenancy:     svc.Tenancy,
+		Ledger:      svc.Ledger,
+		Idempotency: svc.Idempotency,
+		Compliance:  svc.Compliance,
+		Audit:       svc.Audit,
 		Verifier:    verifier,
 		Issuer:      is,
 		Ready:       db.Ping,
@@ -187,7 +182,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // contexts and the group commit's transactions — so each such request is answered (503)
 // while its connection is still open and nothing commits without its answer. It returns
 // nil when everything drained in time, and an error (logged) when the deadline forced it.
-func shutdown(srv *http.Server, svc *tenancy.Service, timeout time.Duration, cancelRequests func(), log *slog.Logger) error {
+func shutdown(srv *http.Server, svc *app.Services, timeout time.Duration, cancelRequests func(), log *slog.Logger) error {
 	start := time.Now()
 	log.Info("shutting down", slog.String("timeout", timeout.String()))
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

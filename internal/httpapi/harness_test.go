@@ -25,11 +25,9 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 
-	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/auth"
-	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/httpapi"
-	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
@@ -53,7 +51,7 @@ type env struct {
 	db      *store.DB
 	issuer  *issuer.Issuer
 	handler http.Handler
-	svc     *tenancy.Service
+	svc     *app.Services
 	// deps are the server's dependencies, for tests that build a variant of it.
 	deps     httpapi.Deps
 	opToken  string
@@ -115,12 +113,12 @@ func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.OnClientsRevoked(is.ForgetClients), tenancy.WithKeyRing(ring))
+	svc := app.New(db, app.Config{Keys: ring, OnClientsRevoked: is.ForgetClients})
 	logs := &syncBuffer{}
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	deps := httpapi.Deps{
-		Service: svc, Idempotency: idempotency.NewService(db, ring), Compliance: compliance.NewService(db), Audit: audit.NewService(db, log), Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
+		Tenancy: svc.Tenancy, Ledger: svc.Ledger, Idempotency: svc.Idempotency, Compliance: svc.Compliance, Audit: svc.Audit, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
 	}
 	h := httpapi.NewServer(deps)
 	ts.Config.Handler = h

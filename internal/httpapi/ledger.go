@@ -6,8 +6,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 type transferBody struct {
@@ -35,13 +35,13 @@ func toTransferView(e subaccounts.Entry) transferView {
 }
 
 // handleCreateTransfer serves POST /v1/credit-transfers and /v1/balance-transfers.
-func handleCreateTransfer(svc *tenancy.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
+func handleCreateTransfer(svc *ledger.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body transferBody
 		if !decode(c, &body) {
 			return
 		}
-		e, err := svc.Transfer(c.Request.Context(), mustPrincipal(c), kind, tenancy.TransferInput{
+		e, err := svc.Transfer(c.Request.Context(), mustPrincipal(c), kind, ledger.TransferInput{
 			From: body.From, To: body.To, Amount: body.Amount, Reference: body.Reference,
 		})
 		if err != nil {
@@ -53,14 +53,14 @@ func handleCreateTransfer(svc *tenancy.Service, kind subaccounts.EntryKind) gin.
 }
 
 // handleListTransfers serves GET /v1/credit-transfers and /v1/balance-transfers.
-func handleListTransfers(svc *tenancy.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
+func handleListTransfers(svc *ledger.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
 			return
 		}
 		var errs []subaccounts.FieldError
-		q := tenancy.TransferQuery{SubaccountID: queryUUID(c, "subaccountId", &errs), Window: queryWindow(c, &errs)}
+		q := ledger.TransferQuery{SubaccountID: queryUUID(c, "subaccountId", &errs), Window: queryWindow(c, &errs)}
 		if queryInvalid(c, errs) {
 			return
 		}
@@ -88,7 +88,7 @@ type topUpView struct {
 	CreatedAt timestamp `json:"createdAt"`
 }
 
-func handleTopUp(svc *tenancy.Service) gin.HandlerFunc {
+func handleTopUp(svc *ledger.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "accountId")
 		if !ok {
@@ -140,7 +140,7 @@ type usageView struct {
 	PaidByPrimary bool                  `json:"paidByPrimary"`
 }
 
-func toUsageView(u tenancy.Usage) usageView {
+func toUsageView(u ledger.Usage) usageView {
 	v := usageView{
 		SubaccountID: u.SubaccountID, Name: u.Name, From: timestamp(u.From), To: timestamp(u.To), Currency: u.Currency,
 		Enrolments: u.Enrolments, ActiveCards: u.ActiveCards,
@@ -154,7 +154,7 @@ func toUsageView(u tenancy.Usage) usageView {
 	return v
 }
 
-func handleSubaccountUsage(svc *tenancy.Service) gin.HandlerFunc {
+func handleSubaccountUsage(svc *ledger.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -174,7 +174,7 @@ func handleSubaccountUsage(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-func handleAccountUsage(svc *tenancy.Service) gin.HandlerFunc {
+func handleAccountUsage(svc *ledger.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {

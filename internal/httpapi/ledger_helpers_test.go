@@ -189,7 +189,7 @@ func (e *env) expectProblem(r response, status int, typ, reason string) problemD
 // what its journal sums to.
 func (e *env) reconciled(acct string) {
 	e.t.Helper()
-	rec, err := e.svc.Reconcile(context.Background(), uuid.MustParse(acct))
+	rec, err := e.svc.Ledger.Reconcile(context.Background(), uuid.MustParse(acct))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/idempotency"
+	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
@@ -34,13 +35,13 @@ func TestSpecLimitsMatchServer(t *testing.T) {
 		{"Name.maxLength", float64(*schema("Name").MaxLength), subaccounts.MaxNameLength},
 		{"Metadata.maxProperties", float64(*schema("Metadata").MaxProps), subaccounts.MaxMetadataKeys},
 		{"Metadata values maxLength", float64(*schema("Metadata").AdditionalProperties.Schema.Value.MaxLength), subaccounts.MaxMetadataValLen},
-		{"Reference.maxLength", float64(*schema("Reference").MaxLength), tenancy.MaxReferenceLength},
-		{"Amount.maximum", fl(schema("Amount").Max), tenancy.MaxAmount},
-		{"PositiveAmount.maximum", fl(schema("PositiveAmount").Max), tenancy.MaxAmount},
-		{"Price.maximum", fl(schema("Price").Max), tenancy.MaxAmount},
-		{"PatchAccountRequest.creditLimit.maximum", fl(prop(schema("PatchAccountRequest"), "creditLimit").Max), tenancy.MaxAmount},
-		{"AutoTopUp.threshold.maximum", fl(prop(schema("AutoTopUp"), "threshold").Max), tenancy.MaxAmount},
-		{"AutoTopUp.amount.maximum", fl(prop(schema("AutoTopUp"), "amount").Max), tenancy.MaxAmount},
+		{"Reference.maxLength", float64(*schema("Reference").MaxLength), ledger.MaxReferenceLength},
+		{"Amount.maximum", fl(schema("Amount").Max), subaccounts.MaxAmount},
+		{"PositiveAmount.maximum", fl(schema("PositiveAmount").Max), subaccounts.MaxAmount},
+		{"Price.maximum", fl(schema("Price").Max), subaccounts.MaxAmount},
+		{"PatchAccountRequest.creditLimit.maximum", fl(prop(schema("PatchAccountRequest"), "creditLimit").Max), subaccounts.MaxAmount},
+		{"AutoTopUp.threshold.maximum", fl(prop(schema("AutoTopUp"), "threshold").Max), subaccounts.MaxAmount},
+		{"AutoTopUp.amount.maximum", fl(prop(schema("AutoTopUp"), "amount").Max), subaccounts.MaxAmount},
 		{"ContractInput.maxSubaccounts.maximum", fl(prop(schema("ContractInput"), "maxSubaccounts").Max), subaccounts.MaxMaxSubaccounts},
 		{"CreateSubaccountRequest.maxCards.maximum", fl(prop(schema("CreateSubaccountRequest"), "maxCards").Max), tenancy.MaxMaxCards},
 		{"PatchSubaccountRequest.maxCards.maximum", fl(prop(schema("PatchSubaccountRequest"), "maxCards").Max), tenancy.MaxMaxCards},

@@ -8,7 +8,7 @@ import (
 
 // addRoutes lists every route of the API in one place.
 func addRoutes(r *gin.Engine, d Deps) {
-	svc := d.Service
+	svc := d.Tenancy
 	r.GET("/healthz", handleHealthz())
 	r.GET("/readyz", handleReadyz(d.Ready))
 	r.GET("/openapi.yaml", handleOpenAPI())
@@ -31,7 +31,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	op.GET("/accounts/:accountId", handleGetAccount(svc))
 	op.PATCH("/accounts/:accountId", handlePatchAccount(svc))
 	op.PUT("/accounts/:accountId/contract", handlePutContract(svc))
-	op.POST("/accounts/:accountId/top-ups", idem, handleTopUp(svc))
+	op.POST("/accounts/:accountId/top-ups", idem, handleTopUp(d.Ledger))
 	op.POST("/accounts/:accountId/clients", noStore(), idem, handleCreateClient(d.Issuer))
 	op.GET("/accounts/:accountId/clients", handleListClients(d.Issuer))
 	op.PATCH("/accounts/:accountId/clients/:clientId", handlePatchClient(d.Issuer))
@@ -68,12 +68,12 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/compliance", scope(subaccounts.ScopeComplianceRead), handleCompliance(d.Compliance))
 
 	ledgerRead, ledgerWrite := scope(subaccounts.ScopeLedgerRead), scope(subaccounts.ScopeLedgerWrite)
-	t.POST("/credit-transfers", ledgerWrite, idem, handleCreateTransfer(svc, subaccounts.KindCreditTransfer))
-	t.GET("/credit-transfers", ledgerRead, handleListTransfers(svc, subaccounts.KindCreditTransfer))
-	t.POST("/balance-transfers", ledgerWrite, idem, handleCreateTransfer(svc, subaccounts.KindBalanceTransfer))
-	t.GET("/balance-transfers", ledgerRead, handleListTransfers(svc, subaccounts.KindBalanceTransfer))
-	t.GET("/subaccounts/:subaccountId/usage", ledgerRead, handleSubaccountUsage(svc))
-	t.GET("/usage", ledgerRead, handleAccountUsage(svc))
+	t.POST("/credit-transfers", ledgerWrite, idem, handleCreateTransfer(d.Ledger, subaccounts.KindCreditTransfer))
+	t.GET("/credit-transfers", ledgerRead, handleListTransfers(d.Ledger, subaccounts.KindCreditTransfer))
+	t.POST("/balance-transfers", ledgerWrite, idem, handleCreateTransfer(d.Ledger, subaccounts.KindBalanceTransfer))
+	t.GET("/balance-transfers", ledgerRead, handleListTransfers(d.Ledger, subaccounts.KindBalanceTransfer))
+	t.GET("/subaccounts/:subaccountId/usage", ledgerRead, handleSubaccountUsage(d.Ledger))
+	t.GET("/usage", ledgerRead, handleAccountUsage(d.Ledger))
 
 	auditRead := scope(subaccounts.ScopeAuditRead)
 	t.GET("/audit-events", auditRead, handleListAuditEvents(d.Audit))

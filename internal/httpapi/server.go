@@ -19,13 +19,18 @@ import (
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // Deps are what the server needs.
 type Deps struct {
-	Service *tenancy.Service
+	// Tenancy holds accounts, contracts and subaccounts (and, until they get packages of
+	// their own, cards and routing).
+	Tenancy *tenancy.Service
+	// Ledger moves money: transfers, top-ups, usage.
+	Ledger *ledger.Service
 	// Idempotency makes POST requests carrying an Idempotency-Key take effect once.
 	Idempotency *idempotency.Service
 	// Compliance answers the compliance report.

@@ -1,7 +1,6 @@
 package subaccounts
 
 import (
-	"context"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,23 +114,12 @@ type CurrencyVolume struct {
 	Volume   int64
 }
 
-// LedgerStore persists the journal and answers the aggregates built on it.
-type LedgerStore interface {
-	// InsertLedgerEntries appends journal entries; the journal is never updated.
-	InsertLedgerEntries(ctx context.Context, entries []Entry) error
-	// ListLedgerEntries returns one page of entries in id (creation) order.
-	ListLedgerEntries(ctx context.Context, accountID uuid.UUID, f EntryFilter, p Page) ([]Entry, error)
-	// LedgerPositions sums the account's journal per party and ledger.
-	LedgerPositions(ctx context.Context, accountID uuid.UUID) ([]Position, error)
-	// HasLedgerEntries reports whether the account's journal holds any entry.
-	HasLedgerEntries(ctx context.Context, accountID uuid.UUID) (bool, error)
-	// Usage aggregates enrolments, transactions and charges in [from, to) and the active
-	// cards now, for the given subaccounts.
-	Usage(ctx context.Context, accountID uuid.UUID, subaccountIDs []uuid.UUID, from, to time.Time) ([]UsageCounts, error)
-}
-
 // Facts are facts about a change that no domain value carries, recorded as they are.
 type Facts map[string]any
 
 // AuditView records the facts as they are.
 func (f Facts) AuditView() any { return map[string]any(f) }
+
+// MaxAmount bounds any one amount (a message's, a transfer's, a top-up's, a credit
+// limit): 10^15 minor units, beyond any real one.
+const MaxAmount = 1_000_000_000_000_000

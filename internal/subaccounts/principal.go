@@ -55,3 +55,16 @@ func (p Principal) Confined() bool { return p.SubaccountID != nil }
 func (p Principal) Sees(id uuid.UUID) bool {
 	return p.SubaccountID == nil || *p.SubaccountID == id
 }
+
+// Narrow narrows a subaccount filter to what the principal may see: a confined client's
+// own subaccount. visible is false when the filter names a subaccount it may not see, and
+// the answer is then an empty list (as for an unknown id).
+func (p Principal) Narrow(filter *uuid.UUID) (narrowed *uuid.UUID, visible bool) {
+	if !p.Confined() {
+		return filter, true
+	}
+	if filter != nil && *filter != *p.SubaccountID {
+		return nil, false
+	}
+	return p.SubaccountID, true
+}

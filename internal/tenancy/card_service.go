@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
@@ -246,8 +247,8 @@ func (s *Service) EnrolCard(ctx context.Context, p subaccounts.Principal, subacc
 		if err := decideCard(sub, card.Pair()); err != nil {
 			return err
 		}
-		l := newLedgerState(t.account, card.CreatedAt)
-		if err := l.blockedByLimit(&sub); err != nil {
+		l := ledger.NewBook(t.account, card.CreatedAt)
+		if err := l.BlockedByLimit(&sub); err != nil {
 			return err
 		}
 		left, err := quotaLeft(ctx, s.store, sub)
@@ -257,7 +258,7 @@ func (s *Service) EnrolCard(ctx context.Context, p subaccounts.Principal, subacc
 		if left == 0 {
 			return quotaExceeded(sub)
 		}
-		if err := l.chargeFor(&sub, subaccounts.ChargeCardEnrolment, card.ID, t.account.Contract.Pricing.CardEnrolment, true); err != nil {
+		if err := l.Charge(&sub, subaccounts.ChargeCardEnrolment, card.ID, t.account.Contract.Pricing.CardEnrolment, true); err != nil {
 			return err
 		}
 		if len(checked.older) > 0 {
@@ -274,7 +275,7 @@ func (s *Service) EnrolCard(ctx context.Context, p subaccounts.Principal, subacc
 			return err
 		}
 		if len(ids) == 1 {
-			if err := l.flush(ctx, s.store, s.rec); err != nil {
+			if err := l.Flush(ctx, s.store, s.rec); err != nil {
 				return err
 			}
 			return s.rec.Record(ctx, p.AccountID, cardRecord("card.enrol", nil, &card))
@@ -335,8 +336,8 @@ func (s *Service) EnrolCards(ctx context.Context, p subaccounts.Principal, subac
 		if sub.Suspended {
 			return decideCard(sub, policy.Pair{})
 		}
-		l := newLedgerState(t.account, now)
-		if err := l.blockedByLimit(&sub); err != nil {
+		l := ledger.NewBook(t.account, now)
+		if err := l.BlockedByLimit(&sub); err != nil {
 			return err
 		}
 		// How many new cards the quota and the payer's credit leave room for; items past
@@ -348,7 +349,7 @@ func (s *Service) EnrolCards(ctx context.Context, p subaccounts.Principal, subac
 		price := t.account.Contract.Pricing.CardEnrolment
 		// Each new item is charged first on a copy of the balances, auto top-ups included,
 		// exactly as the single-card route would charge it after the items before it.
-		simAccount, simSub := l.account, sub
+		simAccount, simSub := *l.Account(), sub
 		// Cards the account already holds are refused as card-exists once the quota and
 		// credit checks pass, as the single-card route refuses them, and take no room.
 		var fps [][]byte
@@ -399,8 +400,8 @@ func (s *Service) EnrolCards(ctx context.Context, p subaccounts.Principal, subac
 				out[i].Err = quotaExceeded(sub)
 				continue
 			}
-			trial, trialSub := newLedgerState(simAccount, now), simSub
-			if err := trial.chargeFor(&trialSub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
+			trial, trialSub := ledger.NewBook(simAccount, now), simSub
+			if err := trial.Charge(&trialSub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
 				out[i].Err = err
 				continue
 			}
@@ -408,7 +409,7 @@ func (s *Service) EnrolCards(ctx context.Context, p subaccounts.Principal, subac
 				out[i].Err = cardExists(holder)
 				continue
 			}
-			simAccount, simSub = trial.account, trialSub
+			simAccount, simSub = *trial.Account(), trialSub
 			seen[string(c.Fingerprint)] = true
 			toInsert = append(toInsert, *c)
 		}
@@ -426,12 +427,12 @@ func (s *Service) EnrolCards(ctx context.Context, p subaccounts.Principal, subac
 			if !inserted[c.ID] {
 				continue
 			}
-			if err := l.chargeFor(&sub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
+			if err := l.Charge(&sub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
 				return err
 			}
 			recs = append(recs, cardRecord("card.enrol", nil, c))
 		}
-		if err := l.flush(ctx, s.store, s.rec); err != nil {
+		if err := l.Flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
 		if err := s.rec.Record(ctx, p.AccountID, recs...); err != nil {

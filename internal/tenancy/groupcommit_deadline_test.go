@@ -12,7 +12,7 @@ import (
 
 	_ "github.com/ncruces/go-sqlite3/driver" // the "sqlite3" driver the lock is held with
 
-	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -41,19 +41,19 @@ func newLockedFixture(t *testing.T) lockedFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = raw.Close() })
-	svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.WithKeyRing(keystest.Ring(t)))
+	svc := app.New(db, app.Config{Keys: keystest.Ring(t)})
 	t.Cleanup(svc.Close)
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
-	a, err := svc.CreateAccount(ctx, "Acme", tenancy.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
+	a, err := svc.Tenancy.CreateAccount(ctx, "Acme", tenancy.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
-	sub, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: "Shop", Configurations: usa})
+	sub, err := svc.Tenancy.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: "Shop", Configurations: usa})
 	if err != nil {
 		t.Fatal(err)
 	}
-	card, err := svc.EnrolCard(ctx, p, sub.ID, tenancy.CardInput{
+	card, err := svc.Tenancy.EnrolCard(ctx, p, sub.ID, tenancy.CardInput{
 		Number: ptr("4111111111111111"), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 		CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 	})
@@ -90,7 +90,7 @@ func (f lockedFixture) ingestAll(t *testing.T, prefix string, n int, timeout tim
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			_, errs[i] = f.svc.IngestTransaction(ctx, f.p, msg(fmt.Sprintf("%s-%d", prefix, i), "auth", f.card.ID.String()))
+			_, errs[i] = f.svc.Tenancy.IngestTransaction(ctx, f.p, msg(fmt.Sprintf("%s-%d", prefix, i), "auth", f.card.ID.String()))
 		})
 	}
 	wg.Wait()
@@ -120,7 +120,7 @@ func TestGroupCommitRespectsDeadline(t *testing.T) {
 			t.Errorf("message %d after the database came back: %v", i, err)
 		}
 	}
-	page, _, err := f.svc.ListTransactions(t.Context(), f.p, tenancy.TransactionQuery{}, subaccounts.Page{Limit: 100})
+	page, _, err := f.svc.Tenancy.ListTransactions(t.Context(), f.p, tenancy.TransactionQuery{}, subaccounts.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestGroupCommitShutdownBounded(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("requests still waiting 5s after Shutdown returned")
 	}
-	if _, err := f.svc.IngestTransaction(t.Context(), f.p, msg("late", "auth", f.card.ID.String())); !errors.Is(err, tenancy.ErrClosed) {
+	if _, err := f.svc.Tenancy.IngestTransaction(t.Context(), f.p, msg("late", "auth", f.card.ID.String())); !errors.Is(err, tenancy.ErrClosed) {
 		t.Errorf("after Shutdown: %v, want ErrClosed", err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -20,12 +20,12 @@ func ptr[T any](v T) *T { return &v }
 
 // fixture is an account with one subaccount permitting USA on VISA and one card in it.
 type fixture struct {
-	svc  *tenancy.Service
+	svc  *app.Services
 	p    subaccounts.Principal
 	card subaccounts.Card
 }
 
-func newFixture(t *testing.T, dialect string, opts ...tenancy.Option) fixture {
+func newFixture(t *testing.T, dialect string, cfg app.Config) fixture {
 	t.Helper()
 	ctx := t.Context()
 	db := storetest.Open(t, dialect)
@@ -33,19 +33,20 @@ func newFixture(t *testing.T, dialect string, opts ...tenancy.Option) fixture {
 	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := tenancy.NewService(db, append([]tenancy.Option{tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.WithKeyRing(ring)}, opts...)...)
+	cfg.Keys = ring
+	svc := app.New(db, cfg)
 	t.Cleanup(svc.Close)
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
-	a, err := svc.CreateAccount(ctx, "Acme", tenancy.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
+	a, err := svc.Tenancy.CreateAccount(ctx, "Acme", tenancy.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
-	sub, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: "Shop", Configurations: usa})
+	sub, err := svc.Tenancy.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: "Shop", Configurations: usa})
 	if err != nil {
 		t.Fatal(err)
 	}
-	card, err := svc.EnrolCard(ctx, p, sub.ID, tenancy.CardInput{
+	card, err := svc.Tenancy.EnrolCard(ctx, p, sub.ID, tenancy.CardInput{
 		Number: ptr("4111111111111111"), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 		CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 	})
@@ -82,8 +83,8 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 			var groups []int
 			hold := make(chan struct{})
 			calls := 0
-			f := newFixture(t, d, tenancy.WithGroupCommit(tenancy.GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond, Writers: 1}),
-				tenancy.OnGroupWritten(func(n int) {
+			f := newFixture(t, d, app.Config{GroupCommit: tenancy.GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond, Writers: 1},
+				OnGroupWritten: func(n int) {
 					// Hold the group after the first message until every request is
 					// queued, so the rest must share the next transaction.
 					mu.Lock()
@@ -94,11 +95,11 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 					if first {
 						<-hold
 					}
-				}))
+				}})
 			ctx := t.Context()
 			card := f.card.ID.String()
 			// One message stored before the group.
-			if _, err := f.svc.IngestTransaction(ctx, f.p, msg("before", "auth", card)); err != nil {
+			if _, err := f.svc.Tenancy.IngestTransaction(ctx, f.p, msg("before", "auth", card)); err != nil {
 				t.Fatal(err)
 			}
 			type req struct {
@@ -130,7 +131,7 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 			errs := make([]error, len(reqs))
 			var wg sync.WaitGroup
 			for i, r := range reqs {
-				wg.Go(func() { outs[i], errs[i] = f.svc.IngestTransaction(ctx, f.p, r.in) })
+				wg.Go(func() { outs[i], errs[i] = f.svc.Tenancy.IngestTransaction(ctx, f.p, r.in) })
 			}
 			time.Sleep(100 * time.Millisecond) // let every request reach the queue
 			close(hold)
@@ -183,14 +184,14 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 			if biggest < 2 {
 				t.Errorf("no group held more than one message: %v", groups)
 			}
-			page, _, err := f.svc.ListTransactions(ctx, f.p, tenancy.TransactionQuery{}, subaccounts.Page{Limit: 100})
+			page, _, err := f.svc.Tenancy.ListTransactions(ctx, f.p, tenancy.TransactionQuery{}, subaccounts.Page{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if want := 1 + 40 + 5 + 1; len(page) != want {
 				t.Errorf("%d routed transactions stored, want %d", len(page), want)
 			}
-			queue, _, err := f.svc.ListUnrouted(ctx, f.p, subaccounts.Page{Limit: 100})
+			queue, _, err := f.svc.Tenancy.ListUnrouted(ctx, f.p, subaccounts.Page{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,14 +206,14 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 // later ones are refused.
 func TestGroupCommitClose(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, "sqlite")
+	f := newFixture(t, "sqlite", app.Config{})
 	ctx := t.Context()
-	out, err := f.svc.IngestTransaction(ctx, f.p, msg("one", "auth", f.card.ID.String()))
+	out, err := f.svc.Tenancy.IngestTransaction(ctx, f.p, msg("one", "auth", f.card.ID.String()))
 	if err != nil || out.Status != tenancy.IngestRouted {
 		t.Fatalf("%+v %v", out, err)
 	}
 	f.svc.Close()
-	if _, err := f.svc.IngestTransaction(ctx, f.p, msg("two", "auth", f.card.ID.String())); err == nil {
+	if _, err := f.svc.Tenancy.IngestTransaction(ctx, f.p, msg("two", "auth", f.card.ID.String())); err == nil {
 		t.Error("a closed service took a message")
 	}
 }

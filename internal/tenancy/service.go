@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/keys"
+	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
@@ -127,8 +128,8 @@ func (in ContractInput) money(pointer string, cur subaccounts.Contract) (string,
 			if v == nil {
 				return 0
 			}
-			if *v < 0 || *v > MaxAmount {
-				errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/pricing/" + name, Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount))})
+			if *v < 0 || *v > subaccounts.MaxAmount {
+				errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/pricing/" + name, Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(subaccounts.MaxAmount))})
 			}
 			return *v
 		}
@@ -242,8 +243,8 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 		}
 		name = n
 	}
-	if patch.CreditLimit != nil && (*patch.CreditLimit < 0 || *patch.CreditLimit > MaxAmount) {
-		errs = append(errs, subaccounts.FieldError{Pointer: "/creditLimit", Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount))})
+	if patch.CreditLimit != nil && (*patch.CreditLimit < 0 || *patch.CreditLimit > subaccounts.MaxAmount) {
+		errs = append(errs, subaccounts.FieldError{Pointer: "/creditLimit", Detail: fmt.Sprintf("must be from 0 to %d minor units", int64(subaccounts.MaxAmount))})
 	}
 	if len(errs) > 0 {
 		return subaccounts.Account{}, subaccounts.Invalid(errs...)
@@ -258,21 +259,21 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 			return err
 		}
 		before := a
-		l := newLedgerState(a, subaccounts.Now())
+		l := ledger.NewBook(a, subaccounts.Now())
 		if patch.Name != nil {
-			l.account.Name = name
+			l.Account().Name = name
 		}
 		if patch.CreditLimit != nil {
-			if err := setCreditLimit(l, *patch.CreditLimit); err != nil {
+			if err := l.SetCreditLimit(*patch.CreditLimit); err != nil {
 				return err
 			}
 		}
-		l.account.Version++
-		l.accountDirty = true
-		if err := l.flush(ctx, s.store, s.rec); err != nil {
+		l.Account().Version++
+		l.TouchAccount()
+		if err := l.Flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
-		out = l.account
+		out = *l.Account()
 		return s.rec.Record(ctx, id, subaccounts.Change{Action: "account.update", ResourceType: "account", ResourceID: id.String(), Before: before, After: out})
 	})
 	if err != nil {
@@ -436,11 +437,11 @@ func checkCostControls(autoTopUp *subaccounts.AutoTopUp, maxCards *int) []subacc
 		errs = append(errs, subaccounts.FieldError{Pointer: "/maxCards", Detail: fmt.Sprintf("must be from 0 (no quota) to %d", MaxMaxCards)})
 	}
 	if autoTopUp != nil {
-		if autoTopUp.Threshold < -MaxAmount || autoTopUp.Threshold > MaxAmount {
-			errs = append(errs, subaccounts.FieldError{Pointer: "/autoTopUp/threshold", Detail: fmt.Sprintf("must be from %d to %d minor units", -int64(MaxAmount), int64(MaxAmount))})
+		if autoTopUp.Threshold < -subaccounts.MaxAmount || autoTopUp.Threshold > subaccounts.MaxAmount {
+			errs = append(errs, subaccounts.FieldError{Pointer: "/autoTopUp/threshold", Detail: fmt.Sprintf("must be from %d to %d minor units", -int64(subaccounts.MaxAmount), int64(subaccounts.MaxAmount))})
 		}
-		if autoTopUp.Amount < 0 || autoTopUp.Amount > MaxAmount {
-			errs = append(errs, subaccounts.FieldError{Pointer: "/autoTopUp/amount", Detail: fmt.Sprintf("must be from 0 (off) to %d minor units", int64(MaxAmount))})
+		if autoTopUp.Amount < 0 || autoTopUp.Amount > subaccounts.MaxAmount {
+			errs = append(errs, subaccounts.FieldError{Pointer: "/autoTopUp/amount", Detail: fmt.Sprintf("must be from 0 (off) to %d minor units", int64(subaccounts.MaxAmount))})
 		}
 	}
 	return errs
@@ -771,37 +772,18 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p subaccounts.Principal,
 			return err
 		}
 		before := sub
-		l := newLedgerState(a, subaccounts.Now())
+		l := ledger.NewBook(a, subaccounts.Now())
 		balance, credit := sub.Balance, sub.CreditLimit
 		if cascade {
-			subID := sub.ID
-			switch {
-			case sub.Balance > 0:
-				l.entry(subaccounts.KindBalanceTransfer, subaccounts.LedgerBalance, sub.ID.String(), primaryParty(a.ID), sub.Balance, &subID, "subaccount deleted")
-			case sub.Balance < 0:
-				l.entry(subaccounts.KindBalanceTransfer, subaccounts.LedgerBalance, primaryParty(a.ID), sub.ID.String(), -sub.Balance, &subID, "subaccount deleted")
-			}
-			if sub.CreditLimit > 0 {
-				l.entry(subaccounts.KindCreditTransfer, subaccounts.LedgerCredit, sub.ID.String(), primaryParty(a.ID), sub.CreditLimit, &subID, "subaccount deleted")
-			}
-			l.account.Balance += sub.Balance
-			l.account.AllocatedCredit -= sub.CreditLimit
-			sub.Balance, sub.CreditLimit = 0, 0
-			l.touchAccount()
-			// The primary gains the subaccount's balance and its credit back. When that is
-			// a net loss (the subaccount is over its limit) it must still end within its
-			// floor: a customer's request never pushes a balance below it, even one that
-			// network fees already took there.
-			if balance+credit < 0 && l.account.Balance < l.account.Floor() {
-				return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "primary-cannot-absorb"}, Message: fmt.Sprintf(
-					"The primary cannot take over the subaccount's debt of %d within its credit limit; top up first.", -balance)}
+			if err := l.ReturnToPrimary(&sub, "subaccount deleted"); err != nil {
+				return err
 			}
 		}
 		// Write the subaccount row first: its row lock waits for enrolments holding a share
 		// lock on it, so the count below sees every card they committed. An error rolls
 		// everything back.
-		l.touchSub(&sub)
-		if err := l.flush(ctx, s.store, s.rec); err != nil {
+		l.TouchSubaccount(&sub)
+		if err := l.Flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
 		n, err := s.store.CountActiveCards(ctx, p.AccountID, id)
@@ -813,9 +795,9 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p subaccounts.Principal,
 				"The subaccount still holds %d active card(s), a balance of %d and a credit limit of %d; move or remove the cards and transfer the balance and credit back first, or delete with cascade=true.",
 				n, balance, credit)}
 		}
-		recs := make([]subaccounts.Change, 0, len(l.entries)+2)
+		recs := make([]subaccounts.Change, 0, len(l.Entries())+2)
 		if cascade && n > 0 {
-			removed, err := s.store.RemoveSubaccountCards(ctx, p.AccountID, id, l.now)
+			removed, err := s.store.RemoveSubaccountCards(ctx, p.AccountID, id, l.Now())
 			if err != nil {
 				return err
 			}
@@ -825,7 +807,7 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p subaccounts.Principal,
 		if err := s.store.DeleteSubaccount(ctx, p.AccountID, id); err != nil {
 			return err
 		}
-		for _, e := range l.entries {
+		for _, e := range l.Entries() {
 			recs = append(recs, subaccounts.Change{Action: string(e.Kind) + ".create", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})
 		}
 		recs = append(recs, subaccounts.Change{Action: "subaccount.delete", ResourceType: "subaccount", ResourceID: id.String(), Before: before})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
 )
@@ -86,7 +87,7 @@ type Tx interface {
 
 	CardStore
 	TransactionStore
-	subaccounts.LedgerStore
+	ledger.Store
 }
 
 // CardStore persists cards.

@@ -14,6 +14,7 @@ import (
 	"github.com/biter777/countries"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
@@ -22,7 +23,6 @@ import (
 // Limits of transaction ingestion.
 const (
 	MaxMessageBatch   = 1000
-	MaxAmount         = 1_000_000_000_000_000 // 10^15 minor units: beyond any real message
 	maxNetworkIDLen   = 64
 	maxMerchantName   = 200
 	maxMerchantCity   = 100
@@ -161,8 +161,8 @@ func (s *Service) checkMessage(p subaccounts.Principal, pointer string, in Messa
 	switch {
 	case in.Amount == nil:
 		bad("/amount", "is required: an integer in minor units")
-	case *in.Amount < 0 || *in.Amount > MaxAmount:
-		bad("/amount", fmt.Sprintf("must be from 0 to %d minor units", int64(MaxAmount)))
+	case *in.Amount < 0 || *in.Amount > subaccounts.MaxAmount:
+		bad("/amount", fmt.Sprintf("must be from 0 to %d minor units", int64(subaccounts.MaxAmount)))
 	default:
 		t.Amount = *in.Amount
 	}
@@ -384,7 +384,7 @@ func (s *Service) ingest(ctx context.Context, tx Tx, msgs []*message) error {
 func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID, msgs []*message) error {
 	// 0. A priced account is charged for every routed message in this transaction; its
 	// row lock, taken first, keeps the balances still until the charges are written.
-	ledger, err := lockForFees(ctx, tx, accountID)
+	book, err := lockForFees(ctx, tx, accountID)
 	if err != nil {
 		return err
 	}
@@ -512,15 +512,15 @@ func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID,
 	for _, id := range inserted {
 		ok[id] = true
 	}
-	if ledger != nil {
+	if book != nil {
 		for _, t := range rows {
 			if ok[t.ID] && t.Routing == subaccounts.Routed {
-				if err := ledger.chargeFor(subs[t.SubaccountID].sub, subaccounts.ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
+				if err := book.Charge(subs[t.SubaccountID].sub, subaccounts.ChargeTransaction, t.ID, book.Account().Contract.Pricing.Transaction, false); err != nil {
 					return err
 				}
 			}
 		}
-		if err := ledger.flush(ctx, tx, s.rec); err != nil {
+		if err := book.Flush(ctx, tx, s.rec); err != nil {
 			return err
 		}
 	}
@@ -572,9 +572,9 @@ func storedOutcome(t subaccounts.Transaction) IngestOutcome {
 	return IngestOutcome{Status: IngestUnrouted, Transaction: t}
 }
 
-// lockForFees returns the ledger state fees are charged on, with the account row locked,
+// lockForFees returns the book fees are charged on, with the account row locked,
 // or nil when the account does not charge for transactions.
-func lockForFees(ctx context.Context, tx Tx, accountID uuid.UUID) (*ledgerState, error) {
+func lockForFees(ctx context.Context, tx Tx, accountID uuid.UUID) (*ledger.Book, error) {
 	a, err := tx.GetAccount(ctx, accountID, false)
 	if errors.Is(err, subaccounts.ErrNotFound) {
 		return nil, nil
@@ -585,7 +585,7 @@ func lockForFees(ctx context.Context, tx Tx, accountID uuid.UUID) (*ledgerState,
 	if a, err = tx.GetAccount(ctx, accountID, true); err != nil {
 		return nil, err
 	}
-	return newLedgerState(a, subaccounts.Now()), nil
+	return ledger.NewBook(a, subaccounts.Now()), nil
 }
 
 // routeTarget is a subaccount's configuration as a routing decision needs it.
@@ -691,7 +691,7 @@ type TransactionQuery struct {
 func (s *Service) ListTransactions(ctx context.Context, p subaccounts.Principal, q TransactionQuery, page subaccounts.Page) ([]subaccounts.Transaction, *uuid.UUID, error) {
 	f := subaccounts.TransactionFilter{Routing: subaccounts.Routed, SubaccountID: q.SubaccountID, CardID: q.CardID, Type: q.Type, From: q.From, To: q.To}
 	var visible bool
-	if f.SubaccountID, visible = confine(p, f.SubaccountID); !visible {
+	if f.SubaccountID, visible = p.Narrow(f.SubaccountID); !visible {
 		return []subaccounts.Transaction{}, nil, nil
 	}
 	items, err := s.store.ListTransactions(ctx, p.AccountID, f, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
@@ -710,19 +710,6 @@ func (s *Service) ListSubaccountTransactions(ctx context.Context, p subaccounts.
 	}
 	q.SubaccountID = &subaccountID
 	return s.ListTransactions(ctx, p, q, page)
-}
-
-// confine narrows a subaccount filter to what the principal may see: a confined client's
-// own subaccount. visible is false when the filter names a subaccount it may not see, and
-// the answer is then an empty list (as for an unknown id).
-func confine(p subaccounts.Principal, filter *uuid.UUID) (narrowed *uuid.UUID, visible bool) {
-	if !p.Confined() {
-		return filter, true
-	}
-	if filter != nil && *filter != *p.SubaccountID {
-		return nil, false
-	}
-	return p.SubaccountID, true
 }
 
 // ListUnrouted returns one page of the account's unrouted queue.
@@ -747,7 +734,7 @@ func (s *Service) RetryUnrouted(ctx context.Context, p subaccounts.Principal, id
 	}
 	var out IngestOutcome
 	err := s.store.Transact(ctx, func(ctx context.Context) error {
-		ledger, err := lockForFees(ctx, s.store, p.AccountID)
+		book, err := lockForFees(ctx, s.store, p.AccountID)
 		if err != nil {
 			return err
 		}
@@ -808,11 +795,11 @@ func (s *Service) RetryUnrouted(ctx context.Context, p subaccounts.Principal, id
 		if err := s.store.RouteTransaction(ctx, t); err != nil {
 			return err
 		}
-		if ledger != nil {
-			if err := ledger.chargeFor(target.sub, subaccounts.ChargeTransaction, t.ID, ledger.account.Contract.Pricing.Transaction, false); err != nil {
+		if book != nil {
+			if err := book.Charge(target.sub, subaccounts.ChargeTransaction, t.ID, book.Account().Contract.Pricing.Transaction, false); err != nil {
 				return err
 			}
-			if err := ledger.flush(ctx, s.store, s.rec); err != nil {
+			if err := book.Flush(ctx, s.store, s.rec); err != nil {
 				return err
 			}
 		}

@@ -1,4 +1,10 @@
-package tenancy
+// Package ledger moves money: it holds the Book every charge, transfer and top-up is
+// made on (floors, credit, auto top-ups), writes the append-only journal, and answers
+// transfers, usage and reconciliation.
+//
+// It depends on the vocabulary (internal/subaccounts) alone. Cards, routing and tenancy
+// use it; it imports none of them, nor the store, httpapi or cmd.
+package ledger
 
 import (
 	"context"
@@ -45,8 +51,8 @@ func checkAmount(amount *int64) error {
 	if amount == nil {
 		return subaccounts.Invalid(subaccounts.FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
 	}
-	if *amount <= 0 || *amount > MaxAmount {
-		return invalidTransfer("amount-out-of-range", "The amount must be a positive integer of minor units, at most %d.", int64(MaxAmount))
+	if *amount <= 0 || *amount > subaccounts.MaxAmount {
+		return invalidTransfer("amount-out-of-range", "The amount must be a positive integer of minor units, at most %d.", int64(subaccounts.MaxAmount))
 	}
 	return nil
 }
@@ -60,9 +66,12 @@ type TransferInput struct {
 	Reference *string
 }
 
-// ledgerState is the account and the subaccounts one transaction changes money on, held
-// in memory under the account row lock and written once at the end.
-type ledgerState struct {
+// Book is the account and the subaccounts one transaction changes money on, held in
+// memory under the account row lock and written once, by Flush, at the end. Every money
+// rule lives on it: floors and credit, charges and auto top-ups, credit limit changes,
+// and what a deleted subaccount hands back; cards, routing and tenancy use it inside
+// their own transactions.
+type Book struct {
 	account      subaccounts.Account
 	accountDirty bool
 	subs         map[uuid.UUID]*subaccounts.Subaccount
@@ -73,22 +82,61 @@ type ledgerState struct {
 	now     time.Time
 }
 
-func newLedgerState(a subaccounts.Account, now time.Time) *ledgerState {
-	return &ledgerState{account: a, subs: map[uuid.UUID]*subaccounts.Subaccount{}, dirty: map[uuid.UUID]bool{}, now: now}
+func NewBook(a subaccounts.Account, now time.Time) *Book {
+	return &Book{account: a, subs: map[uuid.UUID]*subaccounts.Subaccount{}, dirty: map[uuid.UUID]bool{}, now: now}
 }
 
-func (l *ledgerState) touchAccount() {
+// Account is the account as the book holds it. Change it through the book's methods,
+// or call TouchAccount after changing it, so Flush writes it.
+func (l *Book) Account() *subaccounts.Account { return &l.account }
+
+// Entries are the journal entries the book has made, flushed or not.
+func (l *Book) Entries() []subaccounts.Entry { return l.entries }
+
+// Now is the time the book stamps its entries and rows with.
+func (l *Book) Now() time.Time { return l.now }
+
+// ReturnToPrimary hands a subaccount's balance and credit back to the primary, as a
+// cascading delete does, journalling both moves. The primary must still end within its
+// floor when that is a net loss (the subaccount over its limit): a customer's request
+// never pushes a balance below it, even one network fees already took there.
+func (l *Book) ReturnToPrimary(sub *subaccounts.Subaccount, reference string) error {
+	a := &l.account
+	balance, credit := sub.Balance, sub.CreditLimit
+	subID := sub.ID
+	switch {
+	case balance > 0:
+		l.entry(subaccounts.KindBalanceTransfer, subaccounts.LedgerBalance, sub.ID.String(), primaryParty(a.ID), balance, &subID, reference)
+	case balance < 0:
+		l.entry(subaccounts.KindBalanceTransfer, subaccounts.LedgerBalance, primaryParty(a.ID), sub.ID.String(), -balance, &subID, reference)
+	}
+	if credit > 0 {
+		l.entry(subaccounts.KindCreditTransfer, subaccounts.LedgerCredit, sub.ID.String(), primaryParty(a.ID), credit, &subID, reference)
+	}
+	a.Balance += balance
+	a.AllocatedCredit -= credit
+	sub.Balance, sub.CreditLimit = 0, 0
+	l.TouchAccount()
+	l.TouchSubaccount(sub)
+	if balance+credit < 0 && a.Balance < a.Floor() {
+		return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "primary-cannot-absorb"}, Message: fmt.Sprintf(
+			"The primary cannot take over the subaccount's debt of %d within its credit limit; top up first.", -balance)}
+	}
+	return nil
+}
+
+func (l *Book) TouchAccount() {
 	l.account.OverLimit = l.account.Balance < l.account.Floor()
 	l.accountDirty = true
 }
 
-func (l *ledgerState) touchSub(s *subaccounts.Subaccount) {
+func (l *Book) TouchSubaccount(s *subaccounts.Subaccount) {
 	s.OverLimit = s.Balance < -s.CreditLimit
 	l.subs[s.ID] = s
 	l.dirty[s.ID] = true
 }
 
-func (l *ledgerState) entry(kind subaccounts.EntryKind, ledger subaccounts.LedgerName, from, to string, amount int64, sub *uuid.UUID, ref string) subaccounts.Entry {
+func (l *Book) entry(kind subaccounts.EntryKind, ledger subaccounts.LedgerName, from, to string, amount int64, sub *uuid.UUID, ref string) subaccounts.Entry {
 	e := subaccounts.Entry{
 		ID: uuid.Must(uuid.NewV7()), AccountID: l.account.ID, Kind: kind, Ledger: ledger,
 		From: from, To: to, Amount: amount, SubaccountID: sub, Reference: ref, CreatedAt: l.now,
@@ -97,8 +145,8 @@ func (l *ledgerState) entry(kind subaccounts.EntryKind, ledger subaccounts.Ledge
 	return e
 }
 
-// flush writes what changed: the account, then the subaccounts, then the journal.
-func (l *ledgerState) flush(ctx context.Context, tx Tx, rec subaccounts.Recorder) error {
+// Flush writes what changed: the account, then the subaccounts, then the journal.
+func (l *Book) Flush(ctx context.Context, tx Writer, rec subaccounts.Recorder) error {
 	// Versions (the ETags) are not bumped here: they version what a PATCH can change,
 	// and balances move with every charge, which would make every If-Match on a busy
 	// subaccount stale.
@@ -198,7 +246,7 @@ func (s *Service) Transfer(ctx context.Context, p subaccounts.Principal, kind su
 		if sub.UsePrimaryBalance {
 			return invalidTransfer("subaccount-uses-primary-balance", "The subaccount uses the primary balance; set usePrimaryAccountBalance to false to give it its own balance and credit.")
 		}
-		l := newLedgerState(a, subaccounts.Now())
+		l := NewBook(a, subaccounts.Now())
 		acc := &l.account
 		if kind == subaccounts.KindCreditTransfer {
 			if outOfSub {
@@ -243,15 +291,15 @@ func (s *Service) Transfer(ctx context.Context, p subaccounts.Principal, kind su
 				sub.Balance += amount
 			}
 		}
-		l.touchAccount()
-		l.touchSub(&sub)
+		l.TouchAccount()
+		l.TouchSubaccount(&sub)
 		ledger := subaccounts.LedgerBalance
 		if kind == subaccounts.KindCreditTransfer {
 			ledger = subaccounts.LedgerCredit
 		}
 		id := sub.ID
 		out = l.entry(kind, ledger, from.String(), to.String(), amount, &id, ref)
-		if err := l.flush(ctx, s.store, s.rec); err != nil {
+		if err := l.Flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
 		return s.rec.Record(ctx, primary, subaccounts.Change{
@@ -276,7 +324,7 @@ type TransferQuery struct {
 func (s *Service) ListTransfers(ctx context.Context, p subaccounts.Principal, kind subaccounts.EntryKind, q TransferQuery, page subaccounts.Page) ([]subaccounts.Entry, *uuid.UUID, error) {
 	f := subaccounts.EntryFilter{Kinds: []subaccounts.EntryKind{kind}, SubaccountID: q.SubaccountID, From: q.From, To: q.To}
 	var visible bool
-	if f.SubaccountID, visible = confine(p, f.SubaccountID); !visible {
+	if f.SubaccountID, visible = p.Narrow(f.SubaccountID); !visible {
 		return []subaccounts.Entry{}, nil, nil
 	}
 	items, err := s.store.ListLedgerEntries(ctx, p.AccountID, f, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
@@ -315,14 +363,14 @@ func (s *Service) TopUp(ctx context.Context, accountID uuid.UUID, amount *int64,
 		if err != nil {
 			return err
 		}
-		if a.Balance > MaxAmount-*amount {
-			return invalidTransfer("amount-out-of-range", "The balance would exceed %d minor units.", int64(MaxAmount))
+		if a.Balance > subaccounts.MaxAmount-*amount {
+			return invalidTransfer("amount-out-of-range", "The balance would exceed %d minor units.", int64(subaccounts.MaxAmount))
 		}
-		l := newLedgerState(a, subaccounts.Now())
+		l := NewBook(a, subaccounts.Now())
 		l.account.Balance += *amount
-		l.touchAccount()
+		l.TouchAccount()
 		e := l.entry(subaccounts.KindTopUp, subaccounts.LedgerBalance, subaccounts.PartyExternal, primaryParty(a.ID), *amount, nil, ref)
-		if err := l.flush(ctx, s.store, s.rec); err != nil {
+		if err := l.Flush(ctx, s.store, s.rec); err != nil {
 			return err
 		}
 		out = TopUpResult{Entry: e, Account: l.account}
@@ -336,9 +384,9 @@ func (s *Service) TopUp(ctx context.Context, accountID uuid.UUID, amount *int64,
 	return out, nil
 }
 
-// setCreditLimit changes the primary's credit limit inside an account update, recording
+// SetCreditLimit changes the primary's credit limit inside an account update, recording
 // the change in the journal. It refuses to take back credit that is handed out or used.
-func setCreditLimit(l *ledgerState, limit int64) error {
+func (l *Book) SetCreditLimit(limit int64) error {
 	a := &l.account
 	if limit == a.CreditLimit {
 		return nil
@@ -356,18 +404,18 @@ func setCreditLimit(l *ledgerState, limit int64) error {
 		from, to, delta = to, from, -delta
 	}
 	a.CreditLimit = limit
-	l.touchAccount()
+	l.TouchAccount()
 	l.entry(subaccounts.KindCreditLimit, subaccounts.LedgerCredit, from, to, delta, nil, "credit limit set to "+fmt.Sprint(limit))
 	return nil
 }
 
-// chargeFor debits the payer of sub's usage (sub itself, or the primary when it shares the
+// Charge debits the payer of sub's usage (sub itself, or the primary when it shares the
 // primary balance) and records the charge. With refuse set, a charge the payer's credit
 // cannot cover is refused (402); otherwise (network fees, never refused) it may take the
 // payer below its floor, which marks it over limit. A charge that leaves a subaccount
 // with its own balance below its auto top-up threshold moves the top-up amount from the
 // primary, if the primary can afford it.
-func (l *ledgerState) chargeFor(sub *subaccounts.Subaccount, ct subaccounts.ChargeType, subject uuid.UUID, amount int64, refuse bool) error {
+func (l *Book) Charge(sub *subaccounts.Subaccount, ct subaccounts.ChargeType, subject uuid.UUID, amount int64, refuse bool) error {
 	if amount == 0 {
 		return nil
 	}
@@ -378,14 +426,14 @@ func (l *ledgerState) chargeFor(sub *subaccounts.Subaccount, ct subaccounts.Char
 			return l.cannotPay(sub, amount)
 		}
 		acc.Balance -= amount
-		l.touchAccount()
+		l.TouchAccount()
 	} else {
 		if refuse && sub.Balance-amount < -sub.CreditLimit {
 			return l.cannotPay(sub, amount)
 		}
 		payer = sub.ID.String()
 		sub.Balance -= amount
-		l.touchSub(sub)
+		l.TouchSubaccount(sub)
 	}
 	id, subj := sub.ID, subject
 	l.entry(subaccounts.KindCharge, subaccounts.LedgerBalance, payer, subaccounts.PartyRevenue, amount, &id, "charge: "+string(ct))
@@ -396,16 +444,16 @@ func (l *ledgerState) chargeFor(sub *subaccounts.Subaccount, ct subaccounts.Char
 		if acc.Balance-top >= acc.Floor() {
 			acc.Balance -= top
 			sub.Balance += top
-			l.touchAccount()
-			l.touchSub(sub)
+			l.TouchAccount()
+			l.TouchSubaccount(sub)
 			l.entry(subaccounts.KindBalanceTransfer, subaccounts.LedgerBalance, primaryParty(acc.ID), sub.ID.String(), top, &id, subaccounts.AutoTopUpReference)
 		}
 	}
 	return nil
 }
 
-// blockedByLimit refuses a new enrolment while the payer of sub's usage is over its limit.
-func (l *ledgerState) blockedByLimit(sub *subaccounts.Subaccount) error {
+// BlockedByLimit refuses a new enrolment while the payer of sub's usage is over its limit.
+func (l *Book) BlockedByLimit(sub *subaccounts.Subaccount) error {
 	if sub.UsePrimaryBalance && l.account.OverLimit {
 		return &subaccounts.Error{Code: subaccounts.CodeInsufficientCredit, Detail: &subaccounts.Refusal{Reason: "over-limit"}, Message: "The primary balance is below its credit limit after network fees; top up or transfer balance before enrolling more cards."}
 	}
@@ -417,7 +465,7 @@ func (l *ledgerState) blockedByLimit(sub *subaccounts.Subaccount) error {
 
 // cannotPay refuses a charge of amount that the payer of sub's usage cannot cover,
 // naming the payer's own figures.
-func (l *ledgerState) cannotPay(sub *subaccounts.Subaccount, amount int64) error {
+func (l *Book) cannotPay(sub *subaccounts.Subaccount, amount int64) error {
 	if sub.UsePrimaryBalance {
 		return insufficientCredit(l.account.Balance, l.account.AvailableCredit(), amount, "primary balance")
 	}
@@ -431,3 +479,15 @@ func insufficientCredit(balance, credit, amount int64, what string) error {
 
 // errStop is returned from inside a transaction to roll it back deliberately.
 var errStop = errors.New("stop")
+
+// Service answers the ledger's requests: transfers, top-ups, usage and reconciliation.
+type Service struct {
+	store Store
+	rec   subaccounts.Recorder
+}
+
+// NewService returns the ledger's service over store; rec receives what its changes
+// record beside themselves.
+func NewService(store Store, rec subaccounts.Recorder) *Service {
+	return &Service{store: store, rec: rec}
+}

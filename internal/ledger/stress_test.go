@@ -1,4 +1,4 @@
-package tenancy_test
+package ledger_test
 
 import (
 	"context"
@@ -14,8 +14,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
+	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -95,12 +96,12 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.WithKeyRing(ring))
+	svc := app.New(db, app.Config{Keys: ring})
 	t.Cleanup(svc.Close)
 
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 	price := int64(1 + rng.IntN(50))
-	a, err := svc.CreateAccount(ctx, "Ledger", tenancy.ContractInput{
+	a, err := svc.Tenancy.CreateAccount(ctx, "Ledger", tenancy.ContractInput{
 		Configurations: usa, MaxSubaccounts: ptr(nsubs),
 		Pricing: &tenancy.PricingInput{CardEnrolment: ptr(price)},
 	})
@@ -108,7 +109,7 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 		t.Fatal(err)
 	}
 	limit := int64(200_000 + rng.IntN(800_000))
-	if _, err := svc.UpdateAccount(ctx, a.ID, tenancy.AccountPatch{CreditLimit: &limit}, nil); err != nil {
+	if _, err := svc.Tenancy.UpdateAccount(ctx, a.ID, tenancy.AccountPatch{CreditLimit: &limit}, nil); err != nil {
 		t.Fatal(err)
 	}
 	p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
@@ -116,7 +117,7 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 	for i := range nsubs {
 		// Every fifth subaccount shares the primary balance: its charges hit the primary.
 		shared := i%5 == 0
-		sub, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{
+		sub, err := svc.Tenancy.CreateSubaccount(ctx, p, tenancy.SubaccountInput{
 			Name: fmt.Sprintf("Sub %02d", i), Configurations: usa, UsePrimaryBalance: ptr(shared),
 		})
 		if err != nil {
@@ -141,14 +142,14 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 			continue
 		}
 		ref := fmt.Sprintf("open-credit-%d", i)
-		_, err := svc.Transfer(ctx, p, subaccounts.KindCreditTransfer, transfer(a.ID, id, amount, ref))
+		_, err := svc.Ledger.Transfer(ctx, p, subaccounts.KindCreditTransfer, transfer(a.ID, id, amount, ref))
 		if err != nil {
 			t.Fatal(err)
 		}
 		record(outcome{kind: "credit", reference: ref, amount: amount, acked: true})
 	}
 	opening := int64(50_000)
-	if _, err := svc.TopUp(ctx, a.ID, ptr(opening), ptr("opening")); err != nil {
+	if _, err := svc.Ledger.TopUp(ctx, a.ID, ptr(opening), ptr("opening")); err != nil {
 		t.Fatal(err)
 	}
 	record(outcome{kind: "top-up", reference: "opening", amount: opening, acked: true})
@@ -240,7 +241,7 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 			acked[o.reference]++
 		}
 	}
-	final, err := svc.GetAccount(ctx, a.ID)
+	final, err := svc.Tenancy.GetAccount(ctx, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +316,7 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 		t.Errorf("%d active cards, %d acknowledged enrolments", cards, enrolled)
 	}
 	// 4. Every balance and limit equals what the journal sums to.
-	rec, err := svc.Reconcile(ctx, a.ID)
+	rec, err := svc.Ledger.Reconcile(ctx, a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,15 +342,15 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 	}
 }
 
-func transfer(from, to uuid.UUID, amount int64, ref string) tenancy.TransferInput {
+func transfer(from, to uuid.UUID, amount int64, ref string) ledger.TransferInput {
 	f, tt := from.String(), to.String()
-	return tenancy.TransferInput{From: &f, To: &tt, Amount: &amount, Reference: &ref}
+	return ledger.TransferInput{From: &f, To: &tt, Amount: &amount, Reference: &ref}
 }
 
 // ledgerOp performs one random operation and reports whether it was acknowledged; a
 // refusal the ledger owes (invalid transfer, insufficient credit) is an outcome, any
 // other error fails the run.
-func ledgerOp(ctx context.Context, svc *tenancy.Service, p subaccounts.Principal, primary uuid.UUID, own, all []uuid.UUID, r *rand.Rand, n int64) (outcome, error) {
+func ledgerOp(ctx context.Context, svc *app.Services, p subaccounts.Principal, primary uuid.UUID, own, all []uuid.UUID, r *rand.Rand, n int64) (outcome, error) {
 	ref := fmt.Sprintf("op-%d", n)
 	var err error
 	o := outcome{reference: ref}
@@ -362,7 +363,7 @@ func ledgerOp(ctx context.Context, svc *tenancy.Service, p subaccounts.Principal
 		if r.IntN(2) == 0 {
 			from, to = to, from
 		}
-		_, err = svc.Transfer(ctx, p, subaccounts.KindCreditTransfer, transfer(from, to, o.amount, ref))
+		_, err = svc.Ledger.Transfer(ctx, p, subaccounts.KindCreditTransfer, transfer(from, to, o.amount, ref))
 	case x < 80:
 		o.kind = "balance"
 		o.amount = int64(1 + r.IntN(20_000))
@@ -371,17 +372,17 @@ func ledgerOp(ctx context.Context, svc *tenancy.Service, p subaccounts.Principal
 		if r.IntN(2) == 0 {
 			from, to = to, from
 		}
-		_, err = svc.Transfer(ctx, p, subaccounts.KindBalanceTransfer, transfer(from, to, o.amount, ref))
+		_, err = svc.Ledger.Transfer(ctx, p, subaccounts.KindBalanceTransfer, transfer(from, to, o.amount, ref))
 	case x < 98:
 		o.kind = "enrol"
-		_, err = svc.EnrolCard(ctx, p, all[r.IntN(len(all))], tenancy.CardInput{
+		_, err = svc.Tenancy.EnrolCard(ctx, p, all[r.IntN(len(all))], tenancy.CardInput{
 			Number: ptr(testLuhnPAN(int(n))), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 			CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 		})
 	default:
 		o.kind = "top-up"
 		o.amount = int64(1 + r.IntN(10_000))
-		_, err = svc.TopUp(ctx, primary, &o.amount, &ref)
+		_, err = svc.Ledger.TopUp(ctx, primary, &o.amount, &ref)
 	}
 	var de *subaccounts.Error
 	switch {
@@ -425,3 +426,5 @@ func checkFloors(ctx context.Context, db *store.DB, accountID uuid.UUID) error {
 		return nil
 	})
 }
+
+func ptr[T any](v T) *T { return &v }

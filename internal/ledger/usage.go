@@ -1,4 +1,4 @@
-package tenancy
+package ledger
 
 import (
 	"context"
@@ -60,7 +60,10 @@ func (s *Service) SubaccountUsage(ctx context.Context, p subaccounts.Principal, 
 	if err != nil {
 		return Usage{}, err
 	}
-	sub, err := s.GetSubaccount(ctx, p, id)
+	if !p.Sees(id) {
+		return Usage{}, subaccounts.NotFound("subaccount")
+	}
+	sub, err := s.store.GetSubaccount(ctx, p.AccountID, id)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -78,10 +81,11 @@ func (s *Service) AccountUsage(ctx context.Context, p subaccounts.Principal, w s
 	if err != nil {
 		return nil, nil, err
 	}
-	subs, next, err := s.ListSubaccounts(ctx, p, subaccounts.SubaccountFilter{}, page)
+	subs, err := s.store.ListSubaccounts(ctx, p.AccountID, subaccounts.SubaccountFilter{Only: p.SubaccountID}, subaccounts.Page{Limit: page.Limit + 1, After: page.After})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("list subaccounts: %w", err)
 	}
+	subs, next := subaccounts.Cut(subs, page.Limit, func(s subaccounts.Subaccount) uuid.UUID { return s.ID })
 	out, err := s.usage(ctx, p.AccountID, subs, f, t)
 	if err != nil {
 		return nil, nil, err

@@ -1,4 +1,4 @@
-package tenancy_test
+package ledger_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -30,28 +30,28 @@ func BenchmarkLedger(b *testing.B) {
 			if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
 				b.Fatal(err)
 			}
-			svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)), tenancy.WithKeyRing(ring))
+			svc := app.New(db, app.Config{Keys: ring})
 			b.Cleanup(svc.Close)
 			usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
 			newAccount := func(name string, enrol, fee int64) (subaccounts.Principal, []uuid.UUID) {
-				a, err := svc.CreateAccount(ctx, name, tenancy.ContractInput{
+				a, err := svc.Tenancy.CreateAccount(ctx, name, tenancy.ContractInput{
 					Configurations: usa, MaxSubaccounts: ptr(100),
 					Pricing: &tenancy.PricingInput{CardEnrolment: ptr(enrol), Transaction: ptr(fee)},
 				})
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := svc.TopUp(ctx, a.ID, ptr(int64(1e12)), ptr("bench")); err != nil {
+				if _, err := svc.Ledger.TopUp(ctx, a.ID, ptr(int64(1e12)), ptr("bench")); err != nil {
 					b.Fatal(err)
 				}
 				p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
 				var subs []uuid.UUID
 				for i := range 50 {
-					s, err := svc.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: fmt.Sprintf("S%d", i), Configurations: usa, UsePrimaryBalance: ptr(false)})
+					s, err := svc.Tenancy.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: fmt.Sprintf("S%d", i), Configurations: usa, UsePrimaryBalance: ptr(false)})
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := svc.Transfer(ctx, p, subaccounts.KindBalanceTransfer, transfer(a.ID, s.ID, 1e9, "seed")); err != nil {
+					if _, err := svc.Ledger.Transfer(ctx, p, subaccounts.KindBalanceTransfer, transfer(a.ID, s.ID, 1e9, "seed")); err != nil {
 						b.Fatal(err)
 					}
 					subs = append(subs, s.ID)
@@ -66,7 +66,7 @@ func BenchmarkLedger(b *testing.B) {
 				if i%2 == 0 {
 					from, to = to, from
 				}
-				if _, err := svc.Transfer(ctx, p, subaccounts.KindBalanceTransfer, transfer(from, to, 1+i%100, "bench")); err != nil {
+				if _, err := svc.Ledger.Transfer(ctx, p, subaccounts.KindBalanceTransfer, transfer(from, to, 1+i%100, "bench")); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -85,7 +85,7 @@ func BenchmarkLedger(b *testing.B) {
 			})
 			var pans atomic.Int64
 			enrol := func(p subaccounts.Principal, sub uuid.UUID) {
-				_, err := svc.EnrolCard(ctx, p, sub, tenancy.CardInput{
+				_, err := svc.Tenancy.EnrolCard(ctx, p, sub, tenancy.CardInput{
 					Number: ptr(testLuhnPAN(int(pans.Add(1)))), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 					CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 				})
@@ -109,7 +109,7 @@ func BenchmarkLedger(b *testing.B) {
 				// One card for every run of the benchmark function; message ids keep counting
 				// across runs, so no message is ever a duplicate.
 				pan := testLuhnPAN(int(pans.Add(1)))
-				if _, err := svc.EnrolCard(ctx, p, sub, tenancy.CardInput{
+				if _, err := svc.Tenancy.EnrolCard(ctx, p, sub, tenancy.CardInput{
 					Number: ptr(pan), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 					CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 				}); err != nil {
@@ -121,7 +121,7 @@ func BenchmarkLedger(b *testing.B) {
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
 							in := msg(fmt.Sprintf("B-%s-%d", p.AccountID, seq.Add(1)), "auth", pan)
-							out, err := svc.IngestTransaction(ctx, p, in)
+							out, err := svc.Tenancy.IngestTransaction(ctx, p, in)
 							if err != nil || out.Status != tenancy.IngestRouted {
 								b.Fatalf("ingest: %v %v", out.Status, err)
 							}
@@ -133,4 +133,18 @@ func BenchmarkLedger(b *testing.B) {
 			b.Run("ingest-with-fee-parallel-32", ingest(charged, chargedSubs[1]))
 		})
 	}
+}
+
+func msg(ntid, typ, card string) tenancy.MessageInput {
+	in := tenancy.MessageInput{
+		NetworkTransactionID: ptr(ntid), Type: ptr(typ), Amount: ptr(int64(100)), Currency: ptr("USD"),
+		Datetime: ptr("2026-11-20T10:00:00Z"),
+		Merchant: &tenancy.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
+	}
+	if len(card) == 36 {
+		in.CardID = ptr(card)
+	} else {
+		in.CardNumber = ptr(card)
+	}
+	return in
 }

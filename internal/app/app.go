@@ -1,0 +1,102 @@
+// Package app composes the domain's services over one store: it is the one place that
+// knows which service needs which other (cards and routing charge through the ledger,
+// every change records through the audit Recorder), so cmd/subaccountd and the tests
+// wire the same graph.
+//
+// It imports every domain package and is imported only by cmd and tests; httpapi takes
+// the services it builds, one field each.
+package app
+
+import (
+	"context"
+
+	"log/slog"
+
+	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/compliance"
+	"github.com/cardseg/subaccounts/internal/idempotency"
+	"github.com/cardseg/subaccounts/internal/keys"
+	"github.com/cardseg/subaccounts/internal/ledger"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tenancy"
+)
+
+// Store is everything the services need of the database: the union of their narrow
+// stores, which the store package's DB implements.
+type Store interface {
+	tenancy.Store
+	ledger.Store
+	audit.Store
+	compliance.Store
+	idempotency.Store
+}
+
+// Config is what the services are built with.
+type Config struct {
+	// Keys are the master key versions card fingerprints and idempotency keys derive
+	// from; without them enrolment, ingestion and idempotent writes fail.
+	Keys *keys.Ring
+	// GroupCommit tunes the group commit of single-message ingestion; the zero value is
+	// tenancy.DefaultGroupCommit.
+	GroupCommit tenancy.GroupCommit
+	// OnClientsRevoked runs after a change revoked OAuth2 clients as a side effect.
+	OnClientsRevoked func()
+	// OnGroupWritten learns the size of every group the group commit writes.
+	OnGroupWritten func(messages int)
+	// Recorder is where changes write their side records; nil means NewRecorder(store).
+	Recorder subaccounts.Recorder
+	// Logger receives the background work's errors; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Services are the domain's services, built over one store.
+type Services struct {
+	// Recorder is where every change writes what it records beside itself.
+	Recorder    subaccounts.Recorder
+	Tenancy     *tenancy.Service
+	Ledger      *ledger.Service
+	Audit       *audit.Service
+	Compliance  *compliance.Service
+	Idempotency *idempotency.Service
+}
+
+// NewRecorder returns the one Recorder every change writes its side records through:
+// the list of record kinds (the audit log today; outbound events join it here).
+func NewRecorder(store audit.Writer) subaccounts.Recorder {
+	return subaccounts.Recorders{audit.NewRecorder(store)}
+}
+
+// New builds the services over store. Close (or Shutdown) them to stop the group commit.
+func New(store Store, cfg Config) *Services {
+	rec := cfg.Recorder
+	if rec == nil {
+		rec = NewRecorder(store)
+	}
+	opts := []tenancy.Option{tenancy.WithRecorder(rec)}
+	if cfg.Keys != nil {
+		opts = append(opts, tenancy.WithKeyRing(cfg.Keys))
+	}
+	if g := cfg.GroupCommit; g.MaxBatch != 0 || g.MaxWait != 0 || g.Writers != 0 {
+		opts = append(opts, tenancy.WithGroupCommit(g))
+	}
+	if cfg.OnClientsRevoked != nil {
+		opts = append(opts, tenancy.OnClientsRevoked(cfg.OnClientsRevoked))
+	}
+	if cfg.OnGroupWritten != nil {
+		opts = append(opts, tenancy.OnGroupWritten(cfg.OnGroupWritten))
+	}
+	return &Services{
+		Recorder:    rec,
+		Tenancy:     tenancy.NewService(store, opts...),
+		Ledger:      ledger.NewService(store, rec),
+		Audit:       audit.NewService(store, cfg.Logger),
+		Compliance:  compliance.NewService(store),
+		Idempotency: idempotency.NewService(store, cfg.Keys),
+	}
+}
+
+// Close writes what the group commit still holds and stops it.
+func (s *Services) Close() { s.Tenancy.Close() }
+
+// Shutdown stops the group commit within ctx (see tenancy.Service.Shutdown).
+func (s *Services) Shutdown(ctx context.Context) error { return s.Tenancy.Shutdown(ctx) }
