@@ -130,6 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer closeLimits()
 	handler := httpapi.NewServer(httpapi.Deps{
 		Tenancy:     svc.Tenancy,
+		Cards:       svc.Cards,
 		Ledger:      svc.Ledger,
 		Idempotency: svc.Idempotency,
 		Compliance:  svc.Compliance,

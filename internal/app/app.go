@@ -13,10 +13,12 @@ import (
 	"log/slog"
 
 	"github.com/cardseg/subaccounts/internal/audit"
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/ledger"
+	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
@@ -25,6 +27,7 @@ import (
 // stores, which the store package's DB implements.
 type Store interface {
 	tenancy.Store
+	cards.Store
 	ledger.Store
 	audit.Store
 	compliance.Store
@@ -54,6 +57,7 @@ type Services struct {
 	// Recorder is where every change writes what it records beside itself.
 	Recorder    subaccounts.Recorder
 	Tenancy     *tenancy.Service
+	Cards       *cards.Service
 	Ledger      *ledger.Service
 	Audit       *audit.Service
 	Compliance  *compliance.Service
@@ -72,6 +76,15 @@ func New(store Store, cfg Config) *Services {
 	if rec == nil {
 		rec = NewRecorder(store)
 	}
+	var prints *pan.Fingerprints
+	if cfg.Keys != nil {
+		fps, err := cfg.Keys.Fingerprinters()
+		if err != nil {
+			// NewRing already checked every key the fingerprinters check.
+			panic("app: " + err.Error())
+		}
+		prints = pan.NewFingerprints(fps)
+	}
 	opts := []tenancy.Option{tenancy.WithRecorder(rec)}
 	if cfg.Keys != nil {
 		opts = append(opts, tenancy.WithKeyRing(cfg.Keys))
@@ -88,6 +101,7 @@ func New(store Store, cfg Config) *Services {
 	return &Services{
 		Recorder:    rec,
 		Tenancy:     tenancy.NewService(store, opts...),
+		Cards:       cards.NewService(store, rec, prints),
 		Ledger:      ledger.NewService(store, rec),
 		Audit:       audit.NewService(store, cfg.Logger),
 		Compliance:  compliance.NewService(store),

@@ -7,8 +7,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // cardBody is an enrolment as sent. Number is the PAN: it lives only in this struct
@@ -22,14 +22,14 @@ type cardBody struct {
 	Metadata    map[string]string `json:"metadata"`
 }
 
-func (b cardBody) toInput() tenancy.CardInput {
-	return tenancy.CardInput{
+func (b cardBody) toInput() cards.CardInput {
+	return cards.CardInput{
 		Number: b.Number, ExpMonth: b.ExpMonth, ExpYear: b.ExpYear,
 		CountryCode: b.CountryCode, TermsOfUse: b.TermsOfUse, Metadata: b.Metadata,
 	}
 }
 
-func handleEnrolCard(svc *tenancy.Service) gin.HandlerFunc {
+func handleEnrolCard(svc *cards.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		subID, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -70,7 +70,7 @@ type cardBatchView struct {
 	} `json:"summary"`
 }
 
-func handleEnrolCards(svc *tenancy.Service) gin.HandlerFunc {
+func handleEnrolCards(svc *cards.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		subID, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -80,7 +80,7 @@ func handleEnrolCards(svc *tenancy.Service) gin.HandlerFunc {
 		if !decode(c, &body) {
 			return
 		}
-		items := make([]tenancy.CardInput, len(body.Cards))
+		items := make([]cards.CardInput, len(body.Cards))
 		for i, raw := range body.Cards {
 			var b cardBody
 			if fe := decodeBytes(raw, &b); fe != nil {
@@ -113,7 +113,7 @@ func handleEnrolCards(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-func handleListCards(svc *tenancy.Service) gin.HandlerFunc {
+func handleListCards(svc *cards.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
@@ -136,7 +136,7 @@ func handleListCards(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-func handleGetCard(svc *tenancy.Service) gin.HandlerFunc {
+func handleGetCard(svc *cards.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "cardId")
 		if !ok {
@@ -151,7 +151,7 @@ func handleGetCard(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-func handleRemoveCard(svc *tenancy.Service) gin.HandlerFunc {
+func handleRemoveCard(svc *cards.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "cardId")
 		if !ok {
@@ -170,7 +170,7 @@ type moveBody struct {
 	SubaccountID *string `json:"subaccountId"`
 }
 
-func handleMoveCard(svc *tenancy.Service) gin.HandlerFunc {
+func handleMoveCard(svc *cards.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "cardId")
 		if !ok {

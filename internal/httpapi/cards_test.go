@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // TestEnrolmentDecisionTable covers every reason an enrolment is refused, and that a
@@ -274,7 +274,7 @@ func TestCardBatch(t *testing.T) {
 
 		// Envelope errors refuse the whole batch.
 		e.expect(e.do("POST", "/v1/subaccounts/"+sub+"/cards/batch", tok, map[string]any{"cards": []any{}}), 400)
-		many := make([]any, tenancy.MaxCardBatch+1)
+		many := make([]any, cards.MaxCardBatch+1)
 		for i := range many {
 			many[i] = cardBody(luhnPAN("4", 1000+i, 16), "USA")
 		}
@@ -286,12 +286,12 @@ func TestCardBatch(t *testing.T) {
 		}
 		// A full batch of 500 goes through in one request.
 		e.expect(e.do("PATCH", "/v1/subaccounts/"+sub, tok, map[string]any{"suspended": false}), 200)
-		full := e.expect(e.do("POST", "/v1/subaccounts/"+sub+"/cards/batch", tok, map[string]any{"cards": many[:tenancy.MaxCardBatch]}), 200)
+		full := e.expect(e.do("POST", "/v1/subaccounts/"+sub+"/cards/batch", tok, map[string]any{"cards": many[:cards.MaxCardBatch]}), 200)
 		var fr struct {
 			Summary struct{ Enrolled, Failed int }
 		}
 		full.decode(t, &fr)
-		if fr.Summary.Enrolled != tenancy.MaxCardBatch {
+		if fr.Summary.Enrolled != cards.MaxCardBatch {
 			t.Errorf("full batch %+v", fr.Summary)
 		}
 	})

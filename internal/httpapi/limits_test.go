@@ -5,6 +5,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/ledger"
@@ -45,7 +46,7 @@ func TestSpecLimitsMatchServer(t *testing.T) {
 		{"ContractInput.maxSubaccounts.maximum", fl(prop(schema("ContractInput"), "maxSubaccounts").Max), subaccounts.MaxMaxSubaccounts},
 		{"CreateSubaccountRequest.maxCards.maximum", fl(prop(schema("CreateSubaccountRequest"), "maxCards").Max), tenancy.MaxMaxCards},
 		{"PatchSubaccountRequest.maxCards.maximum", fl(prop(schema("PatchSubaccountRequest"), "maxCards").Max), tenancy.MaxMaxCards},
-		{"CardBatchRequest.cards.maxItems", float64(*prop(schema("CardBatchRequest"), "cards").MaxItems), tenancy.MaxCardBatch},
+		{"CardBatchRequest.cards.maxItems", float64(*prop(schema("CardBatchRequest"), "cards").MaxItems), cards.MaxCardBatch},
 		{"TransactionBatchRequest.messages.maxItems", float64(*prop(schema("TransactionBatchRequest"), "messages").MaxItems), tenancy.MaxMessageBatch},
 		{"CardEnrolment.expYear.minimum", fl(prop(schema("CardEnrolment"), "expYear").Min), 2000},
 		{"Idempotency-Key.maxLength", float64(*param("Idempotency-Key").MaxLength), idempotency.MaxKeyLen},

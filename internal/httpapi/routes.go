@@ -49,12 +49,12 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/subaccounts/:subaccountId/entitlements", read, handleEntitlements(svc))
 
 	cardsRead, cardsWrite := scope(subaccounts.ScopeCardsRead), scope(subaccounts.ScopeCardsWrite)
-	t.POST("/subaccounts/:subaccountId/cards", cardsWrite, idem, handleEnrolCard(svc))
-	t.POST("/subaccounts/:subaccountId/cards/batch", cardsWrite, idem, handleEnrolCards(svc))
-	t.GET("/cards", cardsRead, handleListCards(svc))
-	t.GET("/cards/:cardId", cardsRead, handleGetCard(svc))
-	t.DELETE("/cards/:cardId", cardsWrite, handleRemoveCard(svc))
-	t.POST("/cards/:cardId/move", cardsWrite, idem, handleMoveCard(svc))
+	t.POST("/subaccounts/:subaccountId/cards", cardsWrite, idem, handleEnrolCard(d.Cards))
+	t.POST("/subaccounts/:subaccountId/cards/batch", cardsWrite, idem, handleEnrolCards(d.Cards))
+	t.GET("/cards", cardsRead, handleListCards(d.Cards))
+	t.GET("/cards/:cardId", cardsRead, handleGetCard(d.Cards))
+	t.DELETE("/cards/:cardId", cardsWrite, handleRemoveCard(d.Cards))
+	t.POST("/cards/:cardId/move", cardsWrite, idem, handleMoveCard(d.Cards))
 
 	txRead, txWrite := scope(subaccounts.ScopeTransactionsRead), scope(subaccounts.ScopeTransactionsWrite)
 	t.POST("/transactions", txWrite, idem, handleIngestTransaction(svc))

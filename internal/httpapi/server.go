@@ -16,6 +16,7 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/auth"
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
@@ -26,9 +27,11 @@ import (
 
 // Deps are what the server needs.
 type Deps struct {
-	// Tenancy holds accounts, contracts and subaccounts (and, until they get packages of
-	// their own, cards and routing).
+	// Tenancy holds accounts, contracts and subaccounts (and, until it gets a package of
+	// its own, routing).
 	Tenancy *tenancy.Service
+	// Cards enrols and manages cards.
+	Cards *cards.Service
 	// Ledger moves money: transfers, top-ups, usage.
 	Ledger *ledger.Service
 	// Idempotency makes POST requests carrying an Idempotency-Key take effect once.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/app"
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -85,7 +86,7 @@ func BenchmarkLedger(b *testing.B) {
 			})
 			var pans atomic.Int64
 			enrol := func(p subaccounts.Principal, sub uuid.UUID) {
-				_, err := svc.Tenancy.EnrolCard(ctx, p, sub, tenancy.CardInput{
+				_, err := svc.Cards.EnrolCard(ctx, p, sub, cards.CardInput{
 					Number: ptr(testLuhnPAN(int(pans.Add(1)))), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 					CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 				})
@@ -109,7 +110,7 @@ func BenchmarkLedger(b *testing.B) {
 				// One card for every run of the benchmark function; message ids keep counting
 				// across runs, so no message is ever a duplicate.
 				pan := testLuhnPAN(int(pans.Add(1)))
-				if _, err := svc.Tenancy.EnrolCard(ctx, p, sub, tenancy.CardInput{
+				if _, err := svc.Cards.EnrolCard(ctx, p, sub, cards.CardInput{
 					Number: ptr(pan), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 					CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 				}); err != nil {

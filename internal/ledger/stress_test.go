@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/app"
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/store"
@@ -375,7 +376,7 @@ func ledgerOp(ctx context.Context, svc *app.Services, p subaccounts.Principal, p
 		_, err = svc.Ledger.Transfer(ctx, p, subaccounts.KindBalanceTransfer, transfer(from, to, o.amount, ref))
 	case x < 98:
 		o.kind = "enrol"
-		_, err = svc.Tenancy.EnrolCard(ctx, p, all[r.IntN(len(all))], tenancy.CardInput{
+		_, err = svc.Cards.EnrolCard(ctx, p, all[r.IntN(len(all))], cards.CardInput{
 			Number: ptr(testLuhnPAN(int(n))), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 			CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 		})

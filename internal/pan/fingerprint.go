@@ -203,3 +203,37 @@ func GenerateKey() ([]byte, error) {
 	}
 	return key, nil
 }
+
+// Fingerprints are the fingerprinters of every master key version still configured:
+// new cards are fingerprinted under the current one, and look-ups by card number also
+// search under the older ones, so a rotation does not lose the cards enrolled before it.
+type Fingerprints struct {
+	current *Fingerprinter
+	older   []*Fingerprinter
+}
+
+// NewFingerprints returns the set of fps, newest first; it panics on an empty list.
+func NewFingerprints(fps []*Fingerprinter) *Fingerprints {
+	return &Fingerprints{current: fps[0], older: fps[1:]}
+}
+
+// Current is the fingerprinter new cards are fingerprinted with.
+func (s *Fingerprints) Current() *Fingerprinter {
+	if s == nil {
+		return nil
+	}
+	return s.current
+}
+
+// Older returns n's fingerprints under the older versions, for look-ups that must find
+// cards enrolled before a rotation; nil when only one version is configured.
+func (s *Fingerprints) Older(account uuid.UUID, n Number) [][]byte {
+	if s == nil || len(s.older) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(s.older))
+	for i, f := range s.older {
+		out[i] = f.Fingerprint(account, n)
+	}
+	return out
+}

@@ -68,3 +68,12 @@ func (p Principal) Narrow(filter *uuid.UUID) (narrowed *uuid.UUID, visible bool)
 	}
 	return p.SubaccountID, true
 }
+
+// ConfinedWrite refuses a write by a client confined to a suspended subaccount: it may
+// read, not write, until the subaccount is reactivated.
+func ConfinedWrite(p Principal, sub Subaccount) error {
+	if p.Confined() && sub.Suspended {
+		return Errorf(CodeSuspended, "The subaccount is suspended: a client confined to it can read but not write until it is reactivated.")
+	}
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/biter777/countries"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/policy"
 )
@@ -178,4 +179,46 @@ func ForbiddenCardField(name string) bool {
 		}
 	}
 	return false
+}
+
+// CountryFieldError refuses a country code, with a hint when the input looks like a code
+// the caller meant ("gb" → "GBR"). It never echoes the input, which could be anything a
+// client pasted into the field.
+func CountryFieldError(pointer, country string) FieldError {
+	fe := FieldError{Pointer: pointer, Detail: "must be an ISO 3166-1 alpha-3 country code"}
+	if hint, ok := policy.CountryHint(country); ok {
+		fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
+	}
+	return fe
+}
+
+// currencies are the ISO 4217 alphabetic codes the countries library knows.
+var currencies = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range countries.AllCurrencies() {
+		if a := c.Alpha(); c.IsValid() && len(a) == 3 && isUpper3(a) {
+			m[a] = true
+		}
+	}
+	return m
+}()
+
+func isUpper3(s string) bool {
+	return len(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z'
+}
+
+// ValidCurrency reports whether code is an ISO 4217 alphabetic currency code.
+func ValidCurrency(code string) bool { return currencies[code] }
+
+// Digits reports whether s is minLen to maxLen ASCII digits.
+func Digits(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

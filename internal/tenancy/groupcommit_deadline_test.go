@@ -13,6 +13,7 @@ import (
 	_ "github.com/ncruces/go-sqlite3/driver" // the "sqlite3" driver the lock is held with
 
 	"github.com/cardseg/subaccounts/internal/app"
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -53,7 +54,7 @@ func newLockedFixture(t *testing.T) lockedFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	card, err := svc.Tenancy.EnrolCard(ctx, p, sub.ID, tenancy.CardInput{
+	card, err := svc.Cards.EnrolCard(ctx, p, sub.ID, cards.CardInput{
 		Number: ptr("4111111111111111"), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 		CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 	})

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/app"
+	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -46,7 +47,7 @@ func newFixture(t *testing.T, dialect string, cfg app.Config) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	card, err := svc.Tenancy.EnrolCard(ctx, p, sub.ID, tenancy.CardInput{
+	card, err := svc.Cards.EnrolCard(ctx, p, sub.ID, cards.CardInput{
 		Number: ptr("4111111111111111"), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
 		CountryCode: ptr("USA"), TermsOfUse: ptr(true),
 	})

@@ -116,7 +116,7 @@ func (in ContractInput) money(pointer string, cur subaccounts.Contract) (string,
 	var errs []subaccounts.FieldError
 	currency := cur.Currency
 	if in.Currency != nil {
-		if !ValidCurrency(*in.Currency) {
+		if !subaccounts.ValidCurrency(*in.Currency) {
 			errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/currency", Detail: "must be an ISO 4217 currency code, e.g. EUR"})
 		}
 		currency = *in.Currency
@@ -585,15 +585,6 @@ func (p SubaccountPatch) controls() bool {
 	return p.Suspended != nil || p.UsePrimaryBalance != nil || p.AutoTopUp != nil || p.MaxCards != nil
 }
 
-// confinedWrite refuses a write by a client confined to a suspended subaccount: it may
-// read, not write, until the subaccount is reactivated.
-func confinedWrite(p subaccounts.Principal, sub subaccounts.Subaccount) error {
-	if p.Confined() && sub.Suspended {
-		return subaccounts.Errorf(subaccounts.CodeSuspended, "The subaccount is suspended: a client confined to it can read but not write until it is reactivated.")
-	}
-	return nil
-}
-
 // SubaccountChange is the outcome of UpdateSubaccount: the subaccount as it is (or, in a
 // dry run, would be) and the active cards the change puts out of policy.
 type SubaccountChange struct {
@@ -649,7 +640,7 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p subaccounts.Principal,
 		if err := checkIfMatch(ifMatch, sub.Version); err != nil {
 			return err
 		}
-		if err := confinedWrite(p, sub); err != nil {
+		if err := subaccounts.ConfinedWrite(p, sub); err != nil {
 			return err
 		}
 		before := sub
@@ -768,7 +759,7 @@ func (s *Service) DeleteSubaccount(ctx context.Context, p subaccounts.Principal,
 		if err != nil {
 			return err
 		}
-		if err := confinedWrite(p, sub); err != nil {
+		if err := subaccounts.ConfinedWrite(p, sub); err != nil {
 			return err
 		}
 		before := sub
@@ -856,7 +847,7 @@ func (s *Service) Explain(ctx context.Context, p subaccounts.Principal, id uuid.
 // countryParamError refuses a country query parameter, with a hint when the input looks
 // like a code the caller meant ("gb" → "GBR").
 func countryParamError(country string) subaccounts.FieldError {
-	return subaccounts.FieldError{Parameter: "country", Detail: countryFieldError("", country).Detail}
+	return subaccounts.FieldError{Parameter: "country", Detail: subaccounts.CountryFieldError("", country).Detail}
 }
 
 func pairsOrEmpty(s *policy.Set) []policy.Pair {

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/biter777/countries"
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/ledger"
@@ -28,24 +27,6 @@ const (
 	maxMerchantCity   = 100
 	maxAuthCodeLength = 12
 )
-
-// currencies are the ISO 4217 alphabetic codes the countries library knows.
-var currencies = func() map[string]bool {
-	m := map[string]bool{}
-	for _, c := range countries.AllCurrencies() {
-		if a := c.Alpha(); c.IsValid() && len(a) == 3 && isUpper3(a) {
-			m[a] = true
-		}
-	}
-	return m
-}()
-
-func isUpper3(s string) bool {
-	return len(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z'
-}
-
-// ValidCurrency reports whether code is an ISO 4217 alphabetic currency code.
-func ValidCurrency(code string) bool { return currencies[code] }
 
 // MerchantInput is the merchant of a requested message.
 type MerchantInput struct {
@@ -169,7 +150,7 @@ func (s *Service) checkMessage(p subaccounts.Principal, pointer string, in Messa
 	switch {
 	case in.Currency == nil:
 		bad("/currency", "is required: an ISO 4217 alphabetic code")
-	case !ValidCurrency(*in.Currency):
+	case !subaccounts.ValidCurrency(*in.Currency):
 		bad("/currency", "must be an ISO 4217 alphabetic currency code such as EUR or USD")
 	default:
 		t.Currency = *in.Currency
@@ -202,7 +183,7 @@ func (s *Service) checkMessage(p subaccounts.Principal, pointer string, in Messa
 		switch {
 		case mi.MCC == nil:
 			bad("/merchant/mcc", "is required: four digits")
-		case !digits(*mi.MCC, 4, 4):
+		case !subaccounts.Digits(*mi.MCC, 4, 4):
 			bad("/merchant/mcc", "must be four digits")
 		default:
 			t.Merchant.MCC = *mi.MCC
@@ -211,7 +192,7 @@ func (s *Service) checkMessage(p subaccounts.Principal, pointer string, in Messa
 		case mi.CountryCode == nil:
 			bad("/merchant/countryCode", "is required: an ISO 3166-1 alpha-3 code")
 		case !policy.ValidCountry(*mi.CountryCode):
-			errs = append(errs, countryFieldError(pointer+"/merchant/countryCode", *mi.CountryCode))
+			errs = append(errs, subaccounts.CountryFieldError(pointer+"/merchant/countryCode", *mi.CountryCode))
 		default:
 			t.Merchant.CountryCode = *mi.CountryCode
 		}
@@ -246,18 +227,6 @@ func printableASCII(s string, maxLen int) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-func digits(s string, minLen, maxLen int) bool {
-	if len(s) < minLen || len(s) > maxLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
 			return false
 		}
 	}

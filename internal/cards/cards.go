@@ -1,4 +1,12 @@
-package tenancy
+// Package cards enrols cards into subaccounts where their configuration permits them,
+// and lists, moves and removes them. A card number exists only in memory while its
+// request is handled: it is fingerprinted (per account, under every configured master
+// key version) and dropped. Enrolment charges through the ledger's Book and records
+// through the Recorder, in the enrolment's own transaction.
+//
+// It depends on the vocabulary, ledger, pan and policy; routing and tenancy never import
+// it, and it must not import the store, httpapi or cmd.
+package cards
 
 import (
 	"context"
@@ -66,7 +74,7 @@ func (s *Service) checkCard(p subaccounts.Principal, subaccountID uuid.UUID, poi
 	case in.CountryCode == nil:
 		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/countryCode", Detail: "is required: the issuing country as an ISO 3166-1 alpha-3 code"})
 	case !policy.ValidCountry(*in.CountryCode):
-		errs = append(errs, countryFieldError(pointer+"/countryCode", *in.CountryCode))
+		errs = append(errs, subaccounts.CountryFieldError(pointer+"/countryCode", *in.CountryCode))
 	default:
 		country = *in.CountryCode
 	}
@@ -90,15 +98,15 @@ func (s *Service) checkCard(p subaccounts.Principal, subaccountID uuid.UUID, poi
 		LastNumbers:           num.Last4(),
 		ExpMonth:              *in.ExpMonth,
 		ExpYear:               *in.ExpYear,
-		Fingerprint:           s.fingerprints.Fingerprint(p.AccountID, num),
-		FingerprintKeyVersion: s.fingerprints.Version(),
+		Fingerprint:           s.prints.Current().Fingerprint(p.AccountID, num),
+		FingerprintKeyVersion: s.prints.Current().Version(),
 		Status:                subaccounts.CardActive,
 		PolicyStatus:          subaccounts.InPolicy,
 		Metadata:              subaccounts.OrEmpty(in.Metadata),
 		CreatedAt:             now,
 		UpdatedAt:             now,
 	}
-	return checkedCard{card: card, older: s.olderFingerprints(p.AccountID, num)}, nil
+	return checkedCard{card: card, older: s.prints.Older(p.AccountID, num)}, nil
 }
 
 // checkExpiry accepts a card through the last day of its expiry month.
@@ -122,17 +130,6 @@ func checkExpiry(pointer string, month, year *int, now time.Time) []subaccounts.
 		errs = append(errs, subaccounts.FieldError{Pointer: pointer + "/expYear", Detail: fmt.Sprintf("the card expired at the end of %02d/%d", *month, *year)})
 	}
 	return errs
-}
-
-// countryFieldError refuses a country code, with a hint when the input looks like a code
-// the caller meant ("gb" → "GBR"). It never echoes the input, which could be anything a
-// client pasted into the field.
-func countryFieldError(pointer, country string) subaccounts.FieldError {
-	fe := subaccounts.FieldError{Pointer: pointer, Detail: "must be an ISO 3166-1 alpha-3 country code"}
-	if hint, ok := policy.CountryHint(country); ok {
-		fe.Detail += fmt.Sprintf("; did you mean %q?", hint)
-	}
-	return fe
 }
 
 // decideCard is the policy decision for a card entering subaccount sub.
@@ -174,7 +171,7 @@ type cardTarget struct {
 // lockCardTarget reads the account and share-locks the subaccount. The account row is
 // locked too, first, when enrolments are charged or lockAccount is set, so the balance
 // and the quota count cannot change under the decision.
-func lockCardTarget(ctx context.Context, tx Tx, accountID, subID uuid.UUID, lockAccount bool) (cardTarget, error) {
+func lockCardTarget(ctx context.Context, tx Store, accountID, subID uuid.UUID, lockAccount bool) (cardTarget, error) {
 	a, err := tx.GetAccount(ctx, accountID, false)
 	if err != nil {
 		return cardTarget{}, err
@@ -216,7 +213,7 @@ func (s *Service) withCardTarget(ctx context.Context, accountID, subID uuid.UUID
 }
 
 // quotaLeft is how many more active cards sub may take; -1 means no quota.
-func quotaLeft(ctx context.Context, tx Tx, sub subaccounts.Subaccount) (int64, error) {
+func quotaLeft(ctx context.Context, tx Store, sub subaccounts.Subaccount) (int64, error) {
 	if sub.MaxCards == 0 {
 		return -1, nil
 	}
@@ -496,7 +493,7 @@ func (s *Service) GetCard(ctx context.Context, p subaccounts.Principal, id uuid.
 func (s *Service) ListCards(ctx context.Context, p subaccounts.Principal, f subaccounts.CardFilter, page subaccounts.Page) ([]subaccounts.Card, *uuid.UUID, error) {
 	var errs []subaccounts.FieldError
 	if f.Country != "" && !policy.ValidCountry(f.Country) {
-		errs = append(errs, subaccounts.FieldError{Parameter: "countryCode", Detail: countryFieldError("", f.Country).Detail})
+		errs = append(errs, subaccounts.FieldError{Parameter: "countryCode", Detail: subaccounts.CountryFieldError("", f.Country).Detail})
 	}
 	if f.Network != "" {
 		if _, ok := policy.ParseNetwork(f.Network); !ok {
@@ -630,7 +627,7 @@ func (s *Service) changeCard(ctx context.Context, p subaccounts.Principal, actio
 			if err != nil {
 				return err
 			}
-			if err := confinedWrite(p, sub); err != nil {
+			if err := subaccounts.ConfinedWrite(p, sub); err != nil {
 				return err
 			}
 		}
@@ -648,4 +645,17 @@ func (s *Service) changeCard(ctx context.Context, p subaccounts.Principal, actio
 		return s.rec.Record(ctx, p.AccountID, cardRecord(action, &before, &c))
 	})
 	return out, err
+}
+
+// Service enrols and manages cards. It is safe for concurrent use.
+type Service struct {
+	store  Store
+	rec    subaccounts.Recorder
+	prints *pan.Fingerprints
+}
+
+// NewService returns the cards service over store; rec receives what its changes record
+// beside themselves, and prints fingerprints card numbers (nil: enrolment fails).
+func NewService(store Store, rec subaccounts.Recorder, prints *pan.Fingerprints) *Service {
+	return &Service{store: store, rec: rec, prints: prints}
 }
