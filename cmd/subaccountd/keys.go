@@ -16,7 +16,6 @@ import (
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/store"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // keyCommands are the one-off subcommands that manage keys and exit.
@@ -31,7 +30,7 @@ var keyCommands = map[string]func(ctx context.Context, args []string, getenv fun
 // from the database, so a crash in between loses nothing; on PostgreSQL, where a key file
 // would not be shared, the start is refused until the key is exported and configured.
 func setUpKeys(ctx context.Context, cfg config.Config, db *store.DB, log *slog.Logger) (*keys.Ring, error) {
-	stored, err := tenancy.GeneratedFingerprintKey(ctx, db)
+	stored, err := keys.GeneratedFingerprintKey(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -46,13 +45,13 @@ func setUpKeys(ctx context.Context, cfg config.Config, db *store.DB, log *slog.L
 		return nil, err
 	}
 	if stored != nil {
-		if err := tenancy.ForgetGeneratedFingerprintKey(ctx, db, ring, *stored); err != nil {
+		if err := keys.ForgetGeneratedFingerprintKey(ctx, db, ring, *stored); err != nil {
 			return nil, err
 		}
 		log.Info("removed the generated card fingerprint key from the database: it is kept only outside it now",
 			slog.Int("version", stored.Version))
 	}
-	unconfigured, err := tenancy.CheckFingerprintKeys(ctx, db, ring)
+	unconfigured, err := keys.CheckFingerprintKeys(ctx, db, ring)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +121,7 @@ func exportMasterKey(ctx context.Context, args []string, getenv func(string) str
 		return err
 	}
 	defer db.Close()
-	stored, err := tenancy.GeneratedFingerprintKey(ctx, db)
+	stored, err := keys.GeneratedFingerprintKey(ctx, db)
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/ratelimit"
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/store"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // run starts the server and blocks until ctx is cancelled, then shuts down gracefully.
@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	svc := app.New(db, app.Config{
 		Keys: ring, Recorder: rec, Logger: log, OnClientsRevoked: revoked,
-		GroupCommit: tenancy.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: tenancy.DefaultGroupCommit.Writers},
+		GroupCommit: routing.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: routing.DefaultGroupCommit.Writers},
 	})
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	handler := httpapi.NewServer(httpapi.Deps{
 		Tenancy:     svc.Tenancy,
 		Cards:       svc.Cards,
+		Routing:     svc.Routing,
 		Ledger:      svc.Ledger,
 		Idempotency: svc.Idempotency,
 		Compliance:  svc.Compliance,

@@ -19,6 +19,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
@@ -28,6 +29,7 @@ import (
 type Store interface {
 	tenancy.Store
 	cards.Store
+	routing.Store
 	ledger.Store
 	audit.Store
 	compliance.Store
@@ -40,8 +42,8 @@ type Config struct {
 	// from; without them enrolment, ingestion and idempotent writes fail.
 	Keys *keys.Ring
 	// GroupCommit tunes the group commit of single-message ingestion; the zero value is
-	// tenancy.DefaultGroupCommit.
-	GroupCommit tenancy.GroupCommit
+	// routing.DefaultGroupCommit.
+	GroupCommit routing.GroupCommit
 	// OnClientsRevoked runs after a change revoked OAuth2 clients as a side effect.
 	OnClientsRevoked func()
 	// OnGroupWritten learns the size of every group the group commit writes.
@@ -58,6 +60,7 @@ type Services struct {
 	Recorder    subaccounts.Recorder
 	Tenancy     *tenancy.Service
 	Cards       *cards.Service
+	Routing     *routing.Service
 	Ledger      *ledger.Service
 	Audit       *audit.Service
 	Compliance  *compliance.Service
@@ -85,23 +88,16 @@ func New(store Store, cfg Config) *Services {
 		}
 		prints = pan.NewFingerprints(fps)
 	}
-	opts := []tenancy.Option{tenancy.WithRecorder(rec)}
-	if cfg.Keys != nil {
-		opts = append(opts, tenancy.WithKeyRing(cfg.Keys))
+	g := cfg.GroupCommit
+	if g.MaxBatch == 0 && g.MaxWait == 0 && g.Writers == 0 {
+		g = routing.DefaultGroupCommit
 	}
-	if g := cfg.GroupCommit; g.MaxBatch != 0 || g.MaxWait != 0 || g.Writers != 0 {
-		opts = append(opts, tenancy.WithGroupCommit(g))
-	}
-	if cfg.OnClientsRevoked != nil {
-		opts = append(opts, tenancy.OnClientsRevoked(cfg.OnClientsRevoked))
-	}
-	if cfg.OnGroupWritten != nil {
-		opts = append(opts, tenancy.OnGroupWritten(cfg.OnGroupWritten))
-	}
+	g.Observe = cfg.OnGroupWritten
 	return &Services{
 		Recorder:    rec,
-		Tenancy:     tenancy.NewService(store, opts...),
+		Tenancy:     tenancy.NewService(store, rec, cfg.OnClientsRevoked),
 		Cards:       cards.NewService(store, rec, prints),
+		Routing:     routing.NewService(store, rec, prints, g),
 		Ledger:      ledger.NewService(store, rec),
 		Audit:       audit.NewService(store, cfg.Logger),
 		Compliance:  compliance.NewService(store),
@@ -110,7 +106,7 @@ func New(store Store, cfg Config) *Services {
 }
 
 // Close writes what the group commit still holds and stops it.
-func (s *Services) Close() { s.Tenancy.Close() }
+func (s *Services) Close() { s.Routing.Close() }
 
-// Shutdown stops the group commit within ctx (see tenancy.Service.Shutdown).
-func (s *Services) Shutdown(ctx context.Context) error { return s.Tenancy.Shutdown(ctx) }
+// Shutdown stops the group commit within ctx (see routing.Service.Shutdown).
+func (s *Services) Shutdown(ctx context.Context) error { return s.Routing.Shutdown(ctx) }

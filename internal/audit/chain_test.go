@@ -49,9 +49,8 @@ func TestAuditChainedOnRead(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			db := storetest.Open(t, dialect)
-			svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)))
+			svc := tenancy.NewService(db, audit.NewRecorder(db), nil)
 			aud := audit.NewService(db, nil)
-			t.Cleanup(svc.Close)
 			p := newAuditAccount(t, svc, 30)
 			const writers = 20
 			var wg sync.WaitGroup
@@ -108,9 +107,8 @@ func TestRunAuditChainer(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			db := storetest.Open(t, dialect)
-			svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)))
+			svc := tenancy.NewService(db, audit.NewRecorder(db), nil)
 			aud := audit.NewService(db, nil)
-			t.Cleanup(svc.Close)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() {

@@ -46,9 +46,8 @@ func TestVerifyAuditShared(t *testing.T) {
 	t.Parallel()
 	db := storetest.Open(t, "sqlite")
 	g := &gatedStore{DB: db, entered: make(chan struct{}), release: make(chan struct{})}
-	svc := tenancy.NewService(db, tenancy.WithRecorder(audit.NewRecorder(db)))
+	svc := tenancy.NewService(db, audit.NewRecorder(db), nil)
 	aud := audit.NewService(g, nil)
-	defer svc.Close()
 	p := newAuditAccount(t, svc, 5)
 
 	const callers = 8

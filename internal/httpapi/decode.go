@@ -16,8 +16,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cardseg/subaccounts/internal/pan"
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // MaxBodyBytes caps every request body.
@@ -130,7 +130,7 @@ const maxMapKeys = subaccounts.MaxMetadataKeys
 // maxArrayItems caps the elements of an array read into a Go slice, at the longest any
 // body may hold (a batch of messages): a Go value is several times the size of its JSON,
 // so a million empty objects would cost far more memory than their 1 MiB body.
-const maxArrayItems = tenancy.MaxMessageBatch
+const maxArrayItems = routing.MaxMessageBatch
 
 // rawMessageType marks a batch item: the body check looks only at its syntax, depth, nulls
 // and card fields, and the item gets its own strict check (and its own error) later.

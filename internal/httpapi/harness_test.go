@@ -34,7 +34,6 @@ import (
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 const (
@@ -110,7 +109,7 @@ func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 		Issuer: base, Audience: audience, AccountClaim: accountClaim, MaxLifetime: 24 * time.Hour,
 		KeySet: auth.NewKeySet(is.FetchKeys, 30*time.Second), Clients: is,
 	})
-	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
+	if _, err := keys.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
 	svc := app.New(db, app.Config{Keys: ring, OnClientsRevoked: is.ForgetClients})
@@ -118,7 +117,7 @@ func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	deps := httpapi.Deps{
-		Tenancy: svc.Tenancy, Cards: svc.Cards, Ledger: svc.Ledger, Idempotency: svc.Idempotency, Compliance: svc.Compliance, Audit: svc.Audit, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
+		Tenancy: svc.Tenancy, Cards: svc.Cards, Routing: svc.Routing, Ledger: svc.Ledger, Idempotency: svc.Idempotency, Compliance: svc.Compliance, Audit: svc.Audit, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
 	}
 	h := httpapi.NewServer(deps)
 	ts.Config.Handler = h

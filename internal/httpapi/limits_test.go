@@ -9,6 +9,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/ledger"
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
@@ -47,7 +48,7 @@ func TestSpecLimitsMatchServer(t *testing.T) {
 		{"CreateSubaccountRequest.maxCards.maximum", fl(prop(schema("CreateSubaccountRequest"), "maxCards").Max), tenancy.MaxMaxCards},
 		{"PatchSubaccountRequest.maxCards.maximum", fl(prop(schema("PatchSubaccountRequest"), "maxCards").Max), tenancy.MaxMaxCards},
 		{"CardBatchRequest.cards.maxItems", float64(*prop(schema("CardBatchRequest"), "cards").MaxItems), cards.MaxCardBatch},
-		{"TransactionBatchRequest.messages.maxItems", float64(*prop(schema("TransactionBatchRequest"), "messages").MaxItems), tenancy.MaxMessageBatch},
+		{"TransactionBatchRequest.messages.maxItems", float64(*prop(schema("TransactionBatchRequest"), "messages").MaxItems), routing.MaxMessageBatch},
 		{"CardEnrolment.expYear.minimum", fl(prop(schema("CardEnrolment"), "expYear").Min), 2000},
 		{"Idempotency-Key.maxLength", float64(*param("Idempotency-Key").MaxLength), idempotency.MaxKeyLen},
 		{"sample.maximum", fl(param("complianceSample").Max), compliance.MaxComplianceSample},

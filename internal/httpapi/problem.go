@@ -10,8 +10,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // ProblemBase prefixes every problem type. Types are relative URI references (RFC 9457
@@ -215,7 +215,7 @@ const keyUnavailableLogged = "unavailableLogged"
 // request's deadline, and a service shutting down (which cancels what still runs).
 func isUnavailable(err error) bool {
 	return errors.Is(err, subaccounts.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, tenancy.ErrClosed)
+		errors.Is(err, context.Canceled) || errors.Is(err, routing.ErrClosed)
 }
 
 // unavailableProblem is the 503 for err, with Retry-After, logged once per request as a

@@ -57,13 +57,13 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.POST("/cards/:cardId/move", cardsWrite, idem, handleMoveCard(d.Cards))
 
 	txRead, txWrite := scope(subaccounts.ScopeTransactionsRead), scope(subaccounts.ScopeTransactionsWrite)
-	t.POST("/transactions", txWrite, idem, handleIngestTransaction(svc))
-	t.POST("/transactions/batch", txWrite, idem, handleIngestTransactions(svc))
-	t.GET("/transactions", txRead, handleListTransactions(svc))
-	t.GET("/transactions/unrouted", txRead, handleListUnrouted(svc))
-	t.POST("/transactions/unrouted/:transactionId/retry", txWrite, idem, handleRetryUnrouted(svc))
-	t.GET("/transactions/:transactionId", txRead, handleGetTransaction(svc))
-	t.GET("/subaccounts/:subaccountId/transactions", txRead, handleListSubaccountTransactions(svc))
+	t.POST("/transactions", txWrite, idem, handleIngestTransaction(d.Routing))
+	t.POST("/transactions/batch", txWrite, idem, handleIngestTransactions(d.Routing))
+	t.GET("/transactions", txRead, handleListTransactions(d.Routing))
+	t.GET("/transactions/unrouted", txRead, handleListUnrouted(d.Routing))
+	t.POST("/transactions/unrouted/:transactionId/retry", txWrite, idem, handleRetryUnrouted(d.Routing))
+	t.GET("/transactions/:transactionId", txRead, handleGetTransaction(d.Routing))
+	t.GET("/subaccounts/:subaccountId/transactions", txRead, handleListSubaccountTransactions(d.Routing))
 
 	t.GET("/compliance", scope(subaccounts.ScopeComplianceRead), handleCompliance(d.Compliance))
 

@@ -21,17 +21,19 @@ import (
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/ledger"
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 // Deps are what the server needs.
 type Deps struct {
-	// Tenancy holds accounts, contracts and subaccounts (and, until it gets a package of
-	// its own, routing).
+	// Tenancy holds accounts, contracts and subaccounts.
 	Tenancy *tenancy.Service
 	// Cards enrols and manages cards.
 	Cards *cards.Service
+	// Routing takes the networks' transaction messages.
+	Routing *routing.Service
 	// Ledger moves money: transfers, top-ups, usage.
 	Ledger *ledger.Service
 	// Idempotency makes POST requests carrying an Idempotency-Key take effect once.

@@ -6,8 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 type merchantBody struct {
@@ -31,31 +31,31 @@ type messageBody struct {
 	AuthCode             *string       `json:"authCode"`
 }
 
-func (b messageBody) toInput() tenancy.MessageInput {
-	in := tenancy.MessageInput{
+func (b messageBody) toInput() routing.MessageInput {
+	in := routing.MessageInput{
 		NetworkTransactionID: b.NetworkTransactionID, Type: b.Type, CardID: b.CardID, CardNumber: b.CardNumber,
 		Amount: b.Amount, Currency: b.Currency, Datetime: b.Datetime, AuthCode: b.AuthCode,
 	}
 	if b.Merchant != nil {
-		in.Merchant = &tenancy.MerchantInput{Name: b.Merchant.Name, MCC: b.Merchant.MCC, CountryCode: b.Merchant.CountryCode, City: b.Merchant.City}
+		in.Merchant = &routing.MerchantInput{Name: b.Merchant.Name, MCC: b.Merchant.MCC, CountryCode: b.Merchant.CountryCode, City: b.Merchant.City}
 	}
 	return in
 }
 
 // writeIngestOutcome answers one message: 201 routed now, 200 a duplicate of a stored
 // one, 202 kept in the unrouted queue.
-func writeIngestOutcome(c *gin.Context, o tenancy.IngestOutcome) {
+func writeIngestOutcome(c *gin.Context, o routing.IngestOutcome) {
 	switch o.Status {
-	case tenancy.IngestRouted:
+	case routing.IngestRouted:
 		writeJSON(c, http.StatusCreated, toTransactionView(o.Transaction))
-	case tenancy.IngestDuplicate:
+	case routing.IngestDuplicate:
 		writeJSON(c, http.StatusOK, toTransactionView(o.Transaction))
 	default:
 		writeJSON(c, http.StatusAccepted, toUnroutedView(o.Transaction))
 	}
 }
 
-func handleIngestTransaction(svc *tenancy.Service) gin.HandlerFunc {
+func handleIngestTransaction(svc *routing.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body messageBody
 		if !decode(c, &body) {
@@ -94,13 +94,13 @@ type messageBatchView struct {
 	} `json:"summary"`
 }
 
-func handleIngestTransactions(svc *tenancy.Service) gin.HandlerFunc {
+func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body messageBatchBody
 		if !decode(c, &body) {
 			return
 		}
-		items := make([]tenancy.MessageInput, len(body.Messages))
+		items := make([]routing.MessageInput, len(body.Messages))
 		for i, raw := range body.Messages {
 			var b messageBody
 			if fe := decodeBytes(raw, &b); fe != nil {
@@ -123,10 +123,10 @@ func handleIngestTransactions(svc *tenancy.Service) gin.HandlerFunc {
 				p := problemFor(c, o.Err)
 				r.Status, r.Problem = p.Status, &p
 				v.Summary.Rejected++
-			case o.Status == tenancy.IngestRouted || o.Status == tenancy.IngestDuplicate:
+			case o.Status == routing.IngestRouted || o.Status == routing.IngestDuplicate:
 				tv := toTransactionView(o.Transaction)
 				r.Status, r.Transaction = http.StatusCreated, &tv
-				if o.Status == tenancy.IngestDuplicate {
+				if o.Status == routing.IngestDuplicate {
 					r.Status = http.StatusOK
 					v.Summary.Duplicates++
 				} else {
@@ -145,9 +145,9 @@ func handleIngestTransactions(svc *tenancy.Service) gin.HandlerFunc {
 
 // transactionQuery parses a transaction listing's filters; subaccountId only where the
 // route does not name the subaccount itself.
-func transactionQuery(c *gin.Context, withSubaccount bool) (tenancy.TransactionQuery, bool) {
+func transactionQuery(c *gin.Context, withSubaccount bool) (routing.TransactionQuery, bool) {
 	var errs []subaccounts.FieldError
-	var q tenancy.TransactionQuery
+	var q routing.TransactionQuery
 	if withSubaccount {
 		q.SubaccountID = queryUUID(c, "subaccountId", &errs)
 	}
@@ -163,7 +163,7 @@ func transactionQuery(c *gin.Context, withSubaccount bool) (tenancy.TransactionQ
 	return q, !queryInvalid(c, errs)
 }
 
-func handleListTransactions(svc *tenancy.Service) gin.HandlerFunc {
+func handleListTransactions(svc *routing.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
@@ -182,7 +182,7 @@ func handleListTransactions(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-func handleListSubaccountTransactions(svc *tenancy.Service) gin.HandlerFunc {
+func handleListSubaccountTransactions(svc *routing.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
 		if !ok {
@@ -205,7 +205,7 @@ func handleListSubaccountTransactions(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-func handleGetTransaction(svc *tenancy.Service) gin.HandlerFunc {
+func handleGetTransaction(svc *routing.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "transactionId")
 		if !ok {
@@ -220,7 +220,7 @@ func handleGetTransaction(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-func handleListUnrouted(svc *tenancy.Service) gin.HandlerFunc {
+func handleListUnrouted(svc *routing.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, ok := page(c)
 		if !ok {
@@ -235,7 +235,7 @@ func handleListUnrouted(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-func handleRetryUnrouted(svc *tenancy.Service) gin.HandlerFunc {
+func handleRetryUnrouted(svc *routing.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "transactionId")
 		if !ok {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 func TestTransactionRouting(t *testing.T) {
@@ -409,15 +409,15 @@ func TestTransactionBatch(t *testing.T) {
 			t.Errorf("%d routed transactions, want 3", len(items))
 		}
 		e.expect(e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": []any{}}), 400)
-		many := make([]any, tenancy.MaxMessageBatch+1)
+		many := make([]any, routing.MaxMessageBatch+1)
 		for i := range many {
 			many[i] = message(card, "auth")
 		}
 		e.expect(e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": many}), 400)
-		full := e.expect(e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": many[:tenancy.MaxMessageBatch]}), 200)
+		full := e.expect(e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": many[:routing.MaxMessageBatch]}), 200)
 		var fr struct{ Summary struct{ Routed int } }
 		full.decode(t, &fr)
-		if fr.Summary.Routed != tenancy.MaxMessageBatch {
+		if fr.Summary.Routed != routing.MaxMessageBatch {
 			t.Errorf("full batch routed %d", fr.Summary.Routed)
 		}
 	})

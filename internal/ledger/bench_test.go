@@ -11,7 +11,9 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/cards"
+	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
@@ -28,7 +30,7 @@ func BenchmarkLedger(b *testing.B) {
 			ctx := context.Background()
 			db := storetest.Open(b, dialect)
 			ring := keystest.Ring(b)
-			if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
+			if _, err := keys.CheckFingerprintKeys(ctx, db, ring); err != nil {
 				b.Fatal(err)
 			}
 			svc := app.New(db, app.Config{Keys: ring})
@@ -122,8 +124,8 @@ func BenchmarkLedger(b *testing.B) {
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
 							in := msg(fmt.Sprintf("B-%s-%d", p.AccountID, seq.Add(1)), "auth", pan)
-							out, err := svc.Tenancy.IngestTransaction(ctx, p, in)
-							if err != nil || out.Status != tenancy.IngestRouted {
+							out, err := svc.Routing.IngestTransaction(ctx, p, in)
+							if err != nil || out.Status != routing.IngestRouted {
 								b.Fatalf("ingest: %v %v", out.Status, err)
 							}
 						}
@@ -136,11 +138,11 @@ func BenchmarkLedger(b *testing.B) {
 	}
 }
 
-func msg(ntid, typ, card string) tenancy.MessageInput {
-	in := tenancy.MessageInput{
+func msg(ntid, typ, card string) routing.MessageInput {
+	in := routing.MessageInput{
 		NetworkTransactionID: ptr(ntid), Type: ptr(typ), Amount: ptr(int64(100)), Currency: ptr("USD"),
 		Datetime: ptr("2026-11-20T10:00:00Z"),
-		Merchant: &tenancy.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
+		Merchant: &routing.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
 	}
 	if len(card) == 36 {
 		in.CardID = ptr(card)

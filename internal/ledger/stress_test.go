@@ -16,6 +16,7 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/cards"
+	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/store"
@@ -94,7 +95,7 @@ func runLedgerStress(t *testing.T, dialect string, workers, ops, nsubs int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	db := storetest.Open(t, dialect)
 	ring := keystest.Ring(t)
-	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
+	if _, err := keys.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
 	svc := app.New(db, app.Config{Keys: ring})

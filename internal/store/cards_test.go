@@ -17,7 +17,6 @@ import (
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -73,7 +72,7 @@ func cardValue(accountID, subaccountID uuid.UUID, pan, country string, network p
 }
 
 // newCard stores and returns a new card.
-func newCard(t *testing.T, db tenancy.Tx, accountID, subaccountID uuid.UUID, pan, country string, network policy.Network) subaccounts.Card {
+func newCard(t *testing.T, db *store.DB, accountID, subaccountID uuid.UUID, pan, country string, network policy.Network) subaccounts.Card {
 	t.Helper()
 	c := cardValue(accountID, subaccountID, pan, country, network)
 	ids, err := db.CreateCards(t.Context(), []subaccounts.Card{c})

@@ -1,4 +1,4 @@
-// Package store implements tenancy.Store with gorm, for PostgreSQL and for the
+// Package store implements the domain's narrow stores (their union is app.Store) with gorm, for PostgreSQL and for the
 // embedded pure-Go SQLite default. It owns the rows, the converters between rows and
 // domain values, the migrations run at start-up, and the translation of driver errors
 // into the domain's sentinel errors. Nothing above it sees gorm.
@@ -26,18 +26,15 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/migrations"
 )
 
-// DB is a gorm-backed tenancy.Store.
+// DB is the gorm-backed store every domain service runs on.
 type DB struct {
 	gdb     *gorm.DB
 	dialect string
 	queries
 }
-
-var _ tenancy.Store = (*DB)(nil)
 
 // Options tune Open.
 type Options struct {

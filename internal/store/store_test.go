@@ -12,10 +12,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -104,7 +104,7 @@ func accountValue(name string, maxSubaccounts int) subaccounts.Account {
 }
 
 // newAccount stores and returns a new account.
-func newAccount(t *testing.T, db tenancy.Tx, name string) subaccounts.Account {
+func newAccount(t *testing.T, db *store.DB, name string) subaccounts.Account {
 	t.Helper()
 	a := accountValue(name, 100)
 	if err := db.CreateAccount(t.Context(), a); err != nil {
@@ -131,7 +131,7 @@ func subaccountValue(accountID uuid.UUID, name string, configs []policy.Configur
 }
 
 // newSubaccount stores and returns a new subaccount.
-func newSubaccount(t *testing.T, db tenancy.Tx, accountID uuid.UUID, name string, configs ...policy.Configuration) subaccounts.Subaccount {
+func newSubaccount(t *testing.T, db *store.DB, accountID uuid.UUID, name string, configs ...policy.Configuration) subaccounts.Subaccount {
 	t.Helper()
 	s, pairs := subaccountValue(accountID, name, configs)
 	if err := db.CreateSubaccount(t.Context(), s, pairs); err != nil {
@@ -142,7 +142,7 @@ func newSubaccount(t *testing.T, db tenancy.Tx, accountID uuid.UUID, name string
 
 // newClient stores and returns an active client of accountID, confined to subaccountID
 // when it is not nil.
-func newClient(t *testing.T, db tenancy.Tx, accountID uuid.UUID, subaccountID *uuid.UUID, createdAt time.Time) subaccounts.Client {
+func newClient(t *testing.T, db *store.DB, accountID uuid.UUID, subaccountID *uuid.UUID, createdAt time.Time) subaccounts.Client {
 	t.Helper()
 	c := subaccounts.Client{
 		ID:           uuid.Must(uuid.NewV7()).String(),
@@ -277,3 +277,6 @@ func (b *barrier) wait() error {
 		return errors.New("barrier: not every transaction could be open at once")
 	}
 }
+
+// The store implements every service's narrow store.
+var _ app.Store = (*store.DB)(nil)

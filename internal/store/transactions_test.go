@@ -15,7 +15,6 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
 	"github.com/cardseg/subaccounts/policy"
 )
 
@@ -77,7 +76,7 @@ func routedTo(t subaccounts.Transaction, c subaccounts.Card, ps subaccounts.Poli
 }
 
 // insertAll stores txs and fails unless every one was inserted.
-func insertAll(t *testing.T, db tenancy.Tx, txs ...subaccounts.Transaction) {
+func insertAll(t *testing.T, db *store.DB, txs ...subaccounts.Transaction) {
 	t.Helper()
 	ids, err := db.InsertTransactions(t.Context(), txs)
 	mustNil(t, "InsertTransactions", err)
@@ -122,7 +121,7 @@ type bucket struct {
 	card    subaccounts.Card
 }
 
-func newBucket(t *testing.T, db tenancy.Tx, name string) bucket {
+func newBucket(t *testing.T, db *store.DB, name string) bucket {
 	t.Helper()
 	a := newAccount(t, db, name)
 	s := newSubaccount(t, db, a.ID, name+" sub", gbrVisa...)

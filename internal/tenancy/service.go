@@ -1,3 +1,10 @@
+// Package tenancy holds accounts (the tenants), their contracts and their subaccounts:
+// it keeps every subaccount inside its account's contract (narrowing them, or refusing,
+// when a contract shrinks), answers policy explanations, and deletes subaccounts with
+// what they hold. Changes that move money go through the ledger's Book.
+//
+// It depends on the vocabulary, ledger and policy; cards and routing do not import it,
+// and it must not import the store, httpapi or cmd.
 package tenancy
 
 import (
@@ -7,90 +14,26 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/ledger"
-	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
 )
 
-// Service holds the domain logic. It is safe for concurrent use.
+// Service holds accounts, their contracts and their subaccounts. It is safe for
+// concurrent use.
 type Service struct {
 	store            Store
+	rec              subaccounts.Recorder
 	onClientsRevoked func()
-	fingerprints     *pan.Fingerprinter
-	// olderPrints are the fingerprinters of the older master key versions still
-	// configured, newest first: look-ups by card number search under each of them.
-	olderPrints []*pan.Fingerprinter
-	keyRing     *keys.Ring
-	groupCommit GroupCommit
-	committer   *committer
-	// rec writes what every change records beside itself (see Recorder).
-	rec subaccounts.Recorder
 }
 
-// WithRecorder sets where changes write their side records (the audit log's Recorder).
-// It is required.
-func WithRecorder(r subaccounts.Recorder) Option { return func(s *Service) { s.rec = r } }
-
-// OnGroupWritten registers fn to learn the size of every group the group commit writes,
-// for metrics and tests.
-func OnGroupWritten(fn func(messages int)) Option {
-	return func(s *Service) { s.groupCommit.observe = fn }
+// NewService returns the tenancy service over store; rec receives what its changes record
+// beside themselves, and onClientsRevoked (may be nil) runs after a change revoked OAuth2
+// clients as a side effect (deleting a subaccount revokes the clients confined to it), so
+// a cache of client state can forget at once.
+func NewService(store Store, rec subaccounts.Recorder, onClientsRevoked func()) *Service {
+	return &Service{store: store, rec: rec, onClientsRevoked: onClientsRevoked}
 }
-
-// Option configures a Service.
-type Option func(*Service)
-
-// OnClientsRevoked registers fn to run after a change revoked OAuth2 clients as a side
-// effect (deleting a subaccount revokes the clients confined to it), so a cache of client
-// state can forget at once.
-func OnClientsRevoked(fn func()) Option { return func(s *Service) { s.onClientsRevoked = fn } }
-
-// WithKeyRing sets the master key versions card fingerprints are derived from (new cards
-// under the current version, look-ups under every version). Without one, card enrolment
-// and message ingestion fail.
-func WithKeyRing(r *keys.Ring) Option {
-	return func(s *Service) {
-		fps, err := r.Fingerprinters()
-		if err != nil {
-			// NewRing already checked every key the fingerprinters check.
-			panic("subaccounts: " + err.Error())
-		}
-		s.keyRing, s.fingerprints, s.olderPrints = r, fps[0], fps[1:]
-	}
-}
-
-// WithGroupCommit tunes the group commit of single-message ingestion.
-func WithGroupCommit(g GroupCommit) Option {
-	return func(s *Service) {
-		obs := s.groupCommit.observe
-		s.groupCommit = g
-		s.groupCommit.observe = obs
-	}
-}
-
-// NewService returns a Service over store. Close it to stop its group committer.
-func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, groupCommit: DefaultGroupCommit}
-	for _, o := range opts {
-		o(s)
-	}
-	if s.rec == nil {
-		panic("subaccounts: NewService needs WithRecorder")
-	}
-	s.committer = newCommitter(s, s.groupCommit)
-	return s
-}
-
-// Close writes the messages still queued for the group commit and stops it. Call it after
-// the HTTP server stopped taking requests.
-func (s *Service) Close() { s.committer.close() }
-
-// Shutdown stops the group committer like Close, but within ctx: when ctx ends before the
-// queued messages are written, the transactions still open are cancelled (their requests
-// get the error; nothing unanswered commits) and ctx's error is returned.
-func (s *Service) Shutdown(ctx context.Context) error { return s.committer.shutdown(ctx) }
 
 // ContractInput is a requested contract.
 type ContractInput struct {
@@ -285,7 +228,7 @@ func (s *Service) UpdateAccount(ctx context.Context, id uuid.UUID, patch Account
 // cardsPutOut counts, by aggregation in the database, the active cards of a subaccount
 // whose pair cur permits and next does not: the cards a change from cur to next puts out
 // of policy. Cards already outside cur are not counted again.
-func cardsPutOut(ctx context.Context, tx Tx, sub subaccounts.Subaccount, cur, next *policy.Set) (int64, []subaccounts.PairCount, error) {
+func cardsPutOut(ctx context.Context, tx Store, sub subaccounts.Subaccount, cur, next *policy.Set) (int64, []subaccounts.PairCount, error) {
 	counts, err := tx.CardPairCounts(ctx, sub.AccountID, sub.ID)
 	if err != nil {
 		return 0, nil, err
@@ -861,18 +804,4 @@ func sameConfigurations(a, b []policy.Configuration) bool {
 	x, errA := policy.Compile(a)
 	y, errB := policy.Compile(b)
 	return len(errA) == 0 && len(errB) == 0 && x.Equal(y)
-}
-
-// olderFingerprints returns n's fingerprints under the older master key versions still
-// configured, for look-ups that must find cards enrolled before a rotation; nil when only
-// one version is configured.
-func (s *Service) olderFingerprints(account uuid.UUID, n pan.Number) [][]byte {
-	if len(s.olderPrints) == 0 {
-		return nil
-	}
-	out := make([][]byte, len(s.olderPrints))
-	for i, f := range s.olderPrints {
-		out[i] = f.Fingerprint(account, n)
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package tenancy_test
+package routing_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
@@ -91,7 +92,7 @@ func (f lockedFixture) ingestAll(t *testing.T, prefix string, n int, timeout tim
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			_, errs[i] = f.svc.Tenancy.IngestTransaction(ctx, f.p, msg(fmt.Sprintf("%s-%d", prefix, i), "auth", f.card.ID.String()))
+			_, errs[i] = f.svc.Routing.IngestTransaction(ctx, f.p, msg(fmt.Sprintf("%s-%d", prefix, i), "auth", f.card.ID.String()))
 		})
 	}
 	wg.Wait()
@@ -121,7 +122,7 @@ func TestGroupCommitRespectsDeadline(t *testing.T) {
 			t.Errorf("message %d after the database came back: %v", i, err)
 		}
 	}
-	page, _, err := f.svc.Tenancy.ListTransactions(t.Context(), f.p, tenancy.TransactionQuery{}, subaccounts.Page{Limit: 100})
+	page, _, err := f.svc.Routing.ListTransactions(t.Context(), f.p, routing.TransactionQuery{}, subaccounts.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func TestGroupCommitShutdownBounded(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("requests still waiting 5s after Shutdown returned")
 	}
-	if _, err := f.svc.Tenancy.IngestTransaction(t.Context(), f.p, msg("late", "auth", f.card.ID.String())); !errors.Is(err, tenancy.ErrClosed) {
+	if _, err := f.svc.Routing.IngestTransaction(t.Context(), f.p, msg("late", "auth", f.card.ID.String())); !errors.Is(err, routing.ErrClosed) {
 		t.Errorf("after Shutdown: %v, want ErrClosed", err)
 	}
 }

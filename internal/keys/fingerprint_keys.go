@@ -1,4 +1,4 @@
-package tenancy
+package keys
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -15,14 +14,14 @@ import (
 // kept in the database (fingerprint_keys.secret), or nil when there is none. The caller
 // moves it out: to the key file (MoveOutGeneratedKey) or, on PostgreSQL, to a file the
 // operator configures (export-master-key).
-func GeneratedFingerprintKey(ctx context.Context, store Store) (*keys.Master, error) {
+func GeneratedFingerprintKey(ctx context.Context, store FingerprintKeyStore) (*Master, error) {
 	recorded, err := store.FingerprintKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("card fingerprint keys: %w", err)
 	}
 	for _, k := range recorded {
 		if k.Secret != nil {
-			return &keys.Master{Version: k.Version, Key: k.Secret}, nil
+			return &Master{Version: k.Version, Key: k.Secret}, nil
 		}
 	}
 	return nil, nil
@@ -31,7 +30,7 @@ func GeneratedFingerprintKey(ctx context.Context, store Store) (*keys.Master, er
 // ForgetGeneratedFingerprintKey empties fingerprint_keys.secret of m's version once m is
 // configured (and so kept outside the database). It does nothing when the stored key is
 // not m: a key must never be dropped that is not known to be elsewhere.
-func ForgetGeneratedFingerprintKey(ctx context.Context, store Store, ring *keys.Ring, stored keys.Master) error {
+func ForgetGeneratedFingerprintKey(ctx context.Context, store FingerprintKeyStore, ring *Ring, stored Master) error {
 	for _, m := range ring.Versions() {
 		if m.Version == stored.Version && bytes.Equal(m.Key, stored.Key) {
 			return store.ClearFingerprintKeySecret(ctx, m.Version)
@@ -46,7 +45,7 @@ func ForgetGeneratedFingerprintKey(ctx context.Context, store Store, ring *keys.
 // key: fingerprints would silently stop matching. It runs under a lock so replicas
 // starting together agree. It returns the recorded versions that are no longer
 // configured: cards enrolled under them are not found by card number any more.
-func CheckFingerprintKeys(ctx context.Context, store Store, ring *keys.Ring) (unconfigured []int, err error) {
+func CheckFingerprintKeys(ctx context.Context, store FingerprintKeyStore, ring *Ring) (unconfigured []int, err error) {
 	prints, err := ring.Fingerprinters()
 	if err != nil {
 		return nil, err
@@ -83,4 +82,20 @@ func CheckFingerprintKeys(ctx context.Context, store Store, ring *keys.Ring) (un
 		return nil, fmt.Errorf("card fingerprint key: %w", err)
 	}
 	return unconfigured, nil
+}
+
+// FingerprintKeyStore is what the fingerprint key checks need of the database: the
+// recorded versions (a version and its key check; never a usable key).
+type FingerprintKeyStore interface {
+	// Transact runs fn in one database transaction carried by fn's context.
+	Transact(ctx context.Context, fn func(ctx context.Context) error) error
+	// LockFingerprintKeys serialises fingerprint key creation across replicas until the
+	// transaction ends.
+	LockFingerprintKeys(ctx context.Context) error
+	// FingerprintKeys returns every recorded fingerprint key version, newest first.
+	FingerprintKeys(ctx context.Context) ([]subaccounts.FingerprintKey, error)
+	CreateFingerprintKey(ctx context.Context, k subaccounts.FingerprintKey) error
+	// ClearFingerprintKeySecret empties the secret of a recorded version: the generated
+	// key an earlier release kept in the database, once it is safe elsewhere.
+	ClearFingerprintKeySecret(ctx context.Context, version int) error
 }

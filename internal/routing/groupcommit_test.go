@@ -1,4 +1,4 @@
-package tenancy_test
+package routing_test
 
 import (
 	"fmt"
@@ -10,7 +10,9 @@ import (
 
 	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/cards"
+	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/keys/keystest"
+	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
@@ -31,7 +33,7 @@ func newFixture(t *testing.T, dialect string, cfg app.Config) fixture {
 	ctx := t.Context()
 	db := storetest.Open(t, dialect)
 	ring := keystest.Ring(t)
-	if _, err := tenancy.CheckFingerprintKeys(ctx, db, ring); err != nil {
+	if _, err := keys.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Keys = ring
@@ -57,11 +59,11 @@ func newFixture(t *testing.T, dialect string, cfg app.Config) fixture {
 	return fixture{svc: svc, p: p, card: card}
 }
 
-func msg(ntid, typ, card string) tenancy.MessageInput {
-	in := tenancy.MessageInput{
+func msg(ntid, typ, card string) routing.MessageInput {
+	in := routing.MessageInput{
 		NetworkTransactionID: ptr(ntid), Type: ptr(typ), Amount: ptr(int64(100)), Currency: ptr("USD"),
 		Datetime: ptr("2026-11-20T10:00:00Z"),
-		Merchant: &tenancy.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
+		Merchant: &routing.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
 	}
 	if len(card) == 36 {
 		in.CardID = ptr(card)
@@ -84,7 +86,7 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 			var groups []int
 			hold := make(chan struct{})
 			calls := 0
-			f := newFixture(t, d, app.Config{GroupCommit: tenancy.GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond, Writers: 1},
+			f := newFixture(t, d, app.Config{GroupCommit: routing.GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond, Writers: 1},
 				OnGroupWritten: func(n int) {
 					// Hold the group after the first message until every request is
 					// queued, so the rest must share the next transaction.
@@ -100,25 +102,25 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 			ctx := t.Context()
 			card := f.card.ID.String()
 			// One message stored before the group.
-			if _, err := f.svc.Tenancy.IngestTransaction(ctx, f.p, msg("before", "auth", card)); err != nil {
+			if _, err := f.svc.Routing.IngestTransaction(ctx, f.p, msg("before", "auth", card)); err != nil {
 				t.Fatal(err)
 			}
 			type req struct {
-				in   tenancy.MessageInput
-				want tenancy.IngestStatus // 0: refused as invalid
+				in   routing.MessageInput
+				want routing.IngestStatus // 0: refused as invalid
 			}
 			var reqs []req
 			for i := range 40 {
-				reqs = append(reqs, req{msg(fmt.Sprintf("new-%d", i), "auth", card), tenancy.IngestRouted})
+				reqs = append(reqs, req{msg(fmt.Sprintf("new-%d", i), "auth", card), routing.IngestRouted})
 			}
 			for range 5 {
-				reqs = append(reqs, req{msg("before", "auth", card), tenancy.IngestDuplicate})
+				reqs = append(reqs, req{msg("before", "auth", card), routing.IngestDuplicate})
 			}
 			for i := range 5 {
-				reqs = append(reqs, req{msg(fmt.Sprintf("lost-%d", i), "auth", uuid.NewString()), tenancy.IngestUnrouted})
+				reqs = append(reqs, req{msg(fmt.Sprintf("lost-%d", i), "auth", uuid.NewString()), routing.IngestUnrouted})
 			}
 			for i := range 5 {
-				reqs = append(reqs, req{msg(fmt.Sprintf("pan-%d", i), "clearing", "4111111111111111"), tenancy.IngestRouted})
+				reqs = append(reqs, req{msg(fmt.Sprintf("pan-%d", i), "clearing", "4111111111111111"), routing.IngestRouted})
 			}
 			bad := msg("bad", "auth", card)
 			bad.Currency = ptr("XXY")
@@ -128,11 +130,11 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 				reqs = append(reqs, req{msg("twin", "auth", card), -1})
 			}
 
-			outs := make([]tenancy.IngestOutcome, len(reqs))
+			outs := make([]routing.IngestOutcome, len(reqs))
 			errs := make([]error, len(reqs))
 			var wg sync.WaitGroup
 			for i, r := range reqs {
-				wg.Go(func() { outs[i], errs[i] = f.svc.Tenancy.IngestTransaction(ctx, f.p, r.in) })
+				wg.Go(func() { outs[i], errs[i] = f.svc.Routing.IngestTransaction(ctx, f.p, r.in) })
 			}
 			time.Sleep(100 * time.Millisecond) // let every request reach the queue
 			close(hold)
@@ -150,9 +152,9 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 					t.Errorf("request %d: %v", i, errs[i])
 					continue
 				case r.want == -1:
-					if outs[i].Status == tenancy.IngestRouted {
+					if outs[i].Status == routing.IngestRouted {
 						twinRouted++
-					} else if outs[i].Status != tenancy.IngestDuplicate {
+					} else if outs[i].Status != routing.IngestDuplicate {
 						t.Errorf("twin %d: status %d", i, outs[i].Status)
 					}
 					if twinID == uuid.Nil {
@@ -163,7 +165,7 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 				case outs[i].Status != r.want:
 					t.Errorf("request %d (%s): status %d, want %d", i, *r.in.NetworkTransactionID, outs[i].Status, r.want)
 				}
-				if r.want == tenancy.IngestRouted && outs[i].Transaction.CardID != f.card.ID {
+				if r.want == routing.IngestRouted && outs[i].Transaction.CardID != f.card.ID {
 					t.Errorf("request %d routed to card %s", i, outs[i].Transaction.CardID)
 				}
 			}
@@ -185,14 +187,14 @@ func TestGroupCommitMixedGroup(t *testing.T) {
 			if biggest < 2 {
 				t.Errorf("no group held more than one message: %v", groups)
 			}
-			page, _, err := f.svc.Tenancy.ListTransactions(ctx, f.p, tenancy.TransactionQuery{}, subaccounts.Page{Limit: 100})
+			page, _, err := f.svc.Routing.ListTransactions(ctx, f.p, routing.TransactionQuery{}, subaccounts.Page{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if want := 1 + 40 + 5 + 1; len(page) != want {
 				t.Errorf("%d routed transactions stored, want %d", len(page), want)
 			}
-			queue, _, err := f.svc.Tenancy.ListUnrouted(ctx, f.p, subaccounts.Page{Limit: 100})
+			queue, _, err := f.svc.Routing.ListUnrouted(ctx, f.p, subaccounts.Page{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,12 +211,12 @@ func TestGroupCommitClose(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "sqlite", app.Config{})
 	ctx := t.Context()
-	out, err := f.svc.Tenancy.IngestTransaction(ctx, f.p, msg("one", "auth", f.card.ID.String()))
-	if err != nil || out.Status != tenancy.IngestRouted {
+	out, err := f.svc.Routing.IngestTransaction(ctx, f.p, msg("one", "auth", f.card.ID.String()))
+	if err != nil || out.Status != routing.IngestRouted {
 		t.Fatalf("%+v %v", out, err)
 	}
 	f.svc.Close()
-	if _, err := f.svc.Tenancy.IngestTransaction(ctx, f.p, msg("two", "auth", f.card.ID.String())); err == nil {
+	if _, err := f.svc.Routing.IngestTransaction(ctx, f.p, msg("two", "auth", f.card.ID.String())); err == nil {
 		t.Error("a closed service took a message")
 	}
 }

@@ -1,4 +1,4 @@
-package tenancy
+package routing
 
 import (
 	"context"
@@ -22,8 +22,8 @@ type GroupCommit struct {
 	MaxWait time.Duration
 	// Writers is how many groups may be committing at the same time.
 	Writers int
-
-	observe func(n int)
+	// Observe, when set, learns the size of every group written, for metrics and tests.
+	Observe func(messages int)
 }
 
 // DefaultGroupCommit is at most 256 messages or 2 ms per group, four groups in flight.
@@ -237,8 +237,8 @@ func (c *committer) groupContext(group []*pending) (context.Context, context.Can
 // in its own transaction, so one message that breaks a write cannot fail the others —
 // unless the database itself is unavailable, which would fail them all again.
 func (c *committer) write(group []*pending) {
-	if c.cfg.observe != nil {
-		c.cfg.observe(len(group))
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(len(group))
 	}
 	msgs := make([]*message, len(group))
 	for i, p := range group {

@@ -1,4 +1,13 @@
-package tenancy
+// Package routing takes the networks' transaction messages and routes each into its
+// card's subaccount exactly once: it checks them, dedupes them against what is stored,
+// finds their cards (by id or by the card number's fingerprints), flags out-of-policy
+// ones, charges network fees through the ledger's Book, and keeps a message it cannot
+// route in the unrouted queue for a retry. Single messages share commits through the
+// group commit (groupcommit.go); a batch is one transaction of its own.
+//
+// It depends on the vocabulary, ledger, pan and policy; nothing else in the domain
+// imports it, and it must not import the store, httpapi or cmd.
+package routing
 
 import (
 	"bytes"
@@ -132,9 +141,9 @@ func (s *Service) checkMessage(p subaccounts.Principal, pointer string, in Messa
 		n, err := pan.Parse(*in.CardNumber)
 		if err != nil {
 			bad("/cardNumber", err.Error())
-		} else if s.fingerprints != nil {
-			m.fingerprint = s.fingerprints.Fingerprint(p.AccountID, n)
-			m.older = s.olderFingerprints(p.AccountID, n)
+		} else if s.prints != nil {
+			m.fingerprint = s.prints.Current().Fingerprint(p.AccountID, n)
+			m.older = s.prints.Older(p.AccountID, n)
 		}
 	default:
 		bad("/cardId", "either cardId or cardNumber is required")
@@ -261,7 +270,7 @@ func (s *Service) IngestTransaction(ctx context.Context, p subaccounts.Principal
 	if err := feedAllowed(p); err != nil {
 		return IngestOutcome{}, err
 	}
-	if s.fingerprints == nil {
+	if s.prints == nil {
 		return IngestOutcome{}, errNoFingerprints
 	}
 	m, errs := s.checkMessage(p, "", in, subaccounts.Now())
@@ -293,7 +302,7 @@ func (s *Service) IngestTransactions(ctx context.Context, p subaccounts.Principa
 	if err := feedAllowed(p); err != nil {
 		return nil, err
 	}
-	if s.fingerprints == nil {
+	if s.prints == nil {
 		return nil, errNoFingerprints
 	}
 	if len(items) == 0 || len(items) > MaxMessageBatch {
@@ -330,7 +339,7 @@ var errNoFingerprints = errors.New("no card fingerprint key is configured")
 // messages in msgs) get the stored one, messages whose card is active are routed into its
 // subaccount, the rest are queued as unrouted. It sets each message's outcome and may run
 // again if the transaction is retried.
-func (s *Service) ingest(ctx context.Context, tx Tx, msgs []*message) error {
+func (s *Service) ingest(ctx context.Context, tx Store, msgs []*message) error {
 	byAccount := map[uuid.UUID][]*message{}
 	var accounts []uuid.UUID
 	for _, m := range msgs {
@@ -350,7 +359,7 @@ func (s *Service) ingest(ctx context.Context, tx Tx, msgs []*message) error {
 	return nil
 }
 
-func (s *Service) ingestAccount(ctx context.Context, tx Tx, accountID uuid.UUID, msgs []*message) error {
+func (s *Service) ingestAccount(ctx context.Context, tx Store, accountID uuid.UUID, msgs []*message) error {
 	// 0. A priced account is charged for every routed message in this transaction; its
 	// row lock, taken first, keeps the balances still until the charges are written.
 	book, err := lockForFees(ctx, tx, accountID)
@@ -543,7 +552,7 @@ func storedOutcome(t subaccounts.Transaction) IngestOutcome {
 
 // lockForFees returns the book fees are charged on, with the account row locked,
 // or nil when the account does not charge for transactions.
-func lockForFees(ctx context.Context, tx Tx, accountID uuid.UUID) (*ledger.Book, error) {
+func lockForFees(ctx context.Context, tx Store, accountID uuid.UUID) (*ledger.Book, error) {
 	a, err := tx.GetAccount(ctx, accountID, false)
 	if errors.Is(err, subaccounts.ErrNotFound) {
 		return nil, nil
@@ -568,7 +577,7 @@ type routeTarget struct {
 }
 
 // routeTarget loads a live subaccount once per group; nil when it no longer exists.
-func (s *Service) routeTarget(ctx context.Context, tx Tx, cache map[uuid.UUID]*routeTarget, accountID, id uuid.UUID) (*routeTarget, error) {
+func (s *Service) routeTarget(ctx context.Context, tx Store, cache map[uuid.UUID]*routeTarget, accountID, id uuid.UUID) (*routeTarget, error) {
 	if t, ok := cache[id]; ok {
 		return t, nil
 	}
@@ -674,7 +683,10 @@ func (s *Service) ListTransactions(ctx context.Context, p subaccounts.Principal,
 // ListSubaccountTransactions lists one subaccount's transactions; not-found when the
 // principal cannot see the subaccount.
 func (s *Service) ListSubaccountTransactions(ctx context.Context, p subaccounts.Principal, subaccountID uuid.UUID, q TransactionQuery, page subaccounts.Page) ([]subaccounts.Transaction, *uuid.UUID, error) {
-	if _, err := s.GetSubaccount(ctx, p, subaccountID); err != nil {
+	if !p.Sees(subaccountID) {
+		return nil, nil, subaccounts.NotFound("subaccount")
+	}
+	if _, err := s.store.GetSubaccount(ctx, p.AccountID, subaccountID); err != nil {
 		return nil, nil, err
 	}
 	q.SubaccountID = &subaccountID
@@ -780,3 +792,33 @@ func (s *Service) RetryUnrouted(ctx context.Context, p subaccounts.Principal, id
 	}
 	return out, nil
 }
+
+// Service routes network messages. It is safe for concurrent use; Close (or Shutdown) it
+// to stop its group committer.
+type Service struct {
+	store     Store
+	rec       subaccounts.Recorder
+	prints    *pan.Fingerprints
+	committer *committer
+}
+
+// NewService returns the routing service over store; rec receives what its changes
+// record beside themselves, prints fingerprints card numbers (nil: ingestion fails), and
+// g tunes the group commit (the zero value is DefaultGroupCommit).
+func NewService(store Store, rec subaccounts.Recorder, prints *pan.Fingerprints, g GroupCommit) *Service {
+	if g.MaxBatch == 0 && g.MaxWait == 0 && g.Writers == 0 {
+		g.MaxBatch, g.MaxWait, g.Writers = DefaultGroupCommit.MaxBatch, DefaultGroupCommit.MaxWait, DefaultGroupCommit.Writers
+	}
+	s := &Service{store: store, rec: rec, prints: prints}
+	s.committer = newCommitter(s, g)
+	return s
+}
+
+// Close writes the messages still queued for the group commit and stops it. Call it after
+// the HTTP server stopped taking requests.
+func (s *Service) Close() { s.committer.close() }
+
+// Shutdown stops the group committer like Close, but within ctx: when ctx ends before the
+// queued messages are written, the transactions still open are cancelled (their requests
+// get the error; nothing unanswered commits) and ctx's error is returned.
+func (s *Service) Shutdown(ctx context.Context) error { return s.committer.shutdown(ctx) }
