@@ -73,7 +73,9 @@ func TestVerifyAuditChain(t *testing.T) {
 				rehash(t, e, e.PrevHash)
 			}},
 		{name: "gap", batch: 2, broken: &AuditBreak{Seq: 3, Reason: AuditGap}, noEvent: true, eventsChecked: 2,
-			tamper: func(t *testing.T, f *fakeStore, a uuid.UUID) { f.chain[a] = append(f.chain[a][:2:2], f.chain[a][3:]...) }},
+			tamper: func(t *testing.T, f *fakeStore, a uuid.UUID) {
+				f.chain[a] = append(f.chain[a][:2:2], f.chain[a][3:]...)
+			}},
 		{name: "first event missing", batch: 2, broken: &AuditBreak{Seq: 1, Reason: AuditGap}, noEvent: true, eventsChecked: 0,
 			tamper: func(t *testing.T, f *fakeStore, a uuid.UUID) { f.chain[a] = f.chain[a][1:] }},
 		{name: "head past the end", batch: 2, broken: &AuditBreak{Seq: n, Reason: AuditHeadPastEnd}, noEvent: true, eventsChecked: n - 1,
@@ -83,7 +85,9 @@ func TestVerifyAuditChain(t *testing.T) {
 		{name: "all events removed", batch: 2, broken: &AuditBreak{Seq: 1, Reason: AuditHeadPastEnd}, noEvent: true, eventsChecked: 0,
 			tamper: func(t *testing.T, f *fakeStore, a uuid.UUID) { f.chain[a] = nil }},
 		{name: "head hash mismatch", batch: 2, broken: &AuditBreak{Seq: n, Reason: AuditHeadMismatch}, eventsChecked: n,
-			tamper: func(t *testing.T, f *fakeStore, a uuid.UUID) { f.heads[a] = subaccounts.AuditHead{Seq: n, Hash: strings.Repeat("2", 64)} }},
+			tamper: func(t *testing.T, f *fakeStore, a uuid.UUID) {
+				f.heads[a] = subaccounts.AuditHead{Seq: n, Hash: strings.Repeat("2", 64)}
+			}},
 		{name: "head behind the last event", batch: 2, broken: &AuditBreak{Seq: n, Reason: AuditHeadMismatch}, eventsChecked: n,
 			tamper: func(t *testing.T, f *fakeStore, a uuid.UUID) {
 				f.heads[a] = subaccounts.AuditHead{Seq: n - 1, Hash: f.chain[a][n-2].Hash}
