@@ -229,6 +229,8 @@ func TestChainAllAudit(t *testing.T) {
 		{"more than a page", auditChainerAccounts + 20, nil},
 		{"a failing account", 3, []int{1}},
 		{"failing accounts across pages", 2*auditChainerAccounts + 5, []int{0, 50, auditChainerAccounts, 2*auditChainerAccounts + 4}},
+		// A whole page of accounts that fail must not keep the pass from the next page.
+		{"a full page of failing accounts", auditChainerAccounts + 3, firstN(auditChainerAccounts)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,6 +263,14 @@ func TestChainAllAudit(t *testing.T) {
 			}
 		})
 	}
+}
+
+func firstN(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
 
 func TestAuditServiceRefusesConfined(t *testing.T) {
