@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
@@ -436,5 +437,47 @@ func TestVerifyAudit(t *testing.T) {
 	}
 	if v.Valid || v.Broken == nil || v.Broken.Seq != 1 || v.Broken.Reason != AuditHashMismatch {
 		t.Errorf("verification of a rewritten event %+v (broken %+v), want a hash mismatch at 1", v, v.Broken)
+	}
+}
+
+// TestRunAuditChainerFake: the background chainer chains what writers record, pass after
+// pass, and returns once its context ends.
+func TestRunAuditChainerFake(t *testing.T) {
+	t.Parallel()
+	f := newFakeStore()
+	a, b := uuid.New(), uuid.New()
+	f.record(a, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		NewService(f, quietLog()).RunAuditChainer(ctx, time.Millisecond)
+	}()
+	chainedLen := func(id uuid.UUID) int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.chain[id])
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor("the first events", func() bool { return chainedLen(a) == 3 })
+	f.record(b, 2) // after a pass: the next one chains it
+	waitFor("events recorded later", func() bool { return chainedLen(b) == 2 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunAuditChainer did not return after its context ended")
+	}
+	if v, err := VerifyAuditChain(context.Background(), f, a, 100); err != nil || !v.Valid {
+		t.Errorf("chain of a verifies as %+v, %v", v, err)
 	}
 }
