@@ -238,7 +238,6 @@ func (s *Service) chainAllAudit(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("accounts with unchained audit events: %w", err)
 		}
-		progress := false
 		for _, id := range ids {
 			if _, ok := failed[id]; ok {
 				continue
@@ -248,11 +247,12 @@ func (s *Service) chainAllAudit(ctx context.Context) error {
 					return ctx.Err()
 				}
 				failed[id] = err
-				continue
 			}
-			progress = true
 		}
-		if !progress || len(ids) < limit {
+		// A full page holds at least auditChainerAccounts accounts that have not failed,
+		// each now chained or failed, so the pass moves on; stopping when none was chained
+		// would let a page of failing accounts starve every account after it.
+		if len(ids) < limit {
 			break
 		}
 	}
