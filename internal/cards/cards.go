@@ -310,171 +310,221 @@ func (s *Service) EnrolCards(ctx context.Context, p subaccounts.Principal, subac
 	if len(items) == 0 || len(items) > MaxCardBatch {
 		return nil, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/cards", Detail: fmt.Sprintf("must hold 1 to %d cards", MaxCardBatch)})
 	}
-	now := subaccounts.Now()
-	out := make([]CardOutcome, len(items))
-	invalid := make([]error, len(items))
-	checked := make([]*subaccounts.Card, len(items))
-	// current maps each item's fingerprints under older key versions to its current one,
-	// so a holder enrolled before a rotation is recognised as the item's card.
-	current := map[string][]byte{}
-	for i, in := range items {
-		c, errs := s.checkCard(p, subaccountID, fmt.Sprintf("/cards/%d", i), in, now)
-		if len(errs) > 0 {
-			invalid[i] = subaccounts.Invalid(errs...)
-			continue
-		}
-		checked[i] = &c.card
-		for _, fp := range c.older {
-			current[string(fp)] = c.card.Fingerprint
-		}
-	}
+	b := s.checkBatch(p, subaccountID, items)
 	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(ctx context.Context, t cardTarget) error {
 		sub := t.sub
 		if sub.Suspended {
 			return decideCard(sub, policy.Pair{})
 		}
-		l := ledger.NewBook(t.account, now)
-		if err := l.BlockedByLimit(&sub); err != nil {
+		book := ledger.NewBook(t.account, b.now)
+		if err := book.BlockedByLimit(&sub); err != nil {
 			return err
 		}
-		// How many new cards the quota and the payer's credit leave room for; items past
-		// either are refused on their own.
+		// How many new cards the quota leaves room for; items past it are refused on
+		// their own.
 		left, err := quotaLeft(ctx, s.store, sub)
 		if err != nil {
 			return err
 		}
-		price := t.account.Contract.Pricing.CardEnrolment
-		// Each new item is charged first on a copy of the balances, auto top-ups included,
-		// exactly as the single-card route would charge it after the items before it.
-		simAccount, simSub := *l.Account(), sub
-		// Cards the account already holds are refused as card-exists once the quota and
-		// credit checks pass, as the single-card route refuses them, and take no room.
-		var fps [][]byte
-		for _, c := range checked {
-			if c != nil {
-				fps = append(fps, c.Fingerprint)
-			}
-		}
-		for fp := range current {
-			fps = append(fps, []byte(fp))
-		}
-		held := map[string]uuid.UUID{}
-		if len(fps) > 0 {
-			existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, fps)
-			if err != nil {
-				return err
-			}
-			for _, e := range existing {
-				fp := e.Fingerprint
-				if cur, ok := current[string(fp)]; ok {
-					fp = cur
-				}
-				held[string(fp)] = e.ID
-			}
-		}
-		var toInsert []subaccounts.Card
-		dupOf := map[int]bool{}   // items repeating an earlier item's PAN
-		seen := map[string]bool{} // fingerprints already taken by an item of this batch
-		for i, c := range checked {
-			// Transact may run this again: start each attempt from the validation outcome.
-			out[i] = CardOutcome{Err: invalid[i]}
-			if c == nil {
-				continue
-			}
-			if err := decideCard(sub, c.Pair()); err != nil {
-				var de *subaccounts.Error
-				if !errors.As(err, &de) {
-					return err
-				}
-				out[i].Err = err
-				continue
-			}
-			if seen[string(c.Fingerprint)] {
-				dupOf[i] = true
-				continue
-			}
-			if left >= 0 && int64(len(toInsert)) >= left {
-				out[i].Err = quotaExceeded(sub)
-				continue
-			}
-			trial, trialSub := ledger.NewBook(simAccount, now), simSub
-			if err := trial.Charge(&trialSub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
-				out[i].Err = err
-				continue
-			}
-			if holder, ok := held[string(c.Fingerprint)]; ok {
-				out[i].Err = cardExists(holder)
-				continue
-			}
-			simAccount, simSub = *trial.Account(), trialSub
-			seen[string(c.Fingerprint)] = true
-			toInsert = append(toInsert, *c)
-		}
-		ids, err := s.store.CreateCards(ctx, toInsert)
+		held, err := b.held(ctx, s.store, p.AccountID)
 		if err != nil {
 			return err
 		}
-		inserted := make(map[uuid.UUID]bool, len(ids))
-		for _, id := range ids {
-			inserted[id] = true
-		}
-		var recs []subaccounts.Change
-		for i := range toInsert {
-			c := &toInsert[i]
-			if !inserted[c.ID] {
-				continue
-			}
-			if err := l.Charge(&sub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
-				return err
-			}
-			recs = append(recs, cardRecord("card.enrol", nil, c))
-		}
-		if err := l.Flush(ctx, s.store, s.rec); err != nil {
+		if err := b.decide(sub, *book.Account(), left, held); err != nil {
 			return err
 		}
-		if err := s.rec.Record(ctx, p.AccountID, recs...); err != nil {
+		if err := b.insertAndCharge(ctx, s, p.AccountID, book, &sub); err != nil {
 			return err
 		}
-		// holders maps each fingerprint of the batch to the card that now holds it: the
-		// item's new card, or the card enrolled before.
-		holders := map[string]uuid.UUID{}
-		var missing [][]byte
-		for _, c := range toInsert {
-			if inserted[c.ID] {
-				holders[string(c.Fingerprint)] = c.ID
-			} else {
-				missing = append(missing, c.Fingerprint)
-			}
-		}
-		if len(missing) > 0 {
-			existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, missing)
-			if err != nil {
-				return err
-			}
-			for _, e := range existing {
-				holders[string(e.Fingerprint)] = e.ID
-			}
-		}
-		for i, c := range checked {
-			if c == nil || out[i].Err != nil {
-				continue
-			}
-			if inserted[c.ID] && !dupOf[i] {
-				out[i].Card = c
-				continue
-			}
-			holder, ok := holders[string(c.Fingerprint)]
-			if !ok {
-				return fmt.Errorf("%w: enrolment raced a removal", subaccounts.ErrConflict)
-			}
-			out[i].Err = cardExists(holder)
-		}
-		return nil
+		return b.answer(ctx, s.store, p.AccountID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enrol cards: %w", err)
 	}
-	return out, nil
+	return b.out, nil
+}
+
+// enrolBatch is one batch enrolment as EnrolCards's steps work on it.
+type enrolBatch struct {
+	now     time.Time
+	out     []CardOutcome
+	invalid []error
+	checked []*subaccounts.Card
+	// current maps each item's fingerprints under older key versions to its current one,
+	// so a holder enrolled before a rotation is recognised as the item's card.
+	current map[string][]byte
+	// toInsert are the cards decided to be new; dupOf marks items repeating an earlier
+	// item's card number; inserted are the ids the store wrote.
+	toInsert []subaccounts.Card
+	dupOf    map[int]bool
+	inserted map[uuid.UUID]bool
+}
+
+// checkBatch validates every item, outside any transaction.
+func (s *Service) checkBatch(p subaccounts.Principal, subaccountID uuid.UUID, items []CardInput) *enrolBatch {
+	b := &enrolBatch{
+		now: subaccounts.Now(), out: make([]CardOutcome, len(items)), invalid: make([]error, len(items)),
+		checked: make([]*subaccounts.Card, len(items)), current: map[string][]byte{},
+	}
+	for i, in := range items {
+		c, errs := s.checkCard(p, subaccountID, fmt.Sprintf("/cards/%d", i), in, b.now)
+		if len(errs) > 0 {
+			b.invalid[i] = subaccounts.Invalid(errs...)
+			continue
+		}
+		b.checked[i] = &c.card
+		for _, fp := range c.older {
+			b.current[string(fp)] = c.card.Fingerprint
+		}
+	}
+	return b
+}
+
+// held returns the cards the account already holds among the batch's card numbers, by
+// their current fingerprint.
+func (b *enrolBatch) held(ctx context.Context, st Store, accountID uuid.UUID) (map[string]uuid.UUID, error) {
+	var fps [][]byte
+	for _, c := range b.checked {
+		if c != nil {
+			fps = append(fps, c.Fingerprint)
+		}
+	}
+	for fp := range b.current {
+		fps = append(fps, []byte(fp))
+	}
+	held := map[string]uuid.UUID{}
+	if len(fps) == 0 {
+		return held, nil
+	}
+	existing, err := st.ActiveCardsByFingerprint(ctx, accountID, fps)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range existing {
+		fp := e.Fingerprint
+		if cur, ok := b.current[string(fp)]; ok {
+			fp = cur
+		}
+		held[string(fp)] = e.ID
+	}
+	return held, nil
+}
+
+// decide gives each valid item its fate: refused by policy, a repeat of an earlier item,
+// past the quota, unaffordable, already enrolled, or new. Each new item is charged first
+// on a copy of the balances, auto top-ups included, exactly as the single-card route
+// would charge it after the items before it; cards the account already holds are
+// refused as card-exists once the quota and credit checks pass, as the single-card route
+// refuses them, and take no room.
+func (b *enrolBatch) decide(sub subaccounts.Subaccount, account subaccounts.Account, left int64, held map[string]uuid.UUID) error {
+	price := account.Contract.Pricing.CardEnrolment
+	simAccount, simSub := account, sub
+	b.toInsert, b.dupOf = nil, map[int]bool{}
+	seen := map[string]bool{} // fingerprints already taken by an item of this batch
+	for i, c := range b.checked {
+		// Transact may run this again: start each attempt from the validation outcome.
+		b.out[i] = CardOutcome{Err: b.invalid[i]}
+		if c == nil {
+			continue
+		}
+		if err := decideCard(sub, c.Pair()); err != nil {
+			var de *subaccounts.Error
+			if !errors.As(err, &de) {
+				return err
+			}
+			b.out[i].Err = err
+			continue
+		}
+		if seen[string(c.Fingerprint)] {
+			b.dupOf[i] = true
+			continue
+		}
+		if left >= 0 && int64(len(b.toInsert)) >= left {
+			b.out[i].Err = quotaExceeded(sub)
+			continue
+		}
+		trial, trialSub := ledger.NewBook(simAccount, b.now), simSub
+		if err := trial.Charge(&trialSub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
+			b.out[i].Err = err
+			continue
+		}
+		if holder, ok := held[string(c.Fingerprint)]; ok {
+			b.out[i].Err = cardExists(holder)
+			continue
+		}
+		simAccount, simSub = *trial.Account(), trialSub
+		seen[string(c.Fingerprint)] = true
+		b.toInsert = append(b.toInsert, *c)
+	}
+	return nil
+}
+
+// insertAndCharge inserts the new cards, charges the enrolment fee of each one the store
+// wrote, and records them.
+func (b *enrolBatch) insertAndCharge(ctx context.Context, s *Service, accountID uuid.UUID, book *ledger.Book, sub *subaccounts.Subaccount) error {
+	ids, err := s.store.CreateCards(ctx, b.toInsert)
+	if err != nil {
+		return err
+	}
+	b.inserted = make(map[uuid.UUID]bool, len(ids))
+	for _, id := range ids {
+		b.inserted[id] = true
+	}
+	price := book.Account().Contract.Pricing.CardEnrolment
+	var recs []subaccounts.Change
+	for i := range b.toInsert {
+		c := &b.toInsert[i]
+		if !b.inserted[c.ID] {
+			continue
+		}
+		if err := book.Charge(sub, subaccounts.ChargeCardEnrolment, c.ID, price, true); err != nil {
+			return err
+		}
+		recs = append(recs, cardRecord("card.enrol", nil, c))
+	}
+	if err := book.Flush(ctx, s.store, s.rec); err != nil {
+		return err
+	}
+	return s.rec.Record(ctx, accountID, recs...)
+}
+
+// answer fills the outcomes of the items decided new: the card, or card-exists naming
+// the card that holds the number now (a concurrent enrolment's, or the card enrolled
+// before for a repeat inside the batch).
+func (b *enrolBatch) answer(ctx context.Context, st Store, accountID uuid.UUID) error {
+	holders := map[string]uuid.UUID{}
+	var missing [][]byte
+	for _, c := range b.toInsert {
+		if b.inserted[c.ID] {
+			holders[string(c.Fingerprint)] = c.ID
+		} else {
+			missing = append(missing, c.Fingerprint)
+		}
+	}
+	if len(missing) > 0 {
+		existing, err := st.ActiveCardsByFingerprint(ctx, accountID, missing)
+		if err != nil {
+			return err
+		}
+		for _, e := range existing {
+			holders[string(e.Fingerprint)] = e.ID
+		}
+	}
+	for i, c := range b.checked {
+		if c == nil || b.out[i].Err != nil {
+			continue
+		}
+		if b.inserted[c.ID] && !b.dupOf[i] {
+			b.out[i].Card = c
+			continue
+		}
+		holder, ok := holders[string(c.Fingerprint)]
+		if !ok {
+			return fmt.Errorf("%w: enrolment raced a removal", subaccounts.ErrConflict)
+		}
+		b.out[i].Err = cardExists(holder)
+	}
+	return nil
 }
 
 // GetCard returns a card the principal may see.

@@ -191,8 +191,66 @@ func primaryParty(accountID uuid.UUID) string { return accountID.String() }
 // Transfer moves credit (kind KindCreditTransfer) or balance (KindBalanceTransfer)
 // between the primary and one of its subaccounts, in either direction.
 func (s *Service) Transfer(ctx context.Context, p subaccounts.Principal, kind subaccounts.EntryKind, in TransferInput) (subaccounts.Entry, error) {
+	t, err := checkTransfer(p, in)
+	if err != nil {
+		return subaccounts.Entry{}, err
+	}
+	var out subaccounts.Entry
+	err = s.store.Transact(ctx, func(ctx context.Context) error {
+		a, err := s.store.GetAccount(ctx, t.primary, true)
+		if err != nil {
+			return err
+		}
+		sub, err := s.store.GetSubaccount(ctx, t.primary, t.subID)
+		if err != nil {
+			return err
+		}
+		if sub.UsePrimaryBalance {
+			return invalidTransfer("subaccount-uses-primary-balance", "The subaccount uses the primary balance; set usePrimaryAccountBalance to false to give it its own balance and credit.")
+		}
+		l := NewBook(a, subaccounts.Now())
+		ledgerName := subaccounts.LedgerBalance
+		if kind == subaccounts.KindCreditTransfer {
+			ledgerName = subaccounts.LedgerCredit
+			err = moveCredit(&l.account, &sub, t.amount, t.outOfSub)
+		} else {
+			err = moveBalance(&l.account, &sub, t.amount, t.outOfSub)
+		}
+		if err != nil {
+			return err
+		}
+		l.TouchAccount()
+		l.TouchSubaccount(&sub)
+		id := sub.ID
+		out = l.entry(kind, ledgerName, t.from.String(), t.to.String(), t.amount, &id, t.ref)
+		if err := l.Flush(ctx, s.store, s.rec); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, t.primary, subaccounts.Change{
+			Action: string(kind) + ".create", ResourceType: string(kind), ResourceID: out.ID.String(),
+			After: out, Reference: t.ref,
+		})
+	})
+	if err != nil {
+		return subaccounts.Entry{}, fmt.Errorf("%s: %w", kind, err)
+	}
+	return out, nil
+}
+
+// transfer is a checked transfer request: between the primary and subID, out of the
+// subaccount when outOfSub.
+type transfer struct {
+	primary, from, to, subID uuid.UUID
+	outOfSub                 bool
+	amount                   int64
+	ref                      string
+}
+
+// checkTransfer validates a transfer request before any transaction: who may ask, the
+// parties, the amount and the reference.
+func checkTransfer(p subaccounts.Principal, in TransferInput) (transfer, error) {
 	if p.Confined() {
-		return subaccounts.Entry{}, subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot move money or credit.")
+		return transfer{}, subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot move money or credit.")
 	}
 	var errs []subaccounts.FieldError
 	parse := func(ptr string, v *string) uuid.UUID {
@@ -207,7 +265,8 @@ func (s *Service) Transfer(ctx context.Context, p subaccounts.Principal, kind su
 		}
 		return id
 	}
-	from, to := parse("/from", in.From), parse("/to", in.To)
+	t := transfer{primary: p.AccountID}
+	t.from, t.to = parse("/from", in.From), parse("/to", in.To)
 	ref, fe := cleanReference("/reference", in.Reference)
 	if fe != nil {
 		errs = append(errs, *fe)
@@ -216,101 +275,74 @@ func (s *Service) Transfer(ctx context.Context, p subaccounts.Principal, kind su
 		errs = append(errs, subaccounts.FieldError{Pointer: "/amount", Detail: "is required: a positive integer of minor units"})
 	}
 	if len(errs) > 0 {
-		return subaccounts.Entry{}, subaccounts.Invalid(errs...)
+		return transfer{}, subaccounts.Invalid(errs...)
 	}
 	if err := checkAmount(in.Amount); err != nil {
-		return subaccounts.Entry{}, err
+		return transfer{}, err
 	}
-	amount := *in.Amount
-	if from == to {
-		return subaccounts.Entry{}, invalidTransfer("same-party", "The transfer must go between two different parties.")
+	t.amount, t.ref = *in.Amount, ref
+	if t.from == t.to {
+		return transfer{}, invalidTransfer("same-party", "The transfer must go between two different parties.")
 	}
-	primary := p.AccountID
-	if from != primary && to != primary {
-		return subaccounts.Entry{}, invalidTransfer("primary-not-involved", "A transfer goes between the primary account and one of its subaccounts; one side must be the account id.")
+	if t.from != t.primary && t.to != t.primary {
+		return transfer{}, invalidTransfer("primary-not-involved", "A transfer goes between the primary account and one of its subaccounts; one side must be the account id.")
 	}
-	subID, outOfSub := to, false
-	if to == primary {
-		subID, outOfSub = from, true
+	t.subID = t.to
+	if t.to == t.primary {
+		t.subID, t.outOfSub = t.from, true
 	}
-	var out subaccounts.Entry
-	err := s.store.Transact(ctx, func(ctx context.Context) error {
-		a, err := s.store.GetAccount(ctx, primary, true)
-		if err != nil {
-			return err
+	return t, nil
+}
+
+// moveCredit moves amount of credit limit between the primary acc and sub. Taking credit
+// back must not leave the subaccount using credit it no longer has; handing it out must
+// not give away credit the primary's own balance uses.
+func moveCredit(acc *subaccounts.Account, sub *subaccounts.Subaccount, amount int64, outOfSub bool) error {
+	if outOfSub {
+		if amount > sub.CreditLimit {
+			return invalidTransfer("insufficient-credit-limit", "The subaccount's credit limit is %d; it cannot give back %d.", sub.CreditLimit, amount)
 		}
-		sub, err := s.store.GetSubaccount(ctx, primary, subID)
-		if err != nil {
-			return err
+		if sub.Balance < -(sub.CreditLimit - amount) {
+			return invalidTransfer("credit-in-use", "The subaccount's balance of %d uses that credit; its limit cannot fall below %d.", sub.Balance, -sub.Balance)
 		}
-		if sub.UsePrimaryBalance {
-			return invalidTransfer("subaccount-uses-primary-balance", "The subaccount uses the primary balance; set usePrimaryAccountBalance to false to give it its own balance and credit.")
-		}
-		l := NewBook(a, subaccounts.Now())
-		acc := &l.account
-		if kind == subaccounts.KindCreditTransfer {
-			if outOfSub {
-				// Taking credit back: the subaccount must not be left using credit it no
-				// longer has.
-				if amount > sub.CreditLimit {
-					return invalidTransfer("insufficient-credit-limit", "The subaccount's credit limit is %d; it cannot give back %d.", sub.CreditLimit, amount)
-				}
-				if sub.Balance < -(sub.CreditLimit - amount) {
-					return invalidTransfer("credit-in-use", "The subaccount's balance of %d uses that credit; its limit cannot fall below %d.", sub.Balance, -sub.Balance)
-				}
-				sub.CreditLimit -= amount
-				acc.AllocatedCredit -= amount
-			} else {
-				if amount > acc.AvailableCredit() {
-					return invalidTransfer("insufficient-available-credit", "The primary has %d of unallocated credit (credit limit %d, %d allocated); it cannot hand out %d.", acc.AvailableCredit(), acc.CreditLimit, acc.AllocatedCredit, amount)
-				}
-				if acc.Balance < -(acc.AvailableCredit() - amount) {
-					return invalidTransfer("primary-credit-in-use", "The primary balance of %d uses that credit itself; top up first.", acc.Balance)
-				}
-				sub.CreditLimit += amount
-				acc.AllocatedCredit += amount
-			}
-		} else {
-			if outOfSub {
-				if sub.Balance-amount < -sub.CreditLimit {
-					return invalidTransfer("insufficient-balance", "The subaccount can give at most %d (balance %d, credit limit %d).", sub.Balance+sub.CreditLimit, sub.Balance, sub.CreditLimit)
-				}
-				if acc.Balance > MaxBalance-amount {
-					return invalidTransfer("amount-out-of-range", "The primary balance would exceed %d minor units.", int64(MaxBalance))
-				}
-				sub.Balance -= amount
-				acc.Balance += amount
-			} else {
-				if acc.Balance-amount < acc.Floor() {
-					return invalidTransfer("insufficient-balance", "The primary can give at most %d (balance %d, unallocated credit %d).", acc.Balance-acc.Floor(), acc.Balance, acc.AvailableCredit())
-				}
-				if sub.Balance > MaxBalance-amount {
-					return invalidTransfer("amount-out-of-range", "The subaccount balance would exceed %d minor units.", int64(MaxBalance))
-				}
-				acc.Balance -= amount
-				sub.Balance += amount
-			}
-		}
-		l.TouchAccount()
-		l.TouchSubaccount(&sub)
-		ledger := subaccounts.LedgerBalance
-		if kind == subaccounts.KindCreditTransfer {
-			ledger = subaccounts.LedgerCredit
-		}
-		id := sub.ID
-		out = l.entry(kind, ledger, from.String(), to.String(), amount, &id, ref)
-		if err := l.Flush(ctx, s.store, s.rec); err != nil {
-			return err
-		}
-		return s.rec.Record(ctx, primary, subaccounts.Change{
-			Action: string(kind) + ".create", ResourceType: string(kind), ResourceID: out.ID.String(),
-			After: out, Reference: ref,
-		})
-	})
-	if err != nil {
-		return subaccounts.Entry{}, fmt.Errorf("%s: %w", kind, err)
+		sub.CreditLimit -= amount
+		acc.AllocatedCredit -= amount
+		return nil
 	}
-	return out, nil
+	if amount > acc.AvailableCredit() {
+		return invalidTransfer("insufficient-available-credit", "The primary has %d of unallocated credit (credit limit %d, %d allocated); it cannot hand out %d.", acc.AvailableCredit(), acc.CreditLimit, acc.AllocatedCredit, amount)
+	}
+	if acc.Balance < -(acc.AvailableCredit() - amount) {
+		return invalidTransfer("primary-credit-in-use", "The primary balance of %d uses that credit itself; top up first.", acc.Balance)
+	}
+	sub.CreditLimit += amount
+	acc.AllocatedCredit += amount
+	return nil
+}
+
+// moveBalance moves amount of balance between the primary acc and sub: the giver stays
+// within its floor and the receiver below MaxBalance.
+func moveBalance(acc *subaccounts.Account, sub *subaccounts.Subaccount, amount int64, outOfSub bool) error {
+	if outOfSub {
+		if sub.Balance-amount < -sub.CreditLimit {
+			return invalidTransfer("insufficient-balance", "The subaccount can give at most %d (balance %d, credit limit %d).", sub.Balance+sub.CreditLimit, sub.Balance, sub.CreditLimit)
+		}
+		if acc.Balance > MaxBalance-amount {
+			return invalidTransfer("amount-out-of-range", "The primary balance would exceed %d minor units.", int64(MaxBalance))
+		}
+		sub.Balance -= amount
+		acc.Balance += amount
+		return nil
+	}
+	if acc.Balance-amount < acc.Floor() {
+		return invalidTransfer("insufficient-balance", "The primary can give at most %d (balance %d, unallocated credit %d).", acc.Balance-acc.Floor(), acc.Balance, acc.AvailableCredit())
+	}
+	if sub.Balance > MaxBalance-amount {
+		return invalidTransfer("amount-out-of-range", "The subaccount balance would exceed %d minor units.", int64(MaxBalance))
+	}
+	acc.Balance -= amount
+	sub.Balance += amount
+	return nil
 }
 
 // TransferQuery filters a transfer listing.

@@ -94,140 +94,177 @@ type message struct {
 	out   IngestOutcome
 }
 
-// checkMessage validates one message; pointer prefixes the field pointers.
+// checkMessage validates one message; pointer prefixes the field pointers. Every field
+// is checked, so one answer names every problem.
 func (s *Service) checkMessage(p subaccounts.Principal, pointer string, in MessageInput, now time.Time) (*message, []subaccounts.FieldError) {
 	if len(in.Malformed) > 0 {
 		return nil, subaccounts.PrefixFields(pointer, in.Malformed)
 	}
-	var errs []subaccounts.FieldError
-	bad := func(field, detail string) {
-		errs = append(errs, subaccounts.FieldError{Pointer: pointer + field, Detail: detail})
+	c := &messageCheck{pointer: pointer, m: &message{tx: subaccounts.Transaction{ID: uuid.Must(uuid.NewV7()), AccountID: p.AccountID, ReceivedAt: now}}}
+	c.key(in)
+	c.card(s.prints, p.AccountID, in)
+	c.money(in)
+	c.datetime(in)
+	c.merchant(in.Merchant)
+	c.authCode(in.AuthCode)
+	if len(c.errs) > 0 {
+		return nil, c.errs
 	}
-	m := &message{tx: subaccounts.Transaction{ID: uuid.Must(uuid.NewV7()), AccountID: p.AccountID, ReceivedAt: now}}
-	t := &m.tx
+	return c.m, nil
+}
 
+// messageCheck is one message being checked: the message as far as it is valid, and the
+// problems found.
+type messageCheck struct {
+	pointer string
+	m       *message
+	errs    []subaccounts.FieldError
+}
+
+func (c *messageCheck) bad(field, detail string) {
+	c.errs = append(c.errs, subaccounts.FieldError{Pointer: c.pointer + field, Detail: detail})
+}
+
+// key checks what makes the message unique: its network transaction id and type.
+func (c *messageCheck) key(in MessageInput) {
+	t := &c.m.tx
 	switch {
 	case in.NetworkTransactionID == nil:
-		bad("/networkTransactionId", "is required")
+		c.bad("/networkTransactionId", "is required")
 	case !printableASCII(*in.NetworkTransactionID, maxNetworkIDLen):
-		bad("/networkTransactionId", fmt.Sprintf("must be 1 to %d printable ASCII characters", maxNetworkIDLen))
+		c.bad("/networkTransactionId", fmt.Sprintf("must be 1 to %d printable ASCII characters", maxNetworkIDLen))
 	case pan.ContainsCardNumber(*in.NetworkTransactionID):
-		bad("/networkTransactionId", subaccounts.CardNumberDetail)
+		c.bad("/networkTransactionId", subaccounts.CardNumberDetail)
 	default:
 		t.NetworkTransactionID = *in.NetworkTransactionID
 	}
-	switch {
-	case in.Type == nil:
-		bad("/type", "is required: auth, clearing, refund or reversal")
-	default:
-		switch subaccounts.TransactionType(*in.Type) {
-		case subaccounts.TxAuth, subaccounts.TxClearing, subaccounts.TxRefund, subaccounts.TxReversal:
-			t.Type = subaccounts.TransactionType(*in.Type)
-		default:
-			bad("/type", "must be auth, clearing, refund or reversal")
-		}
+	if in.Type == nil {
+		c.bad("/type", "is required: auth, clearing, refund or reversal")
+		return
 	}
+	switch subaccounts.TransactionType(*in.Type) {
+	case subaccounts.TxAuth, subaccounts.TxClearing, subaccounts.TxRefund, subaccounts.TxReversal:
+		t.Type = subaccounts.TransactionType(*in.Type)
+	default:
+		c.bad("/type", "must be auth, clearing, refund or reversal")
+	}
+}
+
+// card checks how the message names its card: a card id, or a card number, which is
+// fingerprinted under every configured key version and dropped.
+func (c *messageCheck) card(prints *pan.Fingerprints, accountID uuid.UUID, in MessageInput) {
 	switch {
 	case in.CardID != nil && in.CardNumber != nil:
-		bad("/cardNumber", "give either cardId or cardNumber, not both")
+		c.bad("/cardNumber", "give either cardId or cardNumber, not both")
 	case in.CardID != nil:
 		id, err := uuid.Parse(*in.CardID)
 		if err != nil || len(*in.CardID) != 36 {
-			bad("/cardId", "must be a UUID")
+			c.bad("/cardId", "must be a UUID")
 		} else {
-			t.RequestedCardID = &id
+			c.m.tx.RequestedCardID = &id
 		}
 	case in.CardNumber != nil:
 		n, err := pan.Parse(*in.CardNumber)
 		if err != nil {
-			bad("/cardNumber", err.Error())
-		} else if s.prints != nil {
-			m.fingerprint = s.prints.Current().Fingerprint(p.AccountID, n)
-			m.older = s.prints.Older(p.AccountID, n)
+			c.bad("/cardNumber", err.Error())
+		} else if prints != nil {
+			c.m.fingerprint = prints.Current().Fingerprint(accountID, n)
+			c.m.older = prints.Older(accountID, n)
 		}
 	default:
-		bad("/cardId", "either cardId or cardNumber is required")
+		c.bad("/cardId", "either cardId or cardNumber is required")
 	}
+}
+
+// money checks the amount and its currency.
+func (c *messageCheck) money(in MessageInput) {
+	t := &c.m.tx
 	switch {
 	case in.Amount == nil:
-		bad("/amount", "is required: an integer in minor units")
+		c.bad("/amount", "is required: an integer in minor units")
 	case *in.Amount < 0 || *in.Amount > subaccounts.MaxAmount:
-		bad("/amount", fmt.Sprintf("must be from 0 to %d minor units", int64(subaccounts.MaxAmount)))
+		c.bad("/amount", fmt.Sprintf("must be from 0 to %d minor units", int64(subaccounts.MaxAmount)))
 	default:
 		t.Amount = *in.Amount
 	}
 	switch {
 	case in.Currency == nil:
-		bad("/currency", "is required: an ISO 4217 alphabetic code")
+		c.bad("/currency", "is required: an ISO 4217 alphabetic code")
 	case !subaccounts.ValidCurrency(*in.Currency):
-		bad("/currency", "must be an ISO 4217 alphabetic currency code such as EUR or USD")
+		c.bad("/currency", "must be an ISO 4217 alphabetic currency code such as EUR or USD")
 	default:
 		t.Currency = *in.Currency
 	}
-	switch {
-	case in.Datetime == nil:
-		bad("/datetime", "is required: an RFC 3339 date-time")
-	default:
-		dt, err := time.Parse(time.RFC3339Nano, *in.Datetime)
-		if err != nil {
-			bad("/datetime", "must be an RFC 3339 date-time such as 2026-11-22T10:15:00Z")
-		} else {
-			t.Datetime = dt.UTC().Truncate(time.Millisecond)
-		}
+}
+
+// datetime checks when the network says the message happened.
+func (c *messageCheck) datetime(in MessageInput) {
+	if in.Datetime == nil {
+		c.bad("/datetime", "is required: an RFC 3339 date-time")
+		return
 	}
-	if in.Merchant == nil {
-		bad("/merchant", "is required")
+	dt, err := time.Parse(time.RFC3339Nano, *in.Datetime)
+	if err != nil {
+		c.bad("/datetime", "must be an RFC 3339 date-time such as 2026-11-22T10:15:00Z")
+		return
+	}
+	c.m.tx.Datetime = dt.UTC().Truncate(time.Millisecond)
+}
+
+// merchant checks the merchant: name, MCC, country and optional city.
+func (c *messageCheck) merchant(mi *MerchantInput) {
+	if mi == nil {
+		c.bad("/merchant", "is required")
+		return
+	}
+	t := &c.m.tx
+	if mi.Name == nil {
+		c.bad("/merchant/name", "is required")
+	} else if name, fe := subaccounts.CleanName(c.pointer+"/merchant/name", *mi.Name); fe != nil {
+		c.errs = append(c.errs, *fe)
 	} else {
-		mi := in.Merchant
-		switch {
-		case mi.Name == nil:
-			bad("/merchant/name", "is required")
-		default:
-			if name, fe := subaccounts.CleanName(pointer+"/merchant/name", *mi.Name); fe != nil {
-				errs = append(errs, *fe)
-			} else {
-				t.Merchant.Name = name
-			}
-		}
-		switch {
-		case mi.MCC == nil:
-			bad("/merchant/mcc", "is required: four digits")
-		case !subaccounts.Digits(*mi.MCC, 4, 4):
-			bad("/merchant/mcc", "must be four digits")
-		default:
-			t.Merchant.MCC = *mi.MCC
-		}
-		switch {
-		case mi.CountryCode == nil:
-			bad("/merchant/countryCode", "is required: an ISO 3166-1 alpha-3 code")
-		case !policy.ValidCountry(*mi.CountryCode):
-			errs = append(errs, subaccounts.CountryFieldError(pointer+"/merchant/countryCode", *mi.CountryCode))
-		default:
-			t.Merchant.CountryCode = *mi.CountryCode
-		}
-		if mi.City != nil {
-			city, fe := subaccounts.CleanName(pointer+"/merchant/city", *mi.City)
-			switch {
-			case fe != nil:
-				errs = append(errs, *fe)
-			case utf8.RuneCountInString(city) > maxMerchantCity:
-				bad("/merchant/city", fmt.Sprintf("must be 1 to %d characters", maxMerchantCity))
-			default:
-				t.Merchant.City = city
-			}
-		}
+		t.Merchant.Name = name
 	}
-	if in.AuthCode != nil {
-		if !alnum(*in.AuthCode, 1, maxAuthCodeLength) {
-			bad("/authCode", fmt.Sprintf("must be 1 to %d letters or digits", maxAuthCodeLength))
-		} else {
-			t.AuthCode = *in.AuthCode
-		}
+	switch {
+	case mi.MCC == nil:
+		c.bad("/merchant/mcc", "is required: four digits")
+	case !subaccounts.Digits(*mi.MCC, 4, 4):
+		c.bad("/merchant/mcc", "must be four digits")
+	default:
+		t.Merchant.MCC = *mi.MCC
 	}
-	if len(errs) > 0 {
-		return nil, errs
+	switch {
+	case mi.CountryCode == nil:
+		c.bad("/merchant/countryCode", "is required: an ISO 3166-1 alpha-3 code")
+	case !policy.ValidCountry(*mi.CountryCode):
+		c.errs = append(c.errs, subaccounts.CountryFieldError(c.pointer+"/merchant/countryCode", *mi.CountryCode))
+	default:
+		t.Merchant.CountryCode = *mi.CountryCode
 	}
-	return m, nil
+	if mi.City == nil {
+		return
+	}
+	city, fe := subaccounts.CleanName(c.pointer+"/merchant/city", *mi.City)
+	switch {
+	case fe != nil:
+		c.errs = append(c.errs, *fe)
+	case utf8.RuneCountInString(city) > maxMerchantCity:
+		c.bad("/merchant/city", fmt.Sprintf("must be 1 to %d characters", maxMerchantCity))
+	default:
+		t.Merchant.City = city
+	}
+}
+
+// authCode checks the optional authorisation code.
+func (c *messageCheck) authCode(code *string) {
+	if code == nil {
+		return
+	}
+	if !alnum(*code, 1, maxAuthCodeLength) {
+		c.bad("/authCode", fmt.Sprintf("must be 1 to %d letters or digits", maxAuthCodeLength))
+		return
+	}
+	c.m.tx.AuthCode = *code
 }
 
 func printableASCII(s string, maxLen int) bool {
@@ -359,27 +396,73 @@ func (s *Service) ingest(ctx context.Context, tx Store, msgs []*message) error {
 	return nil
 }
 
+// ingestAccount writes one account's messages of a group, in the caller's transaction,
+// step by step: fees lock, dedupe, card look-up, routing, insert and charge, races,
+// repeats.
 func (s *Service) ingestAccount(ctx context.Context, tx Store, accountID uuid.UUID, msgs []*message) error {
-	// 0. A priced account is charged for every routed message in this transaction; its
-	// row lock, taken first, keeps the balances still until the charges are written.
+	// A priced account is charged for every routed message in this transaction; its row
+	// lock, taken first, keeps the balances still until the charges are written.
 	book, err := lockForFees(ctx, tx, accountID)
 	if err != nil {
 		return err
 	}
+	g := &accountGroup{svc: s, tx: tx, accountID: accountID, msgs: msgs, book: book}
+	if err := g.dedupe(ctx); err != nil {
+		return err
+	}
+	if err := g.lookUpCards(ctx); err != nil {
+		return err
+	}
+	if err := g.route(ctx); err != nil {
+		return err
+	}
+	if err := g.insertAndCharge(ctx); err != nil {
+		return err
+	}
+	if err := g.resolveRaces(ctx); err != nil {
+		return err
+	}
+	g.answerRepeats()
+	return nil
+}
 
-	// 1. Messages stored before, and repeats inside this group.
-	keys := make([]subaccounts.TransactionKey, 0, len(msgs))
-	first := map[subaccounts.TransactionKey]*message{}
-	var fresh []*message
-	for _, m := range msgs {
+// accountGroup is one account's messages of a group as ingestAccount's steps work on
+// them.
+type accountGroup struct {
+	svc       *Service
+	tx        Store
+	accountID uuid.UUID
+	msgs      []*message
+	book      *ledger.Book
+
+	// first is the first message of each key; keys are those keys in arrival order.
+	first map[subaccounts.TransactionKey]*message
+	keys  []subaccounts.TransactionKey
+	// fresh are the first messages whose key is not stored yet.
+	fresh    []*message
+	cardByID map[uuid.UUID]subaccounts.Card
+	cardByFP map[string]subaccounts.Card
+	// subs caches the routing targets the group's cards point at.
+	subs map[uuid.UUID]*routeTarget
+	rows []subaccounts.Transaction
+	// inserted are the ids of the rows this group wrote.
+	inserted map[uuid.UUID]bool
+}
+
+// dedupe finds the messages stored before and the repeats inside the group: only the
+// first message of a key not stored yet goes on.
+func (g *accountGroup) dedupe(ctx context.Context) error {
+	g.keys = make([]subaccounts.TransactionKey, 0, len(g.msgs))
+	g.first = map[subaccounts.TransactionKey]*message{}
+	for _, m := range g.msgs {
 		k := m.tx.Key()
-		if _, dup := first[k]; dup {
+		if _, dup := g.first[k]; dup {
 			continue
 		}
-		first[k] = m
-		keys = append(keys, k)
+		g.first[k] = m
+		g.keys = append(g.keys, k)
 	}
-	stored, err := tx.TransactionsByKey(ctx, accountID, keys)
+	stored, err := g.tx.TransactionsByKey(ctx, g.accountID, g.keys)
 	if err != nil {
 		return err
 	}
@@ -387,75 +470,88 @@ func (s *Service) ingestAccount(ctx context.Context, tx Store, accountID uuid.UU
 	for _, t := range stored {
 		storedBy[t.Key()] = t
 	}
-	for _, k := range keys {
-		m := first[k]
+	for _, k := range g.keys {
+		m := g.first[k]
 		if t, ok := storedBy[k]; ok {
 			m.out = storedOutcome(t)
 		} else {
-			fresh = append(fresh, m)
+			g.fresh = append(g.fresh, m)
 		}
 	}
+	return nil
+}
 
-	// 2. The cards the fresh messages name, by id or by fingerprint.
-	// Each card is asked for once, however many messages of the group name it.
+// lookUpCards loads the cards the fresh messages name, by id or by fingerprint, each
+// card once however many messages name it.
+func (g *accountGroup) lookUpCards(ctx context.Context) error {
 	var ids []uuid.UUID
 	var fps [][]byte
 	seenID := map[uuid.UUID]bool{}
 	seenFP := map[string]bool{}
-	for _, m := range fresh {
+	for _, m := range g.fresh {
 		if m.tx.RequestedCardID != nil {
 			if id := *m.tx.RequestedCardID; !seenID[id] {
 				seenID[id] = true
 				ids = append(ids, id)
 			}
-		} else {
-			for _, fp := range append([][]byte{m.fingerprint}, m.older...) {
-				if !seenFP[string(fp)] {
-					seenFP[string(fp)] = true
-					fps = append(fps, fp)
-				}
+			continue
+		}
+		for _, fp := range append([][]byte{m.fingerprint}, m.older...) {
+			if !seenFP[string(fp)] {
+				seenFP[string(fp)] = true
+				fps = append(fps, fp)
 			}
 		}
 	}
-	cardByID := map[uuid.UUID]subaccounts.Card{}
+	g.cardByID = map[uuid.UUID]subaccounts.Card{}
 	if len(ids) > 0 {
-		cards, err := tx.GetCards(ctx, accountID, ids)
+		cards, err := g.tx.GetCards(ctx, g.accountID, ids)
 		if err != nil {
 			return err
 		}
 		for _, c := range cards {
-			cardByID[c.ID] = c
+			g.cardByID[c.ID] = c
 		}
 	}
-	cardByFP := map[string]subaccounts.Card{}
+	g.cardByFP = map[string]subaccounts.Card{}
 	if len(fps) > 0 {
-		cards, err := tx.ActiveCardsByFingerprint(ctx, accountID, fps)
+		cards, err := g.tx.ActiveCardsByFingerprint(ctx, g.accountID, fps)
 		if err != nil {
 			return err
 		}
 		for _, c := range cards {
-			cardByFP[string(c.Fingerprint)] = c
+			g.cardByFP[string(c.Fingerprint)] = c
 		}
 	}
+	return nil
+}
 
-	// 3. Route: the card's current subaccount and the configuration in force now.
-	subs := map[uuid.UUID]*routeTarget{}
-	now := subaccounts.Now()
-	rows := make([]subaccounts.Transaction, 0, len(fresh))
-	for _, m := range fresh {
-		var card subaccounts.Card
-		var found bool
-		if m.tx.RequestedCardID != nil {
-			card, found = cardByID[*m.tx.RequestedCardID]
-		} else {
-			card, found = cardByFP[string(m.fingerprint)]
-			for _, fp := range m.older {
-				if found {
-					break
-				}
-				card, found = cardByFP[string(fp)]
-			}
+// cardOf is the card message m names, if the look-up found it.
+func (g *accountGroup) cardOf(m *message) (subaccounts.Card, bool) {
+	if m.tx.RequestedCardID != nil {
+		c, ok := g.cardByID[*m.tx.RequestedCardID]
+		return c, ok
+	}
+	if c, ok := g.cardByFP[string(m.fingerprint)]; ok {
+		return c, true
+	}
+	for _, fp := range m.older {
+		if c, ok := g.cardByFP[string(fp)]; ok {
+			return c, true
 		}
+	}
+	return subaccounts.Card{}, false
+}
+
+// route decides each fresh message: routed to its card's current subaccount under the
+// configuration in force now (flagged out of policy where the pair is not permitted), or
+// unrouted with the reason.
+func (g *accountGroup) route(ctx context.Context) error {
+	g.subs = map[uuid.UUID]*routeTarget{}
+	now := subaccounts.Now()
+	g.rows = make([]subaccounts.Transaction, 0, len(g.fresh))
+	for _, m := range g.fresh {
+		card, found := g.cardOf(m)
 		t := m.tx
 		switch {
 		case !found:
@@ -463,7 +559,7 @@ func (s *Service) ingestAccount(ctx context.Context, tx Store, accountID uuid.UU
 		case card.Status != subaccounts.CardActive:
 			unroute(&t, subaccounts.ReasonCardRemoved, m.fingerprint)
 		default:
-			target, err := s.routeTarget(ctx, tx, subs, accountID, card.SubaccountID)
+			target, err := g.svc.routeTarget(ctx, g.tx, g.subs, g.accountID, card.SubaccountID)
 			if err != nil {
 				return err
 			}
@@ -475,63 +571,77 @@ func (s *Service) ingestAccount(ctx context.Context, tx Store, accountID uuid.UU
 			}
 		}
 		m.tx = t
-		rows = append(rows, t)
+		g.rows = append(g.rows, t)
 	}
+	return nil
+}
+
+// insertAndCharge inserts the decided rows and charges the fee of each routed one that
+// this group wrote.
+func (g *accountGroup) insertAndCharge(ctx context.Context) error {
 	// Inserting in key order makes concurrent groups wait on each other's keys in one
 	// order, so two groups holding overlapping keys cannot deadlock.
-	slices.SortFunc(rows, func(a, b subaccounts.Transaction) int {
+	slices.SortFunc(g.rows, func(a, b subaccounts.Transaction) int {
 		return cmp.Or(strings.Compare(a.NetworkTransactionID, b.NetworkTransactionID), strings.Compare(string(a.Type), string(b.Type)))
 	})
-	inserted, err := tx.InsertTransactions(ctx, rows)
+	inserted, err := g.tx.InsertTransactions(ctx, g.rows)
 	if err != nil {
 		return err
 	}
-	ok := make(map[uuid.UUID]bool, len(inserted))
+	g.inserted = make(map[uuid.UUID]bool, len(inserted))
 	for _, id := range inserted {
-		ok[id] = true
+		g.inserted[id] = true
 	}
-	if book != nil {
-		for _, t := range rows {
-			if ok[t.ID] && t.Routing == subaccounts.Routed {
-				if err := book.Charge(subs[t.SubaccountID].sub, subaccounts.ChargeTransaction, t.ID, book.Account().Contract.Pricing.Transaction, false); err != nil {
-					return err
-				}
+	if g.book == nil {
+		return nil
+	}
+	fee := g.book.Account().Contract.Pricing.Transaction
+	for _, t := range g.rows {
+		if g.inserted[t.ID] && t.Routing == subaccounts.Routed {
+			if err := g.book.Charge(g.subs[t.SubaccountID].sub, subaccounts.ChargeTransaction, t.ID, fee, false); err != nil {
+				return err
 			}
 		}
-		if err := book.Flush(ctx, tx, s.rec); err != nil {
-			return err
-		}
 	}
-	// 4. A message another writer stored between our look-up and our insert is a duplicate.
+	return g.book.Flush(ctx, g.tx, g.svc.rec)
+}
+
+// resolveRaces answers the fresh messages: a message another writer stored between the
+// look-up and the insert is a duplicate of what that writer stored.
+func (g *accountGroup) resolveRaces(ctx context.Context) error {
 	var raced []subaccounts.TransactionKey
-	for _, m := range fresh {
-		if ok[m.tx.ID] {
-			if m.tx.Routing == subaccounts.Routed {
-				m.out = IngestOutcome{Status: IngestRouted, Transaction: m.tx}
-			} else {
-				m.out = IngestOutcome{Status: IngestUnrouted, Transaction: m.tx}
-			}
-		} else {
+	for _, m := range g.fresh {
+		switch {
+		case !g.inserted[m.tx.ID]:
 			raced = append(raced, m.tx.Key())
+		case m.tx.Routing == subaccounts.Routed:
+			m.out = IngestOutcome{Status: IngestRouted, Transaction: m.tx}
+		default:
+			m.out = IngestOutcome{Status: IngestUnrouted, Transaction: m.tx}
 		}
 	}
-	if len(raced) > 0 {
-		again, err := tx.TransactionsByKey(ctx, accountID, raced)
-		if err != nil {
-			return err
-		}
-		for _, t := range again {
-			first[t.Key()].out = storedOutcome(t)
-		}
-		for _, k := range raced {
-			if first[k].out.Status == 0 {
-				return fmt.Errorf("message %q/%s was neither inserted nor found", k.NetworkTransactionID, k.Type)
-			}
+	if len(raced) == 0 {
+		return nil
+	}
+	again, err := g.tx.TransactionsByKey(ctx, g.accountID, raced)
+	if err != nil {
+		return err
+	}
+	for _, t := range again {
+		g.first[t.Key()].out = storedOutcome(t)
+	}
+	for _, k := range raced {
+		if g.first[k].out.Status == 0 {
+			return fmt.Errorf("message %q/%s was neither inserted nor found", k.NetworkTransactionID, k.Type)
 		}
 	}
-	// 5. Repeats inside the group answer like a retry after the first one.
-	for _, m := range msgs {
-		f := first[m.tx.Key()]
+	return nil
+}
+
+// answerRepeats answers the repeats inside the group like a retry after the first one.
+func (g *accountGroup) answerRepeats() {
+	for _, m := range g.msgs {
+		f := g.first[m.tx.Key()]
 		if f == m {
 			continue
 		}
@@ -540,7 +650,6 @@ func (s *Service) ingestAccount(ctx context.Context, tx Store, accountID uuid.UU
 			m.out.Status = IngestDuplicate
 		}
 	}
-	return nil
 }
 
 func storedOutcome(t subaccounts.Transaction) IngestOutcome {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -269,7 +270,6 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 	change := ContractChange{DryRun: dryRun, Cascade: cascade}
 	errDryRun := errors.New("dry run")
 	err := s.store.Transact(ctx, func(ctx context.Context) error {
-		change.Affected = nil
 		a, err := s.store.GetAccount(ctx, id, true)
 		if err != nil {
 			return err
@@ -279,45 +279,14 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 		}
 		before := a
 		currency, pricing, _ := in.money("", a.Contract)
-		if currency != a.Contract.Currency {
-			used, err := s.store.HasLedgerEntries(ctx, id)
-			if err != nil {
-				return err
-			}
-			if used {
-				return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "currency-in-use"}, Message: "The account's journal already holds entries in " + a.Contract.Currency + "; its currency cannot change.",
-					Fields: []subaccounts.FieldError{{Pointer: "/currency", Detail: "cannot change once money has moved"}}}
-			}
+		if err := s.checkCurrencyChange(ctx, a, currency); err != nil {
+			return err
 		}
-		subs, err := s.store.AllSubaccounts(ctx, id)
+		toNarrow, affected, err := s.narrowing(ctx, id, set)
 		if err != nil {
 			return err
 		}
-		type narrowed struct {
-			sub   subaccounts.Subaccount
-			after *policy.Set
-		}
-		var toNarrow []narrowed
-		for _, sub := range subs {
-			cur, ferrs := policy.Compile(sub.Configurations)
-			if len(ferrs) > 0 {
-				return fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
-			}
-			outside := cur.Difference(set)
-			if len(outside) == 0 {
-				continue
-			}
-			after := cur.Intersect(set)
-			n, byPair, err := cardsPutOut(ctx, s.store, sub, cur, after)
-			if err != nil {
-				return err
-			}
-			change.Affected = append(change.Affected, subaccounts.AffectedSubaccount{
-				ID: sub.ID, Name: sub.Name, Outside: outside, After: after.Normalize(),
-				CardsPutOutOfPolicy: n, CardsByPair: byPair,
-			})
-			toNarrow = append(toNarrow, narrowed{sub: sub, after: after})
-		}
+		change.Affected = affected
 		a.Contract = subaccounts.Contract{Configurations: set.Normalize(), MaxSubaccounts: *in.MaxSubaccounts, Version: a.Contract.Version + 1, Currency: currency, Pricing: pricing}
 		a.Version++
 		a.UpdatedAt = subaccounts.Now()
@@ -337,26 +306,89 @@ func (s *Service) SetContract(ctx context.Context, id uuid.UUID, in ContractInpu
 			return err
 		}
 		recs := []subaccounts.Change{{Action: "contract.update", ResourceType: "contract", ResourceID: id.String(), Before: before, After: a}}
-		for _, n := range toNarrow {
-			subBefore := n.sub
-			n.sub.Configurations = n.after.Normalize()
-			n.sub.ConfigVersion++
-			n.sub.Version++
-			n.sub.UpdatedAt = a.UpdatedAt
-			if err := s.store.UpdateSubaccount(ctx, n.sub, pairsOrEmpty(n.after)); err != nil {
-				return err
-			}
-			if _, err := s.store.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, a.UpdatedAt); err != nil {
-				return err
-			}
-			recs = append(recs, subaccounts.Change{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: subBefore, After: n.sub})
+		narrowed, err := s.narrow(ctx, toNarrow, a.UpdatedAt)
+		if err != nil {
+			return err
 		}
-		return s.rec.Record(ctx, id, recs...)
+		return s.rec.Record(ctx, id, append(recs, narrowed...)...)
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
 		return ContractChange{}, fmt.Errorf("set contract: %w", err)
 	}
 	return change, nil
+}
+
+// checkCurrencyChange refuses a new currency once the account's journal holds entries.
+func (s *Service) checkCurrencyChange(ctx context.Context, a subaccounts.Account, currency string) error {
+	if currency == a.Contract.Currency {
+		return nil
+	}
+	used, err := s.store.HasLedgerEntries(ctx, a.ID)
+	if err != nil || !used {
+		return err
+	}
+	return &subaccounts.Error{Code: subaccounts.CodeConflict, Detail: &subaccounts.Refusal{Reason: "currency-in-use"}, Message: "The account's journal already holds entries in " + a.Contract.Currency + "; its currency cannot change.",
+		Fields: []subaccounts.FieldError{{Pointer: "/currency", Detail: "cannot change once money has moved"}}}
+}
+
+// narrowedSubaccount is a subaccount a new contract narrows, and its configuration after.
+type narrowedSubaccount struct {
+	sub   subaccounts.Subaccount
+	after *policy.Set
+}
+
+// narrowing finds the subaccounts of the account that permit pairs outside the contract
+// set, with what narrowing each would leave and the active cards it would put out of
+// policy.
+func (s *Service) narrowing(ctx context.Context, accountID uuid.UUID, set *policy.Set) ([]narrowedSubaccount, []subaccounts.AffectedSubaccount, error) {
+	subs, err := s.store.AllSubaccounts(ctx, accountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var toNarrow []narrowedSubaccount
+	var affected []subaccounts.AffectedSubaccount
+	for _, sub := range subs {
+		cur, ferrs := policy.Compile(sub.Configurations)
+		if len(ferrs) > 0 {
+			return nil, nil, fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
+		}
+		outside := cur.Difference(set)
+		if len(outside) == 0 {
+			continue
+		}
+		after := cur.Intersect(set)
+		n, byPair, err := cardsPutOut(ctx, s.store, sub, cur, after)
+		if err != nil {
+			return nil, nil, err
+		}
+		affected = append(affected, subaccounts.AffectedSubaccount{
+			ID: sub.ID, Name: sub.Name, Outside: outside, After: after.Normalize(),
+			CardsPutOutOfPolicy: n, CardsByPair: byPair,
+		})
+		toNarrow = append(toNarrow, narrowedSubaccount{sub: sub, after: after})
+	}
+	return toNarrow, affected, nil
+}
+
+// narrow writes each subaccount's narrowed configuration, recomputes its cards' policy
+// status, and returns the changes to record.
+func (s *Service) narrow(ctx context.Context, toNarrow []narrowedSubaccount, at time.Time) ([]subaccounts.Change, error) {
+	var recs []subaccounts.Change
+	for _, n := range toNarrow {
+		before := n.sub
+		n.sub.Configurations = n.after.Normalize()
+		n.sub.ConfigVersion++
+		n.sub.Version++
+		n.sub.UpdatedAt = at
+		if err := s.store.UpdateSubaccount(ctx, n.sub, pairsOrEmpty(n.after)); err != nil {
+			return nil, err
+		}
+		if _, err := s.store.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, at); err != nil {
+			return nil, err
+		}
+		recs = append(recs, subaccounts.Change{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: before, After: n.sub})
+	}
+	return recs, nil
 }
 
 // SubaccountInput is a requested new subaccount.
