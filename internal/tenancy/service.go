@@ -579,30 +579,13 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p subaccounts.Principal,
 	if p.Confined() && patch.controls() {
 		return SubaccountChange{}, subaccounts.Errorf(subaccounts.CodeForbidden, "A client confined to one subaccount cannot suspend it or change its balance settings, auto top-up or card quota.")
 	}
-	errs := checkCostControls(patch.AutoTopUp, patch.MaxCards)
-	var name string
-	if patch.Name != nil {
-		n, fe := subaccounts.CleanName("/name", *patch.Name)
-		if fe != nil {
-			errs = append(errs, *fe)
-		}
-		name = n
-	}
-	var set *policy.Set
-	if patch.Configurations != nil {
-		var ferrs []subaccounts.FieldError
-		set, ferrs = subaccounts.CompileConfigurations("/configurations", *patch.Configurations)
-		errs = append(errs, ferrs...)
-	}
-	if patch.Metadata != nil {
-		errs = append(errs, subaccounts.CheckMetadata("/metadata", *patch.Metadata)...)
-	}
-	if len(errs) > 0 {
-		return SubaccountChange{}, subaccounts.Invalid(errs...)
+	name, set, err := patch.check()
+	if err != nil {
+		return SubaccountChange{}, err
 	}
 	out := SubaccountChange{DryRun: dryRun}
 	errDryRun := errors.New("dry run")
-	err := s.store.Transact(ctx, func(ctx context.Context) error {
+	err = s.store.Transact(ctx, func(ctx context.Context) error {
 		out = SubaccountChange{DryRun: dryRun, CardsByPair: []subaccounts.PairCount{}}
 		a, err := s.store.GetAccount(ctx, p.AccountID, true)
 		if err != nil {
@@ -622,36 +605,11 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p subaccounts.Principal,
 		if err := applyCostControls(&sub, patch); err != nil {
 			return err
 		}
-		var pairs []policy.Pair
-		if set != nil {
-			if err := checkInsideContract(a, set); err != nil {
-				return err
-			}
-			normal := set.Normalize()
-			if !sameConfigurations(normal, sub.Configurations) {
-				cur, ferrs := policy.Compile(sub.Configurations)
-				if len(ferrs) > 0 {
-					return fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
-				}
-				if out.CardsPutOutOfPolicy, out.CardsByPair, err = cardsPutOut(ctx, s.store, sub, cur, set); err != nil {
-					return err
-				}
-				sub.Configurations = normal
-				sub.ConfigVersion++
-				pairs = pairsOrEmpty(set)
-			}
+		pairs, err := s.reconfigure(ctx, a, &sub, set, &out)
+		if err != nil {
+			return err
 		}
-		if patch.Name != nil {
-			sub.Name = name
-		}
-		if patch.Metadata != nil {
-			sub.Metadata = subaccounts.OrEmpty(*patch.Metadata)
-		}
-		if patch.Suspended != nil {
-			sub.Suspended = *patch.Suspended
-		}
-		sub.Version++
-		sub.UpdatedAt = subaccounts.Now()
+		patch.apply(&sub, name)
 		out.Subaccount = sub
 		if dryRun {
 			// Nothing was written; returning an error rolls the transaction back.
@@ -665,14 +623,7 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p subaccounts.Principal,
 				return err
 			}
 		}
-		action := "subaccount.update"
-		switch {
-		case !before.Suspended && sub.Suspended:
-			action = "subaccount.suspend"
-		case before.Suspended && !sub.Suspended:
-			action = "subaccount.reactivate"
-		}
-		return s.rec.Record(ctx, p.AccountID, subaccounts.Change{Action: action, ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
+		return s.rec.Record(ctx, p.AccountID, subaccounts.Change{Action: updateAction(before, sub), ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
 	})
 	if errors.Is(err, subaccounts.ErrConflict) {
 		return SubaccountChange{}, &subaccounts.Error{Code: subaccounts.CodeConflict, Message: "A subaccount with this name already exists.", Fields: []subaccounts.FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
@@ -681,6 +632,87 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p subaccounts.Principal,
 		return SubaccountChange{}, fmt.Errorf("update subaccount: %w", err)
 	}
 	return out, nil
+}
+
+// check validates a patch before any transaction: its cost controls, name,
+// configurations and metadata.
+func (patch SubaccountPatch) check() (string, *policy.Set, error) {
+	errs := checkCostControls(patch.AutoTopUp, patch.MaxCards)
+	var name string
+	if patch.Name != nil {
+		n, fe := subaccounts.CleanName("/name", *patch.Name)
+		if fe != nil {
+			errs = append(errs, *fe)
+		}
+		name = n
+	}
+	var set *policy.Set
+	if patch.Configurations != nil {
+		var ferrs []subaccounts.FieldError
+		set, ferrs = subaccounts.CompileConfigurations("/configurations", *patch.Configurations)
+		errs = append(errs, ferrs...)
+	}
+	if patch.Metadata != nil {
+		errs = append(errs, subaccounts.CheckMetadata("/metadata", *patch.Metadata)...)
+	}
+	if len(errs) > 0 {
+		return "", nil, subaccounts.Invalid(errs...)
+	}
+	return name, set, nil
+}
+
+// reconfigure applies new configurations set (nil: unchanged) to sub, inside account
+// a's contract, counting the active cards the change puts out of policy into out. It
+// returns the entitlement rows to write, or nil when the configuration stays as it is.
+func (s *Service) reconfigure(ctx context.Context, a subaccounts.Account, sub *subaccounts.Subaccount, set *policy.Set, out *SubaccountChange) ([]policy.Pair, error) {
+	if set == nil {
+		return nil, nil
+	}
+	if err := checkInsideContract(a, set); err != nil {
+		return nil, err
+	}
+	normal := set.Normalize()
+	if sameConfigurations(normal, sub.Configurations) {
+		return nil, nil
+	}
+	cur, ferrs := policy.Compile(sub.Configurations)
+	if len(ferrs) > 0 {
+		return nil, fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
+	}
+	var err error
+	if out.CardsPutOutOfPolicy, out.CardsByPair, err = cardsPutOut(ctx, s.store, *sub, cur, set); err != nil {
+		return nil, err
+	}
+	sub.Configurations = normal
+	sub.ConfigVersion++
+	return pairsOrEmpty(set), nil
+}
+
+// apply writes the patch's plain fields onto sub and bumps its version.
+func (patch SubaccountPatch) apply(sub *subaccounts.Subaccount, name string) {
+	if patch.Name != nil {
+		sub.Name = name
+	}
+	if patch.Metadata != nil {
+		sub.Metadata = subaccounts.OrEmpty(*patch.Metadata)
+	}
+	if patch.Suspended != nil {
+		sub.Suspended = *patch.Suspended
+	}
+	sub.Version++
+	sub.UpdatedAt = subaccounts.Now()
+}
+
+// updateAction names the audited action of an update: a suspension or reactivation, or a
+// plain update.
+func updateAction(before, after subaccounts.Subaccount) string {
+	switch {
+	case !before.Suspended && after.Suspended:
+		return "subaccount.suspend"
+	case before.Suspended && !after.Suspended:
+		return "subaccount.reactivate"
+	}
+	return "subaccount.update"
 }
 
 // applyCostControls applies the balance settings, auto top-up and quota of a patch.
