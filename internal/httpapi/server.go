@@ -1,6 +1,8 @@
 // Package httpapi is the HTTP interface of the service, built on gin: routes, handlers,
-// request and response bodies, authentication middleware, and the single mapping of
-// errors to RFC 9457 problem responses.
+// request and response bodies, query strings parsed into the domain's typed filters,
+// authentication and idempotency middleware, and the single mapping of errors to RFC 9457
+// problem responses. It calls the domain's services (one Deps field each) and never the
+// store.
 package httpapi
 
 import (

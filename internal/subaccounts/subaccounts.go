@@ -1,9 +1,11 @@
-// Package subaccounts is the domain of the service: accounts with their contracts,
-// subaccounts with their configurations, the operator's OAuth2 clients, the errors the
-// service speaks in, the storage interface, and the logic that keeps every subaccount
-// inside its account's contract.
+// Package subaccounts is the domain's vocabulary: the types every subdomain speaks in
+// (accounts and contracts, subaccounts, clients and keys, cards and transactions, ledger
+// entries, audit events), the error codes and sentinel errors, Principal and its scopes,
+// paging, the Recorder seam changes write their side records through, and the small
+// validation helpers every service applies alike. It holds no service and no store.
 //
-// It depends on the policy engine and on nothing that talks to a database or the network.
+// The subdomains (tenancy, cards, routing, ledger, audit, compliance, idempotency) import
+// it; it imports only policy and pan, never a subdomain, the store, httpapi or cmd.
 package subaccounts
 
 import (
