@@ -13,13 +13,9 @@ import (
 	_ "github.com/ncruces/go-sqlite3/driver" // the "sqlite3" driver the lock is held with
 
 	"github.com/cardseg/subaccounts/internal/app"
-	"github.com/cardseg/subaccounts/internal/cards"
-	"github.com/cardseg/subaccounts/internal/keys/keystest"
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/internal/tenancy"
-	"github.com/cardseg/subaccounts/policy"
 )
 
 // lockedFixture is a fixture on an embedded database whose write lock the test can hold
@@ -43,26 +39,7 @@ func newLockedFixture(t *testing.T) lockedFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = raw.Close() })
-	svc := app.New(db, app.Config{Keys: keystest.Ring(t)})
-	t.Cleanup(svc.Close)
-	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
-	a, err := svc.Tenancy.CreateAccount(ctx, "Acme", tenancy.ContractInput{Configurations: usa, MaxSubaccounts: ptr(5)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := subaccounts.Principal{AccountID: a.ID, Scopes: subaccounts.TenantScopes}
-	sub, err := svc.Tenancy.CreateSubaccount(ctx, p, tenancy.SubaccountInput{Name: "Shop", Configurations: usa})
-	if err != nil {
-		t.Fatal(err)
-	}
-	card, err := svc.Cards.EnrolCard(ctx, p, sub.ID, cards.CardInput{
-		Number: ptr("4111111111111111"), ExpMonth: ptr(12), ExpYear: ptr(time.Now().Year() + 1),
-		CountryCode: ptr("USA"), TermsOfUse: ptr(true),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lockedFixture{fixture: fixture{svc: svc, p: p, card: card}, raw: raw}
+	return lockedFixture{fixture: seedFixture(t, db, app.Config{}), raw: raw}
 }
 
 // hold takes the database's write lock until the returned function is called.

@@ -37,6 +37,17 @@ func newFixture(t *testing.T, dialect string, cfg app.Config) fixture {
 		t.Fatal(err)
 	}
 	cfg.Keys = ring
+	return seedFixture(t, db, cfg)
+}
+
+// seedFixture builds the services over db and gives them an account, a subaccount
+// permitting USA on VISA, and one card in it.
+func seedFixture(t *testing.T, db app.Store, cfg app.Config) fixture {
+	t.Helper()
+	ctx := t.Context()
+	if cfg.Keys == nil {
+		cfg.Keys = keystest.Ring(t)
+	}
 	svc := app.New(db, cfg)
 	t.Cleanup(svc.Close)
 	usa := []policy.Configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}}
