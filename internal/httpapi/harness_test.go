@@ -210,6 +210,36 @@ func (e *env) do(method, path, token string, body any) response {
 
 func (e *env) doHeaders(method, path, token string, body any, headers map[string]string) response {
 	e.t.Helper()
+	r, req, raw, err := e.roundTrip(method, path, token, body, headers)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if e.checkAPI {
+		validateAgainstSpec(e.t, req, r)
+		if r.Status < 300 {
+			// A request the server accepted must be one the spec accepts too.
+			validateRequestAgainstSpec(e.t, method, e.url+path, raw, req.Header)
+		}
+	}
+	return r
+}
+
+// send is do for goroutines other than the test's: a failure to send comes back as the
+// error (FailNow must run on the test's goroutine), and the response is not checked
+// against the spec (that check reports through the test's T).
+func (e *env) send(method, path, token string, body any) (response, error) {
+	r, _, _, err := e.roundTrip(method, path, token, body, nil)
+	return r, err
+}
+
+// sendHeaders is send with extra request headers.
+func (e *env) sendHeaders(method, path, token string, body any, headers map[string]string) (response, error) {
+	r, _, _, err := e.roundTrip(method, path, token, body, headers)
+	return r, err
+}
+
+// roundTrip sends one request and reads its whole answer, failing no test itself.
+func (e *env) roundTrip(method, path, token string, body any, headers map[string]string) (response, *http.Request, []byte, error) {
 	var raw []byte
 	switch b := body.(type) {
 	case nil:
@@ -220,12 +250,12 @@ func (e *env) doHeaders(method, path, token string, body any, headers map[string
 	default:
 		var err error
 		if raw, err = json.Marshal(b); err != nil {
-			e.t.Fatal(err)
+			return response{}, nil, nil, err
 		}
 	}
 	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(raw))
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, nil, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -238,22 +268,14 @@ func (e *env) doHeaders(method, path, token string, body any, headers map[string
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, nil, nil, err
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, nil, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
-	r := response{Status: resp.StatusCode, Header: resp.Header, Body: out}
-	if e.checkAPI {
-		validateAgainstSpec(e.t, req, r)
-		if r.Status < 300 {
-			// A request the server accepted must be one the spec accepts too.
-			validateRequestAgainstSpec(e.t, method, e.url+path, raw, req.Header)
-		}
-	}
-	return r
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: out}, req, raw, nil
 }
 
 // expect fails the test unless the response has status want.

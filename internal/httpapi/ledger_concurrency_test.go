@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -21,15 +22,20 @@ func TestLedgerConcurrentLimits(t *testing.T) {
 		e.moveMoney(tok, "balance", acct, capped, 1000)
 
 		// run sends n requests at once and counts their statuses.
-		run := func(n int, req func(i int) response) string {
+		run := func(n int, req func(i int) (response, error)) string {
 			statuses := make([]int, n)
+			errs := make([]error, n)
 			var wg sync.WaitGroup
-			e.checkAPI = false // the spec check is not safe for concurrent use of e.t
 			for i := range n {
-				wg.Go(func() { statuses[i] = req(i).Status })
+				wg.Go(func() {
+					r, err := req(i)
+					statuses[i], errs[i] = r.Status, err
+				})
 			}
 			wg.Wait()
-			e.checkAPI = true
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
 			counts := map[int]int{}
 			for _, s := range statuses {
 				counts[s]++
@@ -38,12 +44,12 @@ func TestLedgerConcurrentLimits(t *testing.T) {
 		}
 
 		// 1000 of credit: 10 of 15 credit transfers of 100.
-		got := run(15, func(int) response { return e.transfer(tok, "credit", acct, own, 100) })
+		got := run(15, func(int) (response, error) { return e.sendTransfer(tok, "credit", acct, own, 100) })
 		if got != "map[201:10 422:5]" {
 			t.Errorf("credit transfers: %s", got)
 		}
 		// The primary holds 2000 and no unallocated credit: 20 of 30 balance transfers.
-		got = run(30, func(int) response { return e.transfer(tok, "balance", acct, own, 100) })
+		got = run(30, func(int) (response, error) { return e.sendTransfer(tok, "balance", acct, own, 100) })
 		if got != "map[201:20 422:10]" {
 			t.Errorf("balance transfers: %s", got)
 		}
@@ -51,8 +57,8 @@ func TestLedgerConcurrentLimits(t *testing.T) {
 			t.Errorf("primary: %s", got)
 		}
 		// Own holds 2000 and 1000 of credit: 30 of 40 enrolments of 100.
-		got = run(40, func(i int) response {
-			return e.do("POST", "/v1/subaccounts/"+own+"/cards", tok, cardBody(nextPAN("VISA"), "USA"))
+		got = run(40, func(i int) (response, error) {
+			return e.send("POST", "/v1/subaccounts/"+own+"/cards", tok, cardBody(nextPAN("VISA"), "USA"))
 		})
 		if got != "map[201:30 402:10]" {
 			t.Errorf("enrolments into own: %s", got)
@@ -61,8 +67,8 @@ func TestLedgerConcurrentLimits(t *testing.T) {
 			t.Errorf("own: %s", got)
 		}
 		// Capped could pay for 10 but holds at most 5.
-		got = run(15, func(i int) response {
-			return e.do("POST", "/v1/subaccounts/"+capped+"/cards", tok, cardBody(nextPAN("MASTERCARD"), "CAN"))
+		got = run(15, func(i int) (response, error) {
+			return e.send("POST", "/v1/subaccounts/"+capped+"/cards", tok, cardBody(nextPAN("MASTERCARD"), "CAN"))
 		})
 		if got != "map[201:5 409:10]" {
 			t.Errorf("enrolments into capped: %s", got)

@@ -135,6 +135,11 @@ func (e *env) transfer(token, kind, from, to string, amount int64) response {
 	return e.do("POST", "/v1/"+kind+"-transfers", token, map[string]any{"from": from, "to": to, "amount": amount, "reference": "test " + kind})
 }
 
+// sendTransfer is transfer for goroutines other than the test's (see send).
+func (e *env) sendTransfer(token, kind, from, to string, amount int64) (response, error) {
+	return e.send("POST", "/v1/"+kind+"-transfers", token, map[string]any{"from": from, "to": to, "amount": amount, "reference": "test " + kind})
+}
+
 // moveMoney makes a transfer that must succeed.
 func (e *env) moveMoney(token, kind, from, to string, amount int64) transferDoc {
 	e.t.Helper()

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -16,7 +17,10 @@ type tenantRoute struct {
 	body         any
 }
 
-func tenantRoutes() []tenantRoute {
+// tenantCases are how the matrices exercise each tenant route (two cases for a route
+// whose query changes what it does); the routes themselves come from the router (see
+// tenantRoutes), so a route no case covers fails the test.
+func tenantCases() []tenantRoute {
 	r, w := subaccounts.ScopeSubaccountsRead, subaccounts.ScopeSubaccountsWrite
 	cr, cw := subaccounts.ScopeCardsRead, subaccounts.ScopeCardsWrite
 	tr, tw := subaccounts.ScopeTransactionsRead, subaccounts.ScopeTransactionsWrite
@@ -91,8 +95,8 @@ func (e *env) newResources(token, name string) ids {
 	return r
 }
 
-// operatorRoutes are the accounts:admin routes; {acct} is an account id.
-func operatorRoutes() []tenantRoute {
+// operatorCases are the accounts:admin routes' cases; {acct} is an account id.
+func operatorCases() []tenantRoute {
 	a := subaccounts.ScopeAccountsAdmin
 	return []tenantRoute{
 		{"POST", "/v1/accounts", a, map[string]any{"name": "X", "contract": usaCanContract(1)}},
@@ -103,9 +107,77 @@ func operatorRoutes() []tenantRoute {
 		{"POST", "/v1/accounts/{acct}/top-ups", a, map[string]any{"amount": 1, "reference": "matrix"}},
 		{"POST", "/v1/accounts/{acct}/clients", a, map[string]any{"name": "c", "scopes": []string{"subaccounts:read"}}},
 		{"GET", "/v1/accounts/{acct}/clients", a, nil},
+		{"PATCH", "/v1/accounts/{acct}/clients/some-client", a, map[string]any{"rateLimit": 10}},
 		{"DELETE", "/v1/accounts/{acct}/clients/some-client", a, nil},
 		{"GET", "/v1/accounts/{acct}/compliance", a, nil},
 	}
+}
+
+// template turns a case's path into the route template gin lists it under.
+func (rt tenantRoute) template() string {
+	path, _, _ := strings.Cut(rt.path, "?")
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		param, ok := map[string]string{"{acct}": ":accountId", "{sub}": ":subaccountId", "{card}": ":cardId", "{txn}": ":transactionId", "{unrouted}": ":transactionId", "some-client": ":clientId"}[seg]
+		if ok {
+			segs[i] = param
+		}
+	}
+	return rt.method + " " + strings.Join(segs, "/")
+}
+
+// matrixRoutes returns the cases of every /v1 route the router serves, split into tenant
+// and operator routes. A route of the router no case covers fails the test, and so does
+// a case for a route the router does not serve: the router, not this file, says which
+// routes exist.
+func matrixRoutes(t *testing.T, e *env) (tenant, operator []tenantRoute) {
+	t.Helper()
+	byRoute := func(cases []tenantRoute) map[string][]tenantRoute {
+		m := map[string][]tenantRoute{}
+		for _, c := range cases {
+			m[c.template()] = append(m[c.template()], c)
+		}
+		return m
+	}
+	tc, oc := byRoute(tenantCases()), byRoute(operatorCases())
+	served := map[string]bool{}
+	for _, r := range e.handler.(*gin.Engine).Routes() {
+		if !strings.HasPrefix(r.Path, "/v1/") {
+			continue
+		}
+		route := r.Method + " " + r.Path
+		served[route] = true
+		switch {
+		case tc[route] != nil:
+			tenant = append(tenant, tc[route]...)
+		case oc[route] != nil:
+			operator = append(operator, oc[route]...)
+		default:
+			t.Errorf("the router serves %s but no scope matrix case covers it", route)
+		}
+	}
+	for _, m := range []map[string][]tenantRoute{tc, oc} {
+		for route := range m {
+			if !served[route] {
+				t.Errorf("a scope matrix case covers %s, which the router does not serve", route)
+			}
+		}
+	}
+	return tenant, operator
+}
+
+// tenantRoutes are the cases of every tenant route the router serves.
+func tenantRoutes(t *testing.T, e *env) []tenantRoute {
+	t.Helper()
+	tenant, _ := matrixRoutes(t, e)
+	return tenant
+}
+
+// operatorRoutes are the cases of every operator route the router serves.
+func operatorRoutes(t *testing.T, e *env) []tenantRoute {
+	t.Helper()
+	_, operator := matrixRoutes(t, e)
+	return operator
 }
 
 // TestScopeMatrix: every route × a token lacking exactly its scope → 403 naming it, and
@@ -127,7 +199,7 @@ func TestScopeMatrix(t *testing.T) {
 			}
 			tokens[s] = e.tenantToken(acct, others...)
 		}
-		for _, rt := range tenantRoutes() {
+		for _, rt := range tenantRoutes(t, e) {
 			t.Run(rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
 				r := e.expect(e.do(rt.method, res.fill(rt.path), tokens[rt.scope], res.fillBody(rt.body)), 403)
@@ -142,7 +214,7 @@ func TestScopeMatrix(t *testing.T) {
 			})
 		}
 		// A tenant token with every tenant scope still lacks accounts:admin.
-		for _, rt := range operatorRoutes() {
+		for _, rt := range operatorRoutes(t, e) {
 			t.Run("tenant on "+rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
 				path := strings.ReplaceAll(rt.path, "{acct}", acct)
@@ -153,7 +225,7 @@ func TestScopeMatrix(t *testing.T) {
 			})
 		}
 		// The operator token has no account claim, so tenant routes refuse it.
-		for _, rt := range tenantRoutes() {
+		for _, rt := range tenantRoutes(t, e) {
 			t.Run("operator on "+rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
 				e.expect(e.do(rt.method, res.fill(rt.path), e.opToken, res.fillBody(rt.body)), 401)
@@ -214,7 +286,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		}
 		movedB := moved[2:]
 
-		for _, rt := range tenantRoutes() {
+		for _, rt := range tenantRoutes(t, e) {
 			if !strings.Contains(rt.path, "{") {
 				continue
 			}

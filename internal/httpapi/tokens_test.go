@@ -104,7 +104,7 @@ func TestOperatorRoutesRefuseTenantTokens(t *testing.T) {
 		claims := e.goodClaims(acct)
 		claims["scope"] = "accounts:admin subaccounts:read"
 		tok := e.forge(claims)
-		for _, rt := range operatorRoutes() {
+		for _, rt := range operatorRoutes(t, e) {
 			path := strings.ReplaceAll(rt.path, "{acct}", acct)
 			if p := e.expect(e.do(rt.method, path, tok, rt.body), 403).problem(t); p.Type != "/problems/forbidden" {
 				t.Errorf("%s %s: type %q", rt.method, path, p.Type)

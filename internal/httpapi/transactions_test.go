@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -318,21 +320,26 @@ func TestExactlyOnceUnderConcurrentDuplicates(t *testing.T) {
 			var wg sync.WaitGroup
 			statuses := make([]int, n)
 			ids := make([]string, n)
+			errs := make([]error, n)
 			start := make(chan struct{})
 			for i := range n {
 				wg.Go(func() {
 					<-start
-					r := e.do("POST", "/v1/transactions", tok, msg)
-					statuses[i] = r.Status
-					if r.Status < 300 {
+					r, err := e.send("POST", "/v1/transactions", tok, msg)
+					statuses[i], errs[i] = r.Status, err
+					if err == nil && r.Status < 300 {
 						var m map[string]any
-						r.decode(t, &m)
-						ids[i], _ = m["id"].(string)
+						if errs[i] = json.Unmarshal(r.Body, &m); errs[i] == nil {
+							ids[i], _ = m["id"].(string)
+						}
 					}
 				})
 			}
 			close(start)
 			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
 			created := 0
 			for i, s := range statuses {
 				switch s {

@@ -45,3 +45,10 @@ func tamper(ctx context.Context, db *sql.DB, dialect string, statements []string
 func ExecRaw(ctx context.Context, d *DB, statement string, args ...any) error {
 	return d.gdb.WithContext(ctx).Exec(statement, args...).Error
 }
+
+// QueryInt runs one query returning a single integer on d's pool.
+func QueryInt(ctx context.Context, d *DB, query string, args ...any) (int64, error) {
+	var n int64
+	err := d.gdb.WithContext(ctx).Raw(query, args...).Row().Scan(&n)
+	return n, err
+}

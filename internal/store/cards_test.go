@@ -672,12 +672,33 @@ func testCardShareSubaccount(t *testing.T, db *store.DB) {
 			renamed.Name = "renamed"
 			updated <- db.UpdateSubaccount(ctx, renamed, nil)
 		}()
-		// The writer cannot finish while the share lock is held. (A pass here can be
-		// luck when the writer is slow to start; a failure is always a real one.)
+		// The writer cannot finish while the share lock is held: wait until PostgreSQL
+		// shows it waiting on a lock (so a pass is never luck: the writer did start and
+		// did block), and check it has not finished.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			select {
+			case err := <-updated:
+				return fmt.Errorf("UpdateSubaccount finished under the share lock: %v", err)
+			default:
+			}
+			waiting, err := store.QueryInt(ctx, db, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE%subaccounts%'`)
+			if err != nil {
+				return fmt.Errorf("pg_stat_activity: %w", err)
+			}
+			if waiting > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return errors.New("the writer never waited on the share lock")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		select {
 		case err := <-updated:
 			return fmt.Errorf("UpdateSubaccount finished under the share lock: %v", err)
-		case <-time.After(200 * time.Millisecond):
+		default:
 		}
 		return nil
 	})
