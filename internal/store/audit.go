@@ -158,10 +158,7 @@ func (q queries) chainAuditEvents(ctx context.Context, accountID uuid.UUID, limi
 		return 0, fmt.Errorf("chain audit events: create head: %w", translate(err))
 	}
 	db := q.with(ctx)
-	// SQLite has no row locks; its immediate transactions already hold the write lock.
-	if q.dialect == "postgres" {
-		db = db.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
+	db = q.d.forUpdate(db)
 	var head auditHeadRow
 	if err := db.Where("account_id = ?", accountID).Take(&head).Error; err != nil {
 		return 0, fmt.Errorf("chain audit events: lock head: %w", translate(err))
@@ -217,8 +214,7 @@ const auditLinkBatch = 500
 // writeAuditLinks fills in seq, prev_hash and hash of unchained events, refusing to
 // touch one that is chained already.
 func (q queries) writeAuditLinks(ctx context.Context, accountID uuid.UUID, links []auditLink) error {
-	if q.dialect != "postgres" {
-		// SQLite runs in the process: one statement per row costs no round trip.
+	if q.d.perRowUpdates {
 		for _, l := range links {
 			res := q.with(ctx).Model(&auditEventRow{}).Where("account_id = ? AND id = ? AND hash IS NULL", accountID, l.id).
 				Updates(map[string]any{"seq": l.seq, "prev_hash": l.prevHash, "hash": l.hash})
@@ -291,10 +287,10 @@ func (q queries) ListAuditEvents(ctx context.Context, accountID uuid.UUID, f sub
 		db = db.Where("(actor_sub = ? OR actor_client_id = ?)", f.Actor, f.Actor)
 	}
 	if !f.From.IsZero() {
-		db = q.timeAfter(db, "created_at", f.From)
+		db = q.d.timeAfter(db, "created_at", f.From)
 	}
 	if !f.To.IsZero() {
-		db = q.timeBefore(db, "created_at", f.To)
+		db = q.d.timeBefore(db, "created_at", f.To)
 	}
 	if p.After != uuid.Nil {
 		// The cursor is an event id; an id that is not the account's (another tenant's,

@@ -28,7 +28,7 @@ func BulkInsertChainedAudit(ctx context.Context, d *DB, next func() (subaccounts
 		return e, ok
 	}
 	var err error
-	if d.dialect == "postgres" {
+	if d.Dialect() == "postgres" {
 		err = copyAudit(ctx, d, track)
 	} else {
 		err = d.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -15,7 +15,7 @@ func TamperAudit(ctx context.Context, d *DB, statements ...string) error {
 	if err != nil {
 		return err
 	}
-	return tamper(ctx, sqlDB, d.dialect, statements)
+	return tamper(ctx, sqlDB, d.Dialect(), statements)
 }
 
 func tamper(ctx context.Context, db *sql.DB, dialect string, statements []string) error {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
@@ -198,9 +197,8 @@ func (q queries) rowsError(err error) error {
 
 func (q queries) ShareSubaccount(ctx context.Context, accountID, id uuid.UUID) (subaccounts.Subaccount, error) {
 	db := q.live(ctx, accountID)
-	// SQLite has no row locks; its immediate transactions already hold the write lock.
-	if q.inTransaction(ctx) && q.dialect == "postgres" {
-		db = db.Clauses(clause.Locking{Strength: "SHARE"})
+	if q.inTransaction(ctx) {
+		db = q.d.forShare(db)
 	}
 	var row subaccountRow
 	if err := db.Where("id = ?", id).Take(&row).Error; err != nil {
@@ -255,8 +253,8 @@ func cardsIn[T any](ctx context.Context, q queries, accountID uuid.UUID, cond st
 
 func (q queries) GetCard(ctx context.Context, accountID, id uuid.UUID, lock bool) (subaccounts.Card, error) {
 	db := q.with(ctx)
-	if lock && q.inTransaction(ctx) && q.dialect == "postgres" {
-		db = db.Clauses(clause.Locking{Strength: "UPDATE"})
+	if lock && q.inTransaction(ctx) {
+		db = q.d.forUpdate(db)
 	}
 	var row cardRow
 	if err := db.Where("account_id = ? AND id = ?", accountID, id).Take(&row).Error; err != nil {

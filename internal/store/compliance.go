@@ -218,10 +218,10 @@ func (q queries) OutOfPolicyTransactions(ctx context.Context, accountID uuid.UUI
 		Where("account_id = ? AND policy_status = 'out-of-policy' AND routing = 'routed'", accountID)
 	// A zero bound leaves that side of the window open.
 	if !from.IsZero() {
-		db = q.timeAfter(db, "datetime", from)
+		db = q.d.timeAfter(db, "datetime", from)
 	}
 	if !to.IsZero() {
-		db = q.timeBefore(db, "datetime", to)
+		db = q.d.timeBefore(db, "datetime", to)
 	}
 	var rows []transactionGroupRow
 	err := db.Group("subaccount_id, card_country, card_network").

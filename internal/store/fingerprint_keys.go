@@ -49,11 +49,10 @@ func (b *nullBytes) Scan(src any) error {
 }
 
 func (q queries) LockFingerprintKeys(ctx context.Context) error {
-	// SQLite's immediate transactions already hold the database's write lock.
-	if q.dialect != "postgres" || !q.inTransaction(ctx) {
+	if !q.inTransaction(ctx) {
 		return nil
 	}
-	return translate(q.with(ctx).Exec("LOCK TABLE fingerprint_keys IN SHARE ROW EXCLUSIVE MODE").Error)
+	return translate(q.d.lockTable(q.with(ctx), "fingerprint_keys"))
 }
 
 func (q queries) FingerprintKeys(ctx context.Context) ([]subaccounts.FingerprintKey, error) {

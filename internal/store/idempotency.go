@@ -87,6 +87,6 @@ func (q queries) GetIdempotencyKey(ctx context.Context, accountID uuid.UUID, key
 }
 
 func (q queries) DeleteIdempotencyKeysBefore(ctx context.Context, t time.Time) (int64, error) {
-	res := q.timeBefore(q.with(ctx), "created_at", t).Delete(&idempotencyKeyRow{})
+	res := q.d.timeBefore(q.with(ctx), "created_at", t).Delete(&idempotencyKeyRow{})
 	return res.RowsAffected, translate(res.Error)
 }

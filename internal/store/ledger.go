@@ -72,10 +72,10 @@ func (q queries) ListLedgerEntries(ctx context.Context, accountID uuid.UUID, f s
 		db = db.Where("subaccount_id = ?", *f.SubaccountID)
 	}
 	if !f.From.IsZero() {
-		db = q.timeAfter(db, "created_at", f.From)
+		db = q.d.timeAfter(db, "created_at", f.From)
 	}
 	if !f.To.IsZero() {
-		db = q.timeBefore(db, "created_at", f.To)
+		db = q.d.timeBefore(db, "created_at", f.To)
 	}
 	if p.After != uuid.Nil {
 		db = db.Where("id > ?", p.After)
@@ -140,7 +140,7 @@ func (q queries) Usage(ctx context.Context, accountID uuid.UUID, ids []uuid.UUID
 		return out, nil
 	}
 	window := func(db *gorm.DB, column string) *gorm.DB {
-		return q.timeBefore(q.timeAfter(db, column, from), column, to)
+		return q.d.timeBefore(q.d.timeAfter(db, column, from), column, to)
 	}
 	scan := func(what string, db *gorm.DB, apply func(u *subaccounts.UsageCounts, r usageCountRow)) error {
 		var rows []usageCountRow

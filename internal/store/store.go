@@ -1,7 +1,27 @@
-// Package store implements the domain's narrow stores (their union is app.Store) with gorm, for PostgreSQL and for the
-// embedded pure-Go SQLite default. It owns the rows, the converters between rows and
-// domain values, the migrations run at start-up, and the translation of driver errors
-// into the domain's sentinel errors. Nothing above it sees gorm.
+// Package store implements every domain service's narrow store (their union is
+// app.Store) with gorm, for PostgreSQL and for the embedded pure-Go SQLite default. It
+// owns the rows and their converters to domain values (one file per entity: accounts.go,
+// subaccounts.go, clients.go, signing_keys.go, cards.go, transactions.go, ledger.go,
+// audit.go, idempotency.go, fingerprint_keys.go), the migrations run at start-up, and the
+// translation of driver errors into the domain's sentinel errors. Nothing above it sees
+// gorm.
+//
+// Rules every file follows:
+//   - Query style: gorm's builder for single-row CRUD, batched plain inserts and filtered
+//     lists; SQL (Raw/Exec) for aggregates and for statements the builder cannot say:
+//     the hot paths' inserts that skip conflicts and return what they wrote (ON CONFLICT
+//     … DO NOTHING RETURNING id, for cards and messages), multi-row UPDATE … FROM VALUES,
+//     and set-wide recomputations.
+//   - Transactions are carried in the context (transact.go): Transact runs fn in one
+//     transaction, every method called with fn's context joins it, a nested Transact is a
+//     savepoint, and Transact's loop is the only retry in the package.
+//   - Dialects differ only through dialect.go's type (locks, time columns and ordering,
+//     per-row or batched updates); no query compares a dialect's name.
+//   - Every tenant query filters on account_id first; statements bind their parameters
+//     (gorm runs with ParameterizedQueries), and the logger never prints them.
+//
+// It imports the vocabulary and the domain packages whose record types it stores (audit,
+// idempotency); never httpapi or cmd.
 package store
 
 import (
@@ -31,8 +51,7 @@ import (
 
 // DB is the gorm-backed store every domain service runs on.
 type DB struct {
-	gdb     *gorm.DB
-	dialect string
+	gdb *gorm.DB
 	queries
 }
 
@@ -95,7 +114,7 @@ func open(ctx context.Context, dialector gorm.Dialector, dialect string, opts Op
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("open %s: %w", dialect, err)
 	}
-	return &DB{gdb: gdb, dialect: dialect, queries: queries{db: gdb, dialect: dialect}}, nil
+	return &DB{gdb: gdb, queries: queries{db: gdb, d: dialectNamed(dialect)}}, nil
 }
 
 func gormConfig(opts Options) *gorm.Config {
@@ -121,16 +140,15 @@ func Migrate(ctx context.Context, db *sql.DB, dialect string) error {
 		return err
 	}
 	var opts []goose.ProviderOption
-	gd := goose.DialectSQLite3
-	if dialect == "postgres" {
-		gd = goose.DialectPostgres
+	d := dialectNamed(dialect)
+	if d.rowLocks {
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, db, fsys, opts...)
+	p, err := goose.NewProvider(d.goose, db, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -150,11 +168,11 @@ func (d *DB) Close() error {
 }
 
 // Dialect is "postgres" or "sqlite".
-func (d *DB) Dialect() string { return d.dialect }
+func (d *DB) Dialect() string { return d.d.name }
 
 // Ping checks the connection and that the newest migration is applied.
 func (d *DB) Ping(ctx context.Context) error {
-	fsys, err := migrations.FS(d.dialect)
+	fsys, err := migrations.FS(d.d.name)
 	if err != nil {
 		return err
 	}
@@ -165,11 +183,7 @@ func (d *DB) Ping(ctx context.Context) error {
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping: %w", asUnavailable(err))
 	}
-	gd := goose.DialectSQLite3
-	if d.dialect == "postgres" {
-		gd = goose.DialectPostgres
-	}
-	p, err := goose.NewProvider(gd, sqlDB, fsys)
+	p, err := goose.NewProvider(d.d.goose, sqlDB, fsys)
 	if err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}

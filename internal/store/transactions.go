@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
@@ -183,36 +181,6 @@ func transactionsOf(rows []transactionRow) ([]subaccounts.Transaction, error) {
 	return out, nil
 }
 
-// timeAfter and timeBefore filter a timestamp column (a fixed name, never user input) to
-// [t, …) and (…, t). SQLite holds times as RFC 3339 text with trailing fractional zeros
-// trimmed, which does not compare as text ("…:05Z" > "…:05.5Z"), so there both sides go
-// through the same fixed-width millisecond form as timeOrder; the SQLite migration
-// indexes exactly that expression. Stored times are whole milliseconds, so rounding the
-// bound up to the next millisecond keeps both comparisons exact.
-func (q queries) timeAfter(db *gorm.DB, column string, t time.Time) *gorm.DB {
-	if q.dialect == "sqlite" {
-		return db.Where(sqliteTime(column)+" >= ?", sqliteTimeArg(t))
-	}
-	return db.Where(column+" >= ?", t.UTC())
-}
-
-func (q queries) timeBefore(db *gorm.DB, column string, t time.Time) *gorm.DB {
-	if q.dialect == "sqlite" {
-		return db.Where(sqliteTime(column)+" < ?", sqliteTimeArg(t))
-	}
-	return db.Where(column+" < ?", t.UTC())
-}
-
-func sqliteTime(column string) string { return "strftime('%Y-%m-%dT%H:%M:%f', " + column + ")" }
-
-func sqliteTimeArg(t time.Time) string {
-	t = t.UTC()
-	if r := t.Truncate(time.Millisecond); !r.Equal(t) {
-		t = r.Add(time.Millisecond)
-	}
-	return t.Format("2006-01-02T15:04:05.000")
-}
-
 func (q queries) InsertTransactions(ctx context.Context, txs []subaccounts.Transaction) ([]uuid.UUID, error) {
 	if len(txs) == 0 {
 		return []uuid.UUID{}, nil
@@ -264,8 +232,8 @@ func (q queries) TransactionsByKey(ctx context.Context, accountID uuid.UUID, key
 
 func (q queries) GetTransaction(ctx context.Context, accountID, id uuid.UUID, lock bool) (subaccounts.Transaction, error) {
 	db := q.with(ctx)
-	if lock && q.inTransaction(ctx) && q.dialect == "postgres" {
-		db = db.Clauses(clause.Locking{Strength: "UPDATE"})
+	if lock && q.inTransaction(ctx) {
+		db = q.d.forUpdate(db)
 	}
 	var row transactionRow
 	if err := db.Where("account_id = ? AND id = ?", accountID, id).Take(&row).Error; err != nil {
@@ -301,10 +269,10 @@ func (q queries) ListTransactions(ctx context.Context, accountID uuid.UUID, f su
 		db = db.Where("type = ?", string(f.Type))
 	}
 	if !f.From.IsZero() {
-		db = q.timeAfter(db, "datetime", f.From)
+		db = q.d.timeAfter(db, "datetime", f.From)
 	}
 	if !f.To.IsZero() {
-		db = q.timeBefore(db, "datetime", f.To)
+		db = q.d.timeBefore(db, "datetime", f.To)
 	}
 	if p.After != uuid.Nil {
 		db = db.Where("id > ?", p.After)
@@ -320,7 +288,7 @@ func (q queries) Lifecycle(ctx context.Context, accountID uuid.UUID, networkTran
 	var rows []transactionRow
 	err := q.with(ctx).
 		Where("account_id = ? AND network_transaction_id = ? AND routing = 'routed'", accountID, networkTransactionID).
-		Order(q.timeOrder("datetime", false) + ", id").
+		Order(q.d.timeOrder("datetime", false) + ", id").
 		Find(&rows).Error
 	if err != nil {
 		return nil, translate(err)
