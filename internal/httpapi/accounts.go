@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
@@ -15,7 +16,7 @@ type pricingBody struct {
 }
 
 type contractBody struct {
-	Configurations []configurationBody `json:"configurations"`
+	Configurations []api.Configuration `json:"configurations"`
 	MaxSubaccounts *int                `json:"maxSubaccounts"`
 	Currency       *string             `json:"currency"`
 	Pricing        *pricingBody        `json:"pricing"`

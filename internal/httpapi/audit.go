@@ -7,31 +7,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
-
-type auditActorView struct {
-	Sub      string `json:"sub"`
-	ClientID string `json:"clientId"`
-}
-
-type auditEventView struct {
-	ID           uuid.UUID       `json:"id"`
-	AccountID    uuid.UUID       `json:"accountId"`
-	Seq          int64           `json:"seq"`
-	Actor        auditActorView  `json:"actor"`
-	Action       string          `json:"action"`
-	ResourceType string          `json:"resourceType"`
-	ResourceID   string          `json:"resourceId"`
-	Before       json.RawMessage `json:"before"`
-	After        json.RawMessage `json:"after"`
-	Reference    string          `json:"reference"`
-	RequestID    string          `json:"requestId"`
-	CreatedAt    timestamp       `json:"createdAt"`
-	PrevHash     string          `json:"prevHash"`
-	Hash         string          `json:"hash"`
-}
 
 // orNullJSON keeps an absent before or after as JSON null.
 func orNullJSON(raw json.RawMessage) json.RawMessage {
@@ -41,44 +20,24 @@ func orNullJSON(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-func toAuditEventView(e subaccounts.AuditEvent) auditEventView {
-	return auditEventView{
+func toAuditEventView(e subaccounts.AuditEvent) api.AuditEvent {
+	return api.AuditEvent{
 		ID: e.ID, AccountID: e.AccountID, Seq: e.Seq,
-		Actor:  auditActorView{Sub: e.ActorSubject, ClientID: e.ActorClientID},
+		Actor:  api.AuditActor{Sub: e.ActorSubject, ClientID: e.ActorClientID},
 		Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
 		Before: orNullJSON(e.Before), After: orNullJSON(e.After),
-		Reference: e.Reference, RequestID: e.RequestID, CreatedAt: timestamp(e.CreatedAt),
+		Reference: e.Reference, RequestID: e.RequestID, CreatedAt: api.Time(e.CreatedAt),
 		PrevHash: e.PrevHash, Hash: e.Hash,
 	}
 }
 
-type auditBreakView struct {
-	Seq     int64      `json:"seq"`
-	EventID *uuid.UUID `json:"eventId"`
-	Reason  string     `json:"reason"`
-}
-
-type auditHeadView struct {
-	Seq  int64  `json:"seq"`
-	Hash string `json:"hash"`
-}
-
-type auditVerificationView struct {
-	AccountID     uuid.UUID       `json:"accountId"`
-	Valid         bool            `json:"valid"`
-	EventsChecked int64           `json:"eventsChecked"`
-	Head          *auditHeadView  `json:"head"`
-	FirstBroken   *auditBreakView `json:"firstBroken"`
-	Pending       int64           `json:"pending"`
-}
-
-func toAuditVerificationView(accountID uuid.UUID, v audit.AuditVerification) auditVerificationView {
-	out := auditVerificationView{AccountID: accountID, Valid: v.Valid, EventsChecked: v.EventsChecked, Pending: v.Pending}
+func toAuditVerificationView(accountID uuid.UUID, v audit.AuditVerification) api.AuditVerification {
+	out := api.AuditVerification{AccountID: accountID, Valid: v.Valid, EventsChecked: v.EventsChecked, Pending: v.Pending}
 	if v.Head.Seq > 0 {
-		out.Head = &auditHeadView{Seq: v.Head.Seq, Hash: v.Head.Hash}
+		out.Head = &api.AuditHead{Seq: v.Head.Seq, Hash: v.Head.Hash}
 	}
 	if b := v.Broken; b != nil {
-		bv := auditBreakView{Seq: b.Seq, Reason: b.Reason}
+		bv := api.AuditBreak{Seq: b.Seq, Reason: b.Reason}
 		if b.EventID != uuid.Nil {
 			id := b.EventID
 			bv.EventID = &id

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -55,21 +56,6 @@ type cardBatchBody struct {
 	Cards []json.RawMessage `json:"cards"`
 }
 
-type cardOutcomeView struct {
-	Index   int       `json:"index"`
-	Status  int       `json:"status"`
-	Card    *cardView `json:"card,omitempty"`
-	Problem *problem  `json:"problem,omitempty"`
-}
-
-type cardBatchView struct {
-	Results []cardOutcomeView `json:"results"`
-	Summary struct {
-		Enrolled int `json:"enrolled"`
-		Failed   int `json:"failed"`
-	} `json:"summary"`
-}
-
 func handleEnrolCards(svc *cards.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		subID, ok := pathID(c, "subaccountId")
@@ -94,10 +80,10 @@ func handleEnrolCards(svc *cards.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		var v cardBatchView
-		v.Results = make([]cardOutcomeView, len(outcomes))
+		var v api.CardBatch
+		v.Results = make([]api.CardOutcome, len(outcomes))
 		for i, o := range outcomes {
-			r := cardOutcomeView{Index: i}
+			r := api.CardOutcome{Index: i}
 			if o.Err != nil {
 				p := problemFor(c, o.Err)
 				r.Status, r.Problem = p.Status, &p

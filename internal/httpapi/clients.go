@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -97,7 +98,7 @@ func handleCreateClient(is *issuer.Issuer) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusCreated, createdClientView{clientView: toClientView(cl), ClientSecret: secret})
+		writeJSON(c, http.StatusCreated, api.CreatedClient{Client: toClientView(cl), ClientSecret: secret})
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -17,20 +17,10 @@ type transferBody struct {
 	Reference *string `json:"reference"`
 }
 
-type transferView struct {
-	ID           uuid.UUID  `json:"id"`
-	Amount       int64      `json:"amount"`
-	From         string     `json:"from"`
-	To           string     `json:"to"`
-	SubaccountID *uuid.UUID `json:"subaccountId"`
-	Reference    string     `json:"reference"`
-	CreatedAt    timestamp  `json:"createdAt"`
-}
-
-func toTransferView(e subaccounts.Entry) transferView {
-	return transferView{
+func toTransferView(e subaccounts.Entry) api.Transfer {
+	return api.Transfer{
 		ID: e.ID, Amount: e.Amount, From: e.From, To: e.To, SubaccountID: e.SubaccountID,
-		Reference: e.Reference, CreatedAt: timestamp(e.CreatedAt),
+		Reference: e.Reference, CreatedAt: api.Time(e.CreatedAt),
 	}
 }
 
@@ -78,16 +68,6 @@ type topUpBody struct {
 	Reference *string `json:"reference"`
 }
 
-type topUpView struct {
-	ID        uuid.UUID `json:"id"`
-	AccountID uuid.UUID `json:"accountId"`
-	Amount    int64     `json:"amount"`
-	Currency  string    `json:"currency"`
-	Reference string    `json:"reference"`
-	Balance   int64     `json:"balance"`
-	CreatedAt timestamp `json:"createdAt"`
-}
-
 func handleTopUp(svc *ledger.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "accountId")
@@ -103,53 +83,23 @@ func handleTopUp(svc *ledger.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusCreated, topUpView{
+		writeJSON(c, http.StatusCreated, api.TopUp{
 			ID: r.Entry.ID, AccountID: id, Amount: r.Entry.Amount, Currency: r.Account.Contract.Currency,
-			Reference: r.Entry.Reference, Balance: r.Account.Balance, CreatedAt: timestamp(r.Entry.CreatedAt),
+			Reference: r.Entry.Reference, Balance: r.Account.Balance, CreatedAt: api.Time(r.Entry.CreatedAt),
 		})
 	}
 }
 
-type currencyVolumeView struct {
-	Currency string `json:"currency"`
-	Count    int64  `json:"count"`
-	Volume   int64  `json:"volume"`
-}
-
-type usageTransactionsView struct {
-	Count      int64                `json:"count"`
-	ByCurrency []currencyVolumeView `json:"byCurrency"`
-}
-
-type usageChargesView struct {
-	CardEnrolments int64 `json:"cardEnrolments"`
-	Transactions   int64 `json:"transactions"`
-}
-
-type usageView struct {
-	SubaccountID  uuid.UUID             `json:"subaccountId"`
-	Name          string                `json:"name"`
-	From          timestamp             `json:"from"`
-	To            timestamp             `json:"to"`
-	Currency      string                `json:"currency"`
-	Enrolments    int64                 `json:"enrolments"`
-	ActiveCards   int64                 `json:"activeCards"`
-	Transactions  usageTransactionsView `json:"transactions"`
-	Charges       usageChargesView      `json:"charges"`
-	TotalUsage    int64                 `json:"totalUsage"`
-	PaidByPrimary bool                  `json:"paidByPrimary"`
-}
-
-func toUsageView(u ledger.Usage) usageView {
-	v := usageView{
-		SubaccountID: u.SubaccountID, Name: u.Name, From: timestamp(u.From), To: timestamp(u.To), Currency: u.Currency,
+func toUsageView(u ledger.Usage) api.Usage {
+	v := api.Usage{
+		SubaccountID: u.SubaccountID, Name: u.Name, From: api.Time(u.From), To: api.Time(u.To), Currency: u.Currency,
 		Enrolments: u.Enrolments, ActiveCards: u.ActiveCards,
-		Transactions: usageTransactionsView{Count: u.TransactionCount(), ByCurrency: make([]currencyVolumeView, len(u.Transactions))},
-		Charges:      usageChargesView{CardEnrolments: u.CardEnrolmentCharges, Transactions: u.TransactionCharges},
+		Transactions: api.UsageTransactions{Count: u.TransactionCount(), ByCurrency: make([]api.CurrencyVolume, len(u.Transactions))},
+		Charges:      api.UsageCharges{CardEnrolments: u.CardEnrolmentCharges, Transactions: u.TransactionCharges},
 		TotalUsage:   u.TotalUsage, PaidByPrimary: u.PaidByPrimary,
 	}
 	for i, t := range u.Transactions {
-		v.Transactions.ByCurrency[i] = currencyVolumeView{Currency: t.Currency, Count: t.Count, Volume: t.Volume}
+		v.Transactions.ByCurrency[i] = api.CurrencyVolume{Currency: t.Currency, Count: t.Count, Volume: t.Volume}
 	}
 	return v
 }

@@ -8,8 +8,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -76,38 +76,8 @@ var probRateLimited = problemKind{"rate-limited", http.StatusTooManyRequests, "T
 // Problem types of client mistakes in sending a body (decode).
 var probRequestTimeout = problemKind{"request-timeout", http.StatusRequestTimeout, "The request body arrived too slowly"}
 
-// problem is an RFC 9457 problem details document with this API's extensions.
-type problem struct {
-	Type      string          `json:"type"`
-	Title     string          `json:"title"`
-	Status    int             `json:"status"`
-	Detail    string          `json:"detail,omitempty"`
-	Instance  string          `json:"instance,omitempty"`
-	RequestID string          `json:"requestId,omitempty"`
-	Errors    []fieldErrorDoc `json:"errors,omitempty"`
-	// OutsideContract lists the pairs a request would permit beyond the contract.
-	OutsideContract []pairView `json:"outsideContract,omitempty"`
-	// AffectedSubaccounts lists what a refused contract change would put outside it.
-	AffectedSubaccounts []affectedView `json:"affectedSubaccounts,omitempty"`
-	// Scope names the missing scope of an insufficient-scope problem.
-	Scope string `json:"scope,omitempty"`
-	// CardID names the card already holding a PAN (card-exists).
-	CardID *uuid.UUID `json:"cardId,omitempty"`
-	// Pair and Permitted explain a card refused by the policy engine.
-	Pair      *pairView            `json:"pair,omitempty"`
-	Permitted *[]configurationBody `json:"permitted,omitempty"`
-	// Reason is the machine-readable reason of a refused transfer, charge or change.
-	Reason string `json:"reason,omitempty"`
-}
-
-type fieldErrorDoc struct {
-	Pointer   *string `json:"pointer,omitempty"`
-	Parameter string  `json:"parameter,omitempty"`
-	Detail    string  `json:"detail"`
-}
-
-func newProblem(c *gin.Context, k problemKind, detail string) problem {
-	return problem{
+func newProblem(c *gin.Context, k problemKind, detail string) api.Problem {
+	return api.Problem{
 		Type:      ProblemBase + k.slug,
 		Title:     k.title,
 		Status:    k.status,
@@ -117,7 +87,7 @@ func newProblem(c *gin.Context, k problemKind, detail string) problem {
 	}
 }
 
-func writeProblem(c *gin.Context, p problem) {
+func writeProblem(c *gin.Context, p api.Problem) {
 	writeJSONType(c, p.Status, "application/problem+json", p)
 	c.Abort()
 }
@@ -126,10 +96,10 @@ func abortProblem(c *gin.Context, k problemKind, detail string) {
 	writeProblem(c, newProblem(c, k, detail))
 }
 
-func toFieldErrorDocs(fields []subaccounts.FieldError) []fieldErrorDoc {
-	out := make([]fieldErrorDoc, len(fields))
+func toFieldErrorDocs(fields []subaccounts.FieldError) []api.FieldError {
+	out := make([]api.FieldError, len(fields))
 	for i, f := range fields {
-		out[i] = fieldErrorDoc{Parameter: f.Parameter, Detail: f.Detail}
+		out[i] = api.FieldError{Parameter: f.Parameter, Detail: f.Detail}
 		if f.Parameter == "" {
 			ptr := f.Pointer
 			out[i].Pointer = &ptr
@@ -146,7 +116,7 @@ func fail(c *gin.Context, err error) {
 }
 
 // addDetail writes a domain error's typed detail as the problem's extension members.
-func addDetail(p *problem, d subaccounts.ErrorDetail) {
+func addDetail(p *api.Problem, d subaccounts.ErrorDetail) {
 	switch d := d.(type) {
 	case *subaccounts.OutsideContract:
 		for _, pair := range d.Pairs {
@@ -172,7 +142,7 @@ func addDetail(p *problem, d subaccounts.ErrorDetail) {
 
 // problemFor builds the problem document for err without writing it; batch routes put one
 // into each failed item's outcome.
-func problemFor(c *gin.Context, err error) problem {
+func problemFor(c *gin.Context, err error) api.Problem {
 	var de *subaccounts.Error
 	switch {
 	case errors.As(err, &de):
@@ -220,7 +190,7 @@ func isUnavailable(err error) bool {
 
 // unavailableProblem is the 503 for err, with Retry-After, logged once per request as a
 // warning: the service is working as designed, its dependency is not.
-func unavailableProblem(c *gin.Context, err error) problem {
+func unavailableProblem(c *gin.Context, err error) api.Problem {
 	c.Header("Retry-After", retryAfterUnavailable)
 	if _, logged := c.Get(keyUnavailableLogged); !logged {
 		c.Set(keyUnavailableLogged, true)

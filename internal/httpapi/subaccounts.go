@@ -5,13 +5,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
 type createSubaccountBody struct {
 	Name                     *string             `json:"name"`
-	Configurations           []configurationBody `json:"configurations"`
+	Configurations           []api.Configuration `json:"configurations"`
 	Metadata                 map[string]string   `json:"metadata"`
 	UsePrimaryAccountBalance *bool               `json:"usePrimaryAccountBalance"`
 	AutoTopUp                *autoTopUpBody      `json:"autoTopUp"`
@@ -103,7 +104,7 @@ func handleGetSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 
 type patchSubaccountBody struct {
 	Name           *string              `json:"name"`
-	Configurations *[]configurationBody `json:"configurations"`
+	Configurations *[]api.Configuration `json:"configurations"`
 	Metadata       *map[string]string   `json:"metadata"`
 	Suspended      *bool                `json:"suspended"`
 	// Cost controls, which only an unconfined client may change.
@@ -145,7 +146,7 @@ func handlePatchSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 			return
 		}
 		if dryRun {
-			writeJSON(c, http.StatusOK, subaccountDryRunView{
+			writeJSON(c, http.StatusOK, api.SubaccountDryRun{
 				DryRun: true, Subaccount: toSubaccountView(ch.Subaccount),
 				CardsPutOutOfPolicy: ch.CardsPutOutOfPolicy, CardsByPair: toPairCountViews(ch.CardsByPair),
 			})
@@ -186,7 +187,7 @@ func handleEntitlements(svc *tenancy.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		v := entitlementView{SubaccountID: id, Country: country, Network: network, Permitted: ex.Permitted, Reason: ex.Reason}
+		v := api.Entitlement{SubaccountID: id, Country: country, Network: network, Permitted: ex.Permitted, Reason: ex.Reason}
 		if ex.DeniedBy != "" {
 			v.DeniedBy = &ex.DeniedBy
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -76,24 +77,6 @@ type messageBatchBody struct {
 	Messages []json.RawMessage `json:"messages"`
 }
 
-type messageOutcomeView struct {
-	Index       int              `json:"index"`
-	Status      int              `json:"status"`
-	Transaction *transactionView `json:"transaction,omitempty"`
-	Unrouted    *unroutedView    `json:"unrouted,omitempty"`
-	Problem     *problem         `json:"problem,omitempty"`
-}
-
-type messageBatchView struct {
-	Results []messageOutcomeView `json:"results"`
-	Summary struct {
-		Routed     int `json:"routed"`
-		Duplicates int `json:"duplicates"`
-		Unrouted   int `json:"unrouted"`
-		Rejected   int `json:"rejected"`
-	} `json:"summary"`
-}
-
 func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body messageBatchBody
@@ -114,10 +97,10 @@ func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		var v messageBatchView
-		v.Results = make([]messageOutcomeView, len(outcomes))
+		var v api.MessageBatch
+		v.Results = make([]api.MessageOutcome, len(outcomes))
 		for i, o := range outcomes {
-			r := messageOutcomeView{Index: i}
+			r := api.MessageOutcome{Index: i}
 			switch {
 			case o.Err != nil:
 				p := problemFor(c, o.Err)

@@ -1,0 +1,162 @@
+package api
+
+import "github.com/google/uuid"
+
+type Card struct {
+	ID           uuid.UUID         `json:"id"`
+	AccountID    uuid.UUID         `json:"accountId"`
+	SubaccountID uuid.UUID         `json:"subaccountId"`
+	Network      string            `json:"network"`
+	CountryCode  string            `json:"countryCode"`
+	FirstNumbers string            `json:"firstNumbers"`
+	LastNumbers  string            `json:"lastNumbers"`
+	ExpMonth     int               `json:"expMonth"`
+	ExpYear      int               `json:"expYear"`
+	Status       string            `json:"status"`
+	PolicyStatus string            `json:"policyStatus"`
+	Metadata     map[string]string `json:"metadata"`
+	CreatedAt    Time              `json:"createdAt"`
+	UpdatedAt    Time              `json:"updatedAt"`
+}
+
+type PairCount struct {
+	Country string `json:"country"`
+	Network string `json:"network"`
+	Cards   int64  `json:"cards"`
+}
+
+type SubaccountDryRun struct {
+	DryRun              bool        `json:"dryRun"`
+	Subaccount          Subaccount  `json:"subaccount"`
+	CardsPutOutOfPolicy int64       `json:"cardsPutOutOfPolicy"`
+	CardsByPair         []PairCount `json:"cardsByPair"`
+}
+
+type Merchant struct {
+	Name        string `json:"name"`
+	MCC         string `json:"mcc"`
+	CountryCode string `json:"countryCode"`
+	City        string `json:"city,omitempty"`
+}
+
+type LifecycleEntry struct {
+	ID           uuid.UUID `json:"id"`
+	Type         string    `json:"type"`
+	Amount       int64     `json:"amount"`
+	Currency     string    `json:"currency"`
+	Datetime     Time      `json:"datetime"`
+	SubaccountID uuid.UUID `json:"subaccountId"`
+}
+
+type Transaction struct {
+	ID                   uuid.UUID        `json:"id"`
+	AccountID            uuid.UUID        `json:"accountId"`
+	SubaccountID         uuid.UUID        `json:"subaccountId"`
+	CardID               uuid.UUID        `json:"cardId"`
+	NetworkTransactionID string           `json:"networkTransactionId"`
+	Type                 string           `json:"type"`
+	Amount               int64            `json:"amount"`
+	Currency             string           `json:"currency"`
+	Datetime             Time             `json:"datetime"`
+	Merchant             Merchant         `json:"merchant"`
+	AuthCode             string           `json:"authCode,omitempty"`
+	RoutedAt             Time             `json:"routedAt"`
+	ConfigVersion        int64            `json:"configVersion"`
+	PolicyStatus         string           `json:"policyStatus"`
+	SubaccountSuspended  bool             `json:"subaccountSuspended"`
+	ReceivedAt           Time             `json:"receivedAt"`
+	Lifecycle            []LifecycleEntry `json:"lifecycle,omitempty"`
+}
+
+type Unrouted struct {
+	ID                   uuid.UUID  `json:"id"`
+	AccountID            uuid.UUID  `json:"accountId"`
+	NetworkTransactionID string     `json:"networkTransactionId"`
+	Type                 string     `json:"type"`
+	Amount               int64      `json:"amount"`
+	Currency             string     `json:"currency"`
+	Datetime             Time       `json:"datetime"`
+	Merchant             Merchant   `json:"merchant"`
+	AuthCode             string     `json:"authCode,omitempty"`
+	CardID               *uuid.UUID `json:"cardId,omitempty"`
+	Reason               string     `json:"reason"`
+	ReceivedAt           Time       `json:"receivedAt"`
+	Status               string     `json:"status"`
+}
+
+type SubaccountOutside struct {
+	SubaccountID    uuid.UUID `json:"subaccountId"`
+	Name            string    `json:"name"`
+	OutsideContract []Pair    `json:"outsideContract"`
+}
+
+type CardViolation struct {
+	SubaccountID uuid.UUID   `json:"subaccountId"`
+	Country      string      `json:"country"`
+	Network      string      `json:"network"`
+	Cards        int64       `json:"cards"`
+	CardIDs      []uuid.UUID `json:"cardIds"`
+	List         string      `json:"list"`
+}
+
+type TransactionViolation struct {
+	SubaccountID uuid.UUID `json:"subaccountId"`
+	Country      string    `json:"country"`
+	Network      string    `json:"network"`
+	Transactions int64     `json:"transactions"`
+}
+
+type ComplianceReport struct {
+	AccountID uuid.UUID `json:"accountId"`
+	Compliant bool      `json:"compliant"`
+	CheckedAt Time      `json:"checkedAt"`
+	Window    struct {
+		From Time `json:"from"`
+		To   Time `json:"to"`
+	} `json:"window"`
+	Summary struct {
+		Subaccounts                int   `json:"subaccounts"`
+		ActiveCards                int64 `json:"activeCards"`
+		SubaccountsOutsideContract int   `json:"subaccountsOutsideContract"`
+		CardsOutsideConfiguration  int64 `json:"cardsOutsideConfiguration"`
+		TransactionsOutOfPolicy    int64 `json:"transactionsOutOfPolicy"`
+	} `json:"summary"`
+	Violations struct {
+		SubaccountsOutsideContract []SubaccountOutside    `json:"subaccountsOutsideContract"`
+		CardsOutsideConfiguration  []CardViolation        `json:"cardsOutsideConfiguration"`
+		TransactionsOutOfPolicy    []TransactionViolation `json:"transactionsOutOfPolicy"`
+	} `json:"violations"`
+}
+
+type CardOutcome struct {
+	Index   int      `json:"index"`
+	Status  int      `json:"status"`
+	Card    *Card    `json:"card,omitempty"`
+	Problem *Problem `json:"problem,omitempty"`
+}
+
+type CardBatch struct {
+	Results []CardOutcome `json:"results"`
+	Summary struct {
+		Enrolled int `json:"enrolled"`
+		Failed   int `json:"failed"`
+	} `json:"summary"`
+}
+
+type MessageOutcome struct {
+	Index       int          `json:"index"`
+	Status      int          `json:"status"`
+	Transaction *Transaction `json:"transaction,omitempty"`
+	Unrouted    *Unrouted    `json:"unrouted,omitempty"`
+	Problem     *Problem     `json:"problem,omitempty"`
+}
+
+type MessageBatch struct {
+	Results []MessageOutcome `json:"results"`
+	Summary struct {
+		Routed     int `json:"routed"`
+		Duplicates int `json:"duplicates"`
+		Unrouted   int `json:"unrouted"`
+		Rejected   int `json:"rejected"`
+	} `json:"summary"`
+}
