@@ -1,44 +1,27 @@
 // Package api holds the JSON bodies of the HTTP API as openapi.yaml describes them: the
 // responses the server writes (httpapi converts domain values into them) and the CLI
 // reads, and the problem document. It is the one definition of each for server and CLI;
-// the tests keep their own copies where they check them against the spec. It holds no
-// behaviour beyond encoding and imports nothing of this module.
+// the tests keep their own copies where they check them against the spec. Ids and times
+// are strings, as on the wire, so a client reads exactly what the server wrote. It holds
+// no behaviour and imports nothing of this module.
 package api
 
 import (
-	"encoding/json"
 	"time"
-
-	"github.com/google/uuid"
 )
 
-// Time renders as ISO 8601 UTC with milliseconds, e.g. 2024-05-01T17:08:43.810Z.
-type Time time.Time
+// Time is t in the API's one time form: ISO 8601 UTC with milliseconds, e.g.
+// 2024-05-01T17:08:43.810Z.
+func Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// timeLayout is Time's one form on the wire.
-const timeLayout = "2006-01-02T15:04:05.000Z"
-
-// MarshalJSON writes t in its wire form.
-func (t Time) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + time.Time(t).UTC().Format(timeLayout) + `"`), nil
-}
-
-// UnmarshalJSON reads any RFC 3339 time (the server writes timeLayout).
-func (t *Time) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+// TimePtr is Time of *t, or nil.
+func TimePtr(t *time.Time) *string {
+	if t == nil {
+		return nil
 	}
-	v, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return err
-	}
-	*t = Time(v)
-	return nil
+	s := Time(*t)
+	return &s
 }
-
-// String is t in its wire form, as the CLI prints it.
-func (t Time) String() string { return time.Time(t).UTC().Format(timeLayout) }
 
 type Configuration struct {
 	Countries []string `json:"countries"`
@@ -64,16 +47,16 @@ type Contract struct {
 }
 
 type Account struct {
-	ID              uuid.UUID `json:"id"`
-	Name            string    `json:"name"`
-	Contract        Contract  `json:"contract"`
-	Balance         int64     `json:"balance"`
-	CreditLimit     int64     `json:"creditLimit"`
-	AllocatedCredit int64     `json:"allocatedCredit"`
-	AvailableCredit int64     `json:"availableCredit"`
-	OverLimit       bool      `json:"overLimit"`
-	CreatedAt       Time      `json:"createdAt"`
-	UpdatedAt       Time      `json:"updatedAt"`
+	ID              string   `json:"id"`
+	Name            string   `json:"name"`
+	Contract        Contract `json:"contract"`
+	Balance         int64    `json:"balance"`
+	CreditLimit     int64    `json:"creditLimit"`
+	AllocatedCredit int64    `json:"allocatedCredit"`
+	AvailableCredit int64    `json:"availableCredit"`
+	OverLimit       bool     `json:"overLimit"`
+	CreatedAt       string   `json:"createdAt"`
+	UpdatedAt       string   `json:"updatedAt"`
 }
 
 type AutoTopUp struct {
@@ -82,8 +65,8 @@ type AutoTopUp struct {
 }
 
 type Subaccount struct {
-	ID             uuid.UUID         `json:"id"`
-	AccountID      uuid.UUID         `json:"accountId"`
+	ID             string            `json:"id"`
+	AccountID      string            `json:"accountId"`
 	Name           string            `json:"name"`
 	Configurations []Configuration   `json:"configurations"`
 	ConfigVersion  int64             `json:"configVersion"`
@@ -97,17 +80,17 @@ type Subaccount struct {
 	OverLimit                bool       `json:"overLimit"`
 	AutoTopUp                *AutoTopUp `json:"autoTopUp"`
 	MaxCards                 int        `json:"maxCards"`
-	CreatedAt                Time       `json:"createdAt"`
-	UpdatedAt                Time       `json:"updatedAt"`
+	CreatedAt                string     `json:"createdAt"`
+	UpdatedAt                string     `json:"updatedAt"`
 }
 
 type Client struct {
-	ClientID     string     `json:"clientId"`
-	AccountID    uuid.UUID  `json:"accountId"`
-	Name         string     `json:"name"`
-	Scopes       []string   `json:"scopes"`
-	SubaccountID *uuid.UUID `json:"subaccountId"`
-	CreatedAt    Time       `json:"createdAt"`
+	ClientID     string   `json:"clientId"`
+	AccountID    string   `json:"accountId"`
+	Name         string   `json:"name"`
+	Scopes       []string `json:"scopes"`
+	SubaccountID *string  `json:"subaccountId"`
+	CreatedAt    string   `json:"createdAt"`
 	// RateLimit is the client's own limit (requests per second, 0 for unlimited) or
 	// "default".
 	RateLimit any `json:"rateLimit"`
@@ -119,7 +102,7 @@ type CreatedClient struct {
 }
 
 type AffectedSubaccount struct {
-	ID                  uuid.UUID       `json:"id"`
+	ID                  string          `json:"id"`
 	Name                string          `json:"name"`
 	OutsideContract     []Pair          `json:"outsideContract"`
 	Configurations      []Configuration `json:"configurations"`
@@ -135,13 +118,13 @@ type ContractChange struct {
 }
 
 type Entitlement struct {
-	SubaccountID  uuid.UUID `json:"subaccountId"`
-	Country       string    `json:"country"`
-	Network       string    `json:"network"`
-	Permitted     bool      `json:"permitted"`
-	Reason        string    `json:"reason"`
-	DeniedBy      *string   `json:"deniedBy"`
-	Configuration *int      `json:"configuration"`
+	SubaccountID  string  `json:"subaccountId"`
+	Country       string  `json:"country"`
+	Network       string  `json:"network"`
+	Permitted     bool    `json:"permitted"`
+	Reason        string  `json:"reason"`
+	DeniedBy      *string `json:"deniedBy"`
+	Configuration *int    `json:"configuration"`
 }
 
 type List[T any] struct {

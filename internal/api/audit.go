@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-
-	"github.com/google/uuid"
 )
 
 type AuditActor struct {
@@ -12,8 +10,8 @@ type AuditActor struct {
 }
 
 type AuditEvent struct {
-	ID           uuid.UUID       `json:"id"`
-	AccountID    uuid.UUID       `json:"accountId"`
+	ID           string          `json:"id"`
+	AccountID    string          `json:"accountId"`
 	Seq          int64           `json:"seq"`
 	Actor        AuditActor      `json:"actor"`
 	Action       string          `json:"action"`
@@ -23,15 +21,15 @@ type AuditEvent struct {
 	After        json.RawMessage `json:"after"`
 	Reference    string          `json:"reference"`
 	RequestID    string          `json:"requestId"`
-	CreatedAt    Time            `json:"createdAt"`
+	CreatedAt    string          `json:"createdAt"`
 	PrevHash     string          `json:"prevHash"`
 	Hash         string          `json:"hash"`
 }
 
 type AuditBreak struct {
-	Seq     int64      `json:"seq"`
-	EventID *uuid.UUID `json:"eventId"`
-	Reason  string     `json:"reason"`
+	Seq     int64   `json:"seq"`
+	EventID *string `json:"eventId"`
+	Reason  string  `json:"reason"`
 }
 
 type AuditHead struct {
@@ -40,7 +38,7 @@ type AuditHead struct {
 }
 
 type AuditVerification struct {
-	AccountID     uuid.UUID   `json:"accountId"`
+	AccountID     string      `json:"accountId"`
 	Valid         bool        `json:"valid"`
 	EventsChecked int64       `json:"eventsChecked"`
 	Head          *AuditHead  `json:"head"`

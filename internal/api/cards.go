@@ -1,11 +1,9 @@
 package api
 
-import "github.com/google/uuid"
-
 type Card struct {
-	ID           uuid.UUID         `json:"id"`
-	AccountID    uuid.UUID         `json:"accountId"`
-	SubaccountID uuid.UUID         `json:"subaccountId"`
+	ID           string            `json:"id"`
+	AccountID    string            `json:"accountId"`
+	SubaccountID string            `json:"subaccountId"`
 	Network      string            `json:"network"`
 	CountryCode  string            `json:"countryCode"`
 	FirstNumbers string            `json:"firstNumbers"`
@@ -15,8 +13,8 @@ type Card struct {
 	Status       string            `json:"status"`
 	PolicyStatus string            `json:"policyStatus"`
 	Metadata     map[string]string `json:"metadata"`
-	CreatedAt    Time              `json:"createdAt"`
-	UpdatedAt    Time              `json:"updatedAt"`
+	CreatedAt    string            `json:"createdAt"`
+	UpdatedAt    string            `json:"updatedAt"`
 }
 
 type PairCount struct {
@@ -40,79 +38,79 @@ type Merchant struct {
 }
 
 type LifecycleEntry struct {
-	ID           uuid.UUID `json:"id"`
-	Type         string    `json:"type"`
-	Amount       int64     `json:"amount"`
-	Currency     string    `json:"currency"`
-	Datetime     Time      `json:"datetime"`
-	SubaccountID uuid.UUID `json:"subaccountId"`
+	ID           string `json:"id"`
+	Type         string `json:"type"`
+	Amount       int64  `json:"amount"`
+	Currency     string `json:"currency"`
+	Datetime     string `json:"datetime"`
+	SubaccountID string `json:"subaccountId"`
 }
 
 type Transaction struct {
-	ID                   uuid.UUID        `json:"id"`
-	AccountID            uuid.UUID        `json:"accountId"`
-	SubaccountID         uuid.UUID        `json:"subaccountId"`
-	CardID               uuid.UUID        `json:"cardId"`
+	ID                   string           `json:"id"`
+	AccountID            string           `json:"accountId"`
+	SubaccountID         string           `json:"subaccountId"`
+	CardID               string           `json:"cardId"`
 	NetworkTransactionID string           `json:"networkTransactionId"`
 	Type                 string           `json:"type"`
 	Amount               int64            `json:"amount"`
 	Currency             string           `json:"currency"`
-	Datetime             Time             `json:"datetime"`
+	Datetime             string           `json:"datetime"`
 	Merchant             Merchant         `json:"merchant"`
 	AuthCode             string           `json:"authCode,omitempty"`
-	RoutedAt             Time             `json:"routedAt"`
+	RoutedAt             string           `json:"routedAt"`
 	ConfigVersion        int64            `json:"configVersion"`
 	PolicyStatus         string           `json:"policyStatus"`
 	SubaccountSuspended  bool             `json:"subaccountSuspended"`
-	ReceivedAt           Time             `json:"receivedAt"`
+	ReceivedAt           string           `json:"receivedAt"`
 	Lifecycle            []LifecycleEntry `json:"lifecycle,omitempty"`
 }
 
 type Unrouted struct {
-	ID                   uuid.UUID  `json:"id"`
-	AccountID            uuid.UUID  `json:"accountId"`
-	NetworkTransactionID string     `json:"networkTransactionId"`
-	Type                 string     `json:"type"`
-	Amount               int64      `json:"amount"`
-	Currency             string     `json:"currency"`
-	Datetime             Time       `json:"datetime"`
-	Merchant             Merchant   `json:"merchant"`
-	AuthCode             string     `json:"authCode,omitempty"`
-	CardID               *uuid.UUID `json:"cardId,omitempty"`
-	Reason               string     `json:"reason"`
-	ReceivedAt           Time       `json:"receivedAt"`
-	Status               string     `json:"status"`
+	ID                   string   `json:"id"`
+	AccountID            string   `json:"accountId"`
+	NetworkTransactionID string   `json:"networkTransactionId"`
+	Type                 string   `json:"type"`
+	Amount               int64    `json:"amount"`
+	Currency             string   `json:"currency"`
+	Datetime             string   `json:"datetime"`
+	Merchant             Merchant `json:"merchant"`
+	AuthCode             string   `json:"authCode,omitempty"`
+	CardID               *string  `json:"cardId,omitempty"`
+	Reason               string   `json:"reason"`
+	ReceivedAt           string   `json:"receivedAt"`
+	Status               string   `json:"status"`
 }
 
 type SubaccountOutside struct {
-	SubaccountID    uuid.UUID `json:"subaccountId"`
-	Name            string    `json:"name"`
-	OutsideContract []Pair    `json:"outsideContract"`
+	SubaccountID    string `json:"subaccountId"`
+	Name            string `json:"name"`
+	OutsideContract []Pair `json:"outsideContract"`
 }
 
 type CardViolation struct {
-	SubaccountID uuid.UUID   `json:"subaccountId"`
-	Country      string      `json:"country"`
-	Network      string      `json:"network"`
-	Cards        int64       `json:"cards"`
-	CardIDs      []uuid.UUID `json:"cardIds"`
-	List         string      `json:"list"`
+	SubaccountID string   `json:"subaccountId"`
+	Country      string   `json:"country"`
+	Network      string   `json:"network"`
+	Cards        int64    `json:"cards"`
+	CardIDs      []string `json:"cardIds"`
+	List         string   `json:"list"`
 }
 
 type TransactionViolation struct {
-	SubaccountID uuid.UUID `json:"subaccountId"`
-	Country      string    `json:"country"`
-	Network      string    `json:"network"`
-	Transactions int64     `json:"transactions"`
+	SubaccountID string `json:"subaccountId"`
+	Country      string `json:"country"`
+	Network      string `json:"network"`
+	Transactions int64  `json:"transactions"`
 }
 
 type ComplianceReport struct {
-	AccountID uuid.UUID `json:"accountId"`
-	Compliant bool      `json:"compliant"`
-	CheckedAt Time      `json:"checkedAt"`
+	AccountID string `json:"accountId"`
+	Compliant bool   `json:"compliant"`
+	CheckedAt string `json:"checkedAt"`
 	Window    struct {
-		From Time `json:"from"`
-		To   Time `json:"to"`
+		From string `json:"from"`
+		To   string `json:"to"`
 	} `json:"window"`
 	Summary struct {
 		Subaccounts                int   `json:"subaccounts"`

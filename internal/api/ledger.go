@@ -1,25 +1,23 @@
 package api
 
-import "github.com/google/uuid"
-
 type Transfer struct {
-	ID           uuid.UUID  `json:"id"`
-	Amount       int64      `json:"amount"`
-	From         string     `json:"from"`
-	To           string     `json:"to"`
-	SubaccountID *uuid.UUID `json:"subaccountId"`
-	Reference    string     `json:"reference"`
-	CreatedAt    Time       `json:"createdAt"`
+	ID           string  `json:"id"`
+	Amount       int64   `json:"amount"`
+	From         string  `json:"from"`
+	To           string  `json:"to"`
+	SubaccountID *string `json:"subaccountId"`
+	Reference    string  `json:"reference"`
+	CreatedAt    string  `json:"createdAt"`
 }
 
 type TopUp struct {
-	ID        uuid.UUID `json:"id"`
-	AccountID uuid.UUID `json:"accountId"`
-	Amount    int64     `json:"amount"`
-	Currency  string    `json:"currency"`
-	Reference string    `json:"reference"`
-	Balance   int64     `json:"balance"`
-	CreatedAt Time      `json:"createdAt"`
+	ID        string `json:"id"`
+	AccountID string `json:"accountId"`
+	Amount    int64  `json:"amount"`
+	Currency  string `json:"currency"`
+	Reference string `json:"reference"`
+	Balance   int64  `json:"balance"`
+	CreatedAt string `json:"createdAt"`
 }
 
 type CurrencyVolume struct {
@@ -39,10 +37,10 @@ type UsageCharges struct {
 }
 
 type Usage struct {
-	SubaccountID  uuid.UUID         `json:"subaccountId"`
+	SubaccountID  string            `json:"subaccountId"`
 	Name          string            `json:"name"`
-	From          Time              `json:"from"`
-	To            Time              `json:"to"`
+	From          string            `json:"from"`
+	To            string            `json:"to"`
 	Currency      string            `json:"currency"`
 	Enrolments    int64             `json:"enrolments"`
 	ActiveCards   int64             `json:"activeCards"`

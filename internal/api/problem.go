@@ -1,7 +1,5 @@
 package api
 
-import "github.com/google/uuid"
-
 // problem is an RFC 9457 problem details document with this API's extensions.
 type Problem struct {
 	Type      string       `json:"type"`
@@ -18,7 +16,7 @@ type Problem struct {
 	// Scope names the missing scope of an insufficient-scope problem.
 	Scope string `json:"scope,omitempty"`
 	// CardID names the card already holding a PAN (card-exists).
-	CardID *uuid.UUID `json:"cardId,omitempty"`
+	CardID *string `json:"cardId,omitempty"`
 	// Pair and Permitted explain a card refused by the policy engine.
 	Pair      *Pair            `json:"pair,omitempty"`
 	Permitted *[]Configuration `json:"permitted,omitempty"`

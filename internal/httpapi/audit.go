@@ -22,7 +22,7 @@ func orNullJSON(raw json.RawMessage) json.RawMessage {
 
 func toAuditEventView(e subaccounts.AuditEvent) api.AuditEvent {
 	return api.AuditEvent{
-		ID: e.ID, AccountID: e.AccountID, Seq: e.Seq,
+		ID: e.ID.String(), AccountID: e.AccountID.String(), Seq: e.Seq,
 		Actor:  api.AuditActor{Sub: e.ActorSubject, ClientID: e.ActorClientID},
 		Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
 		Before: orNullJSON(e.Before), After: orNullJSON(e.After),
@@ -32,7 +32,7 @@ func toAuditEventView(e subaccounts.AuditEvent) api.AuditEvent {
 }
 
 func toAuditVerificationView(accountID uuid.UUID, v audit.AuditVerification) api.AuditVerification {
-	out := api.AuditVerification{AccountID: accountID, Valid: v.Valid, EventsChecked: v.EventsChecked, Pending: v.Pending}
+	out := api.AuditVerification{AccountID: accountID.String(), Valid: v.Valid, EventsChecked: v.EventsChecked, Pending: v.Pending}
 	if v.Head.Seq > 0 {
 		out.Head = &api.AuditHead{Seq: v.Head.Seq, Hash: v.Head.Hash}
 	}
@@ -40,7 +40,7 @@ func toAuditVerificationView(accountID uuid.UUID, v audit.AuditVerification) api
 		bv := api.AuditBreak{Seq: b.Seq, Reason: b.Reason}
 		if b.EventID != uuid.Nil {
 			id := b.EventID
-			bv.EventID = &id
+			bv.EventID = idPtr(&id)
 		}
 		out.FirstBroken = &bv
 	}

@@ -19,7 +19,7 @@ type transferBody struct {
 
 func toTransferView(e subaccounts.Entry) api.Transfer {
 	return api.Transfer{
-		ID: e.ID, Amount: e.Amount, From: e.From, To: e.To, SubaccountID: e.SubaccountID,
+		ID: e.ID.String(), Amount: e.Amount, From: e.From, To: e.To, SubaccountID: idPtr(e.SubaccountID),
 		Reference: e.Reference, CreatedAt: api.Time(e.CreatedAt),
 	}
 }
@@ -84,7 +84,7 @@ func handleTopUp(svc *ledger.Service) gin.HandlerFunc {
 			return
 		}
 		writeJSON(c, http.StatusCreated, api.TopUp{
-			ID: r.Entry.ID, AccountID: id, Amount: r.Entry.Amount, Currency: r.Account.Contract.Currency,
+			ID: r.Entry.ID.String(), AccountID: id.String(), Amount: r.Entry.Amount, Currency: r.Account.Contract.Currency,
 			Reference: r.Entry.Reference, Balance: r.Account.Balance, CreatedAt: api.Time(r.Entry.CreatedAt),
 		})
 	}
@@ -92,7 +92,7 @@ func handleTopUp(svc *ledger.Service) gin.HandlerFunc {
 
 func toUsageView(u ledger.Usage) api.Usage {
 	v := api.Usage{
-		SubaccountID: u.SubaccountID, Name: u.Name, From: api.Time(u.From), To: api.Time(u.To), Currency: u.Currency,
+		SubaccountID: u.SubaccountID.String(), Name: u.Name, From: api.Time(u.From), To: api.Time(u.To), Currency: u.Currency,
 		Enrolments: u.Enrolments, ActiveCards: u.ActiveCards,
 		Transactions: api.UsageTransactions{Count: u.TransactionCount(), ByCurrency: make([]api.CurrencyVolume, len(u.Transactions))},
 		Charges:      api.UsageCharges{CardEnrolments: u.CardEnrolmentCharges, Transactions: u.TransactionCharges},

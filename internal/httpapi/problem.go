@@ -128,7 +128,7 @@ func addDetail(p *api.Problem, d subaccounts.ErrorDetail) {
 		}
 	case *subaccounts.CardExists:
 		id := d.CardID
-		p.CardID = &id
+		p.CardID = idPtr(&id)
 	case *subaccounts.CardRefused:
 		pv := toPairView(d.Pair)
 		p.Pair = &pv

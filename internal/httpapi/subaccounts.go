@@ -187,7 +187,7 @@ func handleEntitlements(svc *tenancy.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		v := api.Entitlement{SubaccountID: id, Country: country, Network: network, Permitted: ex.Permitted, Reason: ex.Reason}
+		v := api.Entitlement{SubaccountID: id.String(), Country: country, Network: network, Permitted: ex.Permitted, Reason: ex.Reason}
 		if ex.DeniedBy != "" {
 			v.DeniedBy = &ex.DeniedBy
 		}

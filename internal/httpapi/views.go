@@ -44,7 +44,7 @@ func toPairView(p policy.Pair) api.Pair {
 
 func toAccountView(a subaccounts.Account) api.Account {
 	return api.Account{
-		ID:   a.ID,
+		ID:   a.ID.String(),
 		Name: a.Name,
 		Contract: api.Contract{
 			Configurations: toConfigurationBodies(a.Contract.Configurations),
@@ -65,8 +65,8 @@ func toAccountView(a subaccounts.Account) api.Account {
 
 func toSubaccountView(s subaccounts.Subaccount) api.Subaccount {
 	v := api.Subaccount{
-		ID:                       s.ID,
-		AccountID:                s.AccountID,
+		ID:                       s.ID.String(),
+		AccountID:                s.AccountID.String(),
 		Name:                     s.Name,
 		Configurations:           toConfigurationBodies(s.Configurations),
 		ConfigVersion:            s.ConfigVersion,
@@ -87,19 +87,19 @@ func toSubaccountView(s subaccounts.Subaccount) api.Subaccount {
 }
 
 func toClientView(c subaccounts.Client) api.Client {
-	v := api.Client{ClientID: c.ID, Name: c.Name, Scopes: c.Scopes, SubaccountID: c.SubaccountID, CreatedAt: api.Time(c.CreatedAt), RateLimit: rateLimitDefault}
+	v := api.Client{ClientID: c.ID, Name: c.Name, Scopes: c.Scopes, SubaccountID: idPtr(c.SubaccountID), CreatedAt: api.Time(c.CreatedAt), RateLimit: rateLimitDefault}
 	if c.RateLimit != nil {
 		v.RateLimit = *c.RateLimit
 	}
 	if c.AccountID != nil {
-		v.AccountID = *c.AccountID
+		v.AccountID = (*c.AccountID).String()
 	}
 	return v
 }
 
 func toAffectedView(a subaccounts.AffectedSubaccount) api.AffectedSubaccount {
 	v := api.AffectedSubaccount{
-		ID: a.ID, Name: a.Name, Configurations: toConfigurationBodies(a.After), OutsideContract: []api.Pair{},
+		ID: a.ID.String(), Name: a.Name, Configurations: toConfigurationBodies(a.After), OutsideContract: []api.Pair{},
 		CardsPutOutOfPolicy: a.CardsPutOutOfPolicy, CardsByPair: toPairCountViews(a.CardsByPair),
 	}
 	for _, p := range a.Outside {
@@ -140,4 +140,22 @@ func decodeCursor(s string) (uuid.UUID, error) {
 		return uuid.Nil, errors.New("invalid cursor")
 	}
 	return uuid.UUID(b), nil
+}
+
+// idPtr is id in its wire form, or nil.
+func idPtr(id *uuid.UUID) *string {
+	if id == nil {
+		return nil
+	}
+	s := id.String()
+	return &s
+}
+
+// idStrings are ids in their wire form.
+func idStrings(ids []uuid.UUID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }

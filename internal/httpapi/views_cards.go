@@ -17,7 +17,7 @@ func toCardView(c subaccounts.Card) api.Card {
 		md = map[string]string{}
 	}
 	return api.Card{
-		ID: c.ID, AccountID: c.AccountID, SubaccountID: c.SubaccountID,
+		ID: c.ID.String(), AccountID: c.AccountID.String(), SubaccountID: c.SubaccountID.String(),
 		Network: c.Network.String(), CountryCode: c.CountryCode,
 		FirstNumbers: c.FirstNumbers, LastNumbers: c.LastNumbers,
 		ExpMonth: c.ExpMonth, ExpYear: c.ExpYear,
@@ -40,7 +40,7 @@ func toMerchantView(m subaccounts.Merchant) api.Merchant {
 
 func toTransactionView(t subaccounts.Transaction) api.Transaction {
 	return api.Transaction{
-		ID: t.ID, AccountID: t.AccountID, SubaccountID: t.SubaccountID, CardID: t.CardID,
+		ID: t.ID.String(), AccountID: t.AccountID.String(), SubaccountID: t.SubaccountID.String(), CardID: t.CardID.String(),
 		NetworkTransactionID: t.NetworkTransactionID, Type: string(t.Type),
 		Amount: t.Amount, Currency: t.Currency, Datetime: api.Time(t.Datetime),
 		Merchant: toMerchantView(t.Merchant), AuthCode: t.AuthCode,
@@ -52,23 +52,23 @@ func toTransactionView(t subaccounts.Transaction) api.Transaction {
 func withLifecycle(v api.Transaction, life []subaccounts.Transaction) api.Transaction {
 	v.Lifecycle = make([]api.LifecycleEntry, len(life))
 	for i, l := range life {
-		v.Lifecycle[i] = api.LifecycleEntry{ID: l.ID, Type: string(l.Type), Amount: l.Amount, Currency: l.Currency, Datetime: api.Time(l.Datetime), SubaccountID: l.SubaccountID}
+		v.Lifecycle[i] = api.LifecycleEntry{ID: l.ID.String(), Type: string(l.Type), Amount: l.Amount, Currency: l.Currency, Datetime: api.Time(l.Datetime), SubaccountID: l.SubaccountID.String()}
 	}
 	return v
 }
 
 func toUnroutedView(t subaccounts.Transaction) api.Unrouted {
 	return api.Unrouted{
-		ID: t.ID, AccountID: t.AccountID, NetworkTransactionID: t.NetworkTransactionID, Type: string(t.Type),
+		ID: t.ID.String(), AccountID: t.AccountID.String(), NetworkTransactionID: t.NetworkTransactionID, Type: string(t.Type),
 		Amount: t.Amount, Currency: t.Currency, Datetime: api.Time(t.Datetime),
-		Merchant: toMerchantView(t.Merchant), AuthCode: t.AuthCode, CardID: t.RequestedCardID,
+		Merchant: toMerchantView(t.Merchant), AuthCode: t.AuthCode, CardID: idPtr(t.RequestedCardID),
 		Reason: t.UnroutedReason, ReceivedAt: api.Time(t.ReceivedAt), Status: "unrouted",
 	}
 }
 
 func toComplianceView(r compliance.ComplianceReport) api.ComplianceReport {
 	var v api.ComplianceReport
-	v.AccountID, v.Compliant, v.CheckedAt = r.AccountID, r.Compliant(), api.Time(r.CheckedAt)
+	v.AccountID, v.Compliant, v.CheckedAt = r.AccountID.String(), r.Compliant(), api.Time(r.CheckedAt)
 	v.Window.From, v.Window.To = api.Time(r.From), api.Time(r.To)
 	v.Summary.Subaccounts = r.Subaccounts
 	v.Summary.ActiveCards = r.ActiveCards
@@ -77,7 +77,7 @@ func toComplianceView(r compliance.ComplianceReport) api.ComplianceReport {
 	v.Summary.TransactionsOutOfPolicy = r.TransactionsOutOfPolicyCount()
 	v.Violations.SubaccountsOutsideContract = make([]api.SubaccountOutside, len(r.SubaccountsOutside))
 	for i, s := range r.SubaccountsOutside {
-		sv := api.SubaccountOutside{SubaccountID: s.ID, Name: s.Name, OutsideContract: make([]api.Pair, len(s.Outside))}
+		sv := api.SubaccountOutside{SubaccountID: s.ID.String(), Name: s.Name, OutsideContract: make([]api.Pair, len(s.Outside))}
 		for j, p := range s.Outside {
 			sv.OutsideContract[j] = toPairView(p)
 		}
@@ -95,14 +95,14 @@ func toComplianceView(r compliance.ComplianceReport) api.ComplianceReport {
 		q.Set("network", c.Pair.Network.String())
 		q.Set("status", string(subaccounts.CardActive))
 		v.Violations.CardsOutsideConfiguration[i] = api.CardViolation{
-			SubaccountID: c.SubaccountID, Country: c.Pair.Country, Network: c.Pair.Network.String(),
-			Cards: c.Cards, CardIDs: ids, List: "/v1/cards?" + q.Encode(),
+			SubaccountID: c.SubaccountID.String(), Country: c.Pair.Country, Network: c.Pair.Network.String(),
+			Cards: c.Cards, CardIDs: idStrings(ids), List: "/v1/cards?" + q.Encode(),
 		}
 	}
 	v.Violations.TransactionsOutOfPolicy = make([]api.TransactionViolation, len(r.TransactionsOutOfPolicy))
 	for i, t := range r.TransactionsOutOfPolicy {
 		v.Violations.TransactionsOutOfPolicy[i] = api.TransactionViolation{
-			SubaccountID: t.SubaccountID, Country: t.Pair.Country, Network: t.Pair.Network.String(), Transactions: t.Transactions,
+			SubaccountID: t.SubaccountID.String(), Country: t.Pair.Country, Network: t.Pair.Network.String(), Transactions: t.Transactions,
 		}
 	}
 	return v
