@@ -8,43 +8,15 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // auditEvent is the API's AuditEvent (the fields the table shows).
-type auditEvent struct {
-	ID    string `json:"id"`
-	Seq   int64  `json:"seq"`
-	Actor struct {
-		Sub      string `json:"sub"`
-		ClientID string `json:"clientId"`
-	} `json:"actor"`
-	Action       string `json:"action"`
-	ResourceType string `json:"resourceType"`
-	ResourceID   string `json:"resourceId"`
-	Reference    string `json:"reference"`
-	RequestID    string `json:"requestId"`
-	CreatedAt    string `json:"createdAt"`
-}
+type auditEvent = api.AuditEvent
 
 // auditVerification is the API's AuditVerification.
-type auditVerification struct {
-	AccountID string `json:"accountId"`
-	// Valid is a pointer so that an answer without the field is an error rather than a
-	// silent "broken".
-	Valid         *bool `json:"valid"`
-	EventsChecked int64 `json:"eventsChecked"`
-	Head          *struct {
-		Seq  int64  `json:"seq"`
-		Hash string `json:"hash"`
-	} `json:"head"`
-	FirstBroken *struct {
-		Seq     int64   `json:"seq"`
-		EventID *string `json:"eventId"`
-		Reason  string  `json:"reason"`
-	} `json:"firstBroken"`
-	// Pending counts events not yet linked into the chain, which it cannot vouch for.
-	Pending int64 `json:"pending"`
-}
+type auditVerification = api.AuditVerification
 
 func runAuditList(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())

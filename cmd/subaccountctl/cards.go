@@ -12,30 +12,18 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // batchSize is the most cards the batch route takes in one request.
 const batchSize = 500
 
 // card is the API's Card resource; it never carries the full number.
-type card struct {
-	ID           string            `json:"id"`
-	AccountID    string            `json:"accountId"`
-	SubaccountID string            `json:"subaccountId"`
-	Network      string            `json:"network"`
-	CountryCode  string            `json:"countryCode"`
-	FirstNumbers string            `json:"firstNumbers"`
-	LastNumbers  string            `json:"lastNumbers"`
-	ExpMonth     int               `json:"expMonth"`
-	ExpYear      int               `json:"expYear"`
-	Status       string            `json:"status"`
-	PolicyStatus string            `json:"policyStatus"`
-	Metadata     map[string]string `json:"metadata"`
-	CreatedAt    string            `json:"createdAt"`
-	UpdatedAt    string            `json:"updatedAt"`
-}
+type card = api.Card
 
-func (c card) expiry() string { return fmt.Sprintf("%02d/%04d", c.ExpMonth, c.ExpYear) }
+// expiry is the card's expiry as MM/YYYY.
+func expiry(c card) string { return fmt.Sprintf("%02d/%04d", c.ExpMonth, c.ExpYear) }
 
 // refuseNumberFlag stops a card number given as a flag before the flag package can echo
 // it in an "invalid flag" message, and says why the CLI does not take it.
@@ -337,8 +325,8 @@ func rowDetail(p *problem) string {
 	if p.Pair != nil {
 		parts = append(parts, "refused pair "+p.Pair.String())
 	}
-	if p.CardID != "" {
-		parts = append(parts, "existing card "+p.CardID)
+	if p.CardID != nil {
+		parts = append(parts, "existing card "+*p.CardID)
 	}
 	return redactDigits(strings.Join(parts, "; "))
 }
@@ -383,7 +371,7 @@ func runCardsList(ctx context.Context, a *app, c *command, args []string) (int, 
 	tw := newTable(a.stdout)
 	row(tw, "ID", "SUBACCOUNT", "NETWORK", "COUNTRY", "NUMBER", "EXPIRES", "STATUS", "POLICY")
 	for _, cd := range cards {
-		row(tw, cd.ID, cd.SubaccountID, cd.Network, cd.CountryCode, maskedNumber(cd.FirstNumbers, cd.LastNumbers), cd.expiry(), cd.Status, cd.PolicyStatus)
+		row(tw, cd.ID, cd.SubaccountID, cd.Network, cd.CountryCode, maskedNumber(cd.FirstNumbers, cd.LastNumbers), expiry(cd), cd.Status, cd.PolicyStatus)
 	}
 	if err := tw.Flush(); err != nil {
 		return 0, fmt.Errorf("writing output: %w", err)
@@ -449,7 +437,7 @@ func (a *app) showCard(raw []byte, c card) error {
 		"network", c.Network,
 		"country", c.CountryCode,
 		"number", maskedNumber(c.FirstNumbers, c.LastNumbers),
-		"expires", c.expiry(),
+		"expires", expiry(c),
 		"status", c.Status,
 		"policy status", c.PolicyStatus,
 		"metadata", formatMetadata(c.Metadata),

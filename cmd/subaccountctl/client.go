@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 )
@@ -134,42 +135,13 @@ func (e *apiError) Error() string {
 }
 
 // problem is an RFC 9457 problem document with the extensions this API uses.
-type problem struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail"`
-	Instance  string       `json:"instance"`
-	RequestID string       `json:"requestId"`
-	Errors    []fieldError `json:"errors"`
-	// OutsideContract lists pairs beyond the account contract (policy-violation).
-	OutsideContract []pair `json:"outsideContract"`
-	// Pair and Permitted explain a card enrolment or move refused by policy.
-	Pair      *pair           `json:"pair"`
-	Permitted []configuration `json:"permitted"`
-	// CardID names the card already holding the number (card-exists).
-	CardID string `json:"cardId"`
-	// Scope names the missing scope (insufficient-scope).
-	Scope string `json:"scope"`
-	// Reason is the machine-readable reason of a refused transfer, charge or change,
-	// e.g. insufficient-balance.
-	Reason string `json:"reason"`
-}
+type problem = api.Problem
 
 // fieldError names one failing input by JSON pointer or parameter name.
-type fieldError struct {
-	Pointer   *string `json:"pointer"`
-	Parameter string  `json:"parameter"`
-	Detail    string  `json:"detail"`
-}
+type fieldError = api.FieldError
 
 // pair is one (country, network) pair.
-type pair struct {
-	Country string `json:"country"`
-	Network string `json:"network"`
-}
-
-func (p pair) String() string { return p.Country + " on " + p.Network }
+type pair = api.Pair
 
 // digitRun matches 13 or more consecutive digits: anything that could be a card number.
 // UUIDs never have more than 12 consecutive digits, so ids survive it.
@@ -275,10 +247,10 @@ func problemLines(status int, p *problem) []string {
 		lines = append(lines, "refused pair: "+p.Pair.String())
 	}
 	if p.Permitted != nil {
-		lines = append(lines, "permitted: "+formatConfigs(p.Permitted))
+		lines = append(lines, "permitted: "+formatConfigs(*p.Permitted))
 	}
-	if p.CardID != "" {
-		lines = append(lines, "existing card: "+p.CardID)
+	if p.CardID != nil {
+		lines = append(lines, "existing card: "+*p.CardID)
 	}
 	if p.Scope != "" {
 		lines = append(lines, "missing scope: "+p.Scope)
@@ -378,10 +350,7 @@ func isJSON(ct string) bool {
 }
 
 // listPage is the list envelope of every list route.
-type listPage struct {
-	Items      []json.RawMessage `json:"items"`
-	NextCursor *string           `json:"nextCursor"`
-}
+type listPage = api.List[json.RawMessage]
 
 // list follows nextCursor from page to page and returns every item, or the first max
 // items when max > 0.

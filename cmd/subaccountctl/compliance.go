@@ -9,48 +9,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // complianceReport is the API's ComplianceReport.
-type complianceReport struct {
-	AccountID string `json:"accountId"`
-	// Compliant is a pointer so that a report without the field is an error rather
-	// than a silent "not compliant".
-	Compliant *bool  `json:"compliant"`
-	CheckedAt string `json:"checkedAt"`
-	Window    struct {
-		From string `json:"from"`
-		To   string `json:"to"`
-	} `json:"window"`
-	Summary struct {
-		Subaccounts                int `json:"subaccounts"`
-		ActiveCards                int `json:"activeCards"`
-		SubaccountsOutsideContract int `json:"subaccountsOutsideContract"`
-		CardsOutsideConfiguration  int `json:"cardsOutsideConfiguration"`
-		TransactionsOutOfPolicy    int `json:"transactionsOutOfPolicy"`
-	} `json:"summary"`
-	Violations struct {
-		SubaccountsOutsideContract []struct {
-			SubaccountID    string `json:"subaccountId"`
-			Name            string `json:"name"`
-			OutsideContract []pair `json:"outsideContract"`
-		} `json:"subaccountsOutsideContract"`
-		CardsOutsideConfiguration []struct {
-			SubaccountID string   `json:"subaccountId"`
-			Country      string   `json:"country"`
-			Network      string   `json:"network"`
-			Cards        int      `json:"cards"`
-			CardIDs      []string `json:"cardIds"`
-			List         string   `json:"list"`
-		} `json:"cardsOutsideConfiguration"`
-		TransactionsOutOfPolicy []struct {
-			SubaccountID string `json:"subaccountId"`
-			Country      string `json:"country"`
-			Network      string `json:"network"`
-			Transactions int    `json:"transactions"`
-		} `json:"transactionsOutOfPolicy"`
-	} `json:"violations"`
-}
+type complianceReport = api.ComplianceReport
 
 func runComplianceCheck(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())
@@ -116,10 +80,10 @@ func writeReport(w io.Writer, r *complianceReport) error {
 		"checked at", r.CheckedAt,
 		"transaction window", r.Window.From+" to "+r.Window.To,
 		"subaccounts", strconv.Itoa(s.Subaccounts),
-		"active cards", strconv.Itoa(s.ActiveCards),
+		"active cards", strconv.FormatInt(s.ActiveCards, 10),
 		"subaccounts outside contract", strconv.Itoa(s.SubaccountsOutsideContract),
-		"cards outside configuration", strconv.Itoa(s.CardsOutsideConfiguration),
-		"transactions out of policy", strconv.Itoa(s.TransactionsOutOfPolicy),
+		"cards outside configuration", strconv.FormatInt(s.CardsOutsideConfiguration, 10),
+		"transactions out of policy", strconv.FormatInt(s.TransactionsOutOfPolicy, 10),
 	); err != nil {
 		return err
 	}

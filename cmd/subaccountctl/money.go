@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // Money in the API is an int64 of minor units (cents for EUR, yen for JPY). The CLI
@@ -115,27 +117,7 @@ func parseSignedAmount(s string) (int64, error) {
 }
 
 // account is the API's Account resource as GET /v1/account shows it to a tenant.
-type account struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Contract struct {
-		Configurations []configuration `json:"configurations"`
-		MaxSubaccounts int             `json:"maxSubaccounts"`
-		Version        int64           `json:"version"`
-		Currency       string          `json:"currency"`
-		Pricing        struct {
-			CardEnrolment int64 `json:"cardEnrolment"`
-			Transaction   int64 `json:"transaction"`
-		} `json:"pricing"`
-	} `json:"contract"`
-	Balance         int64  `json:"balance"`
-	CreditLimit     int64  `json:"creditLimit"`
-	AllocatedCredit int64  `json:"allocatedCredit"`
-	AvailableCredit int64  `json:"availableCredit"`
-	OverLimit       bool   `json:"overLimit"`
-	CreatedAt       string `json:"createdAt"`
-	UpdatedAt       string `json:"updatedAt"`
-}
+type account = api.Account
 
 // ownAccount reads GET /v1/account once per invocation.
 func (a *app) ownAccount(ctx context.Context) (*account, []byte, error) {

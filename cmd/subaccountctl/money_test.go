@@ -116,8 +116,8 @@ func TestParseAutoTopUp(t *testing.T) {
 		want autoTopUp
 		ok   bool
 	}{
-		{"1000:5000", autoTopUp{1000, 5000}, true},
-		{"-500:2500", autoTopUp{-500, 2500}, true},
+		{"1000:5000", autoTopUp{Threshold: 1000, Amount: 5000}, true},
+		{"-500:2500", autoTopUp{Threshold: -500, Amount: 2500}, true},
 		{"0:0", autoTopUp{}, true},
 		{"off", autoTopUp{}, true},
 		{"OFF", autoTopUp{}, true},

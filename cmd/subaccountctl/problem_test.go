@@ -12,6 +12,7 @@ import (
 // extensions, and the request id.
 func TestRenderProblem(t *testing.T) {
 	ptr, root := "/configurations/0/countries/1", ""
+	cardID := "0190a0b0-0000-7000-8000-0000000000c1"
 	e := &apiError{context: "POST /v1/subaccounts", status: 422, problem: &problem{
 		Type: "/problems/policy-violation", Title: "The request would break the account contract", Status: 422,
 		Detail: "The configurations permit pairs outside the account contract.", RequestID: "req-7",
@@ -20,10 +21,10 @@ func TestRenderProblem(t *testing.T) {
 			{Pointer: &root, Detail: "body is wrong"},
 			{Parameter: "limit", Detail: "must be 1–100"},
 		},
-		OutsideContract: []pair{{"GBR", "MASTERCARD"}, {"DEU", "VISA"}},
-		Pair:            &pair{"GBR", "MASTERCARD"},
-		Permitted:       []configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}},
-		CardID:          "0190a0b0-0000-7000-8000-0000000000c1",
+		OutsideContract: []pair{{Country: "GBR", Network: "MASTERCARD"}, {Country: "DEU", Network: "VISA"}},
+		Pair:            &pair{Country: "GBR", Network: "MASTERCARD"},
+		Permitted:       &[]configuration{{Countries: []string{"USA"}, Networks: []string{"VISA"}}},
+		CardID:          &cardID,
 		Scope:           "cards:write",
 		Reason:          "insufficient-balance",
 	}}

@@ -10,42 +10,20 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // configuration is one element of a configuration list: every listed country on every
 // listed network.
-type configuration struct {
-	Countries []string `json:"countries"`
-	Networks  []string `json:"networks"`
-}
+type configuration = api.Configuration
 
 // subaccount is the API's Subaccount resource.
-type subaccount struct {
-	ID             string            `json:"id"`
-	AccountID      string            `json:"accountId"`
-	Name           string            `json:"name"`
-	Configurations []configuration   `json:"configurations"`
-	ConfigVersion  int64             `json:"configVersion"`
-	Metadata       map[string]string `json:"metadata"`
-	Suspended      bool              `json:"suspended"`
-	// UsePrimaryAccountBalance says the subaccount spends from the primary balance; then
-	// Balance, CreditLimit and AutoTopUp are null.
-	UsePrimaryAccountBalance bool       `json:"usePrimaryAccountBalance"`
-	Balance                  *int64     `json:"balance"`
-	CreditLimit              *int64     `json:"creditLimit"`
-	OverLimit                bool       `json:"overLimit"`
-	AutoTopUp                *autoTopUp `json:"autoTopUp"`
-	MaxCards                 int        `json:"maxCards"`
-	CreatedAt                string     `json:"createdAt"`
-	UpdatedAt                string     `json:"updatedAt"`
-}
+type subaccount = api.Subaccount
 
 // autoTopUp moves Amount from the primary into a subaccount whenever its balance falls
 // below Threshold; an Amount of 0 is off.
-type autoTopUp struct {
-	Threshold int64 `json:"threshold"`
-	Amount    int64 `json:"amount"`
-}
+type autoTopUp = api.AutoTopUp
 
 var countryCode = regexp.MustCompile(`^[A-Z]{3}$`)
 

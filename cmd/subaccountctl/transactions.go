@@ -6,27 +6,12 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // transaction is the API's Transaction resource (the fields the table shows).
-type transaction struct {
-	ID                   string `json:"id"`
-	SubaccountID         string `json:"subaccountId"`
-	CardID               string `json:"cardId"`
-	NetworkTransactionID string `json:"networkTransactionId"`
-	Type                 string `json:"type"`
-	Amount               int64  `json:"amount"`
-	Currency             string `json:"currency"`
-	Datetime             string `json:"datetime"`
-	Merchant             struct {
-		Name        string `json:"name"`
-		MCC         string `json:"mcc"`
-		CountryCode string `json:"countryCode"`
-		City        string `json:"city"`
-	} `json:"merchant"`
-	PolicyStatus  string `json:"policyStatus"`
-	ConfigVersion int64  `json:"configVersion"`
-}
+type transaction = api.Transaction
 
 // timeFlag checks an RFC 3339 timestamp flag; the value is sent as written.
 func timeFlag(name, v string) error {

@@ -9,21 +9,12 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/google/uuid"
 )
 
 // transfer is the API's CreditTransfer or BalanceTransfer.
-type transfer struct {
-	ID     string `json:"id"`
-	Amount int64  `json:"amount"`
-	// Currency is optional in the answer; the account's currency stands in for it.
-	Currency     string  `json:"currency"`
-	From         string  `json:"from"`
-	To           string  `json:"to"`
-	SubaccountID *string `json:"subaccountId"`
-	Reference    string  `json:"reference"`
-	CreatedAt    string  `json:"createdAt"`
-}
+type transfer = api.Transfer
 
 // transferRoutes maps --kind to its collection.
 var transferRoutes = map[string]string{"credit": "/v1/credit-transfers", "balance": "/v1/balance-transfers"}
@@ -151,10 +142,7 @@ func runTransfersCreate(ctx context.Context, a *app, c *command, args []string) 
 		}
 		return exitOK, writeJSON(a.stdout, raw)
 	}
-	cur := t.Currency
-	if cur == "" {
-		cur = currencyOf(acct)
-	}
+	cur := currencyOf(acct)
 	pairs := []string{
 		"id", t.ID,
 		"kind", kind + " transfer",
@@ -248,10 +236,7 @@ func runTransfersList(ctx context.Context, a *app, c *command, args []string) (i
 	tw := newTable(a.stdout)
 	row(tw, "CREATED", "ID", "FROM", "TO", "AMOUNT", "MINOR UNITS", "REFERENCE")
 	for _, t := range items {
-		cur := t.Currency
-		if cur == "" {
-			cur = currencyOf(acct)
-		}
+		cur := currencyOf(acct)
 		row(tw, t.CreatedAt, t.ID, partyShort(t.From, acct), partyShort(t.To, acct), formatMoney(t.Amount, cur), t.Amount, orDash(t.Reference))
 	}
 	if err := tw.Flush(); err != nil {

@@ -7,37 +7,16 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // usage is the API's SubaccountUsage: what one subaccount used in a window.
-type usage struct {
-	SubaccountID string `json:"subaccountId"`
-	Name         string `json:"name"`
-	From         string `json:"from"`
-	To           string `json:"to"`
-	// Currency is the account's: the one the charges are in.
-	Currency     string `json:"currency"`
-	Enrolments   int64  `json:"enrolments"`
-	ActiveCards  int64  `json:"activeCards"`
-	Transactions struct {
-		Count      int64 `json:"count"`
-		ByCurrency []struct {
-			Currency string `json:"currency"`
-			Count    int64  `json:"count"`
-			Volume   int64  `json:"volume"`
-		} `json:"byCurrency"`
-	} `json:"transactions"`
-	Charges struct {
-		CardEnrolments int64 `json:"cardEnrolments"`
-		Transactions   int64 `json:"transactions"`
-	} `json:"charges"`
-	TotalUsage    int64 `json:"totalUsage"`
-	PaidByPrimary bool  `json:"paidByPrimary"`
-}
+type usage = api.Usage
 
 // volumes lists the routed volume per transaction currency, each in its own currency,
 // with the number of transactions in brackets.
-func (u *usage) volumes() string {
+func volumes(u *usage) string {
 	if len(u.Transactions.ByCurrency) == 0 {
 		return "-"
 	}
@@ -48,7 +27,7 @@ func (u *usage) volumes() string {
 	return strings.Join(s, "; ")
 }
 
-func (u *usage) paidBy() string {
+func paidBy(u *usage) string {
 	if u.PaidByPrimary {
 		return "primary balance"
 	}
@@ -88,9 +67,9 @@ func runUsage(ctx context.Context, a *app, c *command, args []string) (int, erro
 	tw := newTable(a.stdout)
 	row(tw, "SUBACCOUNT", "NAME", "ENROLMENTS", "ACTIVE CARDS", "TRANSACTIONS", "VOLUME", "ENROLMENT CHARGES", "TRANSACTION CHARGES", "TOTAL", "PAID FROM")
 	for _, u := range items {
-		row(tw, u.SubaccountID, u.Name, u.Enrolments, u.ActiveCards, u.Transactions.Count, u.volumes(),
+		row(tw, u.SubaccountID, u.Name, u.Enrolments, u.ActiveCards, u.Transactions.Count, volumes(&u),
 			formatMoney(u.Charges.CardEnrolments, u.Currency), formatMoney(u.Charges.Transactions, u.Currency),
-			formatMoney(u.TotalUsage, u.Currency), u.paidBy())
+			formatMoney(u.TotalUsage, u.Currency), paidBy(&u))
 	}
 	if err := tw.Flush(); err != nil {
 		return 0, fmt.Errorf("writing output: %w", err)
@@ -120,10 +99,10 @@ func (a *app) showUsage(ctx context.Context, sub string, q url.Values) error {
 		"card enrolments", strconv.FormatInt(u.Enrolments, 10),
 		"active cards", strconv.FormatInt(u.ActiveCards, 10),
 		"transactions", strconv.FormatInt(u.Transactions.Count, 10),
-		"volume", u.volumes(),
+		"volume", volumes(&u),
 		"enrolment charges", formatMoneyFull(u.Charges.CardEnrolments, u.Currency),
 		"transaction charges", formatMoneyFull(u.Charges.Transactions, u.Currency),
 		"total usage", formatMoneyFull(u.TotalUsage, u.Currency),
-		"paid from", u.paidBy(),
+		"paid from", paidBy(&u),
 	)
 }

@@ -28,10 +28,14 @@ type Configuration struct {
 	Networks  []string `json:"networks"`
 }
 
+// Pair is one (country, network) pair.
 type Pair struct {
 	Country string `json:"country"`
 	Network string `json:"network"`
 }
+
+// String is the pair as people read it, "GBR on VISA".
+func (p Pair) String() string { return p.Country + " on " + p.Network }
 
 type Pricing struct {
 	CardEnrolment int64 `json:"cardEnrolment"`

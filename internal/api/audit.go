@@ -39,7 +39,7 @@ type AuditHead struct {
 
 type AuditVerification struct {
 	AccountID     string      `json:"accountId"`
-	Valid         bool        `json:"valid"`
+	Valid         *bool       `json:"valid"`
 	EventsChecked int64       `json:"eventsChecked"`
 	Head          *AuditHead  `json:"head"`
 	FirstBroken   *AuditBreak `json:"firstBroken"`

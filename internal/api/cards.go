@@ -106,7 +106,7 @@ type TransactionViolation struct {
 
 type ComplianceReport struct {
 	AccountID string `json:"accountId"`
-	Compliant bool   `json:"compliant"`
+	Compliant *bool  `json:"compliant"`
 	CheckedAt string `json:"checkedAt"`
 	Window    struct {
 		From string `json:"from"`

@@ -32,7 +32,7 @@ func toAuditEventView(e subaccounts.AuditEvent) api.AuditEvent {
 }
 
 func toAuditVerificationView(accountID uuid.UUID, v audit.AuditVerification) api.AuditVerification {
-	out := api.AuditVerification{AccountID: accountID.String(), Valid: v.Valid, EventsChecked: v.EventsChecked, Pending: v.Pending}
+	out := api.AuditVerification{AccountID: accountID.String(), Valid: &v.Valid, EventsChecked: v.EventsChecked, Pending: v.Pending}
 	if v.Head.Seq > 0 {
 		out.Head = &api.AuditHead{Seq: v.Head.Seq, Hash: v.Head.Hash}
 	}

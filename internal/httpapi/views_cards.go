@@ -68,7 +68,8 @@ func toUnroutedView(t subaccounts.Transaction) api.Unrouted {
 
 func toComplianceView(r compliance.ComplianceReport) api.ComplianceReport {
 	var v api.ComplianceReport
-	v.AccountID, v.Compliant, v.CheckedAt = r.AccountID.String(), r.Compliant(), api.Time(r.CheckedAt)
+	compliant := r.Compliant()
+	v.AccountID, v.Compliant, v.CheckedAt = r.AccountID.String(), &compliant, api.Time(r.CheckedAt)
 	v.Window.From, v.Window.To = api.Time(r.From), api.Time(r.To)
 	v.Summary.Subaccounts = r.Subaccounts
 	v.Summary.ActiveCards = r.ActiveCards
