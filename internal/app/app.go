@@ -92,7 +92,9 @@ func New(store Store, cfg Config) *Services {
 	if g.MaxBatch == 0 && g.MaxWait == 0 && g.Writers == 0 {
 		g = routing.DefaultGroupCommit
 	}
-	g.Observe = cfg.OnGroupWritten
+	if cfg.OnGroupWritten != nil {
+		g.Observe = cfg.OnGroupWritten
+	}
 	return &Services{
 		Recorder:    rec,
 		Tenancy:     tenancy.NewService(store, rec, cfg.OnClientsRevoked),
