@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		revoked = is.ForgetClients
 	}
 	svc := app.New(db, app.Config{
-		Keys: ring, Recorder: rec, Logger: log, OnClientsRevoked: revoked,
+		Keys: ring, Recorder: rec, Logger: log, OnClientsRevoked: revoked, WebhookAllowPrivateNetworks: cfg.WebhookAllowPrivateNetworks,
 		GroupCommit: routing.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: routing.DefaultGroupCommit.Writers},
 	})
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
@@ -136,6 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Idempotency: svc.Idempotency,
 		Compliance:  svc.Compliance,
 		Audit:       svc.Audit,
+		Webhooks:    svc.Webhooks,
 		Verifier:    verifier,
 		Issuer:      is,
 		Ready:       db.Ping,

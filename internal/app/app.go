@@ -22,6 +22,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
+	"github.com/cardseg/subaccounts/internal/webhooks"
 )
 
 // Store is everything the services need of the database: the union of their narrow
@@ -34,6 +35,7 @@ type Store interface {
 	audit.Store
 	compliance.Store
 	idempotency.Store
+	webhooks.Store
 }
 
 // Config is what the services are built with.
@@ -50,6 +52,9 @@ type Config struct {
 	OnGroupWritten func(messages int)
 	// Recorder is where changes write their side records; nil means NewRecorder(store).
 	Recorder subaccounts.Recorder
+	// WebhookAllowPrivateNetworks lets webhook endpoints use http and private addresses
+	// (local development and tests).
+	WebhookAllowPrivateNetworks bool
 	// Logger receives the background work's errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -65,6 +70,7 @@ type Services struct {
 	Audit       *audit.Service
 	Compliance  *compliance.Service
 	Idempotency *idempotency.Service
+	Webhooks    *webhooks.Service
 }
 
 // NewRecorder returns the one Recorder every change writes its side records through:
@@ -104,6 +110,7 @@ func New(store Store, cfg Config) *Services {
 		Audit:       audit.NewService(store, cfg.Logger),
 		Compliance:  compliance.NewService(store),
 		Idempotency: idempotency.NewService(store, cfg.Keys),
+		Webhooks:    webhooks.NewService(store, rec, cfg.Keys, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivateNetworks}),
 	}
 }
 

@@ -40,6 +40,9 @@ type Config struct {
 	// ingestion group commit.
 	GroupCommitMaxBatch int
 	GroupCommitMaxWait  time.Duration
+	// WebhookAllowPrivateNetworks lets webhook endpoints use http and private, loopback
+	// and link-local addresses: for local development and tests only.
+	WebhookAllowPrivateNetworks bool
 
 	// RequestTimeout is every request's deadline: past it a request still waiting on the
 	// database is answered 503. ShutdownTimeout bounds the whole shutdown.
@@ -130,6 +133,12 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("GROUP_COMMIT_MAX_WAIT", "must be a duration from 0 to 1s such as 2ms, got %q", wait)
 	} else {
 		c.GroupCommitMaxWait = w
+	}
+	switch v := get("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "false"); v {
+	case "true", "false":
+		c.WebhookAllowPrivateNetworks = v == "true"
+	default:
+		bad("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "must be true or false, got %q", v)
 	}
 	c.RequestTimeout = durationVar(get, bad, "REQUEST_TIMEOUT", "10s", 100*time.Millisecond, 10*time.Minute)
 	c.ShutdownTimeout = durationVar(get, bad, "SHUTDOWN_TIMEOUT", "15s", time.Second, 10*time.Minute)

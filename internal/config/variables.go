@@ -31,6 +31,7 @@ var Variables = []Variable{
 	{"CARD_FINGERPRINT_KEY_VERSION", "unset", "deprecated: the same as MASTER_KEY_VERSION"},
 	{"GROUP_COMMIT_MAX_BATCH", "256", "most messages in one group commit (1-1000)"},
 	{"GROUP_COMMIT_MAX_WAIT", "2ms", "how long a group keeps gathering queued messages (0-1s)"},
+	{"WEBHOOK_ALLOW_PRIVATE_NETWORKS", "false", "let webhook endpoints use http and private, loopback or link-local addresses (local development and tests only)"},
 	{"REQUEST_TIMEOUT", "10s", "every request's deadline (100ms-10m): what it waits on gives up then, answered 503"},
 	{"SHUTDOWN_TIMEOUT", "15s", "the whole shutdown's bound on SIGTERM (1s-10m); keep it above REQUEST_TIMEOUT"},
 	{"CLIENT_RATE_LIMIT", "500", "each client's default limit on /v1, requests per second (burst the same); 0 = no default limit"},

@@ -117,7 +117,7 @@ func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	deps := httpapi.Deps{
-		Tenancy: svc.Tenancy, Cards: svc.Cards, Routing: svc.Routing, Ledger: svc.Ledger, Idempotency: svc.Idempotency, Compliance: svc.Compliance, Audit: svc.Audit, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
+		Tenancy: svc.Tenancy, Cards: svc.Cards, Routing: svc.Routing, Ledger: svc.Ledger, Idempotency: svc.Idempotency, Compliance: svc.Compliance, Webhooks: svc.Webhooks, Audit: svc.Audit, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
 	}
 	h := httpapi.NewServer(deps)
 	ts.Config.Handler = h

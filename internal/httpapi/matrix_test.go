@@ -25,6 +25,7 @@ func tenantCases() []tenantRoute {
 	cr, cw := subaccounts.ScopeCardsRead, subaccounts.ScopeCardsWrite
 	tr, tw := subaccounts.ScopeTransactionsRead, subaccounts.ScopeTransactionsWrite
 	lr, lw := subaccounts.ScopeLedgerRead, subaccounts.ScopeLedgerWrite
+	hr, hw := subaccounts.ScopeWebhooksRead, subaccounts.ScopeWebhooksWrite
 	transfer := map[string]any{"from": "{acct}", "to": "{sub}", "amount": 1, "reference": "matrix"}
 	return []tenantRoute{
 		{"GET", "/v1/account", r, nil},
@@ -55,16 +56,22 @@ func tenantCases() []tenantRoute {
 		{"GET", "/v1/balance-transfers", lr, nil},
 		{"GET", "/v1/subaccounts/{sub}/usage", lr, nil},
 		{"GET", "/v1/usage", lr, nil},
+		{"POST", "/v1/webhook-endpoints", hw, map[string]any{"url": "https://hooks.example.com/matrix", "eventTypes": []string{"*"}}},
+		{"GET", "/v1/webhook-endpoints", hr, nil},
+		{"GET", "/v1/webhook-endpoints/{hook}", hr, nil},
+		{"PATCH", "/v1/webhook-endpoints/{hook}", hw, map[string]any{"description": "changed"}},
+		{"DELETE", "/v1/webhook-endpoints/{hook}", hw, nil},
+		{"POST", "/v1/webhook-endpoints/{hook}/rotate-secret", hw, nil},
 		{"GET", "/v1/audit-events", subaccounts.ScopeAuditRead, nil},
 		{"GET", "/v1/audit-events/verify", subaccounts.ScopeAuditRead, nil},
 	}
 }
 
 // ids are the resources a route's placeholders stand for.
-type ids struct{ acct, sub, card, txn, unrouted string }
+type ids struct{ acct, sub, card, txn, unrouted, hook string }
 
 func (i ids) fill(s string) string {
-	return strings.NewReplacer("{acct}", i.acct, "{sub}", i.sub, "{card}", i.card, "{txn}", i.txn, "{unrouted}", i.unrouted).Replace(s)
+	return strings.NewReplacer("{acct}", i.acct, "{sub}", i.sub, "{card}", i.card, "{txn}", i.txn, "{unrouted}", i.unrouted, "{hook}", i.hook).Replace(s)
 }
 
 // fillBody replaces placeholders in a body's top-level string values.
@@ -92,6 +99,9 @@ func (e *env) newResources(token, name string) ids {
 	r.card = e.enrol(token, r.sub, luhnPAN("4", int(msgSeq.Add(1)), 16), "USA")
 	r.txn = e.expect(e.do("POST", "/v1/transactions", token, message(r.card, "auth")), 201).json(e.t)["id"].(string)
 	r.unrouted = e.expect(e.do("POST", "/v1/transactions", token, message(uuid.NewString(), "auth")), 202).json(e.t)["id"].(string)
+	r.hook = e.expect(e.do("POST", "/v1/webhook-endpoints", token, map[string]any{
+		"url": "https://hooks.example.com/" + r.sub, "subaccountId": r.sub, "eventTypes": []string{"card.enrolled"},
+	}), 201).json(e.t)["id"].(string)
 	return r
 }
 
@@ -118,7 +128,7 @@ func (rt tenantRoute) template() string {
 	path, _, _ := strings.Cut(rt.path, "?")
 	segs := strings.Split(path, "/")
 	for i, seg := range segs {
-		param, ok := map[string]string{"{acct}": ":accountId", "{sub}": ":subaccountId", "{card}": ":cardId", "{txn}": ":transactionId", "{unrouted}": ":transactionId", "some-client": ":clientId"}[seg]
+		param, ok := map[string]string{"{acct}": ":accountId", "{sub}": ":subaccountId", "{card}": ":cardId", "{txn}": ":transactionId", "{unrouted}": ":transactionId", "{hook}": ":webhookEndpointId", "some-client": ":clientId"}[seg]
 		if ok {
 			segs[i] = param
 		}
@@ -269,7 +279,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		resA := e.newResources(tokA, "A's shop")
 		resB := e.newResources(tokB, "B's shop")
 		subB := resB.sub
-		unknown := ids{acct: uuid.NewString(), sub: uuid.NewString(), card: uuid.NewString(), txn: uuid.NewString(), unrouted: uuid.NewString()}
+		unknown := ids{acct: uuid.NewString(), sub: uuid.NewString(), card: uuid.NewString(), txn: uuid.NewString(), unrouted: uuid.NewString(), hook: uuid.NewString()}
 		// Both tenants move money, so each has transfers the other must never see.
 		var ownA, ownB string
 		var moved []string

@@ -75,6 +75,14 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.GET("/subaccounts/:subaccountId/usage", ledgerRead, handleSubaccountUsage(d.Ledger))
 	t.GET("/usage", ledgerRead, handleAccountUsage(d.Ledger))
 
+	hooksRead, hooksWrite := scope(subaccounts.ScopeWebhooksRead), scope(subaccounts.ScopeWebhooksWrite)
+	t.POST("/webhook-endpoints", hooksWrite, noStore(), idem, handleCreateWebhookEndpoint(d.Webhooks))
+	t.GET("/webhook-endpoints", hooksRead, handleListWebhookEndpoints(d.Webhooks))
+	t.GET("/webhook-endpoints/:webhookEndpointId", hooksRead, handleGetWebhookEndpoint(d.Webhooks))
+	t.PATCH("/webhook-endpoints/:webhookEndpointId", hooksWrite, handlePatchWebhookEndpoint(d.Webhooks))
+	t.DELETE("/webhook-endpoints/:webhookEndpointId", hooksWrite, handleDeleteWebhookEndpoint(d.Webhooks))
+	t.POST("/webhook-endpoints/:webhookEndpointId/rotate-secret", hooksWrite, noStore(), idem, handleRotateWebhookSecret(d.Webhooks))
+
 	auditRead := scope(subaccounts.ScopeAuditRead)
 	t.GET("/audit-events", auditRead, handleListAuditEvents(d.Audit))
 	t.GET("/audit-events/verify", auditRead, handleVerifyAudit(d.Audit))

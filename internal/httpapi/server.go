@@ -26,6 +26,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
+	"github.com/cardseg/subaccounts/internal/webhooks"
 )
 
 // Deps are what the server needs.
@@ -42,6 +43,8 @@ type Deps struct {
 	Idempotency *idempotency.Service
 	// Compliance answers the compliance report.
 	Compliance *compliance.Service
+	// Webhooks manages the endpoints events are delivered to.
+	Webhooks *webhooks.Service
 	// Audit reads and verifies the audit log.
 	Audit    *audit.Service
 	Verifier *auth.Verifier

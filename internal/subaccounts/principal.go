@@ -19,6 +19,8 @@ const (
 	ScopeAccountsAdmin     = "accounts:admin"
 	ScopeLedgerRead        = "ledger:read"
 	ScopeLedgerWrite       = "ledger:write"
+	ScopeWebhooksRead      = "webhooks:read"
+	ScopeWebhooksWrite     = "webhooks:write"
 )
 
 // TenantScopes are the scopes an account's own clients may hold.
@@ -29,6 +31,7 @@ var TenantScopes = []string{
 	ScopeComplianceRead,
 	ScopeLedgerRead, ScopeLedgerWrite,
 	ScopeAuditRead,
+	ScopeWebhooksRead, ScopeWebhooksWrite,
 }
 
 // Principal is the verified caller of one request, built only from a verified token.

@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/api"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/webhooks"
+)
+
+// webhookEndpointBody is a requested endpoint (POST) or change (PATCH).
+type webhookEndpointBody struct {
+	URL          *string   `json:"url"`
+	Description  *string   `json:"description"`
+	SubaccountID *string   `json:"subaccountId"`
+	EventTypes   *[]string `json:"eventTypes"`
+	Disabled     *bool     `json:"disabled"`
+}
+
+func (b webhookEndpointBody) toInput() (webhooks.EndpointInput, bool) {
+	in := webhooks.EndpointInput{URL: b.URL, Description: b.Description, EventTypes: b.EventTypes, Disabled: b.Disabled}
+	if b.SubaccountID != nil {
+		id, err := uuid.Parse(*b.SubaccountID)
+		if err != nil || len(*b.SubaccountID) != 36 {
+			return in, false
+		}
+		in.SubaccountID = &id
+	}
+	return in, true
+}
+
+func toWebhookEndpointView(e subaccounts.WebhookEndpoint) api.WebhookEndpoint {
+	v := api.WebhookEndpoint{
+		ID: e.ID.String(), URL: e.URL, Description: e.Description, SubaccountID: idPtr(e.SubaccountID),
+		EventTypes: e.EventTypes, Status: "enabled", SecretRotatingUntil: api.TimePtr(e.PreviousSecretExpiresAt),
+		Version: e.Version, CreatedAt: api.Time(e.CreatedAt), UpdatedAt: api.Time(e.UpdatedAt),
+	}
+	if v.EventTypes == nil {
+		v.EventTypes = []string{}
+	}
+	if e.Disabled {
+		reason := e.DisabledReason
+		v.Status, v.DisabledReason = "disabled", &reason
+	}
+	return v
+}
+
+// decodeEndpoint reads a webhook endpoint body; false when it answered already.
+func decodeEndpoint(c *gin.Context) (webhooks.EndpointInput, bool) {
+	var body webhookEndpointBody
+	if !decode(c, &body) {
+		return webhooks.EndpointInput{}, false
+	}
+	in, ok := body.toInput()
+	if !ok {
+		fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/subaccountId", Detail: "must be a UUID"}))
+	}
+	return in, ok
+}
+
+func handleCreateWebhookEndpoint(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		in, ok := decodeEndpoint(c)
+		if !ok {
+			return
+		}
+		e, secret, err := svc.Create(c.Request.Context(), mustPrincipal(c), in)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Header("Location", "/v1/webhook-endpoints/"+e.ID.String())
+		setETag(c, e.Version)
+		writeJSON(c, http.StatusCreated, api.WebhookEndpointWithSecret{WebhookEndpoint: toWebhookEndpointView(e), Secret: secret})
+	}
+}
+
+func handleListWebhookEndpoints(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		var errs []subaccounts.FieldError
+		f := subaccounts.WebhookEndpointFilter{SubaccountID: queryUUID(c, "subaccountId", &errs)}
+		if queryInvalid(c, errs) {
+			return
+		}
+		items, next, err := svc.List(c.Request.Context(), mustPrincipal(c), f, p)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, next, toWebhookEndpointView))
+	}
+}
+
+func handleGetWebhookEndpoint(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "webhookEndpointId")
+		if !ok {
+			return
+		}
+		e, err := svc.Get(c.Request.Context(), mustPrincipal(c), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		setETag(c, e.Version)
+		writeJSON(c, http.StatusOK, toWebhookEndpointView(e))
+	}
+}
+
+func handlePatchWebhookEndpoint(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "webhookEndpointId")
+		if !ok {
+			return
+		}
+		in, ok := decodeEndpoint(c)
+		if !ok {
+			return
+		}
+		e, err := svc.Update(c.Request.Context(), mustPrincipal(c), id, in)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		setETag(c, e.Version)
+		writeJSON(c, http.StatusOK, toWebhookEndpointView(e))
+	}
+}
+
+func handleDeleteWebhookEndpoint(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "webhookEndpointId")
+		if !ok {
+			return
+		}
+		if err := svc.Delete(c.Request.Context(), mustPrincipal(c), id); err != nil {
+			fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+func handleRotateWebhookSecret(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "webhookEndpointId")
+		if !ok {
+			return
+		}
+		expireOld := false
+		switch v, set := c.GetQuery("expireOld"); {
+		case !set:
+		case v == "now":
+			expireOld = true
+		default:
+			fail(c, subaccounts.Invalid(subaccounts.FieldError{Parameter: "expireOld", Detail: "must be now"}))
+			return
+		}
+		e, secret, err := svc.RotateSecret(c.Request.Context(), mustPrincipal(c), id, expireOld)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		setETag(c, e.Version)
+		writeJSON(c, http.StatusOK, api.WebhookEndpointWithSecret{WebhookEndpoint: toWebhookEndpointView(e), Secret: secret})
+	}
+}
