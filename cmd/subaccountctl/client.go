@@ -15,9 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/api"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // requestTimeout bounds one HTTP exchange. A batch of 500 enrolments is the slowest

@@ -9,8 +9,9 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // transfer is the API's CreditTransfer or BalanceTransfer.

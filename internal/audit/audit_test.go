@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 func TestCanonicalJSON(t *testing.T) {

@@ -7,8 +7,9 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // fakeStore is an in-memory Store: per account, the unchained events in insertion

@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // nestedView opts into the audit log with keys out of order at two levels and a number

@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // AuditQuery is an audit event list request as the caller wrote it; empty fields do not

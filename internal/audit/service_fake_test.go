@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // chained returns a fake holding a valid chain of n events for one account.

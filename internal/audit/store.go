@@ -3,8 +3,9 @@ package audit
 import (
 	"context"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // Store is what the audit log needs of the database.

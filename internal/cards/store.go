@@ -3,9 +3,10 @@ package cards
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/google/uuid"
 )
 
 // Store is what enrolment and card management need of the database.

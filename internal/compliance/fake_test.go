@@ -6,9 +6,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
-	"github.com/google/uuid"
 )
 
 // fakeStore is an in-memory Store that returns prepared aggregates for one account and

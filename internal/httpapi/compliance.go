@@ -4,9 +4,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/gin-gonic/gin"
 )
 
 func handleCompliance(svc *compliance.Service) gin.HandlerFunc {

@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/gin-gonic/gin"
+
+	"github.com/cardseg/subaccounts/internal/idempotency"
 )
 
 // idempotencyKeyHeader names the header of idempotent writes, and replayedHeader the

@@ -3,8 +3,9 @@ package issuer
 import (
 	"context"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // Store is what the issuer needs of the database: its clients and signing keys, and the

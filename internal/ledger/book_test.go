@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/google/uuid"
 )
 
 var bookNow = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)

@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
-	"github.com/google/uuid"
 )
 
 // txKey marks a context as carrying the fake's transaction; its value is the depth.

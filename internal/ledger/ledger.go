@@ -13,8 +13,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // MaxReferenceLength bounds the free-text reference of a money movement.

@@ -6,9 +6,10 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/google/uuid"
 )
 
 // TestTransfer: credit and balance move between the primary and a subaccount in both

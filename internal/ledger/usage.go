@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // Usage is what one subaccount used in a window: cards enrolled into it, its active cards

@@ -3,9 +3,10 @@ package routing
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/google/uuid"
 )
 
 // Store is what routing needs of the database.

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/policy"
-	"github.com/google/uuid"
 )
 
 // accountRow is the accounts table. JSON columns are carried as strings so one row type

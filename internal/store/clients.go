@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/google/uuid"
 	"gorm.io/gorm/clause"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 type clientRow struct {

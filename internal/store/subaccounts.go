@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cardseg/subaccounts/internal/subaccounts"
-	"github.com/cardseg/subaccounts/policy"
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/policy"
 )
 
 type subaccountRow struct {

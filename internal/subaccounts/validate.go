@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/biter777/countries"
+
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/policy"
 )
