@@ -2,8 +2,8 @@
 // made on (floors, credit, auto top-ups), writes the append-only journal, and answers
 // transfers, usage and reconciliation.
 //
-// It depends on the vocabulary (internal/subaccounts) alone. Cards, routing and tenancy
-// use it; it imports none of them, nor the store, httpapi or cmd.
+// It depends on the vocabulary (internal/subaccounts) and policy. Cards, routing and
+// tenancy use it; it imports none of them, nor the store, httpapi or cmd.
 package ledger
 
 import (

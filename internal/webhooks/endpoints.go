@@ -79,7 +79,7 @@ type EndpointInput struct {
 	Disabled *bool
 }
 
-// check validates the fields in is present; required names those a creation needs.
+// check validates the fields present in in; creating also requires url and eventTypes.
 func (s *Service) check(in EndpointInput, creating bool) []subaccounts.FieldError {
 	var errs []subaccounts.FieldError
 	bad := func(ptr, detail string) { errs = append(errs, subaccounts.FieldError{Pointer: ptr, Detail: detail}) }
