@@ -131,6 +131,41 @@ type Entitlement struct {
 	Configuration *int    `json:"configuration"`
 }
 
+// CreateSubaccountRequest is the body of POST /v1/subaccounts.
+//
+// The request bodies hold a pointer for each member the server must tell absent from
+// zero, so that it can decode them strictly (see httpapi's decode), and omit what a
+// client leaves unset, so that a client sends only what it means to.
+type CreateSubaccountRequest struct {
+	Name                     *string           `json:"name,omitempty"`
+	Configurations           []Configuration   `json:"configurations,omitempty"`
+	Metadata                 map[string]string `json:"metadata,omitempty"`
+	UsePrimaryAccountBalance *bool             `json:"usePrimaryAccountBalance,omitempty"`
+	AutoTopUp                *AutoTopUpRequest `json:"autoTopUp,omitempty"`
+	MaxCards                 *int              `json:"maxCards,omitempty"`
+}
+
+// PatchSubaccountRequest is the body of PATCH /v1/subaccounts/{id}: absent members are
+// left as they are.
+type PatchSubaccountRequest struct {
+	Name           *string            `json:"name,omitempty"`
+	Configurations *[]Configuration   `json:"configurations,omitempty"`
+	Metadata       *map[string]string `json:"metadata,omitempty"`
+	Suspended      *bool              `json:"suspended,omitempty"`
+	// Cost controls, which only an unconfined client may change.
+	UsePrimaryAccountBalance *bool             `json:"usePrimaryAccountBalance,omitempty"`
+	AutoTopUp                *AutoTopUpRequest `json:"autoTopUp,omitempty"`
+	MaxCards                 *int              `json:"maxCards,omitempty"`
+}
+
+// AutoTopUpRequest is AutoTopUp as a request carries it. It is a type of its own because
+// both members are required and 0 is a meaningful amount (off): the server must see a
+// missing member as missing, not as 0.
+type AutoTopUpRequest struct {
+	Threshold *int64 `json:"threshold"`
+	Amount    *int64 `json:"amount"`
+}
+
 type List[T any] struct {
 	Items      []T     `json:"items"`
 	NextCursor *string `json:"nextCursor"`

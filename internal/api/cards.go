@@ -17,6 +17,33 @@ type Card struct {
 	UpdatedAt    string            `json:"updatedAt"`
 }
 
+// CardEnrolment is the body of POST /v1/subaccounts/{id}/cards and one item of a batch.
+// Number is the PAN: it lives only in memory while a request is sent or handled, and the
+// type formats as a placeholder, so that no %v in an error or a log line can print it.
+type CardEnrolment struct {
+	Number      *string           `json:"number,omitempty"`
+	ExpMonth    *int              `json:"expMonth,omitempty"`
+	ExpYear     *int              `json:"expYear,omitempty"`
+	CountryCode *string           `json:"countryCode,omitempty"`
+	TermsOfUse  *bool             `json:"termsOfUse,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+}
+
+func (CardEnrolment) String() string   { return "CardEnrolment{number hidden}" }
+func (CardEnrolment) GoString() string { return "CardEnrolment{number hidden}" }
+
+// CardBatchRequest is the body of POST /v1/subaccounts/{id}/cards/batch as a client sends
+// it. The server reads each item on its own instead (so that a malformed one is refused
+// in its own result), which is why it does not decode into this type.
+type CardBatchRequest struct {
+	Cards []CardEnrolment `json:"cards"`
+}
+
+// CardMove is the body of POST /v1/cards/{id}/move.
+type CardMove struct {
+	SubaccountID *string `json:"subaccountId,omitempty"`
+}
+
 type PairCount struct {
 	Country string `json:"country"`
 	Network string `json:"network"`

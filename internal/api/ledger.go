@@ -1,5 +1,13 @@
 package api
 
+// TransferRequest is the body of POST /v1/credit-transfers and /v1/balance-transfers.
+type TransferRequest struct {
+	From      *string `json:"from,omitempty"`
+	To        *string `json:"to,omitempty"`
+	Amount    *int64  `json:"amount,omitempty"`
+	Reference *string `json:"reference,omitempty"`
+}
+
 type Transfer struct {
 	ID           string  `json:"id"`
 	Amount       int64   `json:"amount"`
