@@ -1,5 +1,6 @@
 package api
 
+// Card is the Card resource. It never carries the full card number.
 type Card struct {
 	ID           string            `json:"id"`
 	AccountID    string            `json:"accountId"`
@@ -44,12 +45,15 @@ type CardMove struct {
 	SubaccountID *string `json:"subaccountId,omitempty"`
 }
 
+// PairCount counts the cards of one (country, network) pair (the spec's CardPairCount).
 type PairCount struct {
 	Country string `json:"country"`
 	Network string `json:"network"`
 	Cards   int64  `json:"cards"`
 }
 
+// SubaccountDryRun answers a subaccount change made with dryRun: what it would do,
+// unsaved.
 type SubaccountDryRun struct {
 	DryRun              bool        `json:"dryRun"`
 	Subaccount          Subaccount  `json:"subaccount"`
@@ -57,6 +61,7 @@ type SubaccountDryRun struct {
 	CardsByPair         []PairCount `json:"cardsByPair"`
 }
 
+// Merchant is where a transaction was made.
 type Merchant struct {
 	Name        string `json:"name"`
 	MCC         string `json:"mcc"`
@@ -64,6 +69,8 @@ type Merchant struct {
 	City        string `json:"city,omitempty"`
 }
 
+// LifecycleEntry is one routed transaction in another's lifecycle (the spec's
+// TransactionLifecycleEntry).
 type LifecycleEntry struct {
 	ID           string `json:"id"`
 	Type         string `json:"type"`
@@ -73,6 +80,7 @@ type LifecycleEntry struct {
 	SubaccountID string `json:"subaccountId"`
 }
 
+// Transaction is a routed Transaction.
 type Transaction struct {
 	ID                   string           `json:"id"`
 	AccountID            string           `json:"accountId"`
@@ -93,6 +101,8 @@ type Transaction struct {
 	Lifecycle            []LifecycleEntry `json:"lifecycle,omitempty"`
 }
 
+// Unrouted is a transaction message that could not be routed (the spec's
+// UnroutedTransaction).
 type Unrouted struct {
 	ID                   string   `json:"id"`
 	AccountID            string   `json:"accountId"`
@@ -109,12 +119,16 @@ type Unrouted struct {
 	Status               string   `json:"status"`
 }
 
+// SubaccountOutside is a subaccount whose configurations go beyond the contract (the
+// spec's SubaccountOutsideContract).
 type SubaccountOutside struct {
 	SubaccountID    string `json:"subaccountId"`
 	Name            string `json:"name"`
 	OutsideContract []Pair `json:"outsideContract"`
 }
 
+// CardViolation counts active cards outside their subaccount's configurations for one
+// pair (the spec's CardsOutsideConfiguration).
 type CardViolation struct {
 	SubaccountID string   `json:"subaccountId"`
 	Country      string   `json:"country"`
@@ -124,6 +138,8 @@ type CardViolation struct {
 	List         string   `json:"list"`
 }
 
+// TransactionViolation counts out-of-policy transactions for one pair (the spec's
+// TransactionsOutOfPolicy).
 type TransactionViolation struct {
 	SubaccountID string `json:"subaccountId"`
 	Country      string `json:"country"`
@@ -131,6 +147,8 @@ type TransactionViolation struct {
 	Transactions int64  `json:"transactions"`
 }
 
+// ComplianceReport is an account's compliance report. Compliant is a pointer so that a
+// client can refuse an answer that lacks it.
 type ComplianceReport struct {
 	AccountID string `json:"accountId"`
 	Compliant *bool  `json:"compliant"`
@@ -153,6 +171,8 @@ type ComplianceReport struct {
 	} `json:"violations"`
 }
 
+// CardOutcome is the result of one item of a card batch (the spec's CardBatchItem): a
+// card or a problem.
 type CardOutcome struct {
 	Index   int      `json:"index"`
 	Status  int      `json:"status"`
@@ -160,6 +180,7 @@ type CardOutcome struct {
 	Problem *Problem `json:"problem,omitempty"`
 }
 
+// CardBatch answers a card batch (the spec's CardBatchResult).
 type CardBatch struct {
 	Results []CardOutcome `json:"results"`
 	Summary struct {
@@ -168,6 +189,8 @@ type CardBatch struct {
 	} `json:"summary"`
 }
 
+// MessageOutcome is the result of one message of a transaction batch (the spec's
+// TransactionBatchItem).
 type MessageOutcome struct {
 	Index       int          `json:"index"`
 	Status      int          `json:"status"`
@@ -176,6 +199,7 @@ type MessageOutcome struct {
 	Problem     *Problem     `json:"problem,omitempty"`
 }
 
+// MessageBatch answers a transaction batch (the spec's TransactionBatchResult).
 type MessageBatch struct {
 	Results []MessageOutcome `json:"results"`
 	Summary struct {
