@@ -73,26 +73,29 @@ func runCardsEnrol(ctx context.Context, a *app, c *command, args []string) (int,
 	if sub == "" || country == "" || exp == "" {
 		return 0, usagef("--subaccount, --country and --exp are required (or --file)")
 	}
-	body := cardEnrolment{TermsOfUse: true}
+	body := cardEnrolment{TermsOfUse: new(true)}
 	if len(meta) > 0 {
 		body.Metadata = meta
 	}
-	var ok bool
-	if body.CountryCode, ok = cleanCountry(country); !ok {
+	cc, ok := cleanCountry(country)
+	if !ok {
 		return 0, usagef("--country must be an ISO 3166-1 alpha-3 code such as USA")
 	}
-	var err error
-	if body.ExpMonth, body.ExpYear, err = parseExpiry(exp); err != nil {
+	month, year, err := parseExpiry(exp)
+	if err != nil {
 		return 0, usageErr{err}
 	}
+	body.CountryCode, body.ExpMonth, body.ExpYear = &cc, &month, &year
 	if isTerminal(a.stdin) {
 		// Without a terminal library the input cannot be hidden; say so rather than
 		// pretend otherwise.
 		fmt.Fprint(a.stderr, "Card number (visible as you type), then Enter: ")
 	}
-	if body.Number, err = readPAN(a.stdin); err != nil {
+	number, err := readPAN(a.stdin)
+	if err != nil {
 		return 0, usageErr{err}
 	}
+	body.Number = &number
 	api, err := a.client(ctx)
 	if err != nil {
 		return 0, err
@@ -139,16 +142,6 @@ func readPAN(r io.Reader) (string, error) {
 		return "", errors.New("the card number on standard input must be 13–19 digits")
 	}
 	return pan, nil
-}
-
-// batchAnswer is the API's CardBatchResult.
-type batchAnswer struct {
-	Results []struct {
-		Index   int             `json:"index"`
-		Status  int             `json:"status"`
-		Card    json.RawMessage `json:"card"`
-		Problem json.RawMessage `json:"problem"`
-	} `json:"results"`
 }
 
 // batchRowJSON is one row of the --json output of a file enrolment.
@@ -259,16 +252,14 @@ func (a *app) enrolFile(ctx context.Context, sub, file string, check bool) (int,
 }
 
 // sendBatch posts one chunk and sorts its results into enrolled rows and failures.
-func sendBatch(ctx context.Context, api *apiClient, sub string, chunk []csvCard) ([]batchRowJSON, []rowFailure, error) {
-	body := struct {
-		Cards []cardEnrolment `json:"cards"`
-	}{Cards: make([]cardEnrolment, len(chunk))}
+func sendBatch(ctx context.Context, client *apiClient, sub string, chunk []csvCard) ([]batchRowJSON, []rowFailure, error) {
+	body := api.CardBatchRequest{Cards: make([]cardEnrolment, len(chunk))}
 	for i, c := range chunk {
 		body.Cards[i] = c.card
 	}
 	path := "/v1/subaccounts/" + pathID(sub) + "/cards/batch"
-	var ans batchAnswer
-	if _, err := api.do(ctx, http.MethodPost, path, nil, body, &ans); err != nil {
+	var ans api.CardBatch
+	if _, err := client.do(ctx, http.MethodPost, path, nil, body, &ans); err != nil {
 		return nil, nil, err
 	}
 	answered := make([]bool, len(chunk))
@@ -281,15 +272,12 @@ func sendBatch(ctx context.Context, api *apiClient, sub string, chunk []csvCard)
 		answered[r.Index] = true
 		rowNo := chunk[r.Index].row
 		if r.Status == http.StatusCreated {
-			ok = append(ok, batchRowJSON{Row: rowNo, Status: r.Status, Card: r.Card})
+			ok = append(ok, batchRowJSON{Row: rowNo, Status: r.Status, Card: marshalOrNil(r.Card)})
 			continue
 		}
-		f := rowFailure{row: rowNo, status: r.Status, problem: r.Problem}
-		var p problem
-		if len(r.Problem) > 0 && json.Unmarshal(r.Problem, &p) == nil {
-			f.detail = rowDetail(&p)
-		} else {
-			f.detail = http.StatusText(r.Status)
+		f := rowFailure{row: rowNo, status: r.Status, detail: http.StatusText(r.Status)}
+		if r.Problem != nil {
+			f.detail, f.problem = rowDetail(r.Problem), marshalOrNil(r.Problem)
 		}
 		bad = append(bad, f)
 	}
@@ -299,6 +287,19 @@ func sendBatch(ctx context.Context, api *apiClient, sub string, chunk []csvCard)
 		}
 	}
 	return ok, bad, nil
+}
+
+// marshalOrNil is v (a card or a problem of a batch result) encoded again for --json, or
+// nil when there is none.
+func marshalOrNil[T any](v *T) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // rowDetail is a one-line reason for a failed row: problem type, detail (or title),
@@ -406,9 +407,7 @@ func runCardsMove(ctx context.Context, a *app, c *command, args []string) (int, 
 	if to == "" {
 		return 0, usagef("--to SUBACCOUNT_ID is required")
 	}
-	body := struct {
-		SubaccountID string `json:"subaccountId"`
-	}{to}
+	body := api.CardMove{SubaccountID: &to}
 	return a.cardCall(ctx, http.MethodPost, "/v1/cards/"+pathID(pos[0])+"/move", body)
 }
 

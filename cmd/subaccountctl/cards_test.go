@@ -16,11 +16,17 @@ func sprintAll(v any) string { return fmt.Sprintf("%v %+v %#v %s", v, v, v, v) }
 // Luhn digits.
 func testPAN(i int) string { return fmt.Sprintf("4%015d", 100000000+i) }
 
-// cardJSON is a Card as the API would return it for an enrolment.
+// enrolment is a complete CardEnrolment, accepting the terms of use.
+func enrolment(number string, month, year int, country string) cardEnrolment {
+	return cardEnrolment{Number: &number, ExpMonth: &month, ExpYear: &year, CountryCode: &country, TermsOfUse: new(true)}
+}
+
+// cardJSON is a Card as the API would return it for an enrolment, which must be complete.
 func cardJSON(id, sub string, e cardEnrolment) string {
+	n := *e.Number
 	return fmt.Sprintf(`{"id":%q,"accountId":"acc","subaccountId":%q,"network":"VISA","countryCode":%q,"firstNumbers":%q,"lastNumbers":%q,
 		"expMonth":%d,"expYear":%d,"status":"active","policyStatus":"in-policy","metadata":{},"createdAt":"2026-11-22T10:00:00.000Z","updatedAt":"2026-11-22T10:00:00.000Z"}`,
-		id, sub, e.CountryCode, e.Number[:6], e.Number[len(e.Number)-4:], e.ExpMonth, e.ExpYear)
+		id, sub, *e.CountryCode, n[:6], n[len(n)-4:], *e.ExpMonth, *e.ExpYear)
 }
 
 // batchFake adds a batch route that enrols every card except those whose number is in
@@ -40,12 +46,13 @@ func batchFake(t *testing.T, refuse map[string]int) *fakeAPI {
 		}
 		var results []string
 		for i, c := range body.Cards {
-			if !c.TermsOfUse {
-				t.Errorf("card %d sent without termsOfUse", i)
+			if c.TermsOfUse == nil || !*c.TermsOfUse || c.Number == nil {
+				t.Errorf("card %d sent without termsOfUse or number", i)
+				continue
 			}
-			if status, ok := refuse[c.Number]; ok {
+			if status, ok := refuse[*c.Number]; ok {
 				results = append(results, fmt.Sprintf(`{"index":%d,"status":%d,"problem":{"type":"/problems/card-exists","title":"Card exists","status":%d,
-					"detail":"card %s is already enrolled","cardId":"0190a0b0-0000-7000-8000-0000000000e%d"}}`, i, status, status, c.Number, i%10))
+					"detail":"card %s is already enrolled","cardId":"0190a0b0-0000-7000-8000-0000000000e%d"}}`, i, status, status, *c.Number, i%10))
 				continue
 			}
 			results = append(results, fmt.Sprintf(`{"index":%d,"status":201,"card":%s}`, i, cardJSON(fmt.Sprintf("card-%d", i), r.PathValue("id"), c)))
@@ -57,8 +64,12 @@ func batchFake(t *testing.T, refuse map[string]int) *fakeAPI {
 		if err := json.NewDecoder(r.Body).Decode(&c); err != nil {
 			t.Errorf("enrol body: %v", err)
 		}
-		if status, ok := refuse[c.Number]; ok {
-			writeProblemDoc(w, status, `{"type":"/problems/card-exists","title":"Card exists","status":409,"detail":"card `+c.Number+` exists","cardId":"0190a0b0-0000-7000-8000-0000000000e1"}`)
+		if c.Number == nil {
+			t.Errorf("enrolment sent without a number")
+			return
+		}
+		if status, ok := refuse[*c.Number]; ok {
+			writeProblemDoc(w, status, `{"type":"/problems/card-exists","title":"Card exists","status":409,"detail":"card `+*c.Number+` exists","cardId":"0190a0b0-0000-7000-8000-0000000000e1"}`)
 			return
 		}
 		writeJSONDoc(w, 201, cardJSON("card-single", r.PathValue("id"), c))
@@ -238,7 +249,7 @@ func TestNoPANInOutput(t *testing.T) {
 // id from anywhere among the flags; remove deletes; both print the card masked.
 func TestCardsMoveAndRemove(t *testing.T) {
 	f := newFakeAPI(t)
-	e := cardEnrolment{Number: mcPAN, ExpMonth: 4, ExpYear: 2032, CountryCode: "CAN"}
+	e := enrolment(mcPAN, 4, 2032, "CAN")
 	f.handle("POST /v1/cards/{id}/move", func(w http.ResponseWriter, r *http.Request) {
 		var body map[string]string
 		_ = json.NewDecoder(r.Body).Decode(&body)

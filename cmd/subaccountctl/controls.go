@@ -7,16 +7,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
-// subaccountPatch is the body of PATCH /v1/subaccounts/{id} for the cost controls and
-// suspension; absent members are left as they are.
-type subaccountPatch struct {
-	Suspended                *bool      `json:"suspended,omitempty"`
-	UsePrimaryAccountBalance *bool      `json:"usePrimaryAccountBalance,omitempty"`
-	AutoTopUp                *autoTopUp `json:"autoTopUp,omitempty"`
-	MaxCards                 *int       `json:"maxCards,omitempty"`
-}
+// subaccountPatch is the body of PATCH /v1/subaccounts/{id}; this CLI sends the cost
+// controls and suspension. Absent members are left as they are.
+type subaccountPatch = api.PatchSubaccountRequest
 
 // patchSubaccount reads subaccount id, has decide build the change from what it read,
 // and sends it with If-Match naming the version read: a change someone else makes in
@@ -131,7 +128,7 @@ func runSubaccountsSet(ctx context.Context, a *app, c *command, args []string) (
 		if shared && t.Amount > 0 {
 			return 0, usagef("--auto-top-up needs a balance of its own: it cannot go with --shared-balance")
 		}
-		patch.AutoTopUp = &t
+		patch.AutoTopUp = &api.AutoTopUpRequest{Threshold: &t.Threshold, Amount: &t.Amount}
 	}
 	if flagGiven(fs, "max-cards") {
 		if maxCards < 0 {

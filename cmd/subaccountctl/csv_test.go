@@ -15,8 +15,8 @@ const (
 // that every bad row is reported by its row number and reason without its values.
 func TestParseCardsCSV(t *testing.T) {
 	wantCards := []cardEnrolment{
-		{Number: visaPAN, ExpMonth: 12, ExpYear: 2030, CountryCode: "USA", TermsOfUse: true},
-		{Number: mcPAN, ExpMonth: 1, ExpYear: 2031, CountryCode: "CAN", TermsOfUse: true},
+		enrolment(visaPAN, 12, 2030, "USA"),
+		enrolment(mcPAN, 1, 2031, "CAN"),
 	}
 	inputs := map[string]string{
 		"no header":                 visaPAN + ",12,2030,USA\n5555 5555 5555 4444,01,2031,can\n",
@@ -106,7 +106,7 @@ func TestParseCardsCSVHeaderErrors(t *testing.T) {
 
 // TestCardEnrolmentHidesNumber: formatting an enrolment never shows its number.
 func TestCardEnrolmentHidesNumber(t *testing.T) {
-	c := cardEnrolment{Number: visaPAN, ExpMonth: 1, ExpYear: 2030}
+	c := enrolment(visaPAN, 1, 2030, "USA")
 	for _, s := range []string{c.String(), c.GoString(), sprintAll(c)} {
 		if strings.Contains(s, visaPAN) {
 			t.Errorf("formatted enrolment shows the number: %q", s)

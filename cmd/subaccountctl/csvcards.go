@@ -7,21 +7,13 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
-// cardEnrolment is the API's CardEnrolment request body. It holds a full card number, so
-// it formats as a placeholder: no %v in an error message or log line can print the PAN.
-type cardEnrolment struct {
-	Number      string            `json:"number"`
-	ExpMonth    int               `json:"expMonth"`
-	ExpYear     int               `json:"expYear"`
-	CountryCode string            `json:"countryCode"`
-	TermsOfUse  bool              `json:"termsOfUse"`
-	Metadata    map[string]string `json:"metadata,omitempty"`
-}
-
-func (cardEnrolment) String() string   { return "cardEnrolment{number hidden}" }
-func (cardEnrolment) GoString() string { return "cardEnrolment{number hidden}" }
+// cardEnrolment is the API's CardEnrolment request body. It holds a full card number, and
+// formats as a placeholder: no %v in an error message or log line can print the PAN.
+type cardEnrolment = api.CardEnrolment
 
 // csvCard is one valid CSV row ready to send.
 type csvCard struct {
@@ -91,17 +83,17 @@ func parseCardsCSV(r io.Reader) ([]csvCard, []rowFailure, error) {
 		}
 		card, problems := parseCardRow(rec, cols)
 		if len(problems) == 0 {
-			if prev, dup := seen[card.Number]; dup {
+			if prev, dup := seen[*card.Number]; dup {
 				problems = append(problems, fmt.Sprintf("the same number as row %d", prev))
 			} else {
-				seen[card.Number] = line
+				seen[*card.Number] = line
 			}
 		}
 		if len(problems) > 0 {
 			bad = append(bad, rowFailure{row: line, detail: strings.Join(problems, "; ")})
 			continue
 		}
-		card.TermsOfUse = true
+		card.TermsOfUse = new(true)
 		cards = append(cards, csvCard{row: line, card: card})
 	}
 	return cards, bad, nil
@@ -139,28 +131,30 @@ func headerColumns(rec []string) ([]int, error) {
 }
 
 // parseCardRow checks one data record; cols[i] is the field holding csvColumns[i]. It
-// returns every problem of the row, none of which quotes a value.
+// returns every problem of the row, none of which quotes a value; the enrolment is only
+// complete when there is none.
 func parseCardRow(rec []string, cols []int) (cardEnrolment, []string) {
-	var c cardEnrolment
 	if len(rec) != len(cols) {
-		return c, []string{fmt.Sprintf("expected %d columns (%s), found %d", len(cols), strings.Join(csvColumns, ","), len(rec))}
+		return cardEnrolment{}, []string{fmt.Sprintf("expected %d columns (%s), found %d", len(cols), strings.Join(csvColumns, ","), len(rec))}
 	}
 	var problems []string
-	var ok bool
-	if c.Number, ok = cleanPAN(rec[cols[0]]); !ok {
+	number, ok := cleanPAN(rec[cols[0]])
+	if !ok {
 		problems = append(problems, "number must be 13–19 digits")
 	}
-	var err error
-	if c.ExpMonth, err = parseMonth(rec[cols[1]]); err != nil {
+	month, err := parseMonth(rec[cols[1]])
+	if err != nil {
 		problems = append(problems, "expMonth "+err.Error())
 	}
-	if c.ExpYear, err = parseYear(rec[cols[2]]); err != nil {
+	year, err := parseYear(rec[cols[2]])
+	if err != nil {
 		problems = append(problems, "expYear "+err.Error())
 	}
-	if c.CountryCode, ok = cleanCountry(rec[cols[3]]); !ok {
+	country, ok := cleanCountry(rec[cols[3]])
+	if !ok {
 		problems = append(problems, "countryCode must be an ISO 3166-1 alpha-3 code such as USA")
 	}
-	return c, problems
+	return cardEnrolment{Number: &number, ExpMonth: &month, ExpYear: &year, CountryCode: &country}, problems
 }
 
 // cleanPAN removes the spaces and dashes people write card numbers with and checks that

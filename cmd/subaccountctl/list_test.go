@@ -103,7 +103,7 @@ func TestTransactionsLimit(t *testing.T) {
 // country and both statuses; filters go out under the API's parameter names.
 func TestCardsListMasked(t *testing.T) {
 	f := pagedFake(t, "/v1/cards", 2, func(i int) string {
-		e := cardEnrolment{Number: []string{visaPAN, mcPAN}[i], ExpMonth: 3, ExpYear: 2030, CountryCode: "USA"}
+		e := enrolment([]string{visaPAN, mcPAN}[i], 3, 2030, "USA")
 		return cardJSON(fmt.Sprintf("card-%d", i), "sub-1", e)
 	})
 	r := runCLI(t, f.env(), "", "cards", "list", "--subaccount", "sub-1", "--status", "active", "--policy-status", "in-policy")

@@ -174,15 +174,8 @@ func runSubaccountsCreate(ctx context.Context, a *app, c *command, args []string
 	if strings.TrimSpace(name) == "" {
 		return 0, usagef("--name is required")
 	}
-	body := struct {
-		Name           string            `json:"name"`
-		Configurations []configuration   `json:"configurations"`
-		Metadata       map[string]string `json:"metadata,omitempty"`
-	}{Name: name, Configurations: configs, Metadata: meta}
-	if body.Configurations == nil {
-		// The API refuses null; an empty list is what "no --config" means.
-		body.Configurations = []configuration{}
-	}
+	// No --config leaves the member out, which the API reads as an empty list.
+	body := api.CreateSubaccountRequest{Name: &name, Configurations: configs, Metadata: meta}
 	api, err := a.client(ctx)
 	if err != nil {
 		return 0, err

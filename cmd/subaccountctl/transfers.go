@@ -17,6 +17,9 @@ import (
 // transfer is the API's CreditTransfer or BalanceTransfer.
 type transfer = api.Transfer
 
+// transferRequest is the API's TransferRequest, the body of either kind.
+type transferRequest = api.TransferRequest
+
 // transferRoutes maps --kind to its collection.
 var transferRoutes = map[string]string{"credit": "/v1/credit-transfers", "balance": "/v1/balance-transfers"}
 
@@ -125,12 +128,7 @@ func runTransfersCreate(ctx context.Context, a *app, c *command, args []string) 
 		// Said before the request, so that it is known even if the answer never comes.
 		fmt.Fprintf(a.stderr, "subaccountctl: idempotency key %s (if this command fails or its answer is lost, repeat it with --idempotency-key %s: the transfer is made at most once)\n", key, key)
 	}
-	body := struct {
-		From      string `json:"from"`
-		To        string `json:"to"`
-		Amount    int64  `json:"amount"`
-		Reference string `json:"reference"`
-	}{From: from, To: to, Amount: amount, Reference: reference}
+	body := transferRequest{From: &from, To: &to, Amount: &amount, Reference: &reference}
 	var t transfer
 	raw, hdr, err := api.exchange(ctx, http.MethodPost, path, nil, idempotencyHeaders(key), body, &t)
 	if err != nil {

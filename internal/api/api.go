@@ -1,9 +1,13 @@
-// Package api holds the JSON bodies of the HTTP API as openapi.yaml describes them: the
-// responses the server writes (httpapi converts domain values into them) and the CLI
-// reads, and the problem document. It is the one definition of each for server and CLI;
-// the tests keep their own copies where they check them against the spec. Ids and times
-// are strings, as on the wire, so a client reads exactly what the server wrote. It holds
-// no behaviour and imports nothing of this module.
+// Package api holds the JSON request and response bodies of the HTTP API, as openapi.yaml
+// describes them: the responses the server writes (httpapi converts domain values into
+// them) and the CLI reads, the request bodies the CLI sends and the server decodes, and
+// the problem document. It is the one definition of each for server and CLI; the tests
+// keep their own copies where they check them against the spec. Ids and times are
+// strings, as on the wire, so a client reads exactly what the server wrote. It holds no
+// behaviour beyond formatting (a PAN never prints) and imports nothing of this module.
+//
+// Request bodies the CLI does not send (accounts, clients, top-ups, transaction messages,
+// webhook endpoints) are still declared beside their handlers in httpapi.
 package api
 
 import (
@@ -23,6 +27,7 @@ func TimePtr(t *time.Time) *string {
 	return &s
 }
 
+// Configuration permits every listed country on every listed network.
 type Configuration struct {
 	Countries []string `json:"countries"`
 	Networks  []string `json:"networks"`
@@ -37,11 +42,14 @@ type Pair struct {
 // String is the pair as people read it, "GBR on VISA".
 func (p Pair) String() string { return p.Country + " on " + p.Network }
 
+// Pricing is what an account pays per card enrolled and per transaction routed, in minor
+// units.
 type Pricing struct {
 	CardEnrolment int64 `json:"cardEnrolment"`
 	Transaction   int64 `json:"transaction"`
 }
 
+// Contract is an account's contract: what its subaccounts may permit, and its pricing.
 type Contract struct {
 	Configurations []Configuration `json:"configurations"`
 	MaxSubaccounts int             `json:"maxSubaccounts"`
@@ -50,6 +58,7 @@ type Contract struct {
 	Pricing        Pricing         `json:"pricing"`
 }
 
+// Account is the Account resource, the primary and its contract.
 type Account struct {
 	ID              string   `json:"id"`
 	Name            string   `json:"name"`
@@ -63,11 +72,14 @@ type Account struct {
 	UpdatedAt       string   `json:"updatedAt"`
 }
 
+// AutoTopUp is a subaccount's auto top-up as the server answers it; a request sends
+// AutoTopUpRequest.
 type AutoTopUp struct {
 	Threshold int64 `json:"threshold"`
 	Amount    int64 `json:"amount"`
 }
 
+// Subaccount is the Subaccount resource.
 type Subaccount struct {
 	ID             string            `json:"id"`
 	AccountID      string            `json:"accountId"`
@@ -88,6 +100,7 @@ type Subaccount struct {
 	UpdatedAt                string     `json:"updatedAt"`
 }
 
+// Client is an API client of an account; its secret is never part of it.
 type Client struct {
 	ClientID     string   `json:"clientId"`
 	AccountID    string   `json:"accountId"`
@@ -100,11 +113,14 @@ type Client struct {
 	RateLimit any `json:"rateLimit"`
 }
 
+// CreatedClient is a client as its creation answers it: with the secret, shown only then.
 type CreatedClient struct {
 	Client
 	ClientSecret string `json:"clientSecret"`
 }
 
+// AffectedSubaccount is a subaccount a contract change would put (partly) outside the
+// contract.
 type AffectedSubaccount struct {
 	ID                  string          `json:"id"`
 	Name                string          `json:"name"`
@@ -114,6 +130,8 @@ type AffectedSubaccount struct {
 	CardsByPair         []PairCount     `json:"cardsByPair"`
 }
 
+// ContractChange answers a contract change (or its dry run) with the subaccounts it
+// affects.
 type ContractChange struct {
 	Account             Account              `json:"account"`
 	DryRun              bool                 `json:"dryRun"`
@@ -121,6 +139,7 @@ type ContractChange struct {
 	AffectedSubaccounts []AffectedSubaccount `json:"affectedSubaccounts"`
 }
 
+// Entitlement says whether a subaccount permits one (country, network) pair, and why.
 type Entitlement struct {
 	SubaccountID  string  `json:"subaccountId"`
 	Country       string  `json:"country"`
@@ -131,6 +150,42 @@ type Entitlement struct {
 	Configuration *int    `json:"configuration"`
 }
 
+// CreateSubaccountRequest is the body of POST /v1/subaccounts.
+//
+// The request bodies hold a pointer for each member the server must tell absent from
+// zero, so that it can decode them strictly (see httpapi's decode), and omit what a
+// client leaves unset, so that a client sends only what it means to.
+type CreateSubaccountRequest struct {
+	Name                     *string           `json:"name,omitempty"`
+	Configurations           []Configuration   `json:"configurations,omitempty"`
+	Metadata                 map[string]string `json:"metadata,omitempty"`
+	UsePrimaryAccountBalance *bool             `json:"usePrimaryAccountBalance,omitempty"`
+	AutoTopUp                *AutoTopUpRequest `json:"autoTopUp,omitempty"`
+	MaxCards                 *int              `json:"maxCards,omitempty"`
+}
+
+// PatchSubaccountRequest is the body of PATCH /v1/subaccounts/{id}: absent members are
+// left as they are.
+type PatchSubaccountRequest struct {
+	Name           *string            `json:"name,omitempty"`
+	Configurations *[]Configuration   `json:"configurations,omitempty"`
+	Metadata       *map[string]string `json:"metadata,omitempty"`
+	Suspended      *bool              `json:"suspended,omitempty"`
+	// Cost controls, which only an unconfined client may change.
+	UsePrimaryAccountBalance *bool             `json:"usePrimaryAccountBalance,omitempty"`
+	AutoTopUp                *AutoTopUpRequest `json:"autoTopUp,omitempty"`
+	MaxCards                 *int              `json:"maxCards,omitempty"`
+}
+
+// AutoTopUpRequest is AutoTopUp as a request carries it. It is a type of its own because
+// both members are required and 0 is a meaningful amount (off): the server must see a
+// missing member as missing, not as 0.
+type AutoTopUpRequest struct {
+	Threshold *int64 `json:"threshold"`
+	Amount    *int64 `json:"amount"`
+}
+
+// List is one page of a collection; NextCursor is null on the last page.
 type List[T any] struct {
 	Items      []T     `json:"items"`
 	NextCursor *string `json:"nextCursor"`

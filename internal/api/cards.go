@@ -1,5 +1,6 @@
 package api
 
+// Card is the Card resource. It never carries the full card number.
 type Card struct {
 	ID           string            `json:"id"`
 	AccountID    string            `json:"accountId"`
@@ -17,12 +18,42 @@ type Card struct {
 	UpdatedAt    string            `json:"updatedAt"`
 }
 
+// CardEnrolment is the body of POST /v1/subaccounts/{id}/cards and one item of a batch.
+// Number is the PAN: it lives only in memory while a request is sent or handled, and the
+// type formats as a placeholder, so that no %v in an error or a log line can print it.
+type CardEnrolment struct {
+	Number      *string           `json:"number,omitempty"`
+	ExpMonth    *int              `json:"expMonth,omitempty"`
+	ExpYear     *int              `json:"expYear,omitempty"`
+	CountryCode *string           `json:"countryCode,omitempty"`
+	TermsOfUse  *bool             `json:"termsOfUse,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+}
+
+func (CardEnrolment) String() string   { return "CardEnrolment{number hidden}" }
+func (CardEnrolment) GoString() string { return "CardEnrolment{number hidden}" }
+
+// CardBatchRequest is the body of POST /v1/subaccounts/{id}/cards/batch as a client sends
+// it. The server reads each item on its own instead (so that a malformed one is refused
+// in its own result), which is why it does not decode into this type.
+type CardBatchRequest struct {
+	Cards []CardEnrolment `json:"cards"`
+}
+
+// CardMove is the body of POST /v1/cards/{id}/move.
+type CardMove struct {
+	SubaccountID *string `json:"subaccountId,omitempty"`
+}
+
+// PairCount counts the cards of one (country, network) pair (the spec's CardPairCount).
 type PairCount struct {
 	Country string `json:"country"`
 	Network string `json:"network"`
 	Cards   int64  `json:"cards"`
 }
 
+// SubaccountDryRun answers a subaccount change made with dryRun: what it would do,
+// unsaved.
 type SubaccountDryRun struct {
 	DryRun              bool        `json:"dryRun"`
 	Subaccount          Subaccount  `json:"subaccount"`
@@ -30,6 +61,7 @@ type SubaccountDryRun struct {
 	CardsByPair         []PairCount `json:"cardsByPair"`
 }
 
+// Merchant is where a transaction was made.
 type Merchant struct {
 	Name        string `json:"name"`
 	MCC         string `json:"mcc"`
@@ -37,6 +69,8 @@ type Merchant struct {
 	City        string `json:"city,omitempty"`
 }
 
+// LifecycleEntry is one routed transaction in another's lifecycle (the spec's
+// TransactionLifecycleEntry).
 type LifecycleEntry struct {
 	ID           string `json:"id"`
 	Type         string `json:"type"`
@@ -46,6 +80,7 @@ type LifecycleEntry struct {
 	SubaccountID string `json:"subaccountId"`
 }
 
+// Transaction is a routed Transaction.
 type Transaction struct {
 	ID                   string           `json:"id"`
 	AccountID            string           `json:"accountId"`
@@ -66,6 +101,8 @@ type Transaction struct {
 	Lifecycle            []LifecycleEntry `json:"lifecycle,omitempty"`
 }
 
+// Unrouted is a transaction message that could not be routed (the spec's
+// UnroutedTransaction).
 type Unrouted struct {
 	ID                   string   `json:"id"`
 	AccountID            string   `json:"accountId"`
@@ -82,12 +119,16 @@ type Unrouted struct {
 	Status               string   `json:"status"`
 }
 
+// SubaccountOutside is a subaccount whose configurations go beyond the contract (the
+// spec's SubaccountOutsideContract).
 type SubaccountOutside struct {
 	SubaccountID    string `json:"subaccountId"`
 	Name            string `json:"name"`
 	OutsideContract []Pair `json:"outsideContract"`
 }
 
+// CardViolation counts active cards outside their subaccount's configurations for one
+// pair (the spec's CardsOutsideConfiguration).
 type CardViolation struct {
 	SubaccountID string   `json:"subaccountId"`
 	Country      string   `json:"country"`
@@ -97,6 +138,8 @@ type CardViolation struct {
 	List         string   `json:"list"`
 }
 
+// TransactionViolation counts out-of-policy transactions for one pair (the spec's
+// TransactionsOutOfPolicy).
 type TransactionViolation struct {
 	SubaccountID string `json:"subaccountId"`
 	Country      string `json:"country"`
@@ -104,6 +147,8 @@ type TransactionViolation struct {
 	Transactions int64  `json:"transactions"`
 }
 
+// ComplianceReport is an account's compliance report. Compliant is a pointer so that a
+// client can refuse an answer that lacks it.
 type ComplianceReport struct {
 	AccountID string `json:"accountId"`
 	Compliant *bool  `json:"compliant"`
@@ -126,6 +171,8 @@ type ComplianceReport struct {
 	} `json:"violations"`
 }
 
+// CardOutcome is the result of one item of a card batch (the spec's CardBatchItem): a
+// card or a problem.
 type CardOutcome struct {
 	Index   int      `json:"index"`
 	Status  int      `json:"status"`
@@ -133,6 +180,7 @@ type CardOutcome struct {
 	Problem *Problem `json:"problem,omitempty"`
 }
 
+// CardBatch answers a card batch (the spec's CardBatchResult).
 type CardBatch struct {
 	Results []CardOutcome `json:"results"`
 	Summary struct {
@@ -141,6 +189,8 @@ type CardBatch struct {
 	} `json:"summary"`
 }
 
+// MessageOutcome is the result of one message of a transaction batch (the spec's
+// TransactionBatchItem).
 type MessageOutcome struct {
 	Index       int          `json:"index"`
 	Status      int          `json:"status"`
@@ -149,6 +199,7 @@ type MessageOutcome struct {
 	Problem     *Problem     `json:"problem,omitempty"`
 }
 
+// MessageBatch answers a transaction batch (the spec's TransactionBatchResult).
 type MessageBatch struct {
 	Results []MessageOutcome `json:"results"`
 	Summary struct {

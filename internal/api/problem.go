@@ -1,6 +1,6 @@
 package api
 
-// problem is an RFC 9457 problem details document with this API's extensions.
+// Problem is an RFC 9457 problem details document with this API's extensions.
 type Problem struct {
 	Type      string       `json:"type"`
 	Title     string       `json:"title"`
@@ -24,6 +24,7 @@ type Problem struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// FieldError names one refused member (Pointer) or query parameter (Parameter).
 type FieldError struct {
 	Pointer   *string `json:"pointer,omitempty"`
 	Parameter string  `json:"parameter,omitempty"`

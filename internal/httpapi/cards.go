@@ -12,16 +12,10 @@ import (
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
-// cardBody is an enrolment as sent. Number is the PAN: it lives only in this struct
-// while the request is handled and is never logged or echoed.
-type cardBody struct {
-	Number      *string           `json:"number"`
-	ExpMonth    *int              `json:"expMonth"`
-	ExpYear     *int              `json:"expYear"`
-	CountryCode *string           `json:"countryCode"`
-	TermsOfUse  *bool             `json:"termsOfUse"`
-	Metadata    map[string]string `json:"metadata"`
-}
+// cardBody is an enrolment as sent, api.CardEnrolment under a name of this package so
+// that it can carry toInput. Number is the PAN: it lives only in this struct while the
+// request is handled and is never logged or echoed.
+type cardBody api.CardEnrolment
 
 func (b cardBody) toInput() cards.CardInput {
 	return cards.CardInput{
@@ -152,17 +146,13 @@ func handleRemoveCard(svc *cards.Service) gin.HandlerFunc {
 	}
 }
 
-type moveBody struct {
-	SubaccountID *string `json:"subaccountId"`
-}
-
 func handleMoveCard(svc *cards.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "cardId")
 		if !ok {
 			return
 		}
-		var body moveBody
+		var body api.CardMove
 		if !decode(c, &body) {
 			return
 		}

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/cardseg/subaccounts/internal/api"
 )
 
 // bodyShape builds a body of about n bytes of one shape that is costly for a naive
@@ -72,7 +74,7 @@ func repeat(s string, n int) string { return string(bytes.Repeat([]byte(s), max(
 // allocate at most a small multiple of the body's size. The walk this replaced allocated
 // about 300 GB (and grew the process to 23 GB) for the deep-arrays shape.
 func TestCheckJSONWorstShapesBounded(t *testing.T) {
-	typ := reflect.TypeOf(createSubaccountBody{})
+	typ := reflect.TypeOf(api.CreateSubaccountRequest{})
 	const limit = 4 // bytes allocated per body byte
 	for _, s := range worstShapes {
 		t.Run(s.name, func(t *testing.T) {
@@ -84,7 +86,7 @@ func TestCheckJSONWorstShapesBounded(t *testing.T) {
 			runtime.GC()
 			runtime.ReadMemStats(&before)
 			if checkJSON(body, typ) == nil {
-				var v createSubaccountBody
+				var v api.CreateSubaccountRequest
 				_ = json.Unmarshal(body, &v)
 			}
 			runtime.ReadMemStats(&after)
@@ -98,7 +100,7 @@ func TestCheckJSONWorstShapesBounded(t *testing.T) {
 // BenchmarkCheckJSON reports the strict check's cost per body byte (ns/body-byte and
 // B/body-byte) for each worst shape at 1 MiB.
 func BenchmarkCheckJSON(b *testing.B) {
-	typ := reflect.TypeOf(createSubaccountBody{})
+	typ := reflect.TypeOf(api.CreateSubaccountRequest{})
 	for _, s := range worstShapes {
 		for _, n := range benchSizes() {
 			body := s.build(n)

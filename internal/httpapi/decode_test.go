@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cardseg/subaccounts/internal/api"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -29,7 +30,7 @@ func FuzzCheckJSON(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	typ := reflect.TypeOf(createSubaccountBody{})
+	typ := reflect.TypeOf(api.CreateSubaccountRequest{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fe := checkJSON(body, typ)
 		valid := json.Valid(body)
@@ -44,7 +45,7 @@ func FuzzCheckJSON(f *testing.F) {
 		if !valid {
 			t.Fatalf("checkJSON accepted invalid JSON %q", body)
 		}
-		var v createSubaccountBody
+		var v api.CreateSubaccountRequest
 		err := json.Unmarshal(body, &v)
 		var te *json.UnmarshalTypeError
 		if err != nil && !errors.As(err, &te) {
@@ -84,7 +85,7 @@ func TestCheckJSON(t *testing.T) {
 		{"empty", ``, &subaccounts.FieldError{Pointer: "", Detail: "the body is empty or ends early"}},
 		{"malformed", `{"name":x}`, &subaccounts.FieldError{Pointer: "", Detail: "malformed JSON near byte 8"}},
 	}
-	typ := reflect.TypeOf(createSubaccountBody{})
+	typ := reflect.TypeOf(api.CreateSubaccountRequest{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := checkJSON([]byte(tt.body), typ); !reflect.DeepEqual(got, tt.want) {

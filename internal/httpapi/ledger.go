@@ -10,13 +10,6 @@ import (
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
-type transferBody struct {
-	From      *string `json:"from"`
-	To        *string `json:"to"`
-	Amount    *int64  `json:"amount"`
-	Reference *string `json:"reference"`
-}
-
 func toTransferView(e subaccounts.Entry) api.Transfer {
 	return api.Transfer{
 		ID: e.ID.String(), Amount: e.Amount, From: e.From, To: e.To, SubaccountID: idPtr(e.SubaccountID),
@@ -27,7 +20,7 @@ func toTransferView(e subaccounts.Entry) api.Transfer {
 // handleCreateTransfer serves POST /v1/credit-transfers and /v1/balance-transfers.
 func handleCreateTransfer(svc *ledger.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var body transferBody
+		var body api.TransferRequest
 		if !decode(c, &body) {
 			return
 		}

@@ -10,17 +10,8 @@ import (
 	"github.com/cardseg/subaccounts/internal/tenancy"
 )
 
-type createSubaccountBody struct {
-	Name                     *string             `json:"name"`
-	Configurations           []api.Configuration `json:"configurations"`
-	Metadata                 map[string]string   `json:"metadata"`
-	UsePrimaryAccountBalance *bool               `json:"usePrimaryAccountBalance"`
-	AutoTopUp                *autoTopUpBody      `json:"autoTopUp"`
-	MaxCards                 *int                `json:"maxCards"`
-}
-
 // toAutoTopUp reads an autoTopUp member; both of its fields are required.
-func toAutoTopUp(b *autoTopUpBody) (*subaccounts.AutoTopUp, error) {
+func toAutoTopUp(b *api.AutoTopUpRequest) (*subaccounts.AutoTopUp, error) {
 	if b == nil {
 		return nil, nil
 	}
@@ -39,7 +30,7 @@ func toAutoTopUp(b *autoTopUpBody) (*subaccounts.AutoTopUp, error) {
 
 func handleCreateSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var body createSubaccountBody
+		var body api.CreateSubaccountRequest
 		if !decode(c, &body) {
 			return
 		}
@@ -102,17 +93,6 @@ func handleGetSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 	}
 }
 
-type patchSubaccountBody struct {
-	Name           *string              `json:"name"`
-	Configurations *[]api.Configuration `json:"configurations"`
-	Metadata       *map[string]string   `json:"metadata"`
-	Suspended      *bool                `json:"suspended"`
-	// Cost controls, which only an unconfined client may change.
-	UsePrimaryAccountBalance *bool          `json:"usePrimaryAccountBalance"`
-	AutoTopUp                *autoTopUpBody `json:"autoTopUp"`
-	MaxCards                 *int           `json:"maxCards"`
-}
-
 func handlePatchSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, ok := pathID(c, "subaccountId")
@@ -123,7 +103,7 @@ func handlePatchSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		var body patchSubaccountBody
+		var body api.PatchSubaccountRequest
 		if !decode(c, &body) {
 			return
 		}

@@ -12,11 +12,6 @@ import (
 	"github.com/cardseg/subaccounts/policy"
 )
 
-type autoTopUpBody struct {
-	Threshold *int64 `json:"threshold"`
-	Amount    *int64 `json:"amount"`
-}
-
 func toConfigurationBodies(cs []policy.Configuration) []api.Configuration {
 	out := make([]api.Configuration, len(cs))
 	for i, c := range cs {
