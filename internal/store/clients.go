@@ -58,8 +58,10 @@ func (q queries) CreateClient(ctx context.Context, c subaccounts.Client) error {
 	return translate(q.with(ctx).Create(&row).Error)
 }
 
-// GetClient returns an active (not revoked) client by id, of any account: it is how a
-// token request finds its tenant, so it is the one client query not led by account_id.
+// GetClient returns an active (not revoked) client by id, of any account: client ids are
+// unique across accounts, and a token request finds its tenant by one, so this is the
+// one client query not led by account_id. Callers acting for an account check the
+// client's account themselves.
 func (q queries) GetClient(ctx context.Context, clientID string) (subaccounts.Client, error) {
 	var row clientRow
 	if err := q.with(ctx).Where("client_id = ? AND revoked_at IS NULL", clientID).Take(&row).Error; err != nil {
