@@ -83,6 +83,7 @@ func (r accountRow) toDomain() (subaccounts.Account, error) {
 	}, nil
 }
 
+// CreateAccount inserts an account; ErrConflict when its id is taken.
 func (q queries) CreateAccount(ctx context.Context, a subaccounts.Account) error {
 	row, err := toAccountRow(a)
 	if err != nil {
@@ -91,6 +92,9 @@ func (q queries) CreateAccount(ctx context.Context, a subaccounts.Account) error
 	return translate(q.with(ctx).Create(&row).Error)
 }
 
+// GetAccount returns the account (subaccounts.NotFound("account") when there is none);
+// lock takes its row lock for the rest of the transaction ctx carries, which serialises
+// every writer of the account. Outside a transaction, and on SQLite, lock changes nothing.
 func (q queries) GetAccount(ctx context.Context, id uuid.UUID, lock bool) (subaccounts.Account, error) {
 	db := q.with(ctx)
 	if lock && q.inTransaction(ctx) {
@@ -103,6 +107,8 @@ func (q queries) GetAccount(ctx context.Context, id uuid.UUID, lock bool) (subac
 	return row.toDomain()
 }
 
+// ListAccounts returns one page of accounts in id order. The accounts table is the
+// tenants themselves, so it is the one list with no account to filter on.
 func (q queries) ListAccounts(ctx context.Context, p subaccounts.Page) ([]subaccounts.Account, error) {
 	var rows []accountRow
 	db := q.with(ctx).Order("account_id").Limit(p.Limit)
@@ -123,6 +129,8 @@ func (q queries) ListAccounts(ctx context.Context, p subaccounts.Page) ([]subacc
 	return out, nil
 }
 
+// UpdateAccount writes a's name, contract, prices, money and version;
+// subaccounts.NotFound("account") when there is no such account.
 func (q queries) UpdateAccount(ctx context.Context, a subaccounts.Account) error {
 	row, err := toAccountRow(a)
 	if err != nil {

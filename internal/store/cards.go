@@ -195,6 +195,9 @@ func (q queries) rowsError(err error) error {
 	return translate(err)
 }
 
+// ShareSubaccount returns a live subaccount of the account and, inside a transaction
+// on PostgreSQL, holds a share lock on its row until the transaction ends, so its
+// configuration cannot change under an enrolment or move deciding on it.
 func (q queries) ShareSubaccount(ctx context.Context, accountID, id uuid.UUID) (subaccounts.Subaccount, error) {
 	db := q.live(ctx, accountID)
 	if q.inTransaction(ctx) {
@@ -207,6 +210,9 @@ func (q queries) ShareSubaccount(ctx context.Context, accountID, id uuid.UUID) (
 	return row.toDomain()
 }
 
+// CreateCards inserts cards in as few statements as the bind limits allow and returns
+// the ids of those inserted; a card whose fingerprint an active card of its account
+// already has is skipped, not an error.
 func (q queries) CreateCards(ctx context.Context, cards []subaccounts.Card) ([]uuid.UUID, error) {
 	if len(cards) == 0 {
 		return []uuid.UUID{}, nil
@@ -229,6 +235,7 @@ func (q queries) CreateCards(ctx context.Context, cards []subaccounts.Card) ([]u
 	return ids, nil
 }
 
+// ActiveCardsByFingerprint returns the account's active cards with these fingerprints.
 func (q queries) ActiveCardsByFingerprint(ctx context.Context, accountID uuid.UUID, fingerprints [][]byte) ([]subaccounts.Card, error) {
 	return cardsIn(ctx, q, accountID, "status = 'active' AND fingerprint IN ?", fingerprints)
 }
@@ -251,6 +258,8 @@ func cardsIn[T any](ctx context.Context, q queries, accountID uuid.UUID, cond st
 	return out, nil
 }
 
+// GetCard returns a card of the account, active or removed; lock takes a row lock for
+// the rest of the transaction ctx carries (on PostgreSQL).
 func (q queries) GetCard(ctx context.Context, accountID, id uuid.UUID, lock bool) (subaccounts.Card, error) {
 	db := q.with(ctx)
 	if lock && q.inTransaction(ctx) {
@@ -263,10 +272,13 @@ func (q queries) GetCard(ctx context.Context, accountID, id uuid.UUID, lock bool
 	return row.toDomain()
 }
 
+// GetCards returns the account's cards among ids (active or removed), in no promised
+// order.
 func (q queries) GetCards(ctx context.Context, accountID uuid.UUID, ids []uuid.UUID) ([]subaccounts.Card, error) {
 	return cardsIn(ctx, q, accountID, "id IN ?", ids)
 }
 
+// ListCards returns one page of the account's cards matching f, in id order.
 func (q queries) ListCards(ctx context.Context, accountID uuid.UUID, f subaccounts.CardFilter, p subaccounts.Page) ([]subaccounts.Card, error) {
 	db := q.with(ctx).Where("account_id = ?", accountID)
 	if f.SubaccountID != nil {
@@ -299,6 +311,8 @@ func (q queries) ListCards(ctx context.Context, accountID uuid.UUID, f subaccoun
 	return cardsOf(rows)
 }
 
+// UpdateCard writes c's subaccount, status, policy status, metadata and updated_at;
+// subaccounts.NotFound("card") when the account has no such card.
 func (q queries) UpdateCard(ctx context.Context, c subaccounts.Card) error {
 	meta, err := metadataJSON(c.Metadata)
 	if err != nil {
@@ -320,6 +334,8 @@ func (q queries) UpdateCard(ctx context.Context, c subaccounts.Card) error {
 	return nil
 }
 
+// RemoveSubaccountCards marks every active card of the subaccount removed and returns
+// how many it removed.
 func (q queries) RemoveSubaccountCards(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error) {
 	res := q.with(ctx).Model(&cardRow{}).
 		Where("account_id = ? AND subaccount_id = ? AND status = 'active'", accountID, subaccountID).
@@ -327,6 +343,7 @@ func (q queries) RemoveSubaccountCards(ctx context.Context, accountID, subaccoun
 	return res.RowsAffected, translate(res.Error)
 }
 
+// CountActiveCards counts the active cards of one subaccount.
 func (q queries) CountActiveCards(ctx context.Context, accountID, subaccountID uuid.UUID) (int64, error) {
 	var n int64
 	err := q.with(ctx).Model(&cardRow{}).
@@ -342,6 +359,8 @@ type pairCountRow struct {
 	Cards       int64  `gorm:"column:cards"`
 }
 
+// CardPairCounts counts the subaccount's active cards by (country, network), grouped
+// in the database.
 func (q queries) CardPairCounts(ctx context.Context, accountID, subaccountID uuid.UUID) ([]subaccounts.PairCount, error) {
 	var rows []pairCountRow
 	err := q.with(ctx).Model(&cardRow{}).
@@ -372,6 +391,8 @@ const cardPolicy = `CASE WHEN EXISTS (
 	  AND e.country = cards.country_code AND e.network = cards.network
 ) THEN 'in-policy' ELSE 'out-of-policy' END`
 
+// RecomputeCardPolicy sets policy_status of the subaccount's active cards from its
+// current entitlement rows and returns how many cards changed.
 func (q queries) RecomputeCardPolicy(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error) {
 	// One statement, touching only the cards whose status changes.
 	res := q.with(ctx).Exec(

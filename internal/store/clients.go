@@ -52,11 +52,16 @@ func (r clientRow) toDomain() subaccounts.Client {
 	}
 }
 
+// CreateClient inserts a client (a tenant's, or an operator's with no account).
 func (q queries) CreateClient(ctx context.Context, c subaccounts.Client) error {
 	row := toClientRow(c)
 	return translate(q.with(ctx).Create(&row).Error)
 }
 
+// GetClient returns an active (not revoked) client by id, of any account: client ids are
+// unique across accounts, and a token request finds its tenant by one, so this is the
+// one client query not led by account_id. Callers acting for an account check the
+// client's account themselves.
 func (q queries) GetClient(ctx context.Context, clientID string) (subaccounts.Client, error) {
 	var row clientRow
 	if err := q.with(ctx).Where("client_id = ? AND revoked_at IS NULL", clientID).Take(&row).Error; err != nil {
@@ -65,6 +70,8 @@ func (q queries) GetClient(ctx context.Context, clientID string) (subaccounts.Cl
 	return row.toDomain(), nil
 }
 
+// ListClients returns up to limit active clients of the account in id order, after
+// afterID when it is set.
 func (q queries) ListClients(ctx context.Context, accountID uuid.UUID, afterID string, limit int) ([]subaccounts.Client, error) {
 	var rows []clientRow
 	db := q.with(ctx).Where("account_id = ? AND revoked_at IS NULL", accountID).Order("client_id").Limit(limit)
@@ -82,6 +89,8 @@ func (q queries) ListClients(ctx context.Context, accountID uuid.UUID, afterID s
 	return out, nil
 }
 
+// RevokeClient revokes an active client of the account; subaccounts.NotFound("client")
+// when the account has no such active client.
 func (q queries) RevokeClient(ctx context.Context, accountID uuid.UUID, clientID string) error {
 	res := q.with(ctx).Model(&clientRow{}).
 		Where("account_id = ? AND client_id = ? AND revoked_at IS NULL", accountID, clientID).
@@ -95,6 +104,8 @@ func (q queries) RevokeClient(ctx context.Context, accountID uuid.UUID, clientID
 	return nil
 }
 
+// SetClientRateLimit sets an active client's own rate limit (nil: the default);
+// subaccounts.NotFound("client") when the account has no such active client.
 func (q queries) SetClientRateLimit(ctx context.Context, accountID uuid.UUID, clientID string, limit *int) error {
 	// A map, not a struct: gorm skips a nil field of a struct, and nil is a value here.
 	res := q.with(ctx).Model(&clientRow{}).
@@ -109,12 +120,16 @@ func (q queries) SetClientRateLimit(ctx context.Context, accountID uuid.UUID, cl
 	return nil
 }
 
+// OperatorClientExists reports whether any active operator client (one with no
+// account) exists.
 func (q queries) OperatorClientExists(ctx context.Context) (bool, error) {
 	var n int64
 	err := q.with(ctx).Model(&clientRow{}).Where("account_id IS NULL AND revoked_at IS NULL").Count(&n).Error
 	return n > 0, translate(err)
 }
 
+// UpsertOperatorClient creates or replaces an operator client; ErrConflict when the id
+// is a tenant client's.
 func (q queries) UpsertOperatorClient(ctx context.Context, c subaccounts.Client) error {
 	if c.AccountID != nil {
 		return fmt.Errorf("upsert operator client: it must have no account")
@@ -135,6 +150,8 @@ func (q queries) UpsertOperatorClient(ctx context.Context, c subaccounts.Client)
 	return nil
 }
 
+// RevokeOperatorClients revokes every active operator client but keepID and returns
+// the clients it revoked, as they were before.
 func (q queries) RevokeOperatorClients(ctx context.Context, keepID string) ([]subaccounts.Client, error) {
 	var rows []clientRow
 	if err := q.with(ctx).Where("account_id IS NULL AND revoked_at IS NULL AND client_id <> ?", keepID).

@@ -53,6 +53,8 @@ type transactionGroupRow struct {
 	Transactions int64     `gorm:"column:transactions"`
 }
 
+// EntitledPairs returns the distinct pairs the account's live subaccounts permit, in
+// (country, network) order.
 func (q queries) EntitledPairs(ctx context.Context, accountID uuid.UUID) ([]policy.Pair, error) {
 	// Entitlement rows exist only for live subaccounts: deleting one deletes its rows.
 	var rows []pairRow
@@ -74,6 +76,8 @@ func (q queries) EntitledPairs(ctx context.Context, accountID uuid.UUID) ([]poli
 // pairChunk pairs go into one SubaccountsPermitting query (two parameters each).
 const pairChunk = 200
 
+// SubaccountsPermitting returns which live subaccounts of the account permit which of
+// pairs, ordered by subaccount and pair.
 func (q queries) SubaccountsPermitting(ctx context.Context, accountID uuid.UUID, pairs []policy.Pair) ([]subaccounts.SubaccountPair, error) {
 	pairs = slices.Clone(pairs)
 	slices.SortFunc(pairs, comparePairs)
@@ -140,6 +144,9 @@ ORDER BY g.subaccount_id, g.country_code, g.network`
 // each; SQLite allows 500 branches).
 const groupChunk = 100
 
+// CardsOutsideConfiguration groups the account's active cards whose pair their
+// subaccount does not permit by (subaccount, country, network), with up to sample card
+// ids per group, and counts all of the account's active cards in the same pass.
 func (q queries) CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]subaccounts.CardViolation, int64, error) {
 	var all []cardGroupRow
 	if err := q.with(ctx).Raw(cardGroups, accountID, accountID).Scan(&all).Error; err != nil {
@@ -211,6 +218,9 @@ func (q queries) sampleGroups(ctx context.Context, accountID uuid.UUID, groups [
 	return out, nil
 }
 
+// OutOfPolicyTransactions groups the account's routed out-of-policy messages with
+// datetime in [from, to) by (subaccount, card country, card network); a zero bound
+// leaves that side open.
 func (q queries) OutOfPolicyTransactions(ctx context.Context, accountID uuid.UUID, from, to time.Time) ([]subaccounts.TransactionViolation, error) {
 	// The literals select transactions_out_of_policy_idx, a range scan on datetime.
 	db := q.with(ctx).Model(&transactionRow{}).
@@ -241,6 +251,7 @@ func (q queries) OutOfPolicyTransactions(ctx context.Context, accountID uuid.UUI
 	return out, nil
 }
 
+// CountActiveCardsInAccount counts the account's active cards.
 func (q queries) CountActiveCardsInAccount(ctx context.Context, accountID uuid.UUID) (int64, error) {
 	var n int64
 	err := q.with(ctx).Model(&cardRow{}).Where("account_id = ? AND status = 'active'", accountID).Count(&n).Error

@@ -48,6 +48,8 @@ func (b *nullBytes) Scan(src any) error {
 	return nil
 }
 
+// LockFingerprintKeys serialises fingerprint key creation across replicas until the
+// transaction ctx carries ends, as LockSigningKeys does for signing keys.
 func (q queries) LockFingerprintKeys(ctx context.Context) error {
 	if !q.inTransaction(ctx) {
 		return nil
@@ -55,6 +57,7 @@ func (q queries) LockFingerprintKeys(ctx context.Context) error {
 	return translate(q.d.lockTable(q.with(ctx), "fingerprint_keys"))
 }
 
+// FingerprintKeys returns every recorded fingerprint key version, newest first.
 func (q queries) FingerprintKeys(ctx context.Context) ([]subaccounts.FingerprintKey, error) {
 	var rows []fingerprintKeyRow
 	if err := q.with(ctx).Order("version DESC").Find(&rows).Error; err != nil {
@@ -67,11 +70,14 @@ func (q queries) FingerprintKeys(ctx context.Context) ([]subaccounts.Fingerprint
 	return out, nil
 }
 
+// CreateFingerprintKey records a fingerprint key version and its key check.
 func (q queries) CreateFingerprintKey(ctx context.Context, k subaccounts.FingerprintKey) error {
 	row := fingerprintKeyRow{Version: k.Version, KeyCheck: k.KeyCheck, Secret: k.Secret, CreatedAt: k.CreatedAt.UTC()}
 	return translate(q.with(ctx).Create(&row).Error)
 }
 
+// ClearFingerprintKeySecret empties the secret of a recorded version: the generated
+// key an earlier release kept in the database, once it is safe elsewhere.
 func (q queries) ClearFingerprintKeySecret(ctx context.Context, version int) error {
 	return translate(q.with(ctx).Model(&fingerprintKeyRow{}).Where("version = ?", version).Update("secret", nullBytes(nil)).Error)
 }

@@ -48,6 +48,7 @@ func (r ledgerEntryRow) toDomain() subaccounts.Entry {
 	}
 }
 
+// InsertLedgerEntries appends journal entries, in batches; the journal is never updated.
 func (q queries) InsertLedgerEntries(ctx context.Context, entries []subaccounts.Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -59,6 +60,8 @@ func (q queries) InsertLedgerEntries(ctx context.Context, entries []subaccounts.
 	return translate(q.with(ctx).CreateInBatches(rows, 500).Error)
 }
 
+// ListLedgerEntries returns one page of the account's entries matching f, in id
+// (creation) order.
 func (q queries) ListLedgerEntries(ctx context.Context, accountID uuid.UUID, f subaccounts.EntryFilter, p subaccounts.Page) ([]subaccounts.Entry, error) {
 	db := q.with(ctx).Where("account_id = ?", accountID)
 	if len(f.Kinds) > 0 {
@@ -91,6 +94,7 @@ func (q queries) ListLedgerEntries(ctx context.Context, accountID uuid.UUID, f s
 	return out, nil
 }
 
+// HasLedgerEntries reports whether the account's journal holds any entry.
 func (q queries) HasLedgerEntries(ctx context.Context, accountID uuid.UUID) (bool, error) {
 	var n int64
 	err := q.with(ctx).Model(&ledgerEntryRow{}).Where("account_id = ?", accountID).Limit(1).Count(&n).Error
@@ -103,6 +107,7 @@ type positionRow struct {
 	Amount int64  `gorm:"column:amount"`
 }
 
+// LedgerPositions sums the account's journal per party and ledger, in the database.
 func (q queries) LedgerPositions(ctx context.Context, accountID uuid.UUID) ([]subaccounts.Position, error) {
 	var rows []positionRow
 	err := q.with(ctx).Raw(`

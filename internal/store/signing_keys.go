@@ -18,6 +18,9 @@ type signingKeyRow struct {
 
 func (signingKeyRow) TableName() string { return "signing_keys" }
 
+// LockSigningKeys serialises signing key creation across replicas until the
+// transaction ctx carries ends (a table lock on PostgreSQL; SQLite's immediate
+// transactions already exclude other writers). Outside a transaction it does nothing.
 func (q queries) LockSigningKeys(ctx context.Context) error {
 	if !q.inTransaction(ctx) {
 		return nil
@@ -25,6 +28,7 @@ func (q queries) LockSigningKeys(ctx context.Context) error {
 	return translate(q.d.lockTable(q.with(ctx), "signing_keys"))
 }
 
+// SigningKeys returns the issuer's signing keys, newest first.
 func (q queries) SigningKeys(ctx context.Context) ([]subaccounts.SigningKey, error) {
 	var rows []signingKeyRow
 	if err := q.with(ctx).Order(q.d.timeOrder("created_at", true) + ", kid").Find(&rows).Error; err != nil {
@@ -40,6 +44,8 @@ func (q queries) SigningKeys(ctx context.Context) ([]subaccounts.SigningKey, err
 	return out, nil
 }
 
+// CreateSigningKey inserts a signing key as given; the issuer seals its private key
+// first.
 func (q queries) CreateSigningKey(ctx context.Context, k subaccounts.SigningKey) error {
 	row := signingKeyRow{KID: k.KID, Algorithm: k.Algorithm, PrivateKey: k.PrivateKey, CreatedAt: k.CreatedAt.UTC()}
 	if !k.ActivatesAt.IsZero() {
@@ -49,6 +55,7 @@ func (q queries) CreateSigningKey(ctx context.Context, k subaccounts.SigningKey)
 	return translate(q.with(ctx).Create(&row).Error)
 }
 
+// UpdateSigningKey replaces the stored (sealed) private key of kid.
 func (q queries) UpdateSigningKey(ctx context.Context, kid, privateKey string) error {
 	return translate(q.with(ctx).Model(&signingKeyRow{}).Where("kid = ?", kid).Update("private_key", privateKey).Error)
 }

@@ -1,27 +1,39 @@
 // Package store implements every domain service's narrow store (their union is
 // app.Store) with gorm, for PostgreSQL and for the embedded pure-Go SQLite default. It
-// owns the rows and their converters to domain values (one file per entity: accounts.go,
-// subaccounts.go, clients.go, signing_keys.go, cards.go, transactions.go, ledger.go,
-// audit.go, idempotency.go, fingerprint_keys.go), the migrations run at start-up, and the
-// translation of driver errors into the domain's sentinel errors. Nothing above it sees
-// gorm.
+// owns the rows and their converters to domain values, one file per entity (accounts.go,
+// subaccounts.go, cards.go, transactions.go, ledger.go, clients.go, signing_keys.go,
+// fingerprint_keys.go, audit.go, idempotency.go, webhooks.go; compliance.go holds the
+// report's aggregates), the migrations run at start-up, and the translation of driver
+// errors into the domain's sentinel errors (unavailable.go for a lost database). The
+// machinery is in files of its own: queries.go (the queries type every method hangs
+// on), transact.go, dialect.go and gormlog.go. Nothing above it sees gorm.
 //
 // Rules every file follows:
-//   - Query style: gorm's builder for single-row CRUD, batched plain inserts and filtered
-//     lists; SQL (Raw/Exec) for aggregates and for statements the builder cannot say:
-//     the hot paths' inserts that skip conflicts and return what they wrote (ON CONFLICT
-//     … DO NOTHING RETURNING id, for cards and messages), multi-row UPDATE … FROM VALUES,
-//     and set-wide recomputations.
-//   - Transactions are carried in the context (transact.go): Transact runs fn in one
-//     transaction, every method called with fn's context joins it, a nested Transact is a
-//     savepoint, and Transact's loop is the only retry in the package.
-//   - Dialects differ only through dialect.go's type (locks, time columns and ordering,
-//     per-row or batched updates); no query compares a dialect's name.
-//   - Every tenant query filters on account_id first; statements bind their parameters
-//     (gorm runs with ParameterizedQueries), and the logger never prints them.
+//   - Query style: gorm's builder for whatever one table's filter, order, limit and
+//     GROUP BY can say: single-row CRUD, batched plain inserts, filtered lists, counts
+//     and one-table groupings. SQL (Raw/Exec) for the rest: aggregates over unions,
+//     joins or correlated subqueries (ledger positions, the compliance report) and the
+//     hot paths' statements the builder cannot say (inserts that skip conflicts and
+//     return what they wrote, ON CONFLICT … DO NOTHING RETURNING id, for cards and
+//     messages; the audit chainer's multi-row UPDATE … FROM VALUES; the set-wide
+//     card-policy recomputation).
+//   - Transactions are carried in the context (transact.go): Transact(ctx, fn) runs fn
+//     in one transaction and every method called with fn's context joins it, reads
+//     included; a nested Transact is a savepoint that an error from fn rolls back alone;
+//     the outermost Transact's loop is the only retry in the package.
+//   - Dialects differ only through dialect.go's type (row and table locks, time columns,
+//     ordering and ranges, per-row or batched updates, the goose dialect); no query
+//     compares a dialect's name.
+//   - Every tenant query filters on account_id first. The few that do not find a tenant
+//     rather than read one (GetClient, by which a token request finds its account; the
+//     audit chainer's AccountsWithUnchainedAuditEvents) or read outside any one tenant
+//     (ListAccounts, operator clients, signing and fingerprint keys).
+//   - Statements bind their parameters; the logger drops them before gorm renders a
+//     statement (gormlog.go's ParamsFilter), so no log line or trace holds one.
 //
-// It imports the vocabulary and the domain packages whose record types it stores (audit,
-// idempotency); never httpapi or cmd.
+// It imports only what is below it: the vocabulary (subaccounts), policy, migrations,
+// and the record types of audit and idempotency. It must not import httpapi, cmd, app or
+// any service built on it.
 package store
 
 import (

@@ -124,6 +124,8 @@ func nonNilConfigs(c []policy.Configuration) []policy.Configuration {
 	return c
 }
 
+// CreateSubaccount inserts a subaccount and the entitlement rows of pairs, the
+// (country, network) pairs its configurations permit.
 func (q queries) CreateSubaccount(ctx context.Context, s subaccounts.Subaccount, pairs []policy.Pair) error {
 	row, err := toSubaccountRow(s)
 	if err != nil {
@@ -147,6 +149,8 @@ func (q queries) live(ctx context.Context, accountID uuid.UUID) *gorm.DB {
 	return q.with(ctx).Model(&subaccountRow{}).Where("account_id = ? AND deleted_at IS NULL", accountID)
 }
 
+// GetSubaccount returns a live (not deleted) subaccount of the account;
+// subaccounts.NotFound("subaccount") when there is none.
 func (q queries) GetSubaccount(ctx context.Context, accountID, id uuid.UUID) (subaccounts.Subaccount, error) {
 	var row subaccountRow
 	if err := q.live(ctx, accountID).Where("id = ?", id).Take(&row).Error; err != nil {
@@ -155,6 +159,8 @@ func (q queries) GetSubaccount(ctx context.Context, accountID, id uuid.UUID) (su
 	return row.toDomain()
 }
 
+// ListSubaccounts returns one page of the account's live subaccounts matching f, in id
+// order.
 func (q queries) ListSubaccounts(ctx context.Context, accountID uuid.UUID, f subaccounts.SubaccountFilter, p subaccounts.Page) ([]subaccounts.Subaccount, error) {
 	db := q.live(ctx, accountID).Order("id").Limit(p.Limit)
 	if p.After != uuid.Nil {
@@ -198,6 +204,7 @@ func subaccountsOf(rows []subaccountRow) ([]subaccounts.Subaccount, error) {
 	return out, nil
 }
 
+// AllSubaccounts returns every live subaccount of the account, in id order.
 func (q queries) AllSubaccounts(ctx context.Context, accountID uuid.UUID) ([]subaccounts.Subaccount, error) {
 	var rows []subaccountRow
 	if err := q.live(ctx, accountID).Order("id").Find(&rows).Error; err != nil {
@@ -206,6 +213,7 @@ func (q queries) AllSubaccounts(ctx context.Context, accountID uuid.UUID) ([]sub
 	return subaccountsOf(rows)
 }
 
+// CountSubaccounts counts the account's live subaccounts.
 func (q queries) CountSubaccounts(ctx context.Context, accountID uuid.UUID) (int, error) {
 	var n int64
 	if err := q.live(ctx, accountID).Count(&n).Error; err != nil {
@@ -214,6 +222,8 @@ func (q queries) CountSubaccounts(ctx context.Context, accountID uuid.UUID) (int
 	return int(n), nil
 }
 
+// UpdateSubaccount writes s; pairs, when non-nil, replaces its entitlement rows.
+// subaccounts.NotFound("subaccount") when the account has no such live subaccount.
 func (q queries) UpdateSubaccount(ctx context.Context, s subaccounts.Subaccount, pairs []policy.Pair) error {
 	row, err := toSubaccountRow(s)
 	if err != nil {
@@ -250,6 +260,8 @@ func (q queries) UpdateSubaccount(ctx context.Context, s subaccounts.Subaccount,
 	return q.insertEntitlements(ctx, s.AccountID, s.ID, pairs)
 }
 
+// DeleteSubaccount marks a live subaccount deleted, deletes its entitlement rows and
+// revokes the clients confined to it.
 func (q queries) DeleteSubaccount(ctx context.Context, accountID, id uuid.UUID) error {
 	now := subaccounts.Now()
 	res := q.live(ctx, accountID).Where("id = ?", id).Updates(map[string]any{"deleted_at": now, "updated_at": now})

@@ -181,6 +181,9 @@ func transactionsOf(rows []transactionRow) ([]subaccounts.Transaction, error) {
 	return out, nil
 }
 
+// InsertTransactions inserts messages (routed or unrouted) and returns the ids of those
+// inserted; one whose (account, network transaction id, type) already exists is
+// skipped, not an error.
 func (q queries) InsertTransactions(ctx context.Context, txs []subaccounts.Transaction) ([]uuid.UUID, error) {
 	if len(txs) == 0 {
 		return []uuid.UUID{}, nil
@@ -196,6 +199,8 @@ func (q queries) InsertTransactions(ctx context.Context, txs []subaccounts.Trans
 	return ids, nil
 }
 
+// TransactionsByKey returns the account's stored messages (routed or unrouted) with
+// any of these keys.
 func (q queries) TransactionsByKey(ctx context.Context, accountID uuid.UUID, keys []subaccounts.TransactionKey) ([]subaccounts.Transaction, error) {
 	want := make(map[subaccounts.TransactionKey]bool, len(keys))
 	ntids := make([]string, 0, len(keys))
@@ -230,6 +235,8 @@ func (q queries) TransactionsByKey(ctx context.Context, accountID uuid.UUID, key
 	return out, nil
 }
 
+// GetTransaction returns one message of the account, routed or not; lock takes a row
+// lock for the rest of the transaction ctx carries (on PostgreSQL).
 func (q queries) GetTransaction(ctx context.Context, accountID, id uuid.UUID, lock bool) (subaccounts.Transaction, error) {
 	db := q.with(ctx)
 	if lock && q.inTransaction(ctx) {
@@ -242,6 +249,8 @@ func (q queries) GetTransaction(ctx context.Context, accountID, id uuid.UUID, lo
 	return row.toDomain()
 }
 
+// ListTransactions returns one page of the account's messages matching f, in id
+// (arrival) order.
 func (q queries) ListTransactions(ctx context.Context, accountID uuid.UUID, f subaccounts.TransactionFilter, p subaccounts.Page) ([]subaccounts.Transaction, error) {
 	db := q.with(ctx).Where("account_id = ?", accountID)
 	// Literal routing values let the planners use the partial indexes on routing.
@@ -284,6 +293,8 @@ func (q queries) ListTransactions(ctx context.Context, accountID uuid.UUID, f su
 	return transactionsOf(rows)
 }
 
+// Lifecycle returns the routed messages of the account sharing a network transaction
+// id, oldest datetime first.
 func (q queries) Lifecycle(ctx context.Context, accountID uuid.UUID, networkTransactionID string) ([]subaccounts.Transaction, error) {
 	var rows []transactionRow
 	err := q.with(ctx).
@@ -296,6 +307,9 @@ func (q queries) Lifecycle(ctx context.Context, accountID uuid.UUID, networkTran
 	return transactionsOf(rows)
 }
 
+// RouteTransaction turns an unrouted message into a routed one (writing the routing
+// fields and clearing the fingerprint); subaccounts.NotFound("transaction") when it is
+// not unrouted any more.
 func (q queries) RouteTransaction(ctx context.Context, t subaccounts.Transaction) error {
 	if t.Routing != subaccounts.Routed {
 		return fmt.Errorf("route transaction %s: routing is %q, want %q", t.ID, t.Routing, subaccounts.Routed)
@@ -325,6 +339,8 @@ func (q queries) RouteTransaction(ctx context.Context, t subaccounts.Transaction
 	return nil
 }
 
+// UpdateUnroutedReason records a new reason on a message still unrouted;
+// subaccounts.NotFound("transaction") when it is not unrouted any more.
 func (q queries) UpdateUnroutedReason(ctx context.Context, accountID, id uuid.UUID, reason string) error {
 	if reason == "" {
 		return fmt.Errorf("update unrouted reason of %s: no reason", id)
