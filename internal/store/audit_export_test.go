@@ -46,9 +46,10 @@ func ExecRaw(ctx context.Context, d *DB, statement string, args ...any) error {
 	return d.gdb.WithContext(ctx).Exec(statement, args...).Error
 }
 
-// QueryInt runs one query returning a single integer on d's pool.
+// QueryInt runs one query returning a single integer, in the transaction ctx carries or,
+// without one, on d's pool (as every store call does).
 func QueryInt(ctx context.Context, d *DB, query string, args ...any) (int64, error) {
 	var n int64
-	err := d.gdb.WithContext(ctx).Raw(query, args...).Row().Scan(&n)
+	err := d.with(ctx).Raw(query, args...).Row().Scan(&n)
 	return n, err
 }

@@ -660,6 +660,11 @@ func testCardShareSubaccount(t *testing.T, db *store.DB) {
 		if _, err := db.ShareSubaccount(txCtx, a.ID, s.ID); err != nil {
 			return err
 		}
+		// The backend holding the share lock, so that the wait below is on this lock.
+		holder, err := store.QueryInt(txCtx, db, `SELECT pg_backend_pid()`)
+		if err != nil {
+			return fmt.Errorf("pg_backend_pid: %w", err)
+		}
 		// A second sharer, in a transaction of its own (ctx carries none), is not blocked.
 		if err := db.Transact(ctx, func(ctx context.Context) error {
 			_, err := db.ShareSubaccount(ctx, a.ID, s.ID)
@@ -673,8 +678,9 @@ func testCardShareSubaccount(t *testing.T, db *store.DB) {
 			updated <- db.UpdateSubaccount(ctx, renamed, nil)
 		}()
 		// The writer cannot finish while the share lock is held: wait until PostgreSQL
-		// shows it waiting on a lock (so a pass is never luck: the writer did start and
-		// did block), and check it has not finished.
+		// shows it waiting on a lock the holder keeps it from (so a pass is never luck:
+		// the writer did start and did block on this transaction), and check it has not
+		// finished. The query runs on the pool (ctx carries no transaction).
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			select {
@@ -683,7 +689,8 @@ func testCardShareSubaccount(t *testing.T, db *store.DB) {
 			default:
 			}
 			waiting, err := store.QueryInt(ctx, db, `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE%subaccounts%'`)
+				WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE%subaccounts%'
+				AND ? = ANY(pg_blocking_pids(pid))`, holder)
 			if err != nil {
 				return fmt.Errorf("pg_stat_activity: %w", err)
 			}
