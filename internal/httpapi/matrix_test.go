@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,6 +125,29 @@ func operatorCases() []tenantRoute {
 	}
 }
 
+// publicRoute is a route outside the bearer-token API and what a request carrying no
+// token gets from it.
+type publicRoute struct {
+	method, path string
+	want         int
+}
+
+// publicCases are the routes served without a bearer token: probes, the spec, and the
+// issuer's discovery, keys and token endpoint (which authenticates clients itself, and
+// refuses a request that is not a form before looking for credentials). They are listed
+// so that a route mounted outside /v1 is classified too, never skipped by the matrices.
+func publicCases() []publicRoute {
+	return []publicRoute{
+		{"GET", "/healthz", 200},
+		{"GET", "/readyz", 200},
+		{"GET", "/openapi.yaml", 200},
+		{"GET", "/.well-known/openid-configuration", 200},
+		{"GET", "/.well-known/oauth-authorization-server", 200},
+		{"GET", "/oauth2/jwks.json", 200},
+		{"POST", "/oauth2/token", 400},
+	}
+}
+
 // template turns a case's path into the route template gin lists it under.
 func (rt tenantRoute) template() string {
 	path, _, _ := strings.Cut(rt.path, "?")
@@ -136,11 +161,17 @@ func (rt tenantRoute) template() string {
 	return rt.method + " " + strings.Join(segs, "/")
 }
 
-// matrixRoutes returns the cases of every /v1 route the router serves, split into tenant
-// and operator routes. A route of the router no case covers fails the test, and so does
-// a case for a route the router does not serve: the router, not this file, says which
-// routes exist.
-func matrixRoutes(t *testing.T, e *env) (tenant, operator []tenantRoute) {
+// routeCases are the cases of every route the router serves, by kind of route.
+type routeCases struct {
+	tenant, operator []tenantRoute
+	public           []publicRoute
+}
+
+// matrixRoutes returns the cases of every route the router serves, split into tenant,
+// operator and public routes. A route of the router no case covers fails the test, and
+// so does a case for a route the router does not serve: the router, not this file, says
+// which routes exist.
+func matrixRoutes(t *testing.T, e *env) routeCases {
 	t.Helper()
 	byRoute := func(cases []tenantRoute) map[string][]tenantRoute {
 		m := map[string][]tenantRoute{}
@@ -150,44 +181,46 @@ func matrixRoutes(t *testing.T, e *env) (tenant, operator []tenantRoute) {
 		return m
 	}
 	tc, oc := byRoute(tenantCases()), byRoute(operatorCases())
+	pc := map[string]publicRoute{}
+	for _, c := range publicCases() {
+		pc[c.method+" "+c.path] = c
+	}
+	var out routeCases
 	served := map[string]bool{}
 	for _, r := range e.handler.(*gin.Engine).Routes() {
-		if !strings.HasPrefix(r.Path, "/v1/") {
-			continue
-		}
 		route := r.Method + " " + r.Path
 		served[route] = true
+		p, public := pc[route]
 		switch {
 		case tc[route] != nil:
-			tenant = append(tenant, tc[route]...)
+			out.tenant = append(out.tenant, tc[route]...)
 		case oc[route] != nil:
-			operator = append(operator, oc[route]...)
+			out.operator = append(out.operator, oc[route]...)
+		case public:
+			out.public = append(out.public, p)
 		default:
 			t.Errorf("the router serves %s but no scope matrix case covers it", route)
 		}
 	}
-	for _, m := range []map[string][]tenantRoute{tc, oc} {
-		for route := range m {
-			if !served[route] {
-				t.Errorf("a scope matrix case covers %s, which the router does not serve", route)
-			}
+	routes := slices.Concat(slices.Collect(maps.Keys(tc)), slices.Collect(maps.Keys(oc)), slices.Collect(maps.Keys(pc)))
+	for _, route := range routes {
+		if !served[route] {
+			t.Errorf("a scope matrix case covers %s, which the router does not serve", route)
 		}
 	}
-	return tenant, operator
+	return out
 }
 
 // tenantRoutes are the cases of every tenant route the router serves.
 func tenantRoutes(t *testing.T, e *env) []tenantRoute {
 	t.Helper()
-	tenant, _ := matrixRoutes(t, e)
-	return tenant
+	return matrixRoutes(t, e).tenant
 }
 
 // operatorRoutes are the cases of every operator route the router serves.
 func operatorRoutes(t *testing.T, e *env) []tenantRoute {
 	t.Helper()
-	_, operator := matrixRoutes(t, e)
-	return operator
+	return matrixRoutes(t, e).operator
 }
 
 // TestScopeMatrix: every route × a token lacking exactly its scope → 403 naming it, and
@@ -209,7 +242,8 @@ func TestScopeMatrix(t *testing.T) {
 			}
 			tokens[s] = e.tenantToken(acct, others...)
 		}
-		for _, rt := range tenantRoutes(t, e) {
+		routes := matrixRoutes(t, e)
+		for _, rt := range routes.tenant {
 			t.Run(rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
 				r := e.expect(e.do(rt.method, res.fill(rt.path), tokens[rt.scope], res.fillBody(rt.body)), 403)
@@ -224,7 +258,7 @@ func TestScopeMatrix(t *testing.T) {
 			})
 		}
 		// A tenant token with every tenant scope still lacks accounts:admin.
-		for _, rt := range operatorRoutes(t, e) {
+		for _, rt := range routes.operator {
 			t.Run("tenant on "+rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
 				path := strings.ReplaceAll(rt.path, "{acct}", acct)
@@ -235,10 +269,20 @@ func TestScopeMatrix(t *testing.T) {
 			})
 		}
 		// The operator token has no account claim, so tenant routes refuse it.
-		for _, rt := range tenantRoutes(t, e) {
+		for _, rt := range routes.tenant {
 			t.Run("operator on "+rt.method+" "+rt.path, func(t *testing.T) {
 				e := e.at(t)
 				e.expect(e.do(rt.method, res.fill(rt.path), e.opToken, res.fillBody(rt.body)), 401)
+			})
+		}
+		// Public routes answer a request carrying no token themselves: no bearer challenge.
+		for _, rt := range routes.public {
+			t.Run("no token on "+rt.method+" "+rt.path, func(t *testing.T) {
+				e := e.at(t)
+				r := e.expect(e.do(rt.method, rt.path, "", nil), rt.want)
+				if got := r.Header.Get("WWW-Authenticate"); strings.HasPrefix(got, "Bearer") {
+					t.Errorf("WWW-Authenticate %q on a public route", got)
+				}
 			})
 		}
 		s := e.expect(e.do("GET", "/v1/subaccounts/"+sub, full, nil), 200).json(t)
