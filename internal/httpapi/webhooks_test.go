@@ -149,6 +149,7 @@ func TestWebhookEndpointRefusals(t *testing.T) {
 			{"star with others", good("eventTypes", []string{"*", "card.enrolled"}), "/eventTypes/0"},
 			{"twice", good("eventTypes", []string{"card.enrolled", "card.enrolled"}), "/eventTypes/1"},
 			{"card number in description", good("description", "4111 1111 1111 1111"), "/description"},
+			{"card number in url", good("url", "https://hooks.example.com/4111111111111111"), "/url"},
 			{"long description", good("description", strings.Repeat("d", 256)), "/description"},
 			{"disabled on creation", good("disabled", true), "/disabled"},
 			{"bad subaccount id", good("subaccountId", "sub-1"), "/subaccountId"},

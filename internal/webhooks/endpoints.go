@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/keys"
+	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -86,6 +87,9 @@ func (s *Service) check(in EndpointInput, creating bool) []subaccounts.FieldErro
 	switch {
 	case in.URL == nil && creating:
 		bad("/url", "is required: the https URL events are posted to")
+	case in.URL != nil && pan.ContainsCardNumber(*in.URL):
+		// The URL is stored and echoed: the card-data guard of every free-text field.
+		bad("/url", subaccounts.CardNumberDetail)
 	case in.URL != nil:
 		if err := s.guard.CheckURL(*in.URL); errors.Is(err, ErrPrivateAddress) {
 			bad("/url", "must not point to a private, loopback or link-local address")
