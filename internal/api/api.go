@@ -4,7 +4,8 @@
 // the problem document. It is the one definition of each for server and CLI; the tests
 // keep their own copies where they check them against the spec. Ids and times are
 // strings, as on the wire, so a client reads exactly what the server wrote. It holds no
-// behaviour beyond formatting (a PAN never prints) and imports nothing of this module.
+// behaviour beyond formatting (a PAN never prints) and the From conversions of the
+// domain's values into their resources, which the responses and the events share.
 //
 // Request bodies the CLI does not send (accounts, clients, top-ups, transaction messages,
 // webhook endpoints) are still declared beside their handlers in httpapi.

@@ -62,7 +62,7 @@ func handleCreateAccount(svc *tenancy.Service) gin.HandlerFunc {
 		}
 		c.Header("Location", "/v1/accounts/"+a.ID.String())
 		setETag(c, a.Version)
-		writeJSON(c, http.StatusCreated, toAccountView(a))
+		writeJSON(c, http.StatusCreated, api.FromAccount(a))
 	}
 }
 
@@ -77,7 +77,7 @@ func handleListAccounts(svc *tenancy.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, next, toAccountView))
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromAccount))
 	}
 }
 
@@ -93,7 +93,7 @@ func handleGetAccount(svc *tenancy.Service) gin.HandlerFunc {
 			return
 		}
 		setETag(c, a.Version)
-		writeJSON(c, http.StatusOK, toAccountView(a))
+		writeJSON(c, http.StatusOK, api.FromAccount(a))
 	}
 }
 
@@ -106,7 +106,7 @@ func handleOwnAccount(svc *tenancy.Service) gin.HandlerFunc {
 			return
 		}
 		setETag(c, a.Version)
-		writeJSON(c, http.StatusOK, toAccountView(a))
+		writeJSON(c, http.StatusOK, api.FromAccount(a))
 	}
 }
 
@@ -131,7 +131,7 @@ func handlePatchAccount(svc *tenancy.Service) gin.HandlerFunc {
 			return
 		}
 		setETag(c, a.Version)
-		writeJSON(c, http.StatusOK, toAccountView(a))
+		writeJSON(c, http.StatusOK, api.FromAccount(a))
 	}
 }
 

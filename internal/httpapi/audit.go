@@ -40,7 +40,7 @@ func toAuditVerificationView(accountID uuid.UUID, v audit.AuditVerification) api
 		bv := api.AuditBreak{Seq: b.Seq, Reason: b.Reason}
 		if b.EventID != uuid.Nil {
 			id := b.EventID
-			bv.EventID = idPtr(&id)
+			bv.EventID = api.IDPtr(&id)
 		}
 		out.FirstBroken = &bv
 	}

@@ -40,7 +40,7 @@ func handleEnrolCard(svc *cards.Service) gin.HandlerFunc {
 			return
 		}
 		c.Header("Location", "/v1/cards/"+card.ID.String())
-		writeJSON(c, http.StatusCreated, toCardView(card))
+		writeJSON(c, http.StatusCreated, api.FromCard(card))
 	}
 }
 
@@ -83,7 +83,7 @@ func handleEnrolCards(svc *cards.Service) gin.HandlerFunc {
 				r.Status, r.Problem = p.Status, &p
 				v.Summary.Failed++
 			} else {
-				cv := toCardView(*o.Card)
+				cv := api.FromCard(*o.Card)
 				r.Status, r.Card = http.StatusCreated, &cv
 				v.Summary.Enrolled++
 			}
@@ -112,7 +112,7 @@ func handleListCards(svc *cards.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, next, toCardView))
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromCard))
 	}
 }
 
@@ -127,7 +127,7 @@ func handleGetCard(svc *cards.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toCardView(card))
+		writeJSON(c, http.StatusOK, api.FromCard(card))
 	}
 }
 
@@ -142,7 +142,7 @@ func handleRemoveCard(svc *cards.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toCardView(card))
+		writeJSON(c, http.StatusOK, api.FromCard(card))
 	}
 }
 
@@ -170,6 +170,6 @@ func handleMoveCard(svc *cards.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toCardView(card))
+		writeJSON(c, http.StatusOK, api.FromCard(card))
 	}
 }

@@ -10,13 +10,6 @@ import (
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
-func toTransferView(e subaccounts.Entry) api.Transfer {
-	return api.Transfer{
-		ID: e.ID.String(), Amount: e.Amount, From: e.From, To: e.To, SubaccountID: idPtr(e.SubaccountID),
-		Reference: e.Reference, CreatedAt: api.Time(e.CreatedAt),
-	}
-}
-
 // handleCreateTransfer serves POST /v1/credit-transfers and /v1/balance-transfers.
 func handleCreateTransfer(svc *ledger.Service, kind subaccounts.EntryKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -31,7 +24,7 @@ func handleCreateTransfer(svc *ledger.Service, kind subaccounts.EntryKind) gin.H
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusCreated, toTransferView(e))
+		writeJSON(c, http.StatusCreated, api.FromTransfer(e))
 	}
 }
 
@@ -52,7 +45,7 @@ func handleListTransfers(svc *ledger.Service, kind subaccounts.EntryKind) gin.Ha
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, next, toTransferView))
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromTransfer))
 	}
 }
 

@@ -120,7 +120,7 @@ func addDetail(p *api.Problem, d subaccounts.ErrorDetail) {
 	switch d := d.(type) {
 	case *subaccounts.OutsideContract:
 		for _, pair := range d.Pairs {
-			p.OutsideContract = append(p.OutsideContract, toPairView(pair))
+			p.OutsideContract = append(p.OutsideContract, api.FromPair(pair))
 		}
 	case *subaccounts.ContractNarrowing:
 		for _, a := range d.Affected {
@@ -128,12 +128,12 @@ func addDetail(p *api.Problem, d subaccounts.ErrorDetail) {
 		}
 	case *subaccounts.CardExists:
 		id := d.CardID
-		p.CardID = idPtr(&id)
+		p.CardID = api.IDPtr(&id)
 	case *subaccounts.CardRefused:
-		pv := toPairView(d.Pair)
+		pv := api.FromPair(d.Pair)
 		p.Pair = &pv
 		// Present even when empty: "permits nothing" is an answer.
-		permitted := toConfigurationBodies(d.Permitted)
+		permitted := api.FromConfigurations(d.Permitted)
 		p.Permitted = &permitted
 	case *subaccounts.Refusal:
 		p.Reason = d.Reason

@@ -57,7 +57,7 @@ func handleCreateSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 		}
 		c.Header("Location", "/v1/subaccounts/"+s.ID.String())
 		setETag(c, s.Version)
-		writeJSON(c, http.StatusCreated, toSubaccountView(s))
+		writeJSON(c, http.StatusCreated, api.FromSubaccount(s))
 	}
 }
 
@@ -73,7 +73,7 @@ func handleListSubaccounts(svc *tenancy.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, next, toSubaccountView))
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromSubaccount))
 	}
 }
 
@@ -89,7 +89,7 @@ func handleGetSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 			return
 		}
 		setETag(c, s.Version)
-		writeJSON(c, http.StatusOK, toSubaccountView(s))
+		writeJSON(c, http.StatusOK, api.FromSubaccount(s))
 	}
 }
 
@@ -127,13 +127,13 @@ func handlePatchSubaccount(svc *tenancy.Service) gin.HandlerFunc {
 		}
 		if dryRun {
 			writeJSON(c, http.StatusOK, api.SubaccountDryRun{
-				DryRun: true, Subaccount: toSubaccountView(ch.Subaccount),
-				CardsPutOutOfPolicy: ch.CardsPutOutOfPolicy, CardsByPair: toPairCountViews(ch.CardsByPair),
+				DryRun: true, Subaccount: api.FromSubaccount(ch.Subaccount),
+				CardsPutOutOfPolicy: ch.CardsPutOutOfPolicy, CardsByPair: api.FromPairCounts(ch.CardsByPair),
 			})
 			return
 		}
 		setETag(c, ch.Subaccount.Version)
-		writeJSON(c, http.StatusOK, toSubaccountView(ch.Subaccount))
+		writeJSON(c, http.StatusOK, api.FromSubaccount(ch.Subaccount))
 	}
 }
 

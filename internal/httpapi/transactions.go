@@ -48,11 +48,11 @@ func (b messageBody) toInput() routing.MessageInput {
 func writeIngestOutcome(c *gin.Context, o routing.IngestOutcome) {
 	switch o.Status {
 	case routing.IngestRouted:
-		writeJSON(c, http.StatusCreated, toTransactionView(o.Transaction))
+		writeJSON(c, http.StatusCreated, api.FromTransaction(o.Transaction))
 	case routing.IngestDuplicate:
-		writeJSON(c, http.StatusOK, toTransactionView(o.Transaction))
+		writeJSON(c, http.StatusOK, api.FromTransaction(o.Transaction))
 	default:
-		writeJSON(c, http.StatusAccepted, toUnroutedView(o.Transaction))
+		writeJSON(c, http.StatusAccepted, api.FromUnrouted(o.Transaction))
 	}
 }
 
@@ -107,7 +107,7 @@ func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
 				r.Status, r.Problem = p.Status, &p
 				v.Summary.Rejected++
 			case o.Status == routing.IngestRouted || o.Status == routing.IngestDuplicate:
-				tv := toTransactionView(o.Transaction)
+				tv := api.FromTransaction(o.Transaction)
 				r.Status, r.Transaction = http.StatusCreated, &tv
 				if o.Status == routing.IngestDuplicate {
 					r.Status = http.StatusOK
@@ -116,7 +116,7 @@ func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
 					v.Summary.Routed++
 				}
 			default:
-				uv := toUnroutedView(o.Transaction)
+				uv := api.FromUnrouted(o.Transaction)
 				r.Status, r.Unrouted = http.StatusAccepted, &uv
 				v.Summary.Unrouted++
 			}
@@ -161,7 +161,7 @@ func handleListTransactions(svc *routing.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, next, toTransactionView))
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromTransaction))
 	}
 }
 
@@ -184,7 +184,7 @@ func handleListSubaccountTransactions(svc *routing.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, next, toTransactionView))
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromTransaction))
 	}
 }
 
@@ -199,7 +199,7 @@ func handleGetTransaction(svc *routing.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, withLifecycle(toTransactionView(t), life))
+		writeJSON(c, http.StatusOK, withLifecycle(api.FromTransaction(t), life))
 	}
 }
 
@@ -214,7 +214,7 @@ func handleListUnrouted(svc *routing.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, next, toUnroutedView))
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromUnrouted))
 	}
 }
 

@@ -32,22 +32,6 @@ func (b webhookEndpointBody) toInput() (webhooks.EndpointInput, bool) {
 	return in, true
 }
 
-func toWebhookEndpointView(e subaccounts.WebhookEndpoint) api.WebhookEndpoint {
-	v := api.WebhookEndpoint{
-		ID: e.ID.String(), URL: e.URL, Description: e.Description, SubaccountID: idPtr(e.SubaccountID),
-		EventTypes: e.EventTypes, Status: "enabled", SecretRotatingUntil: api.TimePtr(e.PreviousSecretExpiresAt),
-		Version: e.Version, CreatedAt: api.Time(e.CreatedAt), UpdatedAt: api.Time(e.UpdatedAt),
-	}
-	if v.EventTypes == nil {
-		v.EventTypes = []string{}
-	}
-	if e.Disabled {
-		reason := e.DisabledReason
-		v.Status, v.DisabledReason = "disabled", &reason
-	}
-	return v
-}
-
 // decodeEndpoint reads a webhook endpoint body; false when it answered already.
 func decodeEndpoint(c *gin.Context) (webhooks.EndpointInput, bool) {
 	var body webhookEndpointBody
@@ -74,7 +58,7 @@ func handleCreateWebhookEndpoint(svc *webhooks.Service) gin.HandlerFunc {
 		}
 		c.Header("Location", "/v1/webhook-endpoints/"+e.ID.String())
 		setETag(c, e.Version)
-		writeJSON(c, http.StatusCreated, api.WebhookEndpointWithSecret{WebhookEndpoint: toWebhookEndpointView(e), Secret: secret})
+		writeJSON(c, http.StatusCreated, api.WebhookEndpointWithSecret{WebhookEndpoint: api.FromWebhookEndpoint(e), Secret: secret})
 	}
 }
 
@@ -94,7 +78,7 @@ func handleListWebhookEndpoints(svc *webhooks.Service) gin.HandlerFunc {
 			fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, toList(items, next, toWebhookEndpointView))
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromWebhookEndpoint))
 	}
 }
 
@@ -110,7 +94,7 @@ func handleGetWebhookEndpoint(svc *webhooks.Service) gin.HandlerFunc {
 			return
 		}
 		setETag(c, e.Version)
-		writeJSON(c, http.StatusOK, toWebhookEndpointView(e))
+		writeJSON(c, http.StatusOK, api.FromWebhookEndpoint(e))
 	}
 }
 
@@ -130,7 +114,7 @@ func handlePatchWebhookEndpoint(svc *webhooks.Service) gin.HandlerFunc {
 			return
 		}
 		setETag(c, e.Version)
-		writeJSON(c, http.StatusOK, toWebhookEndpointView(e))
+		writeJSON(c, http.StatusOK, api.FromWebhookEndpoint(e))
 	}
 }
 
@@ -169,6 +153,6 @@ func handleRotateWebhookSecret(svc *webhooks.Service) gin.HandlerFunc {
 			return
 		}
 		setETag(c, e.Version)
-		writeJSON(c, http.StatusOK, api.WebhookEndpointWithSecret{WebhookEndpoint: toWebhookEndpointView(e), Secret: secret})
+		writeJSON(c, http.StatusOK, api.WebhookEndpointWithSecret{WebhookEndpoint: api.FromWebhookEndpoint(e), Secret: secret})
 	}
 }
