@@ -8,17 +8,22 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/app"
 	"github.com/cardseg/subaccounts/internal/auth"
 	"github.com/cardseg/subaccounts/internal/config"
+	"github.com/cardseg/subaccounts/internal/events"
 	"github.com/cardseg/subaccounts/internal/httpapi"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/ratelimit"
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/store"
+	"github.com/cardseg/subaccounts/internal/webhooks"
 )
 
 // run starts the server and blocks until ctx is cancelled, then shuts down gracefully.
@@ -69,8 +74,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
 
-	// Every change records beside itself through one Recorder, the issuer's included.
-	rec := app.NewRecorder(db)
+	// Every change records beside itself through one Recorder, the issuer's included:
+	// its audit event and, for accounts with a subscribed endpoint or with the stream on,
+	// its outbound event.
+	subs := events.NewSubscriptions(db, 0)
+	eventsCfg := events.Config{Stream: cfg.EventsNATSURL != "", Schedule: cfg.WebhookRetrySchedule}
+	rec := app.NewRecorder(db, subs, eventsCfg)
 	var is *issuer.Issuer
 	var keys *auth.KeySet
 	var clients auth.ClientChecker
@@ -106,6 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	svc := app.New(db, app.Config{
 		Keys: ring, Recorder: rec, Logger: log, OnClientsRevoked: revoked, WebhookAllowPrivateNetworks: cfg.WebhookAllowPrivateNetworks,
+		Subscriptions: subs, Events: eventsCfg, Delivery: &webhooks.WorkerConfig{ID: workerID(), Retention: cfg.WebhookRetention},
 		GroupCommit: routing.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: routing.DefaultGroupCommit.Writers},
 	})
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
@@ -217,6 +227,13 @@ func shutdown(srv *http.Server, svc *app.Services, timeout time.Duration, cancel
 	}
 	log.Info("shut down", slog.String("took", time.Since(start).Round(time.Millisecond).String()))
 	return nil
+}
+
+// workerID names this replica's delivery claims: host and process, and a random part
+// so a restarted process never mistakes an earlier one's claims for its own.
+func workerID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 }
 
 // writeSlack is how long past the request deadline an answer may take to be written.

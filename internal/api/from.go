@@ -165,3 +165,27 @@ func IDStrings(ids []uuid.UUID) []string {
 	}
 	return out
 }
+
+// FromDelivery is the delivery resource, attempts included.
+func FromDelivery(d subaccounts.Delivery) Delivery {
+	v := Delivery{
+		ID: d.ID.String(), EndpointID: d.EndpointID.String(), EventID: d.EventID.String(), EventType: d.EventType,
+		Status: string(d.Status), Attempts: make([]Attempt, len(d.History)),
+		CreatedAt: Time(d.CreatedAt), UpdatedAt: Time(d.UpdatedAt),
+	}
+	if d.Status == subaccounts.DeliveryPending {
+		v.NextAttemptAt = TimePtr(d.NextAttemptAt)
+	}
+	for i, a := range d.History {
+		v.Attempts[i] = Attempt{At: Time(a.At), LatencyMs: a.Latency.Milliseconds(), ResponseBody: a.ResponseBody}
+		if a.StatusCode != 0 {
+			code := a.StatusCode
+			v.Attempts[i].StatusCode = &code
+		}
+		if a.Error != "" {
+			msg := a.Error
+			v.Attempts[i].Error = &msg
+		}
+	}
+	return v
+}

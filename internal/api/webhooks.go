@@ -23,3 +23,37 @@ type WebhookEndpointWithSecret struct {
 	WebhookEndpoint
 	Secret string `json:"secret"`
 }
+
+// Delivery is one event on its way to one endpoint, with every attempt made.
+type Delivery struct {
+	ID         string `json:"id"`
+	EndpointID string `json:"endpointId"`
+	// EventID is the webhook-id the endpoint receives, the same on every attempt.
+	EventID       string    `json:"eventId"`
+	EventType     string    `json:"eventType"`
+	Status        string    `json:"status"`
+	NextAttemptAt *string   `json:"nextAttemptAt,omitempty"`
+	Attempts      []Attempt `json:"attempts"`
+	CreatedAt     string    `json:"createdAt"`
+	UpdatedAt     string    `json:"updatedAt"`
+}
+
+// Attempt is one try of a delivery.
+type Attempt struct {
+	At string `json:"at"`
+	// StatusCode is the HTTP status of the answer; absent when there was none.
+	StatusCode   *int    `json:"statusCode,omitempty"`
+	LatencyMs    int64   `json:"latencyMs"`
+	Error        *string `json:"error,omitempty"`
+	ResponseBody string  `json:"responseBody"`
+}
+
+// RecoverRequest asks for every failed delivery since a time to be sent again.
+type RecoverRequest struct {
+	Since *string `json:"since"`
+}
+
+// RecoverResult says how many deliveries a recover queued.
+type RecoverResult struct {
+	Requeued int64 `json:"requeued"`
+}

@@ -1,6 +1,6 @@
 // Package app composes the domain's services over one store: it is the one place that
 // knows which service needs which other (cards and routing charge through the ledger,
-// every change records through the audit Recorder), so cmd/subaccountd and the tests
+// every change records through the audit and events Recorders), so cmd/subaccountd and the tests
 // wire the same graph.
 //
 // It imports every domain package and is imported only by cmd and tests; httpapi takes
@@ -9,12 +9,14 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"log/slog"
 
 	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/compliance"
+	"github.com/cardseg/subaccounts/internal/events"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/ledger"
@@ -36,6 +38,7 @@ type Store interface {
 	compliance.Store
 	idempotency.Store
 	webhooks.Store
+	events.Writer
 }
 
 // Config is what the services are built with.
@@ -52,9 +55,17 @@ type Config struct {
 	OnGroupWritten func(messages int)
 	// Recorder is where changes write their side records; nil means NewRecorder(store).
 	Recorder subaccounts.Recorder
+	// Subscriptions is the cache of each account's webhook subscriptions the Recorder
+	// routes events by; nil (with Recorder nil) means a new one.
+	Subscriptions *events.Subscriptions
+	// Events tunes the events kind of a Recorder built here.
+	Events events.Config
 	// WebhookAllowPrivateNetworks lets webhook endpoints use http and private addresses
 	// (local development and tests).
 	WebhookAllowPrivateNetworks bool
+	// Delivery, when set, starts a webhook delivery worker with this configuration; Close
+	// and Shutdown stop it.
+	Delivery *webhooks.WorkerConfig
 	// Logger receives the background work's errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -71,19 +82,33 @@ type Services struct {
 	Compliance  *compliance.Service
 	Idempotency *idempotency.Service
 	Webhooks    *webhooks.Service
+	// Subscriptions caches the accounts' webhook subscriptions.
+	Subscriptions *events.Subscriptions
+	// Delivery is the webhook delivery worker, when Config.Delivery asked for one.
+	Delivery *webhooks.Worker
+}
+
+// RecordStore is what the record kinds write to.
+type RecordStore interface {
+	audit.Writer
+	events.Writer
 }
 
 // NewRecorder returns the one Recorder every change writes its side records through:
-// the list of record kinds (the audit log today; outbound events join it here).
-func NewRecorder(store audit.Writer) subaccounts.Recorder {
-	return subaccounts.Recorders{audit.NewRecorder(store)}
+// the list of record kinds, the audit log and the outbound events (routed by subs).
+func NewRecorder(store RecordStore, subs *events.Subscriptions, cfg events.Config) subaccounts.Recorder {
+	return subaccounts.Recorders{audit.NewRecorder(store), events.NewRecorder(store, subs, cfg)}
 }
 
 // New builds the services over store. Close (or Shutdown) them to stop the group commit.
 func New(store Store, cfg Config) *Services {
+	subs := cfg.Subscriptions
+	if subs == nil {
+		subs = events.NewSubscriptions(store, 0)
+	}
 	rec := cfg.Recorder
 	if rec == nil {
-		rec = NewRecorder(store)
+		rec = NewRecorder(store, subs, cfg.Events)
 	}
 	var prints *pan.Fingerprints
 	if cfg.Keys != nil {
@@ -101,7 +126,7 @@ func New(store Store, cfg Config) *Services {
 	if cfg.OnGroupWritten != nil {
 		g.Observe = cfg.OnGroupWritten
 	}
-	return &Services{
+	svc := &Services{
 		Recorder:    rec,
 		Tenancy:     tenancy.NewService(store, rec, cfg.OnClientsRevoked),
 		Cards:       cards.NewService(store, rec, prints),
@@ -110,12 +135,41 @@ func New(store Store, cfg Config) *Services {
 		Audit:       audit.NewService(store, cfg.Logger),
 		Compliance:  compliance.NewService(store),
 		Idempotency: idempotency.NewService(store, cfg.Keys),
-		Webhooks:    webhooks.NewService(store, rec, cfg.Keys, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivateNetworks}),
+		Webhooks: webhooks.NewService(store, rec, cfg.Keys, webhooks.Config{
+			Guard: webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivateNetworks}, Changed: subs.Invalidate, Schedule: cfg.Events.Schedule,
+		}),
+		Subscriptions: subs,
+	}
+	if cfg.Delivery != nil {
+		d := *cfg.Delivery
+		if d.Schedule == nil {
+			d.Schedule = cfg.Events.Schedule
+		}
+		if d.Logger == nil {
+			d.Logger = cfg.Logger
+		}
+		svc.Delivery = svc.Webhooks.NewWorker(d)
+		svc.Delivery.Start()
+	}
+	return svc
+}
+
+// Close writes what the group commit still holds and stops it and the delivery worker.
+func (s *Services) Close() {
+	s.Routing.Close()
+	if s.Delivery != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Delivery.Stop(ctx)
 	}
 }
 
-// Close writes what the group commit still holds and stops it.
-func (s *Services) Close() { s.Routing.Close() }
-
-// Shutdown stops the group commit within ctx (see routing.Service.Shutdown).
-func (s *Services) Shutdown(ctx context.Context) error { return s.Routing.Shutdown(ctx) }
+// Shutdown stops the group commit and the delivery worker within ctx (see
+// routing.Service.Shutdown and webhooks.Worker.Stop).
+func (s *Services) Shutdown(ctx context.Context) error {
+	err := s.Routing.Shutdown(ctx)
+	if s.Delivery != nil {
+		s.Delivery.Stop(ctx)
+	}
+	return err
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -37,7 +38,14 @@ func (r *Recorder) Record(ctx context.Context, accountID uuid.UUID, changes ...s
 	if accountID == uuid.Nil {
 		return errors.New("record audit: no account")
 	}
-	return recordAudit(ctx, r.store, accountID, changes)
+	audited := changes
+	if unaudited := func(c subaccounts.Change) bool { return c.Unaudited }; slices.ContainsFunc(changes, unaudited) {
+		audited = slices.DeleteFunc(slices.Clone(changes), unaudited)
+	}
+	if len(audited) == 0 {
+		return nil
+	}
+	return recordAudit(ctx, r.store, accountID, audited)
 }
 
 func recordAudit(ctx context.Context, tx Writer, accountID uuid.UUID, recs []subaccounts.Change) error {

@@ -43,6 +43,12 @@ type Config struct {
 	// WebhookAllowPrivateNetworks lets webhook endpoints use http and private, loopback
 	// and link-local addresses: for local development and tests only.
 	WebhookAllowPrivateNetworks bool
+	// WebhookRetrySchedule is the wait before each retry of a failed delivery.
+	WebhookRetrySchedule []time.Duration
+	// WebhookRetention is how long deliveries and events are kept.
+	WebhookRetention time.Duration
+	// EventsNATSURL, when set, publishes every event to NATS JetStream.
+	EventsNATSURL string
 
 	// RequestTimeout is every request's deadline: past it a request still waiting on the
 	// database is answered 503. ShutdownTimeout bounds the whole shutdown.
@@ -140,6 +146,11 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		bad("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "must be true or false, got %q", v)
 	}
+	c.WebhookRetrySchedule = scheduleVar(get, bad, "WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
+	c.WebhookRetention = durationVar(get, bad, "WEBHOOK_RETENTION", "720h", time.Hour, 10*365*24*time.Hour)
+	if c.EventsNATSURL = getenv("EVENTS_NATS_URL"); c.EventsNATSURL != "" && !strings.HasPrefix(c.EventsNATSURL, "nats://") && !strings.HasPrefix(c.EventsNATSURL, "tls://") {
+		bad("EVENTS_NATS_URL", "must be a nats:// or tls:// URL, got %q", redactURL(c.EventsNATSURL))
+	}
 	c.RequestTimeout = durationVar(get, bad, "REQUEST_TIMEOUT", "10s", 100*time.Millisecond, 10*time.Minute)
 	c.ShutdownTimeout = durationVar(get, bad, "SHUTDOWN_TIMEOUT", "15s", time.Second, 10*time.Minute)
 	loadLimits(&c, get, bad)
@@ -147,6 +158,26 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return c, nil
+}
+
+// scheduleVar reads a comma-separated list of 1 to 20 positive durations.
+func scheduleVar(get func(name, def string) string, bad func(name, format string, args ...any), name, def string) []time.Duration {
+	v := get(name, def)
+	parts := strings.Split(v, ",")
+	if len(parts) > 20 {
+		bad(name, "must list at most 20 durations, got %d", len(parts))
+		return nil
+	}
+	out := make([]time.Duration, 0, len(parts))
+	for _, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d <= 0 || d > 7*24*time.Hour {
+			bad(name, "must be comma-separated durations from 1ms to 168h such as %s, got %q", def, v)
+			return nil
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // durationVar reads a duration variable between lo and hi.
@@ -217,6 +248,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("master_key", c.masterKeyLog()),
 		slog.Int("group_commit_max_batch", c.GroupCommitMaxBatch),
 		slog.String("group_commit_max_wait", durationString(c.GroupCommitMaxWait)),
+		slog.String("webhook_retry_schedule", scheduleString(c.WebhookRetrySchedule)),
+		slog.String("webhook_retention", durationString(c.WebhookRetention)),
+		slog.String("events_nats", redactURL(c.EventsNATSURL)),
 		slog.String("request_timeout", durationString(c.RequestTimeout)),
 		slog.String("shutdown_timeout", durationString(c.ShutdownTimeout)),
 		slog.Int("client_rate_limit", c.ClientRateLimit),
@@ -224,6 +258,15 @@ func (c Config) LogValue() slog.Value {
 		slog.String("redis", redisLog(c.RedisURL)),
 		slog.Bool("trust_forwarded_for", c.TrustForwardedFor),
 	)
+}
+
+// scheduleString is a retry schedule as WEBHOOK_RETRY_SCHEDULE writes it.
+func scheduleString(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = durationString(d)
+	}
+	return strings.Join(parts, ",")
 }
 
 // durationString is d.String() without its zero minutes and seconds (24h, not 24h0m0s),

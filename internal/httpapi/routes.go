@@ -82,6 +82,10 @@ func addRoutes(r *gin.Engine, d Deps) {
 	t.PATCH("/webhook-endpoints/:webhookEndpointId", hooksWrite, handlePatchWebhookEndpoint(d.Webhooks))
 	t.DELETE("/webhook-endpoints/:webhookEndpointId", hooksWrite, handleDeleteWebhookEndpoint(d.Webhooks))
 	t.POST("/webhook-endpoints/:webhookEndpointId/rotate-secret", hooksWrite, noStore(), idem, handleRotateWebhookSecret(d.Webhooks))
+	t.POST("/webhook-endpoints/:webhookEndpointId/test", hooksWrite, idem, handleTestWebhookEndpoint(d.Webhooks))
+	t.GET("/webhook-endpoints/:webhookEndpointId/deliveries", hooksRead, handleListDeliveries(d.Webhooks))
+	t.POST("/webhook-endpoints/:webhookEndpointId/deliveries/:deliveryId/resend", hooksWrite, idem, handleResendDelivery(d.Webhooks))
+	t.POST("/webhook-endpoints/:webhookEndpointId/recover", hooksWrite, idem, handleRecoverDeliveries(d.Webhooks))
 
 	auditRead := scope(subaccounts.ScopeAuditRead)
 	t.GET("/audit-events", auditRead, handleListAuditEvents(d.Audit))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -154,5 +155,98 @@ func handleRotateWebhookSecret(svc *webhooks.Service) gin.HandlerFunc {
 		}
 		setETag(c, e.Version)
 		writeJSON(c, http.StatusOK, api.WebhookEndpointWithSecret{WebhookEndpoint: api.FromWebhookEndpoint(e), Secret: secret})
+	}
+}
+
+func handleListDeliveries(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "webhookEndpointId")
+		if !ok {
+			return
+		}
+		p, ok := page(c)
+		if !ok {
+			return
+		}
+		var errs []subaccounts.FieldError
+		w := queryWindow(c, &errs)
+		f := subaccounts.DeliveryFilter{From: w.From, To: w.To}
+		switch st := subaccounts.DeliveryStatus(c.Query("status")); st {
+		case "", subaccounts.DeliveryPending, subaccounts.DeliveryDelivered, subaccounts.DeliveryFailed:
+			f.Status = st
+		default:
+			errs = append(errs, subaccounts.FieldError{Parameter: "status", Detail: "must be pending, delivered or failed"})
+		}
+		if queryInvalid(c, errs) {
+			return
+		}
+		items, next, err := svc.Deliveries(c.Request.Context(), mustPrincipal(c), id, f, p)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, toList(items, next, api.FromDelivery))
+	}
+}
+
+func handleResendDelivery(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		endpointID, ok := pathID(c, "webhookEndpointId")
+		if !ok {
+			return
+		}
+		id, ok := pathID(c, "deliveryId")
+		if !ok {
+			return
+		}
+		d, err := svc.Resend(c.Request.Context(), mustPrincipal(c), endpointID, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusAccepted, api.FromDelivery(d))
+	}
+}
+
+func handleRecoverDeliveries(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "webhookEndpointId")
+		if !ok {
+			return
+		}
+		var body api.RecoverRequest
+		if !decode(c, &body) {
+			return
+		}
+		if body.Since == nil {
+			fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/since", Detail: "is required: an RFC 3339 date-time"}))
+			return
+		}
+		since, err := time.Parse(time.RFC3339Nano, *body.Since)
+		if err != nil {
+			fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/since", Detail: "must be an RFC 3339 date-time"}))
+			return
+		}
+		n, err := svc.Recover(c.Request.Context(), mustPrincipal(c), id, since)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusAccepted, api.RecoverResult{Requeued: n})
+	}
+}
+
+func handleTestWebhookEndpoint(svc *webhooks.Service) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "webhookEndpointId")
+		if !ok {
+			return
+		}
+		d, err := svc.Test(c.Request.Context(), mustPrincipal(c), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusAccepted, api.FromDelivery(d))
 	}
 }

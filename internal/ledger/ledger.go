@@ -80,7 +80,9 @@ type Book struct {
 	entries      []subaccounts.Entry
 	// flushed counts the entries already written.
 	flushed int
-	now     time.Time
+	// wentOver are the subaccounts that went over their limit since the last Flush.
+	wentOver map[uuid.UUID]bool
+	now      time.Time
 }
 
 func NewBook(a subaccounts.Account, now time.Time) *Book {
@@ -132,7 +134,14 @@ func (l *Book) TouchAccount() {
 }
 
 func (l *Book) TouchSubaccount(s *subaccounts.Subaccount) {
+	was := s.OverLimit
 	s.OverLimit = s.Balance < -s.CreditLimit
+	if s.OverLimit && !was {
+		if l.wentOver == nil {
+			l.wentOver = map[uuid.UUID]bool{}
+		}
+		l.wentOver[s.ID] = true
+	}
 	l.subs[s.ID] = s
 	l.dirty[s.ID] = true
 }
@@ -166,18 +175,25 @@ func (l *Book) Flush(ctx context.Context, tx Writer, rec subaccounts.Recorder) e
 		}
 	}
 	clear(l.dirty)
-	fresh := l.entries[l.flushed:]
-	if len(fresh) == 0 {
-		return nil
+	// A subaccount going over its limit is a change nobody asked for either: the side
+	// records learn of it here (its systems may want to top it up).
+	var recs []subaccounts.Change
+	for id := range l.wentOver {
+		if s := l.subs[id]; s.OverLimit {
+			recs = append(recs, subaccounts.Change{Action: "subaccount.over-limit", ResourceType: "subaccount", ResourceID: id.String(), After: *s})
+		}
 	}
-	if err := tx.InsertLedgerEntries(ctx, fresh); err != nil {
-		return err
+	clear(l.wentOver)
+	fresh := l.entries[l.flushed:]
+	if len(fresh) > 0 {
+		if err := tx.InsertLedgerEntries(ctx, fresh); err != nil {
+			return err
+		}
 	}
 	l.flushed = len(l.entries)
 	// Automatic top-ups are transfers nobody asked for in the request: the audit log
 	// records them here, under the actor of the charge that set them off (none, for a
 	// network message written by the group commit).
-	var recs []subaccounts.Change
 	for _, e := range fresh {
 		if e.Kind == subaccounts.KindBalanceTransfer && e.Reference == subaccounts.AutoTopUpReference {
 			recs = append(recs, subaccounts.Change{Action: "balance-transfer.auto", ResourceType: string(e.Kind), ResourceID: e.ID.String(), After: e, Reference: e.Reference})

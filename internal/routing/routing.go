@@ -592,6 +592,9 @@ func (g *accountGroup) insertAndCharge(ctx context.Context) error {
 	for _, id := range inserted {
 		g.inserted[id] = true
 	}
+	if err := g.record(ctx); err != nil {
+		return err
+	}
 	if g.book == nil {
 		return nil
 	}
@@ -604,6 +607,28 @@ func (g *accountGroup) insertAndCharge(ctx context.Context) error {
 		}
 	}
 	return g.book.Flush(ctx, g.tx, g.svc.rec)
+}
+
+// record hands the rows this group wrote to the side records (their outbound events;
+// the audit log keeps no transactions), in the group's transaction.
+func (g *accountGroup) record(ctx context.Context) error {
+	changes := make([]subaccounts.Change, 0, len(g.inserted))
+	for _, t := range g.rows {
+		if g.inserted[t.ID] {
+			changes = append(changes, transactionChange(t))
+		}
+	}
+	return g.svc.rec.Record(ctx, g.accountID, changes...)
+}
+
+// transactionChange is the side record of a transaction written or routed: data for the
+// events, not a change the audit log keeps.
+func transactionChange(t subaccounts.Transaction) subaccounts.Change {
+	action := "transaction.route"
+	if t.Routing != subaccounts.Routed {
+		action = "transaction.unroute"
+	}
+	return subaccounts.Change{Action: action, ResourceType: "transaction", ResourceID: t.ID.String(), After: t, Unaudited: true}
 }
 
 // resolveRaces answers the fresh messages: a message another writer stored between the
@@ -883,6 +908,9 @@ func (s *Service) RetryUnrouted(ctx context.Context, p subaccounts.Principal, id
 		}
 		route(&t, card, target, subaccounts.Now())
 		if err := s.store.RouteTransaction(ctx, t); err != nil {
+			return err
+		}
+		if err := s.rec.Record(ctx, p.AccountID, transactionChange(t)); err != nil {
 			return err
 		}
 		if book != nil {

@@ -393,16 +393,25 @@ const cardPolicy = `CASE WHEN EXISTS (
 
 // RecomputeCardPolicy sets policy_status of the subaccount's active cards from its
 // current entitlement rows and returns how many cards changed.
-func (q queries) RecomputeCardPolicy(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error) {
+func (q queries) RecomputeCardPolicy(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) ([]subaccounts.Card, error) {
 	// One statement, touching only the cards whose status changes.
-	res := q.with(ctx).Exec(
+	var rows []cardRow
+	err := q.with(ctx).Raw(
 		"UPDATE cards SET policy_status = "+cardPolicy+", updated_at = ?"+
-			" WHERE account_id = ? AND subaccount_id = ? AND status = 'active' AND policy_status <> "+cardPolicy,
-		at.UTC(), accountID, subaccountID)
-	if res.Error != nil {
-		return 0, fmt.Errorf("recompute card policy: %w", translate(res.Error))
+			" WHERE account_id = ? AND subaccount_id = ? AND status = 'active' AND policy_status <> "+cardPolicy+" RETURNING *",
+		at.UTC(), accountID, subaccountID).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("recompute card policy: %w", translate(err))
 	}
-	return res.RowsAffected, nil
+	out := make([]subaccounts.Card, len(rows))
+	for i, r := range rows {
+		c, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // toPair converts a stored (country, network) pair.

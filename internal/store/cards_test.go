@@ -587,8 +587,9 @@ func testCardRecomputePolicy(t *testing.T, db *store.DB) {
 	s.Configurations = []policy.Configuration{cfg([]string{"GBR"}, "VISA")}
 	mustNil(t, "UpdateSubaccount", db.UpdateSubaccount(ctx, s, policy.MustCompile(s.Configurations).Pairs()))
 	at1 := subaccounts.Now().Add(time.Hour)
-	n, err := db.RecomputeCardPolicy(ctx, a.ID, s.ID, at1)
+	changed, err := db.RecomputeCardPolicy(ctx, a.ID, s.ID, at1)
 	mustNil(t, "RecomputeCardPolicy", err)
+	n := len(changed)
 	if n != 2 {
 		t.Errorf("narrowing: RecomputeCardPolicy = %d, want 2", n)
 	}
@@ -597,9 +598,9 @@ func testCardRecomputePolicy(t *testing.T, db *store.DB) {
 		map[uuid.UUID]bool{fraV.ID: true, fraM.ID: true})
 
 	// 2. Nothing changed: nothing is written.
-	n, err = db.RecomputeCardPolicy(ctx, a.ID, s.ID, at1.Add(time.Hour))
+	changed, err = db.RecomputeCardPolicy(ctx, a.ID, s.ID, at1.Add(time.Hour))
 	mustNil(t, "RecomputeCardPolicy", err)
-	if n != 0 {
+	if n = len(changed); n != 0 {
 		t.Errorf("again: RecomputeCardPolicy = %d, want 0", n)
 	}
 
@@ -607,8 +608,9 @@ func testCardRecomputePolicy(t *testing.T, db *store.DB) {
 	s.Configurations = []policy.Configuration{cfg([]string{"GBR", "USA"}, "VISA"), cfg([]string{"FRA"}, "MASTERCARD")}
 	mustNil(t, "UpdateSubaccount", db.UpdateSubaccount(ctx, s, policy.MustCompile(s.Configurations).Pairs()))
 	at3 := at1.Add(2*time.Hour + 5*time.Millisecond)
-	n, err = db.RecomputeCardPolicy(ctx, a.ID, s.ID, at3)
+	changed, err = db.RecomputeCardPolicy(ctx, a.ID, s.ID, at3)
 	mustNil(t, "RecomputeCardPolicy", err)
+	n = len(changed)
 	if n != 2 {
 		t.Errorf("widening: RecomputeCardPolicy = %d, want 2", n)
 	}
@@ -620,8 +622,9 @@ func testCardRecomputePolicy(t *testing.T, db *store.DB) {
 	s.Configurations = []policy.Configuration{}
 	mustNil(t, "UpdateSubaccount", db.UpdateSubaccount(ctx, s, []policy.Pair{}))
 	at4 := at3.Add(time.Hour)
-	n, err = db.RecomputeCardPolicy(ctx, a.ID, s.ID, at4)
+	changed, err = db.RecomputeCardPolicy(ctx, a.ID, s.ID, at4)
 	mustNil(t, "RecomputeCardPolicy", err)
+	n = len(changed)
 	if n != 3 {
 		t.Errorf("emptied: RecomputeCardPolicy = %d, want 3", n)
 	}
@@ -764,8 +767,8 @@ func testCardDifferentTenant(t *testing.T, db *store.DB) {
 		{"CountActiveCardsInAccount", func() (int, error) { n, err := db.CountActiveCardsInAccount(ctx, b.ID); return int(n), err }},
 		{"CardPairCounts", func() (int, error) { l, err := db.CardPairCounts(ctx, b.ID, s.ID); return len(l), err }},
 		{"RecomputeCardPolicy", func() (int, error) {
-			n, err := db.RecomputeCardPolicy(ctx, b.ID, s.ID, subaccounts.Now())
-			return int(n), err
+			l, err := db.RecomputeCardPolicy(ctx, b.ID, s.ID, subaccounts.Now())
+			return len(l), err
 		}},
 	}
 	for _, tc := range empty {

@@ -23,6 +23,7 @@ type webhookEndpointRow struct {
 	Secret                  string     `gorm:"column:secret"`
 	PreviousSecret          *string    `gorm:"column:previous_secret"`
 	PreviousSecretExpiresAt *time.Time `gorm:"column:previous_secret_expires_at"`
+	FailingSince            *time.Time `gorm:"column:failing_since"`
 	Version                 int64      `gorm:"column:version"`
 	CreatedAt               time.Time  `gorm:"column:created_at"`
 	UpdatedAt               time.Time  `gorm:"column:updated_at"`
@@ -40,6 +41,10 @@ func toWebhookEndpointRow(e subaccounts.WebhookEndpoint) (webhookEndpointRow, er
 		EventTypes: string(types), Disabled: e.Disabled, DisabledReason: e.DisabledReason, Secret: e.Secret,
 		Version: e.Version, CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
 	}
+	if e.FailingSince != nil {
+		at := e.FailingSince.UTC()
+		r.FailingSince = &at
+	}
 	if e.PreviousSecretExpiresAt != nil {
 		prev, at := e.PreviousSecret, e.PreviousSecretExpiresAt.UTC()
 		r.PreviousSecret, r.PreviousSecretExpiresAt = &prev, &at
@@ -52,6 +57,10 @@ func (r webhookEndpointRow) toDomain() (subaccounts.WebhookEndpoint, error) {
 		AccountID: r.AccountID, ID: r.ID, SubaccountID: r.SubaccountID, URL: r.URL, Description: r.Description,
 		Disabled: r.Disabled, DisabledReason: r.DisabledReason, Secret: r.Secret,
 		Version: r.Version, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.FailingSince != nil {
+		at := r.FailingSince.UTC()
+		e.FailingSince = &at
 	}
 	if err := json.Unmarshal([]byte(r.EventTypes), &e.EventTypes); err != nil {
 		return subaccounts.WebhookEndpoint{}, fmt.Errorf("webhook endpoint %s: event types: %w", r.ID, err)
@@ -122,7 +131,7 @@ func (q queries) UpdateWebhookEndpoint(ctx context.Context, e subaccounts.Webhoo
 		"subaccount_id": row.SubaccountID, "url": row.URL, "description": row.Description, "event_types": row.EventTypes,
 		"disabled": row.Disabled, "disabled_reason": row.DisabledReason, "secret": row.Secret,
 		"previous_secret": row.PreviousSecret, "previous_secret_expires_at": row.PreviousSecretExpiresAt,
-		"version": row.Version, "updated_at": row.UpdatedAt,
+		"failing_since": row.FailingSince, "version": row.Version, "updated_at": row.UpdatedAt,
 	})
 	if res.Error != nil {
 		return translate(res.Error)

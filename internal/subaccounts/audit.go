@@ -41,6 +41,11 @@ type Change struct {
 	// or nil; the audit log keeps a safe view of them, never a PAN, secret or fingerprint.
 	Before, After any
 	Reference     string
+	// Unaudited marks a change the audit log does not keep, because it is data rather
+	// than a change anyone made to the account's set-up (a transaction routed, a card's
+	// policy status recomputed by a narrowing the log already holds); outbound events
+	// still carry it.
+	Unaudited bool
 }
 
 // AuditViewer is implemented by values that may appear as the before or after of an

@@ -23,8 +23,11 @@ type WebhookEndpoint struct {
 	// PreviousSecret signs beside Secret until PreviousSecretExpiresAt, after a rotation.
 	PreviousSecret          string
 	PreviousSecretExpiresAt *time.Time
-	Version                 int64
-	CreatedAt, UpdatedAt    time.Time
+	// FailingSince is when the endpoint's deliveries began to fail without a success
+	// since; nil while it answers.
+	FailingSince         *time.Time
+	Version              int64
+	CreatedAt, UpdatedAt time.Time
 }
 
 // AuditView records an endpoint without its secrets.

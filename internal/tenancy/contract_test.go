@@ -125,9 +125,13 @@ func TestSetContractNarrowing(t *testing.T) {
 			var actions []string
 			for _, c := range after.changes {
 				actions = append(actions, c.Action)
+				if c.Action == "card.policy-change" && (!c.Unaudited || c.After.(subaccounts.Card).PolicyStatus != subaccounts.OutOfPolicy) {
+					t.Errorf("policy change %+v, want an unaudited change to out of policy", c)
+				}
 			}
-			if !reflect.DeepEqual(actions, []string{"contract.update", "subaccount.narrow"}) {
-				t.Errorf("recorded %v, want contract.update and subaccount.narrow", actions)
+			// The two cards the narrowing put out of policy (the third already was).
+			if !reflect.DeepEqual(actions, []string{"contract.update", "subaccount.narrow", "card.policy-change", "card.policy-change"}) {
+				t.Errorf("recorded %v, want contract.update, subaccount.narrow and two card.policy-change", actions)
 			}
 			if fx.f.outsideTx != 0 {
 				t.Errorf("%d writes outside a transaction", fx.f.outsideTx)

@@ -276,10 +276,10 @@ func cmpPair(a, b policy.Pair) int {
 	return int(a.Network) - int(b.Network)
 }
 
-func (f *fakeStore) RecomputeCardPolicy(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error) {
+func (f *fakeStore) RecomputeCardPolicy(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) ([]subaccounts.Card, error) {
 	f.write(ctx)
 	defer f.mu.Unlock()
-	var n int64
+	var changed []subaccounts.Card
 	for id, c := range f.activeCards(subaccountID) {
 		want := subaccounts.OutOfPolicy
 		if slices.Contains(f.st.pairs[subaccountID], c.pair) {
@@ -288,10 +288,10 @@ func (f *fakeStore) RecomputeCardPolicy(ctx context.Context, accountID, subaccou
 		if c.policy != want {
 			c.policy = want
 			f.st.cards[id] = c
-			n++
+			changed = append(changed, subaccounts.Card{ID: id, AccountID: accountID, SubaccountID: subaccountID, Status: subaccounts.CardActive, PolicyStatus: want, UpdatedAt: at})
 		}
 	}
-	return n, nil
+	return changed, nil
 }
 
 func (f *fakeStore) RemoveSubaccountCards(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error) {

@@ -383,10 +383,12 @@ func (s *Service) narrow(ctx context.Context, toNarrow []narrowedSubaccount, at 
 		if err := s.store.UpdateSubaccount(ctx, n.sub, pairsOrEmpty(n.after)); err != nil {
 			return nil, err
 		}
-		if _, err := s.store.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, at); err != nil {
+		changed, err := s.store.RecomputeCardPolicy(ctx, n.sub.AccountID, n.sub.ID, at)
+		if err != nil {
 			return nil, err
 		}
 		recs = append(recs, subaccounts.Change{Action: "subaccount.narrow", ResourceType: "subaccount", ResourceID: n.sub.ID.String(), Before: before, After: n.sub})
+		recs = append(recs, policyChanges(changed)...)
 	}
 	return recs, nil
 }
@@ -618,12 +620,13 @@ func (s *Service) UpdateSubaccount(ctx context.Context, p subaccounts.Principal,
 		if err := s.store.UpdateSubaccount(ctx, sub, pairs); err != nil {
 			return err
 		}
+		var changed []subaccounts.Card
 		if pairs != nil {
-			if _, err := s.store.RecomputeCardPolicy(ctx, sub.AccountID, sub.ID, sub.UpdatedAt); err != nil {
+			if changed, err = s.store.RecomputeCardPolicy(ctx, sub.AccountID, sub.ID, sub.UpdatedAt); err != nil {
 				return err
 			}
 		}
-		return s.rec.Record(ctx, p.AccountID, subaccounts.Change{Action: updateAction(before, sub), ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub})
+		return s.rec.Record(ctx, p.AccountID, append([]subaccounts.Change{{Action: updateAction(before, sub), ResourceType: "subaccount", ResourceID: sub.ID.String(), Before: before, After: sub}}, policyChanges(changed)...)...)
 	})
 	if errors.Is(err, subaccounts.ErrConflict) {
 		return SubaccountChange{}, &subaccounts.Error{Code: subaccounts.CodeConflict, Message: "A subaccount with this name already exists.", Fields: []subaccounts.FieldError{{Pointer: "/name", Detail: "is already used by another subaccount"}}}
@@ -705,6 +708,16 @@ func (patch SubaccountPatch) apply(sub *subaccounts.Subaccount, name string) {
 
 // updateAction names the audited action of an update: a suspension or reactivation, or a
 // plain update.
+// policyChanges are the side records of cards a reconfiguration moved in or out of
+// policy: events for the subaccount's systems; the audit log keeps the reconfiguration.
+func policyChanges(cards []subaccounts.Card) []subaccounts.Change {
+	out := make([]subaccounts.Change, len(cards))
+	for i, c := range cards {
+		out[i] = subaccounts.Change{Action: "card.policy-change", ResourceType: "card", ResourceID: c.ID.String(), After: c, Unaudited: true}
+	}
+	return out
+}
+
 func updateAction(before, after subaccounts.Subaccount) string {
 	switch {
 	case !before.Suspended && after.Suspended:

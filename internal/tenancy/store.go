@@ -44,8 +44,8 @@ type Store interface {
 	CardPairCounts(ctx context.Context, accountID, subaccountID uuid.UUID) ([]subaccounts.PairCount, error)
 	// RecomputeCardPolicy sets policy_status of the subaccount's active cards from its
 	// current entitlement rows (out-of-policy where its pair is not permitted, in-policy
-	// where it is) and returns how many cards changed.
-	RecomputeCardPolicy(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error)
+	// where it is) and returns the cards that changed.
+	RecomputeCardPolicy(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) ([]subaccounts.Card, error)
 	// RemoveSubaccountCards unenrols every active card of a subaccount and returns how
 	// many it removed.
 	RemoveSubaccountCards(ctx context.Context, accountID, subaccountID uuid.UUID, at time.Time) (int64, error)

@@ -4,29 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/events"
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
-
-// EventTypes is the catalogue of event types an endpoint may subscribe to.
-var EventTypes = []string{
-	"transaction.routed", "transaction.unrouted",
-	"card.enrolled", "card.moved", "card.removed", "card.policy-changed",
-	"subaccount.created", "subaccount.updated", "subaccount.suspended", "subaccount.reactivated",
-	"subaccount.deleted", "subaccount.over-limit",
-	"transfer.created", "contract.updated",
-	"webhook-endpoint.disabled", "webhook.test",
-}
-
-// AllEventTypes subscribes an endpoint to every type, present and future.
-const AllEventTypes = "*"
 
 // MaxEndpoints bounds the endpoints of one account.
 const MaxEndpoints = 50
@@ -53,21 +40,65 @@ type Store interface {
 	CountWebhookEndpoints(ctx context.Context, accountID uuid.UUID) (int, error)
 	UpdateWebhookEndpoint(ctx context.Context, e subaccounts.WebhookEndpoint) error
 	DeleteWebhookEndpoint(ctx context.Context, accountID, id uuid.UUID) error
+	// SetWebhookEndpointFailing records since when an endpoint fails (nil: it answers).
+	SetWebhookEndpointFailing(ctx context.Context, accountID, id uuid.UUID, since *time.Time) error
+
+	// InsertEvents writes events and their deliveries (webhook.test).
+	InsertEvents(ctx context.Context, events []subaccounts.Event, deliveries []subaccounts.Delivery) error
+	// DueDeliveries returns pending deliveries due at now of enabled endpoints that no
+	// live lease holds, locked (SKIP LOCKED) for the transaction ctx carries.
+	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]subaccounts.DeliveryWork, error)
+	// ClaimDeliveries leases deliveries to the worker by until.
+	ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) error
+	// FinishAttempt records an attempt and the delivery as it left it, lease released.
+	FinishAttempt(ctx context.Context, d subaccounts.Delivery, a subaccounts.Attempt) error
+	// ReleaseDeliveries ends the leases the worker by holds.
+	ReleaseDeliveries(ctx context.Context, by string) error
+	GetDelivery(ctx context.Context, accountID, endpointID, id uuid.UUID) (subaccounts.Delivery, error)
+	// ListDeliveries returns one page of an endpoint's deliveries, newest first.
+	ListDeliveries(ctx context.Context, accountID, endpointID uuid.UUID, f subaccounts.DeliveryFilter, p subaccounts.Page) ([]subaccounts.Delivery, error)
+	// RequeueDeliveries makes deliveries ids (nil: every failed one since) pending again.
+	RequeueDeliveries(ctx context.Context, accountID, endpointID uuid.UUID, ids []uuid.UUID, since, now time.Time) (int64, error)
+	// PurgeEvents deletes deliveries and events older than before.
+	PurgeEvents(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Service manages an account's webhook endpoints. It is safe for concurrent use.
 type Service struct {
-	store Store
-	rec   subaccounts.Recorder
-	ring  *keys.Ring
-	guard Guard
+	store       Store
+	rec         subaccounts.Recorder
+	ring        *keys.Ring
+	guard       Guard
+	changed     func(accountID uuid.UUID)
+	maxAttempts int
+}
+
+// Config is what the service is built with besides its store, recorder and keys.
+type Config struct {
+	// Guard checks the URLs and dials the deliveries.
+	Guard Guard
+	// Changed learns, after the commit, of every change to an account's endpoints (the
+	// subscription cache drops the account).
+	Changed func(accountID uuid.UUID)
+	// Schedule is the retry schedule, which sets the attempts a test event may make.
+	Schedule []time.Duration
 }
 
 // NewService returns the endpoint service over store: rec receives what its changes
-// record beside themselves, ring seals the signing secrets (nil: creation fails), and
-// guard checks the URLs.
-func NewService(store Store, rec subaccounts.Recorder, ring *keys.Ring, guard Guard) *Service {
-	return &Service{store: store, rec: rec, ring: ring, guard: guard}
+// record beside themselves, ring seals the signing secrets (nil: creation fails).
+func NewService(store Store, rec subaccounts.Recorder, ring *keys.Ring, cfg Config) *Service {
+	schedule := cfg.Schedule
+	if schedule == nil {
+		schedule = events.DefaultSchedule
+	}
+	return &Service{store: store, rec: rec, ring: ring, guard: cfg.Guard, changed: cfg.Changed, maxAttempts: len(schedule) + 1}
+}
+
+// notify tells the subscription cache that accountID's endpoints changed.
+func (s *Service) notify(accountID uuid.UUID) {
+	if s.changed != nil {
+		s.changed(accountID)
+	}
 }
 
 // EndpointInput is a requested endpoint or change; nil fields are absent.
@@ -125,9 +156,9 @@ func checkEventTypes(types []string) []subaccounts.FieldError {
 	for i, t := range types {
 		ptr := fmt.Sprintf("/eventTypes/%d", i)
 		switch {
-		case t == AllEventTypes && len(types) > 1:
+		case t == events.AllTypes && len(types) > 1:
 			errs = append(errs, subaccounts.FieldError{Pointer: ptr, Detail: `"*" stands alone: it subscribes to every type`})
-		case t != AllEventTypes && !slices.Contains(EventTypes, t):
+		case t != events.AllTypes && !events.Known(t):
 			errs = append(errs, subaccounts.FieldError{Pointer: ptr, Detail: "is not an event type of the catalogue"})
 		case seen[t]:
 			errs = append(errs, subaccounts.FieldError{Pointer: ptr, Detail: "is listed twice"})
@@ -200,6 +231,7 @@ func (s *Service) Create(ctx context.Context, p subaccounts.Principal, in Endpoi
 	if err != nil {
 		return subaccounts.WebhookEndpoint{}, "", fmt.Errorf("create webhook endpoint: %w", err)
 	}
+	s.notify(p.AccountID)
 	return e, secret, nil
 }
 
@@ -253,6 +285,9 @@ func (s *Service) Update(ctx context.Context, p subaccounts.Principal, id uuid.U
 			e.DisabledReason = ""
 			if e.Disabled {
 				e.DisabledReason = "disabled by request"
+			} else {
+				// Re-enabled: its failures start counting afresh.
+				e.FailingSince = nil
 			}
 		}
 	})
@@ -310,6 +345,7 @@ func (s *Service) change(ctx context.Context, p subaccounts.Principal, id uuid.U
 	if err != nil {
 		return subaccounts.WebhookEndpoint{}, fmt.Errorf("%s: %w", action, err)
 	}
+	s.notify(p.AccountID)
 	return out, nil
 }
 
@@ -331,5 +367,6 @@ func (s *Service) Delete(ctx context.Context, p subaccounts.Principal, id uuid.U
 	if err != nil {
 		return fmt.Errorf("delete webhook endpoint: %w", err)
 	}
+	s.notify(p.AccountID)
 	return nil
 }

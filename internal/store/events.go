@@ -1,0 +1,390 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+)
+
+type eventRow struct {
+	AccountID     uuid.UUID  `gorm:"column:account_id;primaryKey"`
+	ID            uuid.UUID  `gorm:"column:id;primaryKey"`
+	Type          string     `gorm:"column:type"`
+	SubaccountID  *uuid.UUID `gorm:"column:subaccount_id"`
+	Payload       string     `gorm:"column:payload"`
+	StreamPending bool       `gorm:"column:stream_pending"`
+	CreatedAt     time.Time  `gorm:"column:created_at"`
+}
+
+func (eventRow) TableName() string { return "events" }
+
+func (r eventRow) toDomain() subaccounts.Event {
+	return subaccounts.Event{
+		AccountID: r.AccountID, ID: r.ID, Type: r.Type, SubaccountID: r.SubaccountID,
+		Payload: []byte(r.Payload), CreatedAt: r.CreatedAt.UTC(), Stream: r.StreamPending,
+	}
+}
+
+type deliveryRow struct {
+	AccountID      uuid.UUID `gorm:"column:account_id;primaryKey"`
+	ID             uuid.UUID `gorm:"column:id;primaryKey"`
+	EndpointID     uuid.UUID `gorm:"column:endpoint_id"`
+	EventID        uuid.UUID `gorm:"column:event_id"`
+	EventType      string    `gorm:"column:event_type"`
+	Status         string    `gorm:"column:status"`
+	Attempts       int       `gorm:"column:attempts"`
+	MaxAttempts    int       `gorm:"column:max_attempts"`
+	NextAttemptMs  *int64    `gorm:"column:next_attempt_ms"`
+	ClaimedBy      *string   `gorm:"column:claimed_by"`
+	ClaimedUntilMs *int64    `gorm:"column:claimed_until_ms"`
+	CreatedAt      time.Time `gorm:"column:created_at"`
+	UpdatedAt      time.Time `gorm:"column:updated_at"`
+}
+
+func (deliveryRow) TableName() string { return "webhook_deliveries" }
+
+func toDeliveryRow(d subaccounts.Delivery) deliveryRow {
+	r := deliveryRow{
+		AccountID: d.AccountID, ID: d.ID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: d.EventType,
+		Status: string(d.Status), Attempts: d.Attempts, MaxAttempts: d.MaxAttempts,
+		NextAttemptMs: msPtr(d.NextAttemptAt), ClaimedUntilMs: msPtr(d.ClaimedUntil),
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+	}
+	if d.ClaimedBy != "" {
+		by := d.ClaimedBy
+		r.ClaimedBy = &by
+	}
+	return r
+}
+
+func (r deliveryRow) toDomain() subaccounts.Delivery {
+	d := subaccounts.Delivery{
+		AccountID: r.AccountID, ID: r.ID, EndpointID: r.EndpointID, EventID: r.EventID, EventType: r.EventType,
+		Status: subaccounts.DeliveryStatus(r.Status), Attempts: r.Attempts, MaxAttempts: r.MaxAttempts,
+		NextAttemptAt: msTime(r.NextAttemptMs), ClaimedUntil: msTime(r.ClaimedUntilMs),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.ClaimedBy != nil {
+		d.ClaimedBy = *r.ClaimedBy
+	}
+	return d
+}
+
+type attemptRow struct {
+	AccountID    uuid.UUID `gorm:"column:account_id;primaryKey"`
+	DeliveryID   uuid.UUID `gorm:"column:delivery_id;primaryKey"`
+	N            int       `gorm:"column:n;primaryKey"`
+	AttemptedAt  time.Time `gorm:"column:attempted_at"`
+	StatusCode   int       `gorm:"column:status_code"`
+	LatencyMs    int64     `gorm:"column:latency_ms"`
+	Error        string    `gorm:"column:error"`
+	ResponseBody string    `gorm:"column:response_body"`
+}
+
+func (attemptRow) TableName() string { return "webhook_attempts" }
+
+func msPtr(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	ms := t.UnixMilli()
+	return &ms
+}
+
+func msTime(ms *int64) *time.Time {
+	if ms == nil {
+		return nil
+	}
+	t := time.UnixMilli(*ms).UTC()
+	return &t
+}
+
+// InsertEvents writes events and their deliveries, in the transaction ctx carries.
+func (q queries) InsertEvents(ctx context.Context, events []subaccounts.Event, deliveries []subaccounts.Delivery) error {
+	if len(events) > 0 {
+		rows := make([]eventRow, len(events))
+		for i, e := range events {
+			rows[i] = eventRow{
+				AccountID: e.AccountID, ID: e.ID, Type: e.Type, SubaccountID: e.SubaccountID,
+				Payload: string(e.Payload), StreamPending: e.Stream, CreatedAt: e.CreatedAt.UTC(),
+			}
+		}
+		if err := q.with(ctx).CreateInBatches(rows, insertChunk).Error; err != nil {
+			return translate(err)
+		}
+	}
+	if len(deliveries) > 0 {
+		rows := make([]deliveryRow, len(deliveries))
+		for i, d := range deliveries {
+			rows[i] = toDeliveryRow(d)
+		}
+		if err := q.with(ctx).CreateInBatches(rows, insertChunk).Error; err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}
+
+// EnabledWebhookEndpoints returns the account's enabled endpoints: its subscriptions.
+func (q queries) EnabledWebhookEndpoints(ctx context.Context, accountID uuid.UUID) ([]subaccounts.WebhookEndpoint, error) {
+	var rows []webhookEndpointRow
+	if err := q.with(ctx).Where("account_id = ? AND NOT disabled", accountID).Order("id").Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]subaccounts.WebhookEndpoint, len(rows))
+	for i, r := range rows {
+		e, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// DueDeliveries returns up to limit pending deliveries due at now whose endpoint is
+// enabled and which no live lease holds, oldest due first, with their endpoint and event.
+// On PostgreSQL they are row-locked with SKIP LOCKED for the rest of the transaction, so
+// concurrent workers pick disjoint sets; SQLite's write lock serialises the claimers.
+func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]subaccounts.DeliveryWork, error) {
+	ms := now.UnixMilli()
+	db := q.with(ctx).Model(&deliveryRow{}).
+		Where("status = ? AND next_attempt_ms <= ? AND (claimed_until_ms IS NULL OR claimed_until_ms < ?)", subaccounts.DeliveryPending, ms, ms).
+		Where("EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account_id = webhook_deliveries.account_id AND e.id = webhook_deliveries.endpoint_id AND NOT e.disabled)").
+		Order("next_attempt_ms").Limit(limit)
+	if q.d.rowLocks {
+		db = db.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+	}
+	var rows []deliveryRow
+	if err := db.Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	return q.deliveryWork(ctx, rows)
+}
+
+// deliveryWork loads the endpoints and events of rows, each once.
+func (q queries) deliveryWork(ctx context.Context, rows []deliveryRow) ([]subaccounts.DeliveryWork, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	endpointKeys, eventKeys := make([][]any, 0, len(rows)), make([][]any, 0, len(rows))
+	for _, r := range rows {
+		endpointKeys = append(endpointKeys, []any{r.AccountID, r.EndpointID})
+		eventKeys = append(eventKeys, []any{r.AccountID, r.EventID})
+	}
+	var endpoints []webhookEndpointRow
+	if err := q.with(ctx).Where("(account_id, id) IN ?", endpointKeys).Find(&endpoints).Error; err != nil {
+		return nil, translate(err)
+	}
+	var events []eventRow
+	if err := q.with(ctx).Where("(account_id, id) IN ?", eventKeys).Find(&events).Error; err != nil {
+		return nil, translate(err)
+	}
+	byEndpoint := make(map[uuid.UUID]subaccounts.WebhookEndpoint, len(endpoints))
+	for _, r := range endpoints {
+		e, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		byEndpoint[e.ID] = e
+	}
+	byEvent := make(map[uuid.UUID]subaccounts.Event, len(events))
+	for _, r := range events {
+		byEvent[r.ID] = r.toDomain()
+	}
+	out := make([]subaccounts.DeliveryWork, 0, len(rows))
+	for _, r := range rows {
+		e, okE := byEndpoint[r.EndpointID]
+		v, okV := byEvent[r.EventID]
+		if okE && okV {
+			out = append(out, subaccounts.DeliveryWork{Delivery: r.toDomain(), Endpoint: e, Event: v})
+		}
+	}
+	return out, nil
+}
+
+// ClaimDeliveries gives the deliveries to the worker by until: other workers skip them
+// until the lease runs out.
+func (q queries) ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	keys := make([][]any, len(ds))
+	for i, d := range ds {
+		keys[i] = []any{d.AccountID, d.ID}
+	}
+	return translate(q.with(ctx).Model(&deliveryRow{}).Where("(account_id, id) IN ?", keys).
+		Updates(map[string]any{"claimed_by": by, "claimed_until_ms": until.UnixMilli()}).Error)
+}
+
+// FinishAttempt records attempt a of delivery d and writes d as the attempt left it, its
+// lease released.
+func (q queries) FinishAttempt(ctx context.Context, d subaccounts.Delivery, a subaccounts.Attempt) error {
+	row := toDeliveryRow(d)
+	err := q.with(ctx).Model(&deliveryRow{}).Where("account_id = ? AND id = ?", d.AccountID, d.ID).Updates(map[string]any{
+		"status": row.Status, "attempts": row.Attempts, "max_attempts": row.MaxAttempts, "next_attempt_ms": row.NextAttemptMs,
+		"claimed_by": nil, "claimed_until_ms": nil, "updated_at": row.UpdatedAt,
+	}).Error
+	if err != nil {
+		return translate(err)
+	}
+	return translate(q.with(ctx).Create(&attemptRow{
+		AccountID: d.AccountID, DeliveryID: d.ID, N: a.N, AttemptedAt: a.At.UTC(), StatusCode: a.StatusCode,
+		LatencyMs: a.Latency.Milliseconds(), Error: a.Error, ResponseBody: a.ResponseBody,
+	}).Error)
+}
+
+// ReleaseDeliveries ends the leases worker by holds, so the next worker may send them.
+func (q queries) ReleaseDeliveries(ctx context.Context, by string) error {
+	return translate(q.with(ctx).Model(&deliveryRow{}).Where("claimed_by = ? AND status = ?", by, subaccounts.DeliveryPending).
+		Updates(map[string]any{"claimed_by": nil, "claimed_until_ms": nil}).Error)
+}
+
+// SetWebhookEndpointFailing records since when the endpoint fails (nil: it answers).
+func (q queries) SetWebhookEndpointFailing(ctx context.Context, accountID, id uuid.UUID, since *time.Time) error {
+	var at any
+	if since != nil {
+		at = since.UTC()
+	}
+	return translate(q.with(ctx).Model(&webhookEndpointRow{}).Where("account_id = ? AND id = ?", accountID, id).
+		Update("failing_since", at).Error)
+}
+
+// GetDelivery returns one delivery of the endpoint, with its attempts.
+func (q queries) GetDelivery(ctx context.Context, accountID, endpointID, id uuid.UUID) (subaccounts.Delivery, error) {
+	var row deliveryRow
+	if err := q.with(ctx).Where("account_id = ? AND endpoint_id = ? AND id = ?", accountID, endpointID, id).Take(&row).Error; err != nil {
+		return subaccounts.Delivery{}, notFound("delivery", err)
+	}
+	out, err := q.withHistory(ctx, accountID, []deliveryRow{row})
+	if err != nil {
+		return subaccounts.Delivery{}, err
+	}
+	return out[0], nil
+}
+
+// ListDeliveries returns one page of the endpoint's deliveries, newest first, with their
+// attempts.
+func (q queries) ListDeliveries(ctx context.Context, accountID, endpointID uuid.UUID, f subaccounts.DeliveryFilter, p subaccounts.Page) ([]subaccounts.Delivery, error) {
+	db := q.with(ctx).Where("account_id = ? AND endpoint_id = ?", accountID, endpointID).Order("id DESC").Limit(p.Limit)
+	if f.Status != "" {
+		db = db.Where("status = ?", f.Status)
+	}
+	if !f.From.IsZero() {
+		db = q.d.timeAfter(db, "created_at", f.From)
+	}
+	if !f.To.IsZero() {
+		db = q.d.timeBefore(db, "created_at", f.To)
+	}
+	if p.After != uuid.Nil {
+		db = db.Where("id < ?", p.After)
+	}
+	var rows []deliveryRow
+	if err := db.Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	return q.withHistory(ctx, accountID, rows)
+}
+
+// withHistory loads the attempts of rows in one query.
+func (q queries) withHistory(ctx context.Context, accountID uuid.UUID, rows []deliveryRow) ([]subaccounts.Delivery, error) {
+	out := make([]subaccounts.Delivery, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, len(rows))
+	at := make(map[uuid.UUID]int, len(rows))
+	for i, r := range rows {
+		ids[i], at[r.ID] = r.ID, i
+		out[i] = r.toDomain()
+		out[i].History = []subaccounts.Attempt{}
+	}
+	var attempts []attemptRow
+	if err := q.with(ctx).Where("account_id = ? AND delivery_id IN ?", accountID, ids).Order("delivery_id, n").Find(&attempts).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, a := range attempts {
+		i := at[a.DeliveryID]
+		out[i].History = append(out[i].History, subaccounts.Attempt{
+			N: a.N, At: a.AttemptedAt.UTC(), StatusCode: a.StatusCode, Latency: time.Duration(a.LatencyMs) * time.Millisecond,
+			Error: a.Error, ResponseBody: a.ResponseBody,
+		})
+	}
+	return out, nil
+}
+
+// RequeueDeliveries makes the endpoint's deliveries ids (or, with ids nil, every failed
+// one created since) pending again, due at now, with one more attempt allowed; it
+// returns how many it requeued. A delivery a worker holds is left alone.
+func (q queries) RequeueDeliveries(ctx context.Context, accountID, endpointID uuid.UUID, ids []uuid.UUID, since, now time.Time) (int64, error) {
+	db := q.with(ctx).Model(&deliveryRow{}).Where("account_id = ? AND endpoint_id = ?", accountID, endpointID).
+		Where("NOT (status = ? AND claimed_until_ms IS NOT NULL AND claimed_until_ms >= ?)", subaccounts.DeliveryPending, now.UnixMilli())
+	if ids != nil {
+		db = db.Where("id IN ?", ids)
+	} else {
+		db = q.d.timeAfter(db.Where("status = ?", subaccounts.DeliveryFailed), "created_at", since)
+	}
+	res := db.Updates(map[string]any{
+		"status": subaccounts.DeliveryPending, "max_attempts": gorm.Expr("attempts + 1"),
+		"next_attempt_ms": now.UnixMilli(), "updated_at": now.UTC(),
+	})
+	return res.RowsAffected, translate(res.Error)
+}
+
+// PurgeEvents deletes the deliveries (with their attempts) and the events created before
+// t, but not an event the stream has still to publish; it returns how many events went.
+func (q queries) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {
+	if err := q.d.timeBefore(q.with(ctx), "created_at", before).Delete(&deliveryRow{}).Error; err != nil {
+		return 0, translate(err)
+	}
+	res := q.d.timeBefore(q.with(ctx).Where("NOT stream_pending"), "created_at", before).
+		Where("NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.account_id = events.account_id AND d.event_id = events.id)").
+		Delete(&eventRow{})
+	return res.RowsAffected, translate(res.Error)
+}
+
+// TryLockStream takes the stream publisher's lock for the rest of the transaction, or
+// reports that another replica holds it. SQLite's write lock is already exclusive.
+func (q queries) TryLockStream(ctx context.Context) (bool, error) {
+	if !q.d.rowLocks {
+		return true, nil
+	}
+	var ok bool
+	err := q.with(ctx).Raw("SELECT pg_try_advisory_xact_lock(?)", streamLockKey).Scan(&ok).Error
+	return ok, translate(err)
+}
+
+// streamLockKey is the advisory lock of the stream publisher.
+const streamLockKey = 0x5375624576 // "SubEv"
+
+// StreamPendingEvents returns up to limit events still to be published, in the order
+// they were written.
+func (q queries) StreamPendingEvents(ctx context.Context, limit int) ([]subaccounts.Event, error) {
+	var rows []eventRow
+	err := q.with(ctx).Where("stream_pending").Order(q.d.timeOrder("created_at", false)).Order("id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]subaccounts.Event, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+// MarkEventsStreamed records that the stream acknowledged events.
+func (q queries) MarkEventsStreamed(ctx context.Context, events []subaccounts.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	keys := make([][]any, len(events))
+	for i, e := range events {
+		keys[i] = []any{e.AccountID, e.ID}
+	}
+	return translate(q.with(ctx).Model(&eventRow{}).Where("(account_id, id) IN ?", keys).Update("stream_pending", false).Error)
+}

@@ -1,0 +1,83 @@
+package subaccounts
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event is one outbound event: what a committed change tells the account's systems. It is
+// written in the change's own transaction (the outbox), and Payload is the body every
+// endpoint and the stream receive, unchanged across retries.
+type Event struct {
+	AccountID uuid.UUID
+	// ID is the event's id, which receivers see as webhook-id and the stream as
+	// Nats-Msg-Id.
+	ID   uuid.UUID
+	Type string
+	// SubaccountID is the subaccount the event is about; nil for an account-level event.
+	SubaccountID *uuid.UUID
+	// Payload is the JSON document {"id", "type", "timestamp", "subaccountId", "data"}.
+	Payload   []byte
+	CreatedAt time.Time
+	// Stream marks an event still to be published to the event stream.
+	Stream bool
+}
+
+// DeliveryStatus is where a delivery of an event to an endpoint stands.
+type DeliveryStatus string
+
+// Delivery statuses.
+const (
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliveryDelivered DeliveryStatus = "delivered"
+	DeliveryFailed    DeliveryStatus = "failed"
+)
+
+// Delivery is one event on its way to one endpoint, with the attempts made so far.
+type Delivery struct {
+	AccountID  uuid.UUID
+	ID         uuid.UUID
+	EndpointID uuid.UUID
+	EventID    uuid.UUID
+	EventType  string
+	Status     DeliveryStatus
+	// Attempts counts the attempts made; MaxAttempts is how many the delivery may make
+	// before it is failed (a resend allows one more).
+	Attempts, MaxAttempts int
+	// NextAttemptAt is when a pending delivery is due.
+	NextAttemptAt *time.Time
+	// ClaimedBy and ClaimedUntil hold a worker's lease on a delivery it is sending.
+	ClaimedBy            string
+	ClaimedUntil         *time.Time
+	CreatedAt, UpdatedAt time.Time
+	// History is the attempts made, oldest first, where the store loaded them.
+	History []Attempt
+}
+
+// Attempt is one try to deliver: when, how it was answered and how long it took.
+type Attempt struct {
+	N  int
+	At time.Time
+	// StatusCode is the HTTP status of the answer, 0 when there was none.
+	StatusCode int
+	Latency    time.Duration
+	// Error says why an attempt without an answer failed.
+	Error string
+	// ResponseBody is the first KiB of the answer's body, with card numbers masked.
+	ResponseBody string
+}
+
+// DeliveryFilter narrows a delivery list. Zero fields do not filter.
+type DeliveryFilter struct {
+	Status DeliveryStatus
+	// From is inclusive and To exclusive, on CreatedAt.
+	From, To time.Time
+}
+
+// DeliveryWork is a claimed delivery with what sending it needs.
+type DeliveryWork struct {
+	Delivery Delivery
+	Endpoint WebhookEndpoint
+	Event    Event
+}
