@@ -64,16 +64,20 @@ func tenantCases() []tenantRoute {
 		{"PATCH", "/v1/webhook-endpoints/{hook}", hw, map[string]any{"description": "changed"}},
 		{"DELETE", "/v1/webhook-endpoints/{hook}", hw, nil},
 		{"POST", "/v1/webhook-endpoints/{hook}/rotate-secret", hw, nil},
+		{"POST", "/v1/webhook-endpoints/{hook}/test", hw, nil},
+		{"GET", "/v1/webhook-endpoints/{hook}/deliveries", hr, nil},
+		{"POST", "/v1/webhook-endpoints/{hook}/deliveries/{delivery}/resend", hw, nil},
+		{"POST", "/v1/webhook-endpoints/{hook}/recover", hw, map[string]any{"since": "2020-01-01T00:00:00Z"}},
 		{"GET", "/v1/audit-events", subaccounts.ScopeAuditRead, nil},
 		{"GET", "/v1/audit-events/verify", subaccounts.ScopeAuditRead, nil},
 	}
 }
 
 // ids are the resources a route's placeholders stand for.
-type ids struct{ acct, sub, card, txn, unrouted, hook string }
+type ids struct{ acct, sub, card, txn, unrouted, hook, delivery string }
 
 func (i ids) fill(s string) string {
-	return strings.NewReplacer("{acct}", i.acct, "{sub}", i.sub, "{card}", i.card, "{txn}", i.txn, "{unrouted}", i.unrouted, "{hook}", i.hook).Replace(s)
+	return strings.NewReplacer("{acct}", i.acct, "{sub}", i.sub, "{card}", i.card, "{txn}", i.txn, "{unrouted}", i.unrouted, "{hook}", i.hook, "{delivery}", i.delivery).Replace(s)
 }
 
 // fillBody replaces placeholders in a body's top-level string values.
@@ -104,6 +108,7 @@ func (e *env) newResources(token, name string) ids {
 	r.hook = e.expect(e.do("POST", "/v1/webhook-endpoints", token, map[string]any{
 		"url": "https://hooks.example.com/" + r.sub, "subaccountId": r.sub, "eventTypes": []string{"card.enrolled"},
 	}), 201).json(e.t)["id"].(string)
+	r.delivery = e.expect(e.do("POST", "/v1/webhook-endpoints/"+r.hook+"/test", token, nil), 202).json(e.t)["id"].(string)
 	return r
 }
 
@@ -153,7 +158,7 @@ func (rt tenantRoute) template() string {
 	path, _, _ := strings.Cut(rt.path, "?")
 	segs := strings.Split(path, "/")
 	for i, seg := range segs {
-		param, ok := map[string]string{"{acct}": ":accountId", "{sub}": ":subaccountId", "{card}": ":cardId", "{txn}": ":transactionId", "{unrouted}": ":transactionId", "{hook}": ":webhookEndpointId", "some-client": ":clientId"}[seg]
+		param, ok := map[string]string{"{acct}": ":accountId", "{sub}": ":subaccountId", "{card}": ":cardId", "{txn}": ":transactionId", "{unrouted}": ":transactionId", "{hook}": ":webhookEndpointId", "{delivery}": ":deliveryId", "some-client": ":clientId"}[seg]
 		if ok {
 			segs[i] = param
 		}
@@ -323,7 +328,7 @@ func TestCrossTenantMatrix(t *testing.T) {
 		resA := e.newResources(tokA, "A's shop")
 		resB := e.newResources(tokB, "B's shop")
 		subB := resB.sub
-		unknown := ids{acct: uuid.NewString(), sub: uuid.NewString(), card: uuid.NewString(), txn: uuid.NewString(), unrouted: uuid.NewString(), hook: uuid.NewString()}
+		unknown := ids{acct: uuid.NewString(), sub: uuid.NewString(), card: uuid.NewString(), txn: uuid.NewString(), unrouted: uuid.NewString(), hook: uuid.NewString(), delivery: uuid.NewString()}
 		// Both tenants move money, so each has transfers the other must never see.
 		var ownA, ownB string
 		var moved []string

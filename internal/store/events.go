@@ -151,12 +151,17 @@ func (q queries) EnabledWebhookEndpoints(ctx context.Context, accountID uuid.UUI
 // enabled and which no live lease holds, oldest due first, with their endpoint and event.
 // On PostgreSQL they are row-locked with SKIP LOCKED for the rest of the transaction, so
 // concurrent workers pick disjoint sets; SQLite's write lock serialises the claimers.
-func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]subaccounts.DeliveryWork, error) {
+// Deliveries to the endpoints in full (those the worker has no slot left for) are
+// skipped, so one busy endpoint cannot fill every page.
+func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int, full []uuid.UUID) ([]subaccounts.DeliveryWork, error) {
 	ms := now.UnixMilli()
 	db := q.with(ctx).Model(&deliveryRow{}).
 		Where("status = ? AND next_attempt_ms <= ? AND (claimed_until_ms IS NULL OR claimed_until_ms < ?)", subaccounts.DeliveryPending, ms, ms).
 		Where("EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account_id = webhook_deliveries.account_id AND e.id = webhook_deliveries.endpoint_id AND NOT e.disabled)").
 		Order("next_attempt_ms").Limit(limit)
+	if len(full) > 0 {
+		db = db.Where("endpoint_id NOT IN ?", full)
+	}
 	if q.d.rowLocks {
 		db = db.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 	}

@@ -46,8 +46,9 @@ type Store interface {
 	// InsertEvents writes events and their deliveries (webhook.test).
 	InsertEvents(ctx context.Context, events []subaccounts.Event, deliveries []subaccounts.Delivery) error
 	// DueDeliveries returns pending deliveries due at now of enabled endpoints that no
-	// live lease holds, locked (SKIP LOCKED) for the transaction ctx carries.
-	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]subaccounts.DeliveryWork, error)
+	// live lease holds, but none to the endpoints in full, locked (SKIP LOCKED) for the
+	// transaction ctx carries.
+	DueDeliveries(ctx context.Context, now time.Time, limit int, full []uuid.UUID) ([]subaccounts.DeliveryWork, error)
 	// ClaimDeliveries leases deliveries to the worker by until.
 	ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) error
 	// FinishAttempt records an attempt and the delivery as it left it, lease released.

@@ -259,7 +259,7 @@ func (w *Worker) claim(ctx context.Context, free int) ([]subaccounts.DeliveryWor
 	err := w.store.Transact(ctx, func(ctx context.Context) error {
 		chosen = chosen[:0]
 		now := time.Now()
-		due, err := w.store.DueDeliveries(ctx, now, 2*free)
+		due, err := w.store.DueDeliveries(ctx, now, 2*free, w.fullEndpoints())
 		if err != nil {
 			return err
 		}
@@ -289,6 +289,19 @@ func (w *Worker) claim(ctx context.Context, free int) ([]subaccounts.DeliveryWor
 	}
 	w.mu.Unlock()
 	return chosen, nil
+}
+
+// fullEndpoints are the endpoints with no free slot.
+func (w *Worker) fullEndpoints() []uuid.UUID {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []uuid.UUID
+	for id, n := range w.busy {
+		if n >= w.cfg.PerEndpoint {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // send makes one attempt of work.
