@@ -227,18 +227,25 @@ func (q queries) ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery,
 		Updates(map[string]any{"claimed_by": by, "claimed_until_ms": until.UnixMilli()}).Error)
 }
 
-// FinishAttempt records attempt a of delivery d and writes d as the attempt left it, its
-// lease released.
-func (q queries) FinishAttempt(ctx context.Context, d subaccounts.Delivery, a subaccounts.Attempt) error {
+// FinishAttempt records attempt a of delivery d, made by worker by, and writes d as the
+// attempt left it, its lease released. It reports false, writing nothing, when the claim
+// is no longer by's (its lease ran out and another worker took the delivery over): the
+// attempt was made, but the record belongs to whoever holds the delivery now.
+func (q queries) FinishAttempt(ctx context.Context, d subaccounts.Delivery, a subaccounts.Attempt, by string) (bool, error) {
 	row := toDeliveryRow(d)
-	err := q.with(ctx).Model(&deliveryRow{}).Where("account_id = ? AND id = ?", d.AccountID, d.ID).Updates(map[string]any{
-		"status": row.Status, "attempts": row.Attempts, "max_attempts": row.MaxAttempts, "next_attempt_ms": row.NextAttemptMs,
-		"claimed_by": nil, "claimed_until_ms": nil, "updated_at": row.UpdatedAt,
-	}).Error
-	if err != nil {
-		return translate(err)
+	res := q.with(ctx).Model(&deliveryRow{}).
+		Where("account_id = ? AND id = ? AND claimed_by = ? AND attempts = ?", d.AccountID, d.ID, by, a.N-1).
+		Updates(map[string]any{
+			"status": row.Status, "attempts": row.Attempts, "max_attempts": row.MaxAttempts, "next_attempt_ms": row.NextAttemptMs,
+			"claimed_by": nil, "claimed_until_ms": nil, "updated_at": row.UpdatedAt,
+		})
+	if res.Error != nil {
+		return false, translate(res.Error)
 	}
-	return translate(q.with(ctx).Create(&attemptRow{
+	if res.RowsAffected == 0 {
+		return false, nil
+	}
+	return true, translate(q.with(ctx).Create(&attemptRow{
 		AccountID: d.AccountID, DeliveryID: d.ID, N: a.N, AttemptedAt: a.At.UTC(), StatusCode: a.StatusCode,
 		LatencyMs: a.Latency.Milliseconds(), Error: a.Error, ResponseBody: a.ResponseBody,
 	}).Error)

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +38,10 @@ import (
 var testSchedule = []time.Duration{30 * time.Millisecond, 30 * time.Millisecond, 30 * time.Millisecond}
 
 func ptr[T any](v T) *T { return &v }
+
+// ntid numbers the test's network transaction ids (a random UUID may hold a digit run
+// the card-data guard refuses).
+var ntid atomic.Int64
 
 // received is one request a hookReceiver got.
 type received struct {
@@ -177,7 +183,7 @@ func (h *hooks) endpoint(p subaccounts.Principal, url string, sub *uuid.UUID, ty
 func (h *hooks) ingest(p subaccounts.Principal, cardID uuid.UUID) subaccounts.Transaction {
 	h.t.Helper()
 	out, err := h.svc.Routing.IngestTransaction(h.t.Context(), p, routing.MessageInput{
-		NetworkTransactionID: ptr(uuid.NewString()), Type: ptr("auth"), Amount: ptr(int64(100)), Currency: ptr("USD"),
+		NetworkTransactionID: ptr(fmt.Sprintf("ntid-%d", ntid.Add(1))), Type: ptr("auth"), Amount: ptr(int64(100)), Currency: ptr("USD"),
 		Datetime: ptr("2026-11-20T10:00:00Z"), CardID: ptr(cardID.String()),
 		Merchant: &routing.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
 	})
@@ -615,3 +621,275 @@ func TestNoEndpointNoEvent(t *testing.T) {
 		t.Errorf("%d events (%v) with one endpoint subscribed to transaction.routed, want the transaction's alone", n, err)
 	}
 }
+
+// TestTwoReplicasDeliverEachOnce: two workers on one database never send the same
+// attempt twice in normal operation, and together deliver everything.
+func TestTwoReplicasDeliverEachOnce(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			h := newHooks(t, d, nil)
+			rc := newReceiver(t, nil)
+			e, _ := h.endpoint(h.p, rc.URL, nil, "transaction.routed")
+			const n = 60
+			for range n {
+				h.ingest(h.p, h.card.ID)
+			}
+			for i := range 2 {
+				w := h.svc.Webhooks.NewWorker(webhooks.WorkerConfig{ID: fmt.Sprintf("replica-%d", i), Poll: 5 * time.Millisecond, InFlight: 8})
+				w.Start()
+				t.Cleanup(func() { w.Stop(context.Background()) })
+			}
+			h.waitDeliveries(h.p, e.ID, subaccounts.DeliveryDelivered, n)
+			time.Sleep(50 * time.Millisecond)
+			seen := map[string]int{}
+			for _, r := range rc.requests() {
+				seen[r.header.Get("webhook-id")]++
+			}
+			if len(seen) != n {
+				t.Errorf("%d distinct events received, want %d", len(seen), n)
+			}
+			for id, c := range seen {
+				if c != 1 {
+					t.Errorf("event %s sent %d times by two replicas", id, c)
+				}
+			}
+		})
+	}
+}
+
+// blockingTransport never answers until released: a replica frozen mid-attempt.
+type blockingTransport struct{ release chan struct{} }
+
+func (b blockingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	<-b.release
+	return nil, errors.New("released")
+}
+
+// TestDeadReplicaLeasesRunOut: deliveries a replica claimed and never finished (it
+// died) are sent by another once their lease runs out, with the same webhook-id.
+func TestDeadReplicaLeasesRunOut(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			h := newHooks(t, d, nil)
+			rc := newReceiver(t, nil)
+			e, _ := h.endpoint(h.p, rc.URL, nil, "transaction.routed")
+			const n = 10
+			for range n {
+				h.ingest(h.p, h.card.ID)
+			}
+			frozen := blockingTransport{release: make(chan struct{})}
+			// It claims all n at once, and then has no slot left to claim them again.
+			dead := h.svc.Webhooks.NewWorker(webhooks.WorkerConfig{ID: "dead", Poll: 5 * time.Millisecond, Lease: 300 * time.Millisecond,
+				InFlight: n, PerEndpoint: n, Client: &http.Client{Transport: frozen}})
+			dead.Start()
+			t.Cleanup(func() { close(frozen.release); dead.Stop(context.Background()) })
+			waitFor(t, "the dead replica's claims", 5*time.Second, func() bool {
+				var due []subaccounts.DeliveryWork
+				err := h.db.Transact(t.Context(), func(ctx context.Context) error {
+					var err error
+					due, err = h.db.DueDeliveries(ctx, time.Now(), 100, nil)
+					return err
+				})
+				return err == nil && len(due) == 0
+			})
+			live := h.svc.Webhooks.NewWorker(webhooks.WorkerConfig{ID: "live", Poll: 5 * time.Millisecond})
+			live.Start()
+			t.Cleanup(func() { live.Stop(context.Background()) })
+			start := time.Now()
+			h.waitDeliveries(h.p, e.ID, subaccounts.DeliveryDelivered, n)
+			if len(rc.requests()) != n {
+				t.Errorf("%d requests, want %d", len(rc.requests()), n)
+			}
+			t.Logf("the live replica delivered the dead one's %d claims %s after starting", n, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestStopReleasesClaims: a replica shutting down gives up the attempts still running
+// at its deadline and releases their claims, so the next replica need not wait for the
+// lease to run out.
+func TestStopReleasesClaims(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			h := newHooks(t, d, nil)
+			rc := newReceiver(t, nil)
+			h.endpoint(h.p, rc.URL, nil, "transaction.routed")
+			h.ingest(h.p, h.card.ID)
+			frozen := blockingTransport{release: make(chan struct{})}
+			t.Cleanup(func() { close(frozen.release) })
+			w := h.svc.Webhooks.NewWorker(webhooks.WorkerConfig{ID: "stopping", Poll: 5 * time.Millisecond, Lease: time.Hour,
+				Client: &http.Client{Transport: cancellable{frozen}}})
+			w.Start()
+			due := func() int {
+				var n int
+				if err := h.db.Transact(t.Context(), func(ctx context.Context) error {
+					ds, err := h.db.DueDeliveries(ctx, time.Now(), 100, nil)
+					n = len(ds)
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			waitFor(t, "the claim", 5*time.Second, func() bool { return due() == 0 })
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			w.Stop(ctx)
+			if n := due(); n != 1 {
+				t.Fatalf("%d deliveries due after the stop, want the released one", n)
+			}
+		})
+	}
+}
+
+// cancellable gives up a blocked round trip when its request is cancelled.
+type cancellable struct{ blockingTransport }
+
+func (c cancellable) RoundTrip(r *http.Request) (*http.Response, error) {
+	select {
+	case <-c.release:
+		return nil, errors.New("released")
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+}
+
+// TestRotationSignsWithBothSecrets: during a rotation's overlap each message carries two
+// signatures, and the reference library verifies it with the old secret and with the
+// new; after expireOld=now only the new one verifies.
+func TestRotationSignsWithBothSecrets(t *testing.T) {
+	t.Parallel()
+	h := newHooks(t, "sqlite", &webhooks.WorkerConfig{})
+	rc := newReceiver(t, nil)
+	e, old := h.endpoint(h.p, rc.URL, nil, "transaction.routed")
+	_, current, err := h.svc.Webhooks.RotateSecret(t.Context(), h.p, e.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ingest(h.p, h.card.ID)
+	waitFor(t, "the delivery", 10*time.Second, func() bool { return len(rc.requests()) == 1 })
+	verify := func(secret string, r received) error {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wh.Verify(r.body, r.header)
+	}
+	first := rc.requests()[0]
+	if sigs := strings.Fields(first.header.Get("webhook-signature")); len(sigs) != 2 {
+		t.Errorf("signature header %q, want two during the overlap", first.header.Get("webhook-signature"))
+	}
+	if verify(old, first) != nil || verify(current, first) != nil {
+		t.Errorf("during the overlap: old verifies %v, new verifies %v", verify(old, first), verify(current, first))
+	}
+	_, newest, err := h.svc.Webhooks.RotateSecret(t.Context(), h.p, e.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ingest(h.p, h.card.ID)
+	waitFor(t, "the second delivery", 10*time.Second, func() bool { return len(rc.requests()) == 2 })
+	second := rc.requests()[1]
+	if verify(newest, second) != nil || verify(current, second) == nil || verify(old, second) == nil {
+		t.Errorf("after expireOld: newest %v, previous %v, oldest %v; want only the newest to verify",
+			verify(newest, second), verify(current, second), verify(old, second))
+	}
+}
+
+// TestFiveDaysOfFailuresDisable: an endpoint failing every delivery since five days ago
+// is disabled at its next failure, for that reason.
+func TestFiveDaysOfFailuresDisable(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			h := newHooks(t, d, &webhooks.WorkerConfig{})
+			rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+			e, _ := h.endpoint(h.p, rc.URL, nil, "transaction.routed")
+			// A first failure starts the clock.
+			h.ingest(h.p, h.card.ID)
+			waitFor(t, "the failing clock", 10*time.Second, func() bool {
+				got, _ := h.svc.Webhooks.Get(t.Context(), h.p, e.ID)
+				return got.FailingSince != nil
+			})
+			if got, _ := h.svc.Webhooks.Get(t.Context(), h.p, e.ID); got.Disabled {
+				t.Fatal("disabled at its first failure")
+			}
+			h.waitDeliveries(h.p, e.ID, subaccounts.DeliveryFailed, 1)
+			longAgo := time.Now().Add(-webhooks.DisableAfter - time.Minute)
+			if err := h.db.SetWebhookEndpointFailing(t.Context(), h.p.AccountID, e.ID, &longAgo); err != nil {
+				t.Fatal(err)
+			}
+			h.ingest(h.p, h.card.ID)
+			waitFor(t, "the endpoint disabled", 10*time.Second, func() bool {
+				got, _ := h.svc.Webhooks.Get(t.Context(), h.p, e.ID)
+				return got.Disabled
+			})
+			if got, _ := h.svc.Webhooks.Get(t.Context(), h.p, e.ID); got.DisabledReason != webhooks.ReasonFailing {
+				t.Errorf("disabled for %q, want %q", got.DisabledReason, webhooks.ReasonFailing)
+			}
+			// Re-enabled, its clock starts afresh.
+			got, err := h.svc.Webhooks.Update(t.Context(), h.p, e.ID, webhooks.EndpointInput{Disabled: ptr(false)})
+			if err != nil || got.FailingSince != nil {
+				t.Errorf("re-enabled: failing since %v, %v", got.FailingSince, err)
+			}
+		})
+	}
+}
+
+// TestCardNumbersNeverLeaveInEvents: the PAN canary: no event payload, no stored
+// response body (a receiver echoing one back) and no log line of the worker holds the
+// card number.
+func TestCardNumbersNeverLeaveInEvents(t *testing.T) {
+	t.Parallel()
+	const canary = "4000056655665556"
+	var logs strings.Builder
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := newHooks(t, "sqlite", &webhooks.WorkerConfig{Logger: logger})
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":"card `+canary+` refused"}`)
+	})
+	e, _ := h.endpoint(h.p, rc.URL, nil, "*")
+	c := h.enrol(h.p, h.sub, canary)
+	out, err := h.svc.Routing.IngestTransaction(t.Context(), h.p, routing.MessageInput{
+		NetworkTransactionID: ptr(fmt.Sprintf("ntid-%d", ntid.Add(1))), Type: ptr("auth"), Amount: ptr(int64(100)), Currency: ptr("USD"),
+		Datetime: ptr("2026-11-20T10:00:00Z"), CardNumber: ptr(canary),
+		Merchant: &routing.MerchantInput{Name: ptr("Diner"), MCC: ptr("5812"), CountryCode: ptr("USA")},
+	})
+	if err != nil || out.Transaction.CardID != c.ID {
+		t.Fatalf("ingest by card number: %+v, %v", out, err)
+	}
+	h.waitDeliveries(h.p, e.ID, subaccounts.DeliveryFailed, 2)
+	for _, r := range rc.requests() {
+		if strings.Contains(string(r.body), canary) || strings.Contains(string(r.body), canary[6:12]) {
+			t.Errorf("an event carries the card number: %s", r.body)
+		}
+	}
+	for _, d := range h.deliveries(h.p, e.ID, subaccounts.DeliveryFilter{}) {
+		for _, a := range d.History {
+			if strings.Contains(a.ResponseBody, canary) {
+				t.Errorf("a stored response body holds the card number: %q", a.ResponseBody)
+			}
+		}
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if strings.Contains(logs.String(), canary) {
+		t.Error("the worker logged the card number")
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -74,10 +74,13 @@ func (w *Worker) recordBatch(batch []result) {
 				continue
 			}
 			d := w.next(r, now)
-			if err := w.store.FinishAttempt(ctx, d, r.attempt); err != nil {
+			mine, err := w.store.FinishAttempt(ctx, d, r.attempt, w.cfg.ID)
+			if err != nil {
 				return err
 			}
-			w.fate(fates, r, d)
+			if mine {
+				w.fate(fates, r, d)
+			}
 		}
 		for _, f := range fates {
 			gone, err := w.settle(ctx, f, now)
