@@ -95,13 +95,13 @@ var commands = []*command{
 		summary: "Remove a card (it stays listed with status removed)", scopes: "cards:write", run: runCardsRemove},
 	{group: "transactions", name: "list", usage: "transactions list [--subaccount ID] [--card ID] [--type T] [--from RFC3339] [--to RFC3339] [--limit N]",
 		summary: "List routed transactions (every page, or the first N)", scopes: "transactions:read", run: runTransactionsList},
-	{group: "webhooks", name: "create", usage: "webhooks create --url URL --event-types TYPE,TYPE|'*' [--description TEXT] [--subaccount ID] [--idempotency-key KEY]",
+	{group: "webhooks", name: "create", usage: "webhooks create --endpoint-url URL --event-types TYPE,TYPE|'*' [--description TEXT] [--subaccount ID] [--idempotency-key KEY]",
 		summary: "Add a webhook endpoint; prints its signing secret, shown only then", scopes: "webhooks:write", run: runWebhooksCreate},
 	{group: "webhooks", name: "list", usage: "webhooks list [--subaccount ID] [--limit N]",
 		summary: "List webhook endpoints (every page, or the first N)", scopes: "webhooks:read", run: runWebhooksList},
 	{group: "webhooks", name: "get", usage: "webhooks get ENDPOINT_ID",
 		summary: "Show one webhook endpoint", scopes: "webhooks:read", run: runWebhooksGet},
-	{group: "webhooks", name: "update", usage: "webhooks update ENDPOINT_ID [--url URL] [--description TEXT] [--event-types TYPE,TYPE|'*'] [--disable|--enable]",
+	{group: "webhooks", name: "update", usage: "webhooks update ENDPOINT_ID [--endpoint-url URL] [--description TEXT] [--event-types TYPE,TYPE|'*'] [--disable|--enable]",
 		summary: "Change a webhook endpoint, or disable or re-enable it", scopes: "webhooks:write", run: runWebhooksUpdate},
 	{group: "webhooks", name: "delete", usage: "webhooks delete ENDPOINT_ID",
 		summary: "Delete a webhook endpoint", scopes: "webhooks:write", run: runWebhooksDelete},
@@ -553,7 +553,8 @@ Money:
 Webhooks:
   'webhooks create' and 'webhooks rotate' print the endpoint's signing secret (whsec_…):
   the API shows it only in that answer, so store it then (with --json it is the
-  document's "secret"). --event-types is a comma list of catalogue types
+  document's "secret"). --endpoint-url is where events are posted (--url stays the
+  API's). --event-types is a comma list of catalogue types
   (card.enrolled,transaction.routed) or '*' for every type; an endpoint with
   --subaccount gets that subaccount's events only. After 'rotate' the previous secret
   keeps signing for 24 hours beside the new one, unless --expire-old ends it at once.

@@ -108,7 +108,7 @@ func (k keyed) show(a *app, pairs []string) error {
 func runWebhooksCreate(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())
 	var target, description, sub, types, key string
-	fs.StringVar(&target, "url", "", "")
+	fs.StringVar(&target, "endpoint-url", "", "")
 	fs.StringVar(&description, "description", "", "")
 	fs.StringVar(&sub, "subaccount", "", "")
 	fs.StringVar(&types, "event-types", "", "")
@@ -117,7 +117,7 @@ func runWebhooksCreate(ctx context.Context, a *app, c *command, args []string) (
 		return 0, err
 	}
 	if strings.TrimSpace(target) == "" {
-		return 0, usagef("--url is required: the https URL events are posted to")
+		return 0, usagef("--endpoint-url is required: the https URL events are posted to (--url is the API's)")
 	}
 	if !flagGiven(fs, "event-types") {
 		return 0, usagef("--event-types is required: a comma list of event types, or '*' for every type")
@@ -199,7 +199,7 @@ func runWebhooksUpdate(ctx context.Context, a *app, c *command, args []string) (
 	fs := newFlagSet(c.fullName())
 	var target, description, types string
 	var disable, enable bool
-	fs.StringVar(&target, "url", "", "")
+	fs.StringVar(&target, "endpoint-url", "", "")
 	fs.StringVar(&description, "description", "", "")
 	fs.StringVar(&types, "event-types", "", "")
 	fs.BoolVar(&disable, "disable", false, "")
@@ -209,7 +209,7 @@ func runWebhooksUpdate(ctx context.Context, a *app, c *command, args []string) (
 		return 0, err
 	}
 	var body api.WebhookEndpointRequest
-	if flagGiven(fs, "url") {
+	if flagGiven(fs, "endpoint-url") {
 		body.URL = &target
 	}
 	if flagGiven(fs, "description") {
@@ -229,7 +229,7 @@ func runWebhooksUpdate(ctx context.Context, a *app, c *command, args []string) (
 		body.Disabled = &disable
 	}
 	if body == (api.WebhookEndpointRequest{}) {
-		return 0, usagef("nothing to change: give --url, --description, --event-types, --disable or --enable")
+		return 0, usagef("nothing to change: give --endpoint-url, --description, --event-types, --disable or --enable")
 	}
 	return a.endpointCall(ctx, http.MethodPatch, endpointPath(pos[0]), body)
 }
