@@ -3,7 +3,8 @@
 // It obtains its own access token with the OAuth2 client-credentials grant, then lists,
 // reads and creates subaccounts, enrols and moves cards (one at a time from standard
 // input, or many from a CSV file through the batch route), lists routed transactions,
-// and checks an account's compliance with exit codes a script can act on. Run
+// manages webhook endpoints and their deliveries, and checks an account's compliance
+// with exit codes a script can act on. Run
 // `subaccountctl help` for the commands, flags and environment variables.
 package main
 

@@ -95,6 +95,26 @@ var commands = []*command{
 		summary: "Remove a card (it stays listed with status removed)", scopes: "cards:write", run: runCardsRemove},
 	{group: "transactions", name: "list", usage: "transactions list [--subaccount ID] [--card ID] [--type T] [--from RFC3339] [--to RFC3339] [--limit N]",
 		summary: "List routed transactions (every page, or the first N)", scopes: "transactions:read", run: runTransactionsList},
+	{group: "webhooks", name: "create", usage: "webhooks create --endpoint-url URL --event-types TYPE,TYPE|'*' [--description TEXT] [--subaccount ID] [--idempotency-key KEY]",
+		summary: "Add a webhook endpoint; prints its signing secret, shown only then", scopes: "webhooks:write", run: runWebhooksCreate},
+	{group: "webhooks", name: "list", usage: "webhooks list [--subaccount ID] [--limit N]",
+		summary: "List webhook endpoints (every page, or the first N)", scopes: "webhooks:read", run: runWebhooksList},
+	{group: "webhooks", name: "get", usage: "webhooks get ENDPOINT_ID",
+		summary: "Show one webhook endpoint", scopes: "webhooks:read", run: runWebhooksGet},
+	{group: "webhooks", name: "update", usage: "webhooks update ENDPOINT_ID [--endpoint-url URL] [--description TEXT] [--event-types TYPE,TYPE|'*'] [--disable|--enable]",
+		summary: "Change a webhook endpoint, or disable or re-enable it", scopes: "webhooks:write", run: runWebhooksUpdate},
+	{group: "webhooks", name: "delete", usage: "webhooks delete ENDPOINT_ID",
+		summary: "Delete a webhook endpoint", scopes: "webhooks:write", run: runWebhooksDelete},
+	{group: "webhooks", name: "rotate", usage: "webhooks rotate ENDPOINT_ID [--expire-old] [--idempotency-key KEY]",
+		summary: "Give an endpoint a new signing secret (the old one signs 24 h more unless --expire-old)", scopes: "webhooks:write", run: runWebhooksRotate},
+	{group: "webhooks", name: "test", usage: "webhooks test ENDPOINT_ID [--idempotency-key KEY]",
+		summary: "Queue a webhook.test event to one endpoint", scopes: "webhooks:write", run: runWebhooksTest},
+	{group: "webhooks", name: "deliveries", usage: "webhooks deliveries ENDPOINT_ID [--status pending|delivered|failed] [--from RFC3339] [--to RFC3339] [--limit N] [--attempts]",
+		summary: "List an endpoint's deliveries, newest first (every page, or the first N)", scopes: "webhooks:read", run: runWebhooksDeliveries},
+	{group: "webhooks", name: "resend", usage: "webhooks resend ENDPOINT_ID DELIVERY_ID [--idempotency-key KEY]",
+		summary: "Send one delivery again, with the same webhook-id", scopes: "webhooks:write", run: runWebhooksResend},
+	{group: "webhooks", name: "recover", usage: "webhooks recover ENDPOINT_ID --since RFC3339 [--idempotency-key KEY]",
+		summary: "Send again every failed delivery created since a time", scopes: "webhooks:write", run: runWebhooksRecover},
 	{group: "account", usage: "account",
 		summary: "Show the account: primary balance, credit limit, allocated and available credit", scopes: "subaccounts:read", run: runAccount},
 	{group: "transfers", name: "create", usage: "transfers create --kind credit|balance --from ID|primary --to ID|primary --amount MINOR_UNITS --reference TEXT [--idempotency-key KEY]",
@@ -529,6 +549,22 @@ Money:
   turns it off. --max-cards 0 means no quota.
   Credentials: transfers and usage need ledger:write / ledger:read; 'account', and the
   currency shown by the others, need subaccounts:read.
+
+Webhooks:
+  'webhooks create' and 'webhooks rotate' print the endpoint's signing secret (whsec_…):
+  the API shows it only in that answer, so store it then (with --json it is the
+  document's "secret"). --endpoint-url is where events are posted (--url stays the
+  API's). --event-types is a comma list of catalogue types
+  (card.enrolled,transaction.routed) or '*' for every type; an endpoint with
+  --subaccount gets that subaccount's events only. After 'rotate' the previous secret
+  keeps signing for 24 hours beside the new one, unless --expire-old ends it at once.
+  'webhooks deliveries' lists what was sent, newest first, with each delivery's last
+  attempt; --attempts prints every attempt with the start of the receiver's answer.
+  'resend' sends one delivery again and 'recover --since' every failed one since then,
+  each with the webhook-id it had. create, rotate, test, resend and recover send an
+  Idempotency-Key as transfers do (a new UUID on stderr unless --idempotency-key is
+  given): repeated with the same key, a lost answer comes again, the same secret too.
+  Credentials: webhooks:read for list, get and deliveries; webhooks:write for the rest.
 
 Exit codes:
   0  success; compliance check: compliant; audit verify: the chain is intact

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -24,6 +25,13 @@ func TestE2ECommandScopes(t *testing.T) {
 	sub, other := createSub(t, tn, "Scoped"), createSub(t, tn, "Other")
 	mustExit(t, runCLI(t, tn.env, "", "subaccounts", "set", sub, "--own-balance"), exitOK, "own balance")
 	card := enrolOne(t, tn, sub, visaPAN, "USA")
+	// A disabled endpoint is never posted to, so its test delivery stays pending and
+	// can be resent at any time (resending one a worker is sending is a conflict).
+	hookURL := "https://hooks.example.invalid/in"
+	hook := createdID(t, runCLI(t, tn.env, "", "--json", "webhooks", "create", "--endpoint-url", hookURL, "--event-types", "webhook.test"))
+	mustExit(t, runCLI(t, tn.env, "", "webhooks", "update", hook, "--disable"), exitOK, "disable")
+	hookDelivery := createdID(t, runCLI(t, tn.env, "", "--json", "webhooks", "test", hook))
+	doomed := createdID(t, runCLI(t, tn.env, "", "--json", "webhooks", "create", "--endpoint-url", hookURL, "--event-types", "*"))
 
 	// In an order in which each succeeds; stdin is the card number for cards enrol.
 	runs := []struct {
@@ -52,6 +60,16 @@ func TestE2ECommandScopes(t *testing.T) {
 		{name: "compliance check", env: operatorEnv(base), args: []string{"compliance", "check", "--account", tn.accountID}},
 		{name: "audit list", args: []string{"audit", "list"}},
 		{name: "audit verify", args: []string{"audit", "verify"}},
+		{name: "webhooks create", args: []string{"webhooks", "create", "--endpoint-url", hookURL, "--event-types", "card.removed"}},
+		{name: "webhooks list", args: []string{"webhooks", "list"}},
+		{name: "webhooks get", args: []string{"webhooks", "get", hook}},
+		{name: "webhooks update", args: []string{"webhooks", "update", hook, "--description", "scoped"}},
+		{name: "webhooks rotate", args: []string{"webhooks", "rotate", hook}},
+		{name: "webhooks test", args: []string{"webhooks", "test", hook}},
+		{name: "webhooks deliveries", args: []string{"webhooks", "deliveries", hook}},
+		{name: "webhooks resend", args: []string{"webhooks", "resend", hook, hookDelivery}},
+		{name: "webhooks recover", args: []string{"webhooks", "recover", hook, "--since", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}},
+		{name: "webhooks delete", args: []string{"webhooks", "delete", doomed}},
 	}
 	covered := map[string]bool{}
 	for _, r := range runs {

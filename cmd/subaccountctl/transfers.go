@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/api"
 )
@@ -39,28 +36,6 @@ func transferPath(kind string) (string, error) {
 const primaryWord = "primary"
 
 func isPrimary(s string) bool { return strings.EqualFold(strings.TrimSpace(s), primaryWord) }
-
-// Idempotency-Key as the API accepts it: 1 to 255 visible ASCII characters.
-const maxIdempotencyKey = 255
-
-func checkIdempotencyKey(k string) error {
-	if k == "" || len(k) > maxIdempotencyKey {
-		return usagef("--idempotency-key must be 1 to %d characters", maxIdempotencyKey)
-	}
-	for i := range len(k) {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return usagef("--idempotency-key must be visible ASCII characters, without spaces")
-		}
-	}
-	return nil
-}
-
-// idempotencyHeaders are the headers of a money-moving POST.
-func idempotencyHeaders(key string) http.Header {
-	h := http.Header{}
-	h.Set("Idempotency-Key", key)
-	return h
-}
 
 func runTransfersCreate(ctx context.Context, a *app, c *command, args []string) (int, error) {
 	fs := newFlagSet(c.fullName())
@@ -92,10 +67,8 @@ func runTransfersCreate(ctx context.Context, a *app, c *command, args []string) 
 	if strings.TrimSpace(reference) == "" {
 		return 0, usagef("--reference is required: every money movement carries one")
 	}
-	generated := false
-	if !flagGiven(fs, "idempotency-key") {
-		key, generated = uuid.NewString(), true
-	} else if err := checkIdempotencyKey(key); err != nil {
+	key, generated, err := writeKey(fs, key)
+	if err != nil {
 		return 0, err
 	}
 
@@ -125,8 +98,7 @@ func runTransfersCreate(ctx context.Context, a *app, c *command, args []string) 
 	}
 
 	if generated {
-		// Said before the request, so that it is known even if the answer never comes.
-		fmt.Fprintf(a.stderr, "subaccountctl: idempotency key %s (if this command fails or its answer is lost, repeat it with --idempotency-key %s: the transfer is made at most once)\n", key, key)
+		a.announceKey(key, "the transfer is made at most once")
 	}
 	body := transferRequest{From: &from, To: &to, Amount: &amount, Reference: &reference}
 	var t transfer
@@ -158,33 +130,10 @@ func runTransfersCreate(ctx context.Context, a *app, c *command, args []string) 
 	return exitOK, kv(a.stdout, pairs...)
 }
 
-// flagGiven reports whether the flag name was given on the command line.
-func flagGiven(fs *flag.FlagSet, name string) bool {
-	found := false
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == name {
-			found = true
-		}
-	})
-	return found
-}
-
 // retryHint adds to the error of an unanswered or failed transfer how to retry it
-// safely. A refusal (4xx) is a definite answer: nothing moved and the hint would only
-// invite repeating a request that fails the same way.
+// safely (see keyedRetryHint).
 func retryHint(err error, key string) error {
-	hint := fmt.Sprintf("the transfer may or may not have been made; repeat the command with --idempotency-key %s: if it was made, the API answers with that transfer instead of making another", key)
-	var ae *apiError
-	if errors.As(err, &ae) {
-		switch {
-		case ae.status >= 500:
-			ae.hint = hint
-		case ae.problem != nil && ae.problem.Type == "/problems/idempotency-key-in-flight":
-			ae.hint = fmt.Sprintf("a request with this key is still being processed; wait and repeat the command with --idempotency-key %s", key)
-		}
-		return err
-	}
-	return fmt.Errorf("%w\n%s", err, hint)
+	return keyedRetryHint(err, key, fmt.Sprintf("the transfer may or may not have been made; repeat the command with --idempotency-key %s: if it was made, the API answers with that transfer instead of making another", key))
 }
 
 // partyLong names a transfer party for key-value output: the primary is marked.

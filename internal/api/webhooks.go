@@ -17,6 +17,20 @@ type WebhookEndpoint struct {
 	UpdatedAt           string  `json:"updatedAt"`
 }
 
+// WebhookEndpointRequest is the body of POST /v1/webhook-endpoints (the spec's
+// CreateWebhookEndpointRequest: url and eventTypes required, no disabled) and of PATCH
+// /v1/webhook-endpoints/{id} (UpdateWebhookEndpointRequest: any member, no
+// subaccountId). One type serves both so that the server can say why a member does not
+// belong rather than call it unknown. Pointers and omitempty as in
+// CreateSubaccountRequest: a client sends only what it means to.
+type WebhookEndpointRequest struct {
+	URL          *string   `json:"url,omitempty"`
+	Description  *string   `json:"description,omitempty"`
+	SubaccountID *string   `json:"subaccountId,omitempty"`
+	EventTypes   *[]string `json:"eventTypes,omitempty"`
+	Disabled     *bool     `json:"disabled,omitempty"`
+}
+
 // WebhookEndpointWithSecret is an endpoint as creation and rotation answer it: with the
 // signing secret, shown only then.
 type WebhookEndpointWithSecret struct {

@@ -12,16 +12,9 @@ import (
 	"github.com/cardseg/subaccounts/internal/webhooks"
 )
 
-// webhookEndpointBody is a requested endpoint (POST) or change (PATCH).
-type webhookEndpointBody struct {
-	URL          *string   `json:"url"`
-	Description  *string   `json:"description"`
-	SubaccountID *string   `json:"subaccountId"`
-	EventTypes   *[]string `json:"eventTypes"`
-	Disabled     *bool     `json:"disabled"`
-}
-
-func (b webhookEndpointBody) toInput() (webhooks.EndpointInput, bool) {
+// endpointInput converts a requested endpoint (POST) or change (PATCH); false when
+// subaccountId is not a UUID.
+func endpointInput(b api.WebhookEndpointRequest) (webhooks.EndpointInput, bool) {
 	in := webhooks.EndpointInput{URL: b.URL, Description: b.Description, EventTypes: b.EventTypes, Disabled: b.Disabled}
 	if b.SubaccountID != nil {
 		id, err := uuid.Parse(*b.SubaccountID)
@@ -35,11 +28,11 @@ func (b webhookEndpointBody) toInput() (webhooks.EndpointInput, bool) {
 
 // decodeEndpoint reads a webhook endpoint body; false when it answered already.
 func decodeEndpoint(c *gin.Context) (webhooks.EndpointInput, bool) {
-	var body webhookEndpointBody
+	var body api.WebhookEndpointRequest
 	if !decode(c, &body) {
 		return webhooks.EndpointInput{}, false
 	}
-	in, ok := body.toInput()
+	in, ok := endpointInput(body)
 	if !ok {
 		fail(c, subaccounts.Invalid(subaccounts.FieldError{Pointer: "/subaccountId", Detail: "must be a UUID"}))
 	}
