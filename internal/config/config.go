@@ -172,7 +172,7 @@ func scheduleVar(get func(name, def string) string, bad func(name, format string
 	for _, p := range parts {
 		d, err := time.ParseDuration(strings.TrimSpace(p))
 		if err != nil || d <= 0 || d > 7*24*time.Hour {
-			bad(name, "must be comma-separated durations from 1ms to 168h such as %s, got %q", def, v)
+			bad(name, "must be comma-separated durations up to 168h such as %s, got %q", def, v)
 			return nil
 		}
 		out = append(out, d)
