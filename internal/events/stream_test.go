@@ -175,6 +175,9 @@ func allPublished(t testing.TB, db events.StreamStore, ts testStream, want int) 
 	t.Helper()
 	eventually(t, 15*time.Second, func() (bool, string) {
 		p, n := len(pending(t, db)), ts.msgCount(t)
+		if n > uint64(want) {
+			t.Fatalf("stream holds %d messages, more than the %d events", n, want)
+		}
 		return p == 0 && n == uint64(want), fmt.Sprintf("%d events pending, stream holds %d of %d", p, n, want)
 	})
 }
