@@ -626,3 +626,15 @@ func TestHoldsCardNumber(t *testing.T) {
 		})
 	}
 }
+
+// TestEventTypesHaveOneDot: every type in the catalogue has exactly one dot, so every
+// subject has the same number of tokens and the documented filters
+// (<prefix>.*.*.card.>, <prefix>.<acct>.<sub>.>) select what they say.
+func TestEventTypesHaveOneDot(t *testing.T) {
+	t.Parallel()
+	for _, typ := range events.Types {
+		if strings.Count(typ, ".") != 1 || strings.ContainsAny(typ, " *>") {
+			t.Errorf("event type %q does not make a subject of six tokens", typ)
+		}
+	}
+}
