@@ -113,9 +113,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if is != nil {
 		revoked = is.ForgetClients
 	}
+	var stream *events.StreamConfig
+	if cfg.EventsNATSURL != "" {
+		stream = &events.StreamConfig{URL: cfg.EventsNATSURL}
+	}
 	svc := app.New(db, app.Config{
 		Keys: ring, Recorder: rec, Logger: log, OnClientsRevoked: revoked, WebhookAllowPrivateNetworks: cfg.WebhookAllowPrivateNetworks,
 		Subscriptions: subs, Events: eventsCfg, Delivery: &webhooks.WorkerConfig{ID: workerID(), Retention: cfg.WebhookRetention},
+		Stream:      stream,
 		GroupCommit: routing.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: routing.DefaultGroupCommit.Writers},
 	})
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.

@@ -39,6 +39,7 @@ type Store interface {
 	idempotency.Store
 	webhooks.Store
 	events.Writer
+	events.StreamStore
 }
 
 // Config is what the services are built with.
@@ -66,6 +67,10 @@ type Config struct {
 	// Delivery, when set, starts a webhook delivery worker with this configuration; Close
 	// and Shutdown stop it.
 	Delivery *webhooks.WorkerConfig
+	// Stream, when set, starts the publisher of the outbox's events to NATS JetStream
+	// with this configuration (Events.Stream must be on for events to reach it); Close
+	// and Shutdown stop it.
+	Stream *events.StreamConfig
 	// Logger receives the background work's errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -86,6 +91,8 @@ type Services struct {
 	Subscriptions *events.Subscriptions
 	// Delivery is the webhook delivery worker, when Config.Delivery asked for one.
 	Delivery *webhooks.Worker
+	// Stream is the event stream publisher, when Config.Stream asked for one.
+	Stream *events.Stream
 }
 
 // RecordStore is what the record kinds write to.
@@ -151,25 +158,40 @@ func New(store Store, cfg Config) *Services {
 		svc.Delivery = svc.Webhooks.NewWorker(d)
 		svc.Delivery.Start()
 	}
+	if cfg.Stream != nil {
+		sc := *cfg.Stream
+		if sc.Logger == nil {
+			sc.Logger = cfg.Logger
+		}
+		svc.Stream = events.NewStream(store, sc)
+		svc.Stream.Start()
+	}
 	return svc
 }
 
-// Close writes what the group commit still holds and stops it and the delivery worker.
+// Close writes what the group commit still holds and stops it, the delivery worker and
+// the stream publisher.
 func (s *Services) Close() {
 	s.Routing.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	if s.Delivery != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
 		s.Delivery.Stop(ctx)
+	}
+	if s.Stream != nil {
+		s.Stream.Stop(ctx)
 	}
 }
 
-// Shutdown stops the group commit and the delivery worker within ctx (see
-// routing.Service.Shutdown and webhooks.Worker.Stop).
+// Shutdown stops the group commit, the delivery worker and the stream publisher within
+// ctx (see routing.Service.Shutdown, webhooks.Worker.Stop and events.Stream.Stop).
 func (s *Services) Shutdown(ctx context.Context) error {
 	err := s.Routing.Shutdown(ctx)
 	if s.Delivery != nil {
 		s.Delivery.Stop(ctx)
+	}
+	if s.Stream != nil {
+		s.Stream.Stop(ctx)
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -394,9 +395,31 @@ func (q queries) MarkEventsStreamed(ctx context.Context, events []subaccounts.Ev
 	if len(events) == 0 {
 		return nil
 	}
+	if q.d.rowLocks {
+		return q.markEventsStreamedPostgres(ctx, events)
+	}
 	keys := make([][]any, len(events))
 	for i, e := range events {
 		keys[i] = []any{e.AccountID, e.ID}
 	}
 	return translate(q.with(ctx).Model(&eventRow{}).Where("(account_id, id) IN ?", keys).Update("stream_pending", false).Error)
+}
+
+// markEventsStreamedPostgres marks events with one statement joining two arrays of keys:
+// PostgreSQL plans a list of (account_id, id) row values as a filter over every pending
+// row, which made a batch of 500 take 130 ms; the join probes the primary key instead.
+func (q queries) markEventsStreamedPostgres(ctx context.Context, events []subaccounts.Event) error {
+	accounts, ids := make([]string, len(events)), make([]string, len(events))
+	for i, e := range events {
+		accounts[i], ids[i] = e.AccountID.String(), e.ID.String()
+	}
+	return translate(q.with(ctx).Exec(`UPDATE events AS e SET stream_pending = false
+		FROM unnest(?::uuid[], ?::uuid[]) AS k(account_id, id)
+		WHERE e.account_id = k.account_id AND e.id = k.id`, uuidArray(accounts), uuidArray(ids)).Error)
+}
+
+// uuidArray is ids as a PostgreSQL array literal, one parameter however many ids there
+// are (gorm would expand a slice into a list of parameters).
+func uuidArray(ids []string) string {
+	return "{" + strings.Join(ids, ",") + "}"
 }
