@@ -9,6 +9,7 @@ package app
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"log/slog"
@@ -186,12 +187,16 @@ func (s *Services) Close() {
 // Shutdown stops the group commit, the delivery worker and the stream publisher within
 // ctx (see routing.Service.Shutdown, webhooks.Worker.Stop and events.Stream.Stop).
 func (s *Services) Shutdown(ctx context.Context) error {
-	err := s.Routing.Shutdown(ctx)
+	// The three stop side by side, so a group commit waiting on the database until the
+	// deadline leaves the workers the same time to finish and release their claims.
+	var wg sync.WaitGroup
 	if s.Delivery != nil {
-		s.Delivery.Stop(ctx)
+		wg.Go(func() { s.Delivery.Stop(ctx) })
 	}
 	if s.Stream != nil {
-		s.Stream.Stop(ctx)
+		wg.Go(func() { s.Stream.Stop(ctx) })
 	}
+	err := s.Routing.Shutdown(ctx)
+	wg.Wait()
 	return err
 }

@@ -719,7 +719,7 @@ func TestStopReleasesClaims(t *testing.T) {
 			t.Parallel()
 			h := newHooks(t, d, nil)
 			rc := newReceiver(t, nil)
-			h.endpoint(h.p, rc.URL, nil, "transaction.routed")
+			e, _ := h.endpoint(h.p, rc.URL, nil, "transaction.routed")
 			h.ingest(h.p, h.card.ID)
 			frozen := blockingTransport{release: make(chan struct{})}
 			t.Cleanup(func() { close(frozen.release) })
@@ -737,12 +737,20 @@ func TestStopReleasesClaims(t *testing.T) {
 				}
 				return n
 			}
-			waitFor(t, "the claim", 5*time.Second, func() bool { return due() == 0 })
+			// Read without locking: SKIP LOCKED would also skip a claim not yet committed.
+			claimedBy := func() string {
+				ds := h.deliveries(h.p, e.ID, subaccounts.DeliveryFilter{})
+				if len(ds) != 1 {
+					t.Fatalf("%d deliveries, want 1", len(ds))
+				}
+				return ds[0].ClaimedBy
+			}
+			waitFor(t, "the claim", 5*time.Second, func() bool { return claimedBy() == "stopping" })
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
 			w.Stop(ctx)
-			if n := due(); n != 1 {
-				t.Fatalf("%d deliveries due after the stop, want the released one", n)
+			if by, n := claimedBy(), due(); by != "" || n != 1 {
+				t.Fatalf("after the stop: claimed by %q, %d due; want the claim released", by, n)
 			}
 		})
 	}

@@ -11,8 +11,11 @@ import (
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
-// recordBatch bounds the attempts recorded in one transaction.
-const recordBatch = 256
+// recordBatch bounds the attempts recorded in one transaction, recordTimeout its time.
+const (
+	recordBatch   = 256
+	recordTimeout = 5 * time.Second
+)
 
 // Reasons an endpoint is disabled by the service.
 const (
@@ -64,7 +67,7 @@ func (w *Worker) recordBatch(batch []result) {
 	now := time.Now()
 	fates := map[uuid.UUID]*endpointFate{}
 	var disabled []uuid.UUID
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
 	err := w.store.Transact(ctx, func(ctx context.Context) error {
 		clear(fates)

@@ -137,6 +137,8 @@ type Worker struct {
 
 	mu       sync.Mutex
 	inFlight int
+	// claimed says the worker ever claimed a delivery (and has claims to release).
+	claimed  bool
 	busy     map[uuid.UUID]int
 	wake     chan struct{}
 	sends    sync.WaitGroup
@@ -203,8 +205,10 @@ func (w *Worker) loop(ctx context.Context) {
 }
 
 // Stop ends the worker within ctx: it claims nothing more, gives the attempts running
-// until ctx's deadline, cancels those still running then (unrecorded), and releases
-// every claim it holds for the next replica.
+// until shortly before ctx's deadline, cancels those still running then (unrecorded),
+// and releases every claim it holds for the next replica in the time left. A database
+// that does not answer costs no more than ctx: the claims it could not release run out
+// with their leases.
 func (w *Worker) Stop(ctx context.Context) {
 	w.stopOnce.Do(func() {
 		if w.stop == nil {
@@ -212,22 +216,48 @@ func (w *Worker) Stop(ctx context.Context) {
 		}
 		w.stop()
 		<-w.done
+		sendCtx, cancel := context.WithCancel(ctx)
+		if deadline, ok := ctx.Deadline(); ok {
+			reserve := min(500*time.Millisecond, time.Until(deadline)/4)
+			sendCtx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
+		}
+		defer cancel()
 		sent := make(chan struct{})
 		go func() { w.sends.Wait(); close(sent) }()
 		select {
 		case <-sent:
-		case <-ctx.Done():
+		case <-sendCtx.Done():
 			w.cancelSend()
 			<-sent
 		}
 		close(w.results)
-		<-w.recorded
-		if err := w.store.ReleaseDeliveries(context.WithoutCancel(ctx), w.cfg.ID); err != nil {
-			w.cfg.Logger.Error("webhooks: release claims", "err", err)
+		select {
+		case <-w.recorded:
+		case <-ctx.Done():
 		}
+		w.release(ctx)
 		w.cancelSend()
 	})
 }
+
+// release ends the leases this worker holds, if it ever claimed anything, in at most
+// releaseTimeout: a database that does not answer must not hold the shutdown.
+func (w *Worker) release(ctx context.Context) {
+	w.mu.Lock()
+	claimed := w.claimed
+	w.mu.Unlock()
+	if !claimed {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	if err := w.store.ReleaseDeliveries(ctx, w.cfg.ID); err != nil {
+		w.cfg.Logger.Warn("webhooks: release claims; they are sent again once their leases run out", "err", err)
+	}
+}
+
+// releaseTimeout bounds the release of a stopping worker's claims.
+const releaseTimeout = 500 * time.Millisecond
 
 // dispatch claims what the free slots allow and starts sending it.
 func (w *Worker) dispatch(ctx context.Context, results chan<- result) {
@@ -286,6 +316,7 @@ func (w *Worker) claim(ctx context.Context, free int) ([]subaccounts.DeliveryWor
 	for _, c := range chosen {
 		w.inFlight++
 		w.busy[c.Endpoint.ID]++
+		w.claimed = true
 	}
 	w.mu.Unlock()
 	return chosen, nil
