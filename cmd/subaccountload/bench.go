@@ -46,6 +46,7 @@ func (b *bench) close() { b.db.Close(context.Background()) }
 type results struct {
 	setupCards int
 	single     pairResult
+	webhooks   webhookResult
 	batch100   loadResult
 	batch1000  loadResult
 	batchBase  pgbenchResult
@@ -86,6 +87,7 @@ func (b *bench) runAll(ctx context.Context) (*results, error) {
 		fn   func(context.Context, *results) error
 	}{
 		{"single-message ingest", b.runSingle},
+		{"single-message ingest with a webhook endpoint", b.runWebhooks},
 		{"batch ingest", b.runBatch},
 		{"card enrolment", b.runEnrol},
 		{"compliance report", b.runCompliance},

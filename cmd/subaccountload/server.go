@@ -113,7 +113,8 @@ func serverEnv(base []string, dbURL, dataDir string) []string {
 	drop := []string{"LISTEN_ADDR=", "PUBLIC_URL=", "DATABASE_URL=", "DATA_DIR=", "OIDC_ISSUER_URL=",
 		"OIDC_AUDIENCE=", "AUTH_ACCOUNT_CLAIM=", "ADMIN_CLIENT_ID=", "ADMIN_CLIENT_SECRET=",
 		"MASTER_KEY=", "MASTER_KEY_FILE=", "MASTER_KEY_VERSION=", "CARD_FINGERPRINT_KEY=", "CARD_FINGERPRINT_KEY_VERSION=",
-		"CLIENT_RATE_LIMIT=", "TOKEN_FAILURE_LIMIT=", "REDIS_URL="}
+		"CLIENT_RATE_LIMIT=", "TOKEN_FAILURE_LIMIT=", "REDIS_URL=",
+		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=", "EVENTS_NATS_URL="}
 	env := make([]string, 0, len(base)+8)
 	for _, kv := range base {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
@@ -131,6 +132,8 @@ func serverEnv(base []string, dbURL, dataDir string) []string {
 		// A load run measures the service, not its rate limits.
 		"CLIENT_RATE_LIMIT=0",
 		"TOKEN_FAILURE_LIMIT=0",
+		// The webhook run's receiver listens on 127.0.0.1.
+		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=true",
 	)
 }
 
