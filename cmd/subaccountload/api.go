@@ -132,7 +132,7 @@ var (
 // tenantScopes are every scope a tenant client may hold.
 var tenantScopes = []string{
 	"subaccounts:read", "subaccounts:write", "cards:read", "cards:write",
-	"transactions:read", "transactions:write", "compliance:read",
+	"transactions:read", "transactions:write", "compliance:read", "webhooks:read", "webhooks:write",
 }
 
 // tenant is an account created for the run, with a token of its own client.

@@ -2,12 +2,12 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -105,26 +105,44 @@ func msTime(ms *int64) *time.Time {
 	return &t
 }
 
-// InsertEvents writes events and their deliveries, in the transaction ctx carries.
+// InsertEvents writes events and their deliveries, in the transaction ctx carries: one
+// multi-row INSERT each (per chunk), without gorm's per-row callbacks, since a group
+// commit writes its messages' events on the hot path.
 func (q queries) InsertEvents(ctx context.Context, events []subaccounts.Event, deliveries []subaccounts.Delivery) error {
-	if len(events) > 0 {
-		rows := make([]eventRow, len(events))
-		for i, e := range events {
-			rows[i] = eventRow{
-				AccountID: e.AccountID, ID: e.ID, Type: e.Type, SubaccountID: e.SubaccountID,
-				Payload: string(e.Payload), StreamPending: e.Stream, CreatedAt: e.CreatedAt.UTC(),
-			}
-		}
-		if err := q.with(ctx).CreateInBatches(rows, insertChunk).Error; err != nil {
-			return translate(err)
-		}
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		rows[i] = []any{e.AccountID, e.ID, e.Type, e.SubaccountID, string(e.Payload), e.Stream, e.CreatedAt.UTC()}
 	}
-	if len(deliveries) > 0 {
-		rows := make([]deliveryRow, len(deliveries))
-		for i, d := range deliveries {
-			rows[i] = toDeliveryRow(d)
+	if err := q.insertRows(ctx, "events", "account_id, id, type, subaccount_id, payload, stream_pending, created_at", rows); err != nil {
+		return err
+	}
+	rows = make([][]any, len(deliveries))
+	for i, d := range deliveries {
+		r := toDeliveryRow(d)
+		rows[i] = []any{r.AccountID, r.ID, r.EndpointID, r.EventID, r.EventType, r.Status, r.Attempts, r.MaxAttempts,
+			r.NextAttemptMs, r.CreatedAt, r.UpdatedAt}
+	}
+	return q.insertRows(ctx, "webhook_deliveries",
+		"account_id, id, endpoint_id, event_id, event_type, status, attempts, max_attempts, next_attempt_ms, created_at, updated_at", rows)
+}
+
+// insertRows inserts rows (each the values of columns, in order) with one multi-row
+// INSERT per chunk.
+func (q queries) insertRows(ctx context.Context, table, columns string, rows [][]any) error {
+	for chunk := range slices.Chunk(rows, insertChunk) {
+		width := len(chunk[0])
+		tuple := "(" + strings.Repeat("?, ", width-1) + "?)"
+		var sql strings.Builder
+		sql.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+		args := make([]any, 0, len(chunk)*width)
+		for i, r := range chunk {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString(tuple)
+			args = append(args, r...)
 		}
-		if err := q.with(ctx).CreateInBatches(rows, insertChunk).Error; err != nil {
+		if err := q.with(ctx).Exec(sql.String(), args...).Error; err != nil {
 			return translate(err)
 		}
 	}
@@ -149,69 +167,105 @@ func (q queries) EnabledWebhookEndpoints(ctx context.Context, accountID uuid.UUI
 }
 
 // DueDeliveries returns up to limit pending deliveries due at now whose endpoint is
-// enabled and which no live lease holds, oldest due first, with their endpoint and event.
-// On PostgreSQL they are row-locked with SKIP LOCKED for the rest of the transaction, so
-// concurrent workers pick disjoint sets; SQLite's write lock serialises the claimers.
-// Deliveries to the endpoints in full (those the worker has no slot left for) are
-// skipped, so one busy endpoint cannot fill every page.
+// enabled and which no live lease holds, oldest due first, each with its endpoint and
+// event, in one query. On PostgreSQL the deliveries are row-locked with SKIP LOCKED for
+// the rest of the transaction, so concurrent workers pick disjoint sets; SQLite's write
+// lock serialises the claimers. Deliveries to the endpoints in full (those the worker has
+// no slot left for) are skipped, so one busy endpoint cannot fill every page.
 func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int, full []uuid.UUID) ([]subaccounts.DeliveryWork, error) {
 	ms := now.UnixMilli()
-	db := q.with(ctx).Model(&deliveryRow{}).
-		Where("status = ? AND next_attempt_ms <= ? AND (claimed_until_ms IS NULL OR claimed_until_ms < ?)", subaccounts.DeliveryPending, ms, ms).
-		Where("EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.account_id = webhook_deliveries.account_id AND e.id = webhook_deliveries.endpoint_id AND NOT e.disabled)").
-		Order("next_attempt_ms").Limit(limit)
+	var sql strings.Builder
+	sql.WriteString(`SELECT d.account_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.max_attempts,
+       d.next_attempt_ms, d.claimed_by, d.claimed_until_ms, d.created_at, d.updated_at,
+       v.type AS ev_type, v.subaccount_id AS ev_subaccount_id, v.payload AS ev_payload, v.stream_pending AS ev_stream_pending,
+       v.created_at AS ev_created_at,
+       e.subaccount_id AS ep_subaccount_id, e.url AS ep_url, e.description AS ep_description, e.event_types AS ep_event_types,
+       e.disabled AS ep_disabled, e.disabled_reason AS ep_disabled_reason, e.secret AS ep_secret,
+       e.previous_secret AS ep_previous_secret, e.previous_secret_expires_at AS ep_previous_secret_expires_at,
+       e.failing_since AS ep_failing_since, e.version AS ep_version, e.created_at AS ep_created_at, e.updated_at AS ep_updated_at
+  FROM webhook_deliveries d
+  JOIN events v ON v.account_id = d.account_id AND v.id = d.event_id
+  JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
+ WHERE d.status = 'pending' AND d.next_attempt_ms <= ? AND (d.claimed_until_ms IS NULL OR d.claimed_until_ms < ?)
+   AND NOT e.disabled`)
+	args := []any{ms, ms}
 	if len(full) > 0 {
-		db = db.Where("endpoint_id NOT IN ?", full)
+		sql.WriteString(" AND d.endpoint_id NOT IN ?")
+		args = append(args, full)
 	}
+	sql.WriteString(" ORDER BY d.next_attempt_ms LIMIT ?")
+	args = append(args, limit)
 	if q.d.rowLocks {
-		db = db.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		sql.WriteString(" FOR UPDATE OF d SKIP LOCKED")
 	}
-	var rows []deliveryRow
-	if err := db.Find(&rows).Error; err != nil {
+	var rows []dueRow
+	if err := q.with(ctx).Raw(sql.String(), args...).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	return q.deliveryWork(ctx, rows)
-}
-
-// deliveryWork loads the endpoints and events of rows, each once.
-func (q queries) deliveryWork(ctx context.Context, rows []deliveryRow) ([]subaccounts.DeliveryWork, error) {
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	endpointKeys, eventKeys := make([][]any, 0, len(rows)), make([][]any, 0, len(rows))
-	for _, r := range rows {
-		endpointKeys = append(endpointKeys, []any{r.AccountID, r.EndpointID})
-		eventKeys = append(eventKeys, []any{r.AccountID, r.EventID})
-	}
-	var endpoints []webhookEndpointRow
-	if err := q.with(ctx).Where("(account_id, id) IN ?", endpointKeys).Find(&endpoints).Error; err != nil {
-		return nil, translate(err)
-	}
-	var events []eventRow
-	if err := q.with(ctx).Where("(account_id, id) IN ?", eventKeys).Find(&events).Error; err != nil {
-		return nil, translate(err)
-	}
-	byEndpoint := make(map[uuid.UUID]subaccounts.WebhookEndpoint, len(endpoints))
-	for _, r := range endpoints {
-		e, err := r.toDomain()
+	out := make([]subaccounts.DeliveryWork, len(rows))
+	for i, r := range rows {
+		w, err := r.toDomain()
 		if err != nil {
 			return nil, err
 		}
-		byEndpoint[e.ID] = e
-	}
-	byEvent := make(map[uuid.UUID]subaccounts.Event, len(events))
-	for _, r := range events {
-		byEvent[r.ID] = r.toDomain()
-	}
-	out := make([]subaccounts.DeliveryWork, 0, len(rows))
-	for _, r := range rows {
-		e, okE := byEndpoint[r.EndpointID]
-		v, okV := byEvent[r.EventID]
-		if okE && okV {
-			out = append(out, subaccounts.DeliveryWork{Delivery: r.toDomain(), Endpoint: e, Event: v})
-		}
+		out[i] = w
 	}
 	return out, nil
+}
+
+// dueRow is a delivery with its event and endpoint, as DueDeliveries reads them.
+type dueRow struct {
+	AccountID         uuid.UUID  `gorm:"column:account_id"`
+	ID                uuid.UUID  `gorm:"column:id"`
+	EndpointID        uuid.UUID  `gorm:"column:endpoint_id"`
+	EventID           uuid.UUID  `gorm:"column:event_id"`
+	EventType         string     `gorm:"column:event_type"`
+	Status            string     `gorm:"column:status"`
+	Attempts          int        `gorm:"column:attempts"`
+	MaxAttempts       int        `gorm:"column:max_attempts"`
+	NextAttemptMs     *int64     `gorm:"column:next_attempt_ms"`
+	ClaimedBy         *string    `gorm:"column:claimed_by"`
+	ClaimedUntilMs    *int64     `gorm:"column:claimed_until_ms"`
+	CreatedAt         time.Time  `gorm:"column:created_at"`
+	UpdatedAt         time.Time  `gorm:"column:updated_at"`
+	EvType            string     `gorm:"column:ev_type"`
+	EvSubaccountID    *uuid.UUID `gorm:"column:ev_subaccount_id"`
+	EvPayload         string     `gorm:"column:ev_payload"`
+	EvStreamPending   bool       `gorm:"column:ev_stream_pending"`
+	EvCreatedAt       time.Time  `gorm:"column:ev_created_at"`
+	EpSubaccountID    *uuid.UUID `gorm:"column:ep_subaccount_id"`
+	EpURL             string     `gorm:"column:ep_url"`
+	EpDescription     string     `gorm:"column:ep_description"`
+	EpEventTypes      string     `gorm:"column:ep_event_types"`
+	EpDisabled        bool       `gorm:"column:ep_disabled"`
+	EpDisabledReason  string     `gorm:"column:ep_disabled_reason"`
+	EpSecret          string     `gorm:"column:ep_secret"`
+	EpPreviousSecret  *string    `gorm:"column:ep_previous_secret"`
+	EpPreviousExpires *time.Time `gorm:"column:ep_previous_secret_expires_at"`
+	EpFailingSince    *time.Time `gorm:"column:ep_failing_since"`
+	EpVersion         int64      `gorm:"column:ep_version"`
+	EpCreatedAt       time.Time  `gorm:"column:ep_created_at"`
+	EpUpdatedAt       time.Time  `gorm:"column:ep_updated_at"`
+}
+
+func (r dueRow) toDomain() (subaccounts.DeliveryWork, error) {
+	ev := eventRow{AccountID: r.AccountID, ID: r.EventID, Type: r.EvType, SubaccountID: r.EvSubaccountID,
+		Payload: r.EvPayload, StreamPending: r.EvStreamPending, CreatedAt: r.EvCreatedAt}
+	ep, err := webhookEndpointRow{
+		AccountID: r.AccountID, ID: r.EndpointID, SubaccountID: r.EpSubaccountID, URL: r.EpURL, Description: r.EpDescription,
+		EventTypes: r.EpEventTypes, Disabled: r.EpDisabled, DisabledReason: r.EpDisabledReason, Secret: r.EpSecret,
+		PreviousSecret: r.EpPreviousSecret, PreviousSecretExpiresAt: r.EpPreviousExpires, FailingSince: r.EpFailingSince,
+		Version: r.EpVersion, CreatedAt: r.EpCreatedAt, UpdatedAt: r.EpUpdatedAt,
+	}.toDomain()
+	if err != nil {
+		return subaccounts.DeliveryWork{}, err
+	}
+	d := deliveryRow{
+		AccountID: r.AccountID, ID: r.ID, EndpointID: r.EndpointID, EventID: r.EventID, EventType: r.EventType, Status: r.Status,
+		Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, NextAttemptMs: r.NextAttemptMs, ClaimedBy: r.ClaimedBy,
+		ClaimedUntilMs: r.ClaimedUntilMs, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	return subaccounts.DeliveryWork{Delivery: d.toDomain(), Endpoint: ep, Event: ev.toDomain()}, nil
 }
 
 // ClaimDeliveries gives the deliveries to the worker by until: other workers skip them
@@ -228,28 +282,83 @@ func (q queries) ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery,
 		Updates(map[string]any{"claimed_by": by, "claimed_until_ms": until.UnixMilli()}).Error)
 }
 
-// FinishAttempt records attempt a of delivery d, made by worker by, and writes d as the
-// attempt left it, its lease released. It reports false, writing nothing, when the claim
-// is no longer by's (its lease ran out and another worker took the delivery over): the
-// attempt was made, but the record belongs to whoever holds the delivery now.
-func (q queries) FinishAttempt(ctx context.Context, d subaccounts.Delivery, a subaccounts.Attempt, by string) (bool, error) {
-	row := toDeliveryRow(d)
-	res := q.with(ctx).Model(&deliveryRow{}).
-		Where("account_id = ? AND id = ? AND claimed_by = ? AND attempts = ?", d.AccountID, d.ID, by, a.N-1).
-		Updates(map[string]any{
-			"status": row.Status, "attempts": row.Attempts, "max_attempts": row.MaxAttempts, "next_attempt_ms": row.NextAttemptMs,
-			"claimed_by": nil, "claimed_until_ms": nil, "updated_at": row.UpdatedAt,
-		})
-	if res.Error != nil {
-		return false, translate(res.Error)
+// FinishAttempts records the attempts made by worker by and writes each delivery as its
+// attempt left it, its lease released. It returns the ids of the deliveries it wrote:
+// one whose claim is no longer by's (its lease ran out and another worker took it over)
+// is left alone, its attempt unrecorded — the record belongs to whoever holds it now.
+// On PostgreSQL it is one UPDATE … FROM (VALUES …) RETURNING and one INSERT per chunk.
+func (q queries) FinishAttempts(ctx context.Context, done []subaccounts.FinishedAttempt, by string) ([]uuid.UUID, error) {
+	var mine []uuid.UUID
+	var err error
+	if q.d.perRowUpdates {
+		mine, err = q.finishPerRow(ctx, done, by)
+	} else {
+		mine, err = q.finishInBulk(ctx, done, by)
 	}
-	if res.RowsAffected == 0 {
-		return false, nil
+	if err != nil || len(mine) == 0 {
+		return mine, err
 	}
-	return true, translate(q.with(ctx).Create(&attemptRow{
-		AccountID: d.AccountID, DeliveryID: d.ID, N: a.N, AttemptedAt: a.At.UTC(), StatusCode: a.StatusCode,
-		LatencyMs: a.Latency.Milliseconds(), Error: a.Error, ResponseBody: a.ResponseBody,
-	}).Error)
+	wrote := make(map[uuid.UUID]bool, len(mine))
+	for _, id := range mine {
+		wrote[id] = true
+	}
+	rows := make([][]any, 0, len(mine))
+	for _, f := range done {
+		if a := f.Attempt; wrote[f.Delivery.ID] {
+			rows = append(rows, []any{f.Delivery.AccountID, f.Delivery.ID, a.N, a.At.UTC(), a.StatusCode, a.Latency.Milliseconds(), a.Error, a.ResponseBody})
+		}
+	}
+	return mine, q.insertRows(ctx, "webhook_attempts",
+		"account_id, delivery_id, n, attempted_at, status_code, latency_ms, error, response_body", rows)
+}
+
+func (q queries) finishPerRow(ctx context.Context, done []subaccounts.FinishedAttempt, by string) ([]uuid.UUID, error) {
+	var mine []uuid.UUID
+	for _, f := range done {
+		d, row := f.Delivery, toDeliveryRow(f.Delivery)
+		res := q.with(ctx).Model(&deliveryRow{}).
+			Where("account_id = ? AND id = ? AND claimed_by = ? AND attempts = ?", d.AccountID, d.ID, by, f.Attempt.N-1).
+			Updates(map[string]any{
+				"status": row.Status, "attempts": row.Attempts, "max_attempts": row.MaxAttempts, "next_attempt_ms": row.NextAttemptMs,
+				"claimed_by": nil, "claimed_until_ms": nil, "updated_at": row.UpdatedAt,
+			})
+		if res.Error != nil {
+			return nil, translate(res.Error)
+		}
+		if res.RowsAffected == 1 {
+			mine = append(mine, d.ID)
+		}
+	}
+	return mine, nil
+}
+
+func (q queries) finishInBulk(ctx context.Context, done []subaccounts.FinishedAttempt, by string) ([]uuid.UUID, error) {
+	var mine []uuid.UUID
+	for chunk := range slices.Chunk(done, insertChunk) {
+		var values strings.Builder
+		args := make([]any, 0, 7*len(chunk)+1)
+		for i, f := range chunk {
+			if i > 0 {
+				values.WriteString(", ")
+			}
+			values.WriteString("(?::uuid, ?::uuid, ?::text, ?::int, ?::int, ?::bigint, ?::timestamptz)")
+			r := toDeliveryRow(f.Delivery)
+			args = append(args, r.AccountID, r.ID, r.Status, r.Attempts, r.MaxAttempts, r.NextAttemptMs, r.UpdatedAt)
+		}
+		args = append(args, by)
+		var ids []uuid.UUID
+		err := q.with(ctx).Raw(`UPDATE webhook_deliveries AS d
+   SET status = v.status, attempts = v.attempts, max_attempts = v.max_attempts, next_attempt_ms = v.next_attempt_ms,
+       claimed_by = NULL, claimed_until_ms = NULL, updated_at = v.updated_at
+  FROM (VALUES `+values.String()+`) AS v (account_id, id, status, attempts, max_attempts, next_attempt_ms, updated_at)
+ WHERE d.account_id = v.account_id AND d.id = v.id AND d.claimed_by = ? AND d.attempts = v.attempts - 1
+RETURNING d.id`, args...).Scan(&ids).Error
+		if err != nil {
+			return nil, translate(err)
+		}
+		mine = append(mine, ids...)
+	}
+	return mine, nil
 }
 
 // ReleaseDeliveries ends the leases worker by holds, so the next worker may send them.

@@ -81,3 +81,9 @@ type DeliveryWork struct {
 	Endpoint WebhookEndpoint
 	Event    Event
 }
+
+// FinishedAttempt is an attempt made and the delivery as it leaves it.
+type FinishedAttempt struct {
+	Delivery Delivery
+	Attempt  Attempt
+}

@@ -51,9 +51,10 @@ type Store interface {
 	DueDeliveries(ctx context.Context, now time.Time, limit int, full []uuid.UUID) ([]subaccounts.DeliveryWork, error)
 	// ClaimDeliveries leases deliveries to the worker by until.
 	ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) error
-	// FinishAttempt records an attempt and the delivery as it left it, lease released;
-	// false when the worker by no longer holds the delivery (its lease ran out).
-	FinishAttempt(ctx context.Context, d subaccounts.Delivery, a subaccounts.Attempt, by string) (bool, error)
+	// FinishAttempts records attempts and the deliveries as they left them, leases
+	// released; it returns the deliveries written, leaving out those the worker by no
+	// longer holds (their lease ran out).
+	FinishAttempts(ctx context.Context, done []subaccounts.FinishedAttempt, by string) ([]uuid.UUID, error)
 	// ReleaseDeliveries ends the leases the worker by holds.
 	ReleaseDeliveries(ctx context.Context, by string) error
 	GetDelivery(ctx context.Context, accountID, endpointID, id uuid.UUID) (subaccounts.Delivery, error)

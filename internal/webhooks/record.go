@@ -23,8 +23,7 @@ const (
 	ReasonFailing = "every delivery failed for 5 days"
 )
 
-// record writes the attempts as they finish, many per transaction, and frees their
-// slots. An attempt whose record is lost (the database went away) keeps its lease
+// record writes the attempts as they finish, many per transaction. An attempt whose record is lost (the database went away) keeps its lease
 // until it runs out and is then sent again: at least once, never silently dropped.
 func (w *Worker) record(results <-chan result) {
 	for r := range results {
@@ -42,15 +41,6 @@ func (w *Worker) record(results <-chan result) {
 			}
 		}
 		w.recordBatch(batch)
-		w.mu.Lock()
-		for _, r := range batch {
-			w.inFlight--
-			if w.busy[r.work.Endpoint.ID]--; w.busy[r.work.Endpoint.ID] <= 0 {
-				delete(w.busy, r.work.Endpoint.ID)
-			}
-		}
-		w.mu.Unlock()
-		w.Wake()
 	}
 }
 
@@ -72,17 +62,25 @@ func (w *Worker) recordBatch(batch []result) {
 	err := w.store.Transact(ctx, func(ctx context.Context) error {
 		clear(fates)
 		disabled = disabled[:0]
+		done := make([]subaccounts.FinishedAttempt, 0, len(batch))
+		made := make([]result, 0, len(batch))
 		for _, r := range batch {
-			if r.cancelled {
-				continue
+			if !r.cancelled {
+				done = append(done, subaccounts.FinishedAttempt{Delivery: w.next(r, now), Attempt: r.attempt})
+				made = append(made, r)
 			}
-			d := w.next(r, now)
-			mine, err := w.store.FinishAttempt(ctx, d, r.attempt, w.cfg.ID)
-			if err != nil {
-				return err
-			}
-			if mine {
-				w.fate(fates, r, d)
+		}
+		mine, err := w.store.FinishAttempts(ctx, done, w.cfg.ID)
+		if err != nil {
+			return err
+		}
+		wrote := make(map[uuid.UUID]bool, len(mine))
+		for _, id := range mine {
+			wrote[id] = true
+		}
+		for i, r := range made {
+			if wrote[r.work.Delivery.ID] {
+				w.fate(fates, r, done[i].Delivery)
 			}
 		}
 		for _, f := range fates {

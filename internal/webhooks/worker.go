@@ -25,8 +25,8 @@ import (
 const (
 	// DefaultInFlight bounds the attempts one replica makes at once, DefaultPerEndpoint
 	// those to one endpoint, so a slow or dead endpoint holds at most that many.
-	DefaultInFlight    = 64
-	DefaultPerEndpoint = 8
+	DefaultInFlight    = 256
+	DefaultPerEndpoint = 64
 	// DefaultRetention is how long deliveries and events are kept (WEBHOOK_RETENTION).
 	DefaultRetention = 30 * 24 * time.Hour
 	// DisableAfter is how long an endpoint may fail every delivery before it is disabled.
@@ -279,6 +279,7 @@ func (w *Worker) dispatch(ctx context.Context, results chan<- result) {
 		go func() {
 			defer w.sends.Done()
 			results <- w.send(work)
+			w.free(work.Endpoint.ID)
 		}()
 	}
 }
@@ -320,6 +321,18 @@ func (w *Worker) claim(ctx context.Context, free int) ([]subaccounts.DeliveryWor
 	}
 	w.mu.Unlock()
 	return chosen, nil
+}
+
+// free gives back the slot of an attempt handed to the recorder: its delivery stays
+// leased until the record, so no worker claims it meanwhile.
+func (w *Worker) free(endpointID uuid.UUID) {
+	w.mu.Lock()
+	w.inFlight--
+	if w.busy[endpointID]--; w.busy[endpointID] <= 0 {
+		delete(w.busy, endpointID)
+	}
+	w.mu.Unlock()
+	w.Wake()
 }
 
 // fullEndpoints are the endpoints with no free slot.
