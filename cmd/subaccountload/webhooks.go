@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,11 +75,17 @@ func (rc *hookReceiver) received() int {
 
 func (rc *hookReceiver) close() { _ = rc.srv.Close() }
 
-// webhookResult is the ingest run with one subscribed endpoint and its deliveries.
+// webhookResult is the ingest run with one subscribed endpoint and its deliveries, and
+// the paced phase that measures the delivery rate.
 type webhookResult struct {
 	service loadResult
-	// events were received once each (dups more than once) over window, the time from
-	// the first receipt to the last; lags are their commit-to-receipt times, sorted.
+	// ingestEvents are the events of the ingest run, ingestLags their commit-to-receipt
+	// times, sorted.
+	ingestEvents int
+	ingestLags   []time.Duration
+	// events of the paced phase were received once each (dups more than once, over the
+	// whole run) over window, the time from the first receipt to the last; lags are their
+	// commit-to-receipt times, sorted.
 	events, dups int
 	window       time.Duration
 	lags         []time.Duration
@@ -135,15 +142,85 @@ func (b *bench) runWebhooks(ctx context.Context, res *results) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	rc.mu.Lock()
-	out := webhookResult{service: svc, events: len(rc.lags), dups: rc.dups, window: rc.last.Sub(rc.first), lags: slices.Clone(rc.lags)}
-	rc.mu.Unlock()
-	slices.Sort(out.lags)
-	if out.events == 0 {
-		return errors.New("no event delivered")
+	out := webhookResult{service: svc}
+	out.ingestEvents, out.ingestLags = rc.take()
+	b.logf("  service: %.0f messages/s, p99 %s; every event delivered, commit-to-receipt p50 %s, p99 %s",
+		svc.rate(), fmtDur(svc.p(99)), fmtDur(percentile(out.ingestLags, 50)), fmtDur(percentile(out.ingestLags, 99)))
+	if err := b.settle(ctx); err != nil {
+		return err
 	}
-	b.logf("  service: %.0f messages/s, p99 %s; deliveries: %d events at %.0f/s, commit-to-receipt p50 %s, p99 %s",
-		svc.rate(), fmtDur(svc.p(99)), out.events, out.deliveryRate(), fmtDur(percentile(out.lags, 50)), fmtDur(percentile(out.lags, 99)))
+	if err := b.pacedDeliveries(ctx, rc, &out); err != nil {
+		return err
+	}
 	res.webhooks = out
 	return b.settle(ctx)
+}
+
+// pacedRate is the event rate the paced phase offers: above the 2,000 events/s the
+// deliveries must sustain.
+const pacedRate = 2500
+
+// pacedDeliveries offers pacedRate routed messages a second (batches of 100, each sent
+// on time by its own goroutine) for the run's duration, and measures the rate the
+// receiver got their events at and their commit-to-receipt times.
+func (b *bench) pacedDeliveries(ctx context.Context, rc *hookReceiver, out *webhookResult) error {
+	b.logf("webhook delivery: %d events/s offered through batch ingest for %s", pacedRate, b.o.duration)
+	const per = 100
+	tick := time.Second / (pacedRate / per)
+	rng := rand.New(rand.NewPCG(7, 11))
+	var sent, routed atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	end := time.Now().Add(b.o.duration)
+	for next := time.Now(); next.Before(end); next = next.Add(tick) {
+		time.Sleep(time.Until(next))
+		msgs := make([]message, per)
+		for i := range msgs {
+			msgs[i] = b.newMessage(rng, "paced")
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, body, err := b.post(ctx, "/v1/transactions/batch", map[string]any{"messages": msgs}, true)
+			if err != nil || status != http.StatusOK {
+				firstErr.CompareAndSwap(nil, fmt.Sprintf("status %d: %v", status, err))
+				return
+			}
+			sent.Add(per)
+			routed.Add(int64(bytes.Count(body, []byte(`"status":201`))))
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return fmt.Errorf("paced batch: %s", e)
+	}
+	want := int(routed.Load())
+	deadline := time.Now().Add(2 * time.Minute)
+	for rc.received() < want {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d paced events delivered after 2 minutes", rc.received(), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rc.mu.Lock()
+	out.events, out.dups, out.window = len(rc.lags), rc.dups, rc.last.Sub(rc.first)
+	rc.mu.Unlock()
+	_, out.lags = rc.take()
+	if out.events == 0 {
+		return errors.New("no paced event delivered")
+	}
+	b.logf("  %d events delivered at %.0f/s, commit-to-receipt p50 %s, p99 %s",
+		out.events, out.deliveryRate(), fmtDur(percentile(out.lags, 50)), fmtDur(percentile(out.lags, 99)))
+	return nil
+}
+
+// take returns what the receiver got since the last take (sorted lags) and starts
+// afresh.
+func (rc *hookReceiver) take() (int, []time.Duration) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	lags := slices.Clone(rc.lags)
+	slices.Sort(lags)
+	rc.lags, rc.first, rc.last = rc.lags[:0], time.Time{}, time.Time{}
+	return len(lags), lags
 }

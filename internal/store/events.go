@@ -105,44 +105,60 @@ func msTime(ms *int64) *time.Time {
 	return &t
 }
 
-// InsertEvents writes events and their deliveries, in the transaction ctx carries: one
-// multi-row INSERT each (per chunk), without gorm's per-row callbacks, since a group
-// commit writes its messages' events on the hot path.
+// InsertEvents writes events and their deliveries, in the transaction ctx carries, with
+// multi-row INSERTs and without gorm's per-row callbacks, since a group commit writes its
+// messages' events on the hot path. On PostgreSQL a group's events and deliveries go in
+// one statement (one round trip).
 func (q queries) InsertEvents(ctx context.Context, events []subaccounts.Event, deliveries []subaccounts.Delivery) error {
-	rows := make([][]any, len(events))
+	evRows := make([][]any, len(events))
 	for i, e := range events {
-		rows[i] = []any{e.AccountID, e.ID, e.Type, e.SubaccountID, string(e.Payload), e.Stream, e.CreatedAt.UTC()}
+		evRows[i] = []any{e.AccountID, e.ID, e.Type, e.SubaccountID, string(e.Payload), e.Stream, e.CreatedAt.UTC()}
 	}
-	if err := q.insertRows(ctx, "events", "account_id, id, type, subaccount_id, payload, stream_pending, created_at", rows); err != nil {
-		return err
-	}
-	rows = make([][]any, len(deliveries))
+	dRows := make([][]any, len(deliveries))
 	for i, d := range deliveries {
 		r := toDeliveryRow(d)
-		rows[i] = []any{r.AccountID, r.ID, r.EndpointID, r.EventID, r.EventType, r.Status, r.Attempts, r.MaxAttempts,
+		dRows[i] = []any{r.AccountID, r.ID, r.EndpointID, r.EventID, r.EventType, r.Status, r.Attempts, r.MaxAttempts,
 			r.NextAttemptMs, r.CreatedAt, r.UpdatedAt}
 	}
-	return q.insertRows(ctx, "webhook_deliveries",
-		"account_id, id, endpoint_id, event_id, event_type, status, attempts, max_attempts, next_attempt_ms, created_at, updated_at", rows)
+	if !q.d.perRowUpdates && len(evRows) > 0 && len(dRows) > 0 && len(evRows)+len(dRows) <= insertChunk {
+		evSQL, evArgs := valuesInsert("events", eventColumns, evRows)
+		dSQL, dArgs := valuesInsert("webhook_deliveries", deliveryColumns, dRows)
+		return translate(q.with(ctx).Exec("WITH ev AS ("+evSQL+") "+dSQL, append(evArgs, dArgs...)...).Error)
+	}
+	if err := q.insertRows(ctx, "events", eventColumns, evRows); err != nil {
+		return err
+	}
+	return q.insertRows(ctx, "webhook_deliveries", deliveryColumns, dRows)
+}
+
+const (
+	eventColumns    = "account_id, id, type, subaccount_id, payload, stream_pending, created_at"
+	deliveryColumns = "account_id, id, endpoint_id, event_id, event_type, status, attempts, max_attempts, next_attempt_ms, created_at, updated_at"
+)
+
+// valuesInsert is the multi-row INSERT of rows into table, and its parameters.
+func valuesInsert(table, columns string, rows [][]any) (string, []any) {
+	width := len(rows[0])
+	tuple := "(" + strings.Repeat("?, ", width-1) + "?)"
+	var sql strings.Builder
+	sql.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
+	args := make([]any, 0, len(rows)*width)
+	for i, r := range rows {
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteString(tuple)
+		args = append(args, r...)
+	}
+	return sql.String(), args
 }
 
 // insertRows inserts rows (each the values of columns, in order) with one multi-row
 // INSERT per chunk.
 func (q queries) insertRows(ctx context.Context, table, columns string, rows [][]any) error {
 	for chunk := range slices.Chunk(rows, insertChunk) {
-		width := len(chunk[0])
-		tuple := "(" + strings.Repeat("?, ", width-1) + "?)"
-		var sql strings.Builder
-		sql.WriteString("INSERT INTO " + table + " (" + columns + ") VALUES ")
-		args := make([]any, 0, len(chunk)*width)
-		for i, r := range chunk {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString(tuple)
-			args = append(args, r...)
-		}
-		if err := q.with(ctx).Exec(sql.String(), args...).Error; err != nil {
+		sql, args := valuesInsert(table, columns, chunk)
+		if err := q.with(ctx).Exec(sql, args...).Error; err != nil {
 			return translate(err)
 		}
 	}
@@ -167,8 +183,8 @@ func (q queries) EnabledWebhookEndpoints(ctx context.Context, accountID uuid.UUI
 }
 
 // DueDeliveries returns up to limit pending deliveries due at now whose endpoint is
-// enabled and which no live lease holds, oldest due first, each with its endpoint and
-// event, in one query. On PostgreSQL the deliveries are row-locked with SKIP LOCKED for
+// enabled and which no live lease holds, oldest due first, each with its event (one
+// query) and its endpoint (one more, for the few endpoints of a claim). On PostgreSQL the deliveries are row-locked with SKIP LOCKED for
 // the rest of the transaction, so concurrent workers pick disjoint sets; SQLite's write
 // lock serialises the claimers. Deliveries to the endpoints in full (those the worker has
 // no slot left for) are skipped, so one busy endpoint cannot fill every page.
@@ -178,11 +194,7 @@ func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int, fu
 	sql.WriteString(`SELECT d.account_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.max_attempts,
        d.next_attempt_ms, d.claimed_by, d.claimed_until_ms, d.created_at, d.updated_at,
        v.type AS ev_type, v.subaccount_id AS ev_subaccount_id, v.payload AS ev_payload, v.stream_pending AS ev_stream_pending,
-       v.created_at AS ev_created_at,
-       e.subaccount_id AS ep_subaccount_id, e.url AS ep_url, e.description AS ep_description, e.event_types AS ep_event_types,
-       e.disabled AS ep_disabled, e.disabled_reason AS ep_disabled_reason, e.secret AS ep_secret,
-       e.previous_secret AS ep_previous_secret, e.previous_secret_expires_at AS ep_previous_secret_expires_at,
-       e.failing_since AS ep_failing_since, e.version AS ep_version, e.created_at AS ep_created_at, e.updated_at AS ep_updated_at
+       v.created_at AS ev_created_at
   FROM webhook_deliveries d
   JOIN events v ON v.account_id = d.account_id AND v.id = d.event_id
   JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
@@ -202,70 +214,79 @@ func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int, fu
 	if err := q.with(ctx).Raw(sql.String(), args...).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]subaccounts.DeliveryWork, len(rows))
-	for i, r := range rows {
-		w, err := r.toDomain()
-		if err != nil {
-			return nil, err
+	endpoints, err := q.endpointsOf(ctx, rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]subaccounts.DeliveryWork, 0, len(rows))
+	for _, r := range rows {
+		if ep, ok := endpoints[r.EndpointID]; ok {
+			out = append(out, r.toDomain(ep))
 		}
-		out[i] = w
 	}
 	return out, nil
 }
 
-// dueRow is a delivery with its event and endpoint, as DueDeliveries reads them.
-type dueRow struct {
-	AccountID         uuid.UUID  `gorm:"column:account_id"`
-	ID                uuid.UUID  `gorm:"column:id"`
-	EndpointID        uuid.UUID  `gorm:"column:endpoint_id"`
-	EventID           uuid.UUID  `gorm:"column:event_id"`
-	EventType         string     `gorm:"column:event_type"`
-	Status            string     `gorm:"column:status"`
-	Attempts          int        `gorm:"column:attempts"`
-	MaxAttempts       int        `gorm:"column:max_attempts"`
-	NextAttemptMs     *int64     `gorm:"column:next_attempt_ms"`
-	ClaimedBy         *string    `gorm:"column:claimed_by"`
-	ClaimedUntilMs    *int64     `gorm:"column:claimed_until_ms"`
-	CreatedAt         time.Time  `gorm:"column:created_at"`
-	UpdatedAt         time.Time  `gorm:"column:updated_at"`
-	EvType            string     `gorm:"column:ev_type"`
-	EvSubaccountID    *uuid.UUID `gorm:"column:ev_subaccount_id"`
-	EvPayload         string     `gorm:"column:ev_payload"`
-	EvStreamPending   bool       `gorm:"column:ev_stream_pending"`
-	EvCreatedAt       time.Time  `gorm:"column:ev_created_at"`
-	EpSubaccountID    *uuid.UUID `gorm:"column:ep_subaccount_id"`
-	EpURL             string     `gorm:"column:ep_url"`
-	EpDescription     string     `gorm:"column:ep_description"`
-	EpEventTypes      string     `gorm:"column:ep_event_types"`
-	EpDisabled        bool       `gorm:"column:ep_disabled"`
-	EpDisabledReason  string     `gorm:"column:ep_disabled_reason"`
-	EpSecret          string     `gorm:"column:ep_secret"`
-	EpPreviousSecret  *string    `gorm:"column:ep_previous_secret"`
-	EpPreviousExpires *time.Time `gorm:"column:ep_previous_secret_expires_at"`
-	EpFailingSince    *time.Time `gorm:"column:ep_failing_since"`
-	EpVersion         int64      `gorm:"column:ep_version"`
-	EpCreatedAt       time.Time  `gorm:"column:ep_created_at"`
-	EpUpdatedAt       time.Time  `gorm:"column:ep_updated_at"`
+// endpointsOf loads the endpoints of rows, each once: a claim's deliveries mostly share
+// a few endpoints.
+func (q queries) endpointsOf(ctx context.Context, rows []dueRow) (map[uuid.UUID]subaccounts.WebhookEndpoint, error) {
+	out := map[uuid.UUID]subaccounts.WebhookEndpoint{}
+	var keys [][]any
+	for _, r := range rows {
+		if _, seen := out[r.EndpointID]; !seen {
+			out[r.EndpointID] = subaccounts.WebhookEndpoint{}
+			keys = append(keys, []any{r.AccountID, r.EndpointID})
+		}
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var eps []webhookEndpointRow
+	if err := q.with(ctx).Where("(account_id, id) IN ?", keys).Find(&eps).Error; err != nil {
+		return nil, translate(err)
+	}
+	clear(out)
+	for _, r := range eps {
+		e, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out[e.ID] = e
+	}
+	return out, nil
 }
 
-func (r dueRow) toDomain() (subaccounts.DeliveryWork, error) {
+// dueRow is a delivery with its event, as DueDeliveries reads them.
+type dueRow struct {
+	AccountID       uuid.UUID  `gorm:"column:account_id"`
+	ID              uuid.UUID  `gorm:"column:id"`
+	EndpointID      uuid.UUID  `gorm:"column:endpoint_id"`
+	EventID         uuid.UUID  `gorm:"column:event_id"`
+	EventType       string     `gorm:"column:event_type"`
+	Status          string     `gorm:"column:status"`
+	Attempts        int        `gorm:"column:attempts"`
+	MaxAttempts     int        `gorm:"column:max_attempts"`
+	NextAttemptMs   *int64     `gorm:"column:next_attempt_ms"`
+	ClaimedBy       *string    `gorm:"column:claimed_by"`
+	ClaimedUntilMs  *int64     `gorm:"column:claimed_until_ms"`
+	CreatedAt       time.Time  `gorm:"column:created_at"`
+	UpdatedAt       time.Time  `gorm:"column:updated_at"`
+	EvType          string     `gorm:"column:ev_type"`
+	EvSubaccountID  *uuid.UUID `gorm:"column:ev_subaccount_id"`
+	EvPayload       string     `gorm:"column:ev_payload"`
+	EvStreamPending bool       `gorm:"column:ev_stream_pending"`
+	EvCreatedAt     time.Time  `gorm:"column:ev_created_at"`
+}
+
+func (r dueRow) toDomain(ep subaccounts.WebhookEndpoint) subaccounts.DeliveryWork {
 	ev := eventRow{AccountID: r.AccountID, ID: r.EventID, Type: r.EvType, SubaccountID: r.EvSubaccountID,
 		Payload: r.EvPayload, StreamPending: r.EvStreamPending, CreatedAt: r.EvCreatedAt}
-	ep, err := webhookEndpointRow{
-		AccountID: r.AccountID, ID: r.EndpointID, SubaccountID: r.EpSubaccountID, URL: r.EpURL, Description: r.EpDescription,
-		EventTypes: r.EpEventTypes, Disabled: r.EpDisabled, DisabledReason: r.EpDisabledReason, Secret: r.EpSecret,
-		PreviousSecret: r.EpPreviousSecret, PreviousSecretExpiresAt: r.EpPreviousExpires, FailingSince: r.EpFailingSince,
-		Version: r.EpVersion, CreatedAt: r.EpCreatedAt, UpdatedAt: r.EpUpdatedAt,
-	}.toDomain()
-	if err != nil {
-		return subaccounts.DeliveryWork{}, err
-	}
 	d := deliveryRow{
 		AccountID: r.AccountID, ID: r.ID, EndpointID: r.EndpointID, EventID: r.EventID, EventType: r.EventType, Status: r.Status,
 		Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, NextAttemptMs: r.NextAttemptMs, ClaimedBy: r.ClaimedBy,
 		ClaimedUntilMs: r.ClaimedUntilMs, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
-	return subaccounts.DeliveryWork{Delivery: d.toDomain(), Endpoint: ep, Event: ev.toDomain()}, nil
+	return subaccounts.DeliveryWork{Delivery: d.toDomain(), Endpoint: ep, Event: ev.toDomain()}
 }
 
 // ClaimDeliveries gives the deliveries to the worker by until: other workers skip them

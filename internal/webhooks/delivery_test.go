@@ -85,7 +85,7 @@ func (rc *hookReceiver) requests() []received {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, within time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -99,7 +99,7 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) 
 // hooks is one account with a subaccount, a card in it, and services delivering with a
 // short schedule.
 type hooks struct {
-	t    *testing.T
+	t    testing.TB
 	db   *store.DB
 	ring *keys.Ring
 	svc  *app.Services
@@ -212,7 +212,7 @@ func (h *hooks) waitDeliveries(p subaccounts.Principal, endpointID uuid.UUID, st
 	return ds
 }
 
-func payloadOf(t *testing.T, body []byte) events.Payload {
+func payloadOf(t testing.TB, body []byte) events.Payload {
 	t.Helper()
 	var p events.Payload
 	if err := json.Unmarshal(body, &p); err != nil {

@@ -78,7 +78,7 @@ func (c WorkerConfig) withDefaults(guard Guard) WorkerConfig {
 		c.PerEndpoint = DefaultPerEndpoint
 	}
 	if c.Poll <= 0 {
-		c.Poll = 200 * time.Millisecond
+		c.Poll = 100 * time.Millisecond
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = deliveryTimeout
@@ -137,8 +137,11 @@ type Worker struct {
 
 	mu       sync.Mutex
 	inFlight int
-	// claimed says the worker ever claimed a delivery (and has claims to release).
-	claimed  bool
+	// claimed says the worker ever claimed a delivery (and has claims to release);
+	// backlog that the last claim left due deliveries behind.
+	claimed, backlog bool
+	// freed counts the slots freed since the last claim.
+	freed    int
 	busy     map[uuid.UUID]int
 	wake     chan struct{}
 	sends    sync.WaitGroup
@@ -267,7 +270,10 @@ func (w *Worker) dispatch(ctx context.Context, results chan<- result) {
 	if free <= 0 {
 		return
 	}
-	works, err := w.claim(ctx, free)
+	works, more, err := w.claim(ctx, free)
+	w.mu.Lock()
+	w.backlog, w.freed = more, 0
+	w.mu.Unlock()
 	if err != nil {
 		if ctx.Err() == nil {
 			w.cfg.Logger.Warn("webhooks: claim due deliveries", "err", err)
@@ -284,13 +290,16 @@ func (w *Worker) dispatch(ctx context.Context, results chan<- result) {
 	}
 }
 
-// claim takes up to free due deliveries, no more per endpoint than its free slots.
-func (w *Worker) claim(ctx context.Context, free int) ([]subaccounts.DeliveryWork, error) {
-	var chosen []subaccounts.DeliveryWork
-	err := w.store.Transact(ctx, func(ctx context.Context) error {
+// claim takes up to free due deliveries, no more per endpoint than its free slots; more
+// reports that it left due deliveries behind (a full page, or endpoints in full).
+func (w *Worker) claim(ctx context.Context, free int) (chosen []subaccounts.DeliveryWork, more bool, err error) {
+	err = w.store.Transact(ctx, func(ctx context.Context) error {
 		chosen = chosen[:0]
 		now := time.Now()
-		due, err := w.store.DueDeliveries(ctx, now, 2*free, w.fullEndpoints())
+		// Twice the free slots leaves room for endpoints in full among the due, but no
+		// more than a few endpoints' worth is read per claim.
+		limit := min(2*free, 4*w.cfg.PerEndpoint)
+		due, err := w.store.DueDeliveries(ctx, now, limit, w.fullEndpoints())
 		if err != nil {
 			return err
 		}
@@ -304,6 +313,7 @@ func (w *Worker) claim(ctx context.Context, free int) ([]subaccounts.DeliveryWor
 			}
 		}
 		w.mu.Unlock()
+		more = len(due) == limit || len(chosen) < len(due)
 		ds := make([]subaccounts.Delivery, len(chosen))
 		for i, c := range chosen {
 			ds[i] = c.Delivery
@@ -311,7 +321,7 @@ func (w *Worker) claim(ctx context.Context, free int) ([]subaccounts.DeliveryWor
 		return w.store.ClaimDeliveries(ctx, ds, w.cfg.ID, now.Add(w.cfg.Lease))
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	w.mu.Lock()
 	for _, c := range chosen {
@@ -320,20 +330,31 @@ func (w *Worker) claim(ctx context.Context, free int) ([]subaccounts.DeliveryWor
 		w.claimed = true
 	}
 	w.mu.Unlock()
-	return chosen, nil
+	return chosen, more, nil
 }
 
 // free gives back the slot of an attempt handed to the recorder: its delivery stays
 // leased until the record, so no worker claims it meanwhile.
+// Freed slots wake the worker only when due deliveries were left behind for want of
+// slots, and only claimBatch of them at a time; otherwise the next poll claims what
+// became due meanwhile, many per claim.
 func (w *Worker) free(endpointID uuid.UUID) {
 	w.mu.Lock()
 	w.inFlight--
 	if w.busy[endpointID]--; w.busy[endpointID] <= 0 {
 		delete(w.busy, endpointID)
 	}
+	w.freed++
+	wake := w.backlog && (w.freed >= claimBatch || w.inFlight == 0)
 	w.mu.Unlock()
-	w.Wake()
+	if wake {
+		w.Wake()
+	}
 }
+
+// claimBatch is how many slots must have freed before a backlogged worker claims again:
+// a claim per freed slot would read a page of due deliveries to take one.
+const claimBatch = 16
 
 // fullEndpoints are the endpoints with no free slot.
 func (w *Worker) fullEndpoints() []uuid.UUID {
