@@ -901,3 +901,33 @@ func TestCardNumbersNeverLeaveInEvents(t *testing.T) {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestOtherReplicaSeesANewEndpointWithinTheTTL: a replica that cached an account as
+// having no endpoint writes the events of an endpoint created through another replica
+// once its cached copy expires (events.DefaultSubscriptionTTL), without a restart.
+func TestOtherReplicaSeesANewEndpointWithinTheTTL(t *testing.T) {
+	t.Parallel()
+	h := newHooks(t, "sqlite", &webhooks.WorkerConfig{})
+	other := app.New(h.db, app.Config{Keys: h.ring, WebhookAllowPrivateNetworks: true})
+	t.Cleanup(other.Close)
+	viaOther := &hooks{t: t, db: h.db, ring: h.ring, svc: other, p: h.p, sub: h.sub, card: h.card}
+	viaOther.ingest(h.p, h.card.ID) // the other replica caches "no endpoint"
+	rc := newReceiver(t, nil)
+	e, _ := h.endpoint(h.p, rc.URL, nil, "transaction.routed")
+	start := time.Now()
+	sent := map[string]bool{}
+	waitFor(t, "the other replica's event", 3*events.DefaultSubscriptionTTL, func() bool {
+		sent[viaOther.ingest(h.p, h.card.ID).ID.String()] = true
+		time.Sleep(100 * time.Millisecond)
+		for _, r := range rc.requests() {
+			if id, _ := data(payloadOf(t, r.body))["id"].(string); sent[id] {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("the other replica wrote the new endpoint's events %s after its creation", time.Since(start).Round(10*time.Millisecond))
+	if ds := h.deliveries(h.p, e.ID, subaccounts.DeliveryFilter{}); len(ds) == 0 {
+		t.Error("no delivery listed")
+	}
+}
