@@ -301,14 +301,7 @@ func (b *bench) runSingle(ctx context.Context, res *results) error {
 	}
 	b.logf("  pgbench: %.0f tps, p50 %s, p99 %s", base.tps, fmtDur(base.p(50)), fmtDur(base.p(99)))
 	b.logf("single-message ingest: service, %d connections", ingestWorkers)
-	svc, err := b.load(ctx, ingestWorkers, func(ctx context.Context, _ int, rng *rand.Rand) (outcome, error) {
-		status, _, err := b.post(ctx, "/v1/transactions", b.newMessage(rng, "single"), false)
-		o := outcome{status: status}
-		if status == http.StatusCreated {
-			o.ok = 1
-		}
-		return o, err
-	})
+	svc, err := b.load(ctx, ingestWorkers, b.singleMessage("single"))
 	if err != nil {
 		return err
 	}
@@ -316,6 +309,18 @@ func (b *bench) runSingle(ctx context.Context, res *results) error {
 	b.logf("  service: %.0f messages/s, p50 %s, p99 %s", svc.rate(), fmtDur(svc.p(50)), fmtDur(svc.p(99)))
 	res.single = pairResult{service: svc, baseline: base}
 	return b.settle(ctx)
+}
+
+// singleMessage posts one new message, tagged tag, and counts a 201.
+func (b *bench) singleMessage(tag string) requestFunc {
+	return func(ctx context.Context, _ int, rng *rand.Rand) (outcome, error) {
+		status, _, err := b.post(ctx, "/v1/transactions", b.newMessage(rng, tag), false)
+		o := outcome{status: status}
+		if status == http.StatusCreated {
+			o.ok = 1
+		}
+		return o, err
+	}
 }
 
 func (b *bench) runBatch(ctx context.Context, res *results) error {

@@ -119,14 +119,7 @@ func (b *bench) runWebhooks(ctx context.Context, res *results) error {
 		_ = b.api.call(context.WithoutCancel(ctx), http.MethodDelete, "/v1/webhook-endpoints/"+hook.ID, b.ingest.token, nil, nil, http.StatusNoContent)
 	}()
 	b.logf("single-message ingest with one webhook endpoint (transaction.routed), %d connections", ingestWorkers)
-	svc, err := b.load(ctx, ingestWorkers, func(ctx context.Context, _ int, rng *rand.Rand) (outcome, error) {
-		status, _, err := b.post(ctx, "/v1/transactions", b.newMessage(rng, "hooked"), false)
-		o := outcome{status: status}
-		if status == http.StatusCreated {
-			o.ok = 1
-		}
-		return o, err
-	})
+	svc, err := b.load(ctx, ingestWorkers, b.singleMessage("hooked"))
 	if err != nil {
 		return err
 	}

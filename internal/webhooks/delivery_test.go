@@ -659,6 +659,21 @@ func TestTwoReplicasDeliverEachOnce(t *testing.T) {
 	}
 }
 
+// due counts the deliveries a worker could claim now (SKIP LOCKED skips those a claim
+// not yet committed holds).
+func (h *hooks) due() int {
+	h.t.Helper()
+	var n int
+	if err := h.db.Transact(h.t.Context(), func(ctx context.Context) error {
+		ds, err := h.db.DueDeliveries(ctx, time.Now(), 100, nil)
+		n = len(ds)
+		return err
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
 // blockingTransport never answers until released: a replica frozen mid-attempt.
 type blockingTransport struct{ release chan struct{} }
 
@@ -687,15 +702,7 @@ func TestDeadReplicaLeasesRunOut(t *testing.T) {
 				InFlight: n, PerEndpoint: n, Client: &http.Client{Transport: frozen}})
 			dead.Start()
 			t.Cleanup(func() { close(frozen.release); dead.Stop(context.Background()) })
-			waitFor(t, "the dead replica's claims", 5*time.Second, func() bool {
-				var due []subaccounts.DeliveryWork
-				err := h.db.Transact(t.Context(), func(ctx context.Context) error {
-					var err error
-					due, err = h.db.DueDeliveries(ctx, time.Now(), 100, nil)
-					return err
-				})
-				return err == nil && len(due) == 0
-			})
+			waitFor(t, "the dead replica's claims", 5*time.Second, func() bool { return h.due() == 0 })
 			live := h.svc.Webhooks.NewWorker(webhooks.WorkerConfig{ID: "live", Poll: 5 * time.Millisecond})
 			live.Start()
 			t.Cleanup(func() { live.Stop(context.Background()) })
@@ -726,17 +733,6 @@ func TestStopReleasesClaims(t *testing.T) {
 			w := h.svc.Webhooks.NewWorker(webhooks.WorkerConfig{ID: "stopping", Poll: 5 * time.Millisecond, Lease: time.Hour,
 				Client: &http.Client{Transport: cancellable{frozen}}})
 			w.Start()
-			due := func() int {
-				var n int
-				if err := h.db.Transact(t.Context(), func(ctx context.Context) error {
-					ds, err := h.db.DueDeliveries(ctx, time.Now(), 100, nil)
-					n = len(ds)
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
 			// Read without locking: SKIP LOCKED would also skip a claim not yet committed.
 			claimedBy := func() string {
 				ds := h.deliveries(h.p, e.ID, subaccounts.DeliveryFilter{})
@@ -749,7 +745,7 @@ func TestStopReleasesClaims(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
 			w.Stop(ctx)
-			if by, n := claimedBy(), due(); by != "" || n != 1 {
+			if by, n := claimedBy(), h.due(); by != "" || n != 1 {
 				t.Fatalf("after the stop: claimed by %q, %d due; want the claim released", by, n)
 			}
 		})
