@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var db *store.DB
 	if cfg.DatabaseURL != "" {
-		db, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{Logger: log})
+		db, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{Logger: log, MaxConns: cfg.DatabaseMaxConns})
 	} else {
 		db, err = store.OpenSQLite(ctx, cfg.DataDir, store.Options{Logger: log})
 	}

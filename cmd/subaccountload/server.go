@@ -114,7 +114,7 @@ func serverEnv(base []string, dbURL, dataDir string) []string {
 		"OIDC_AUDIENCE=", "AUTH_ACCOUNT_CLAIM=", "ADMIN_CLIENT_ID=", "ADMIN_CLIENT_SECRET=",
 		"MASTER_KEY=", "MASTER_KEY_FILE=", "MASTER_KEY_VERSION=", "CARD_FINGERPRINT_KEY=", "CARD_FINGERPRINT_KEY_VERSION=",
 		"CLIENT_RATE_LIMIT=", "TOKEN_FAILURE_LIMIT=", "REDIS_URL=",
-		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=", "EVENTS_NATS_URL="}
+		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=", "EVENTS_NATS_URL=", "DATABASE_MAX_CONNS="}
 	env := make([]string, 0, len(base)+8)
 	for _, kv := range base {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {

@@ -43,6 +43,8 @@ type Config struct {
 	// WebhookAllowPrivateNetworks lets webhook endpoints use http and private, loopback
 	// and link-local addresses: for local development and tests only.
 	WebhookAllowPrivateNetworks bool
+	// DatabaseMaxConns bounds the PostgreSQL connections of this replica's pool.
+	DatabaseMaxConns int
 	// WebhookRetrySchedule is the wait before each retry of a failed delivery.
 	WebhookRetrySchedule []time.Duration
 	// WebhookRetention is how long deliveries and events are kept.
@@ -146,6 +148,12 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		bad("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "must be true or false, got %q", v)
 	}
+	conns := get("DATABASE_MAX_CONNS", "32")
+	if n, err := strconv.Atoi(conns); err != nil || n < 2 || n > 1000 {
+		bad("DATABASE_MAX_CONNS", "must be an integer from 2 to 1000, got %q", conns)
+	} else {
+		c.DatabaseMaxConns = n
+	}
 	c.WebhookRetrySchedule = scheduleVar(get, bad, "WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
 	c.WebhookRetention = durationVar(get, bad, "WEBHOOK_RETENTION", "720h", time.Hour, 10*365*24*time.Hour)
 	if c.EventsNATSURL = getenv("EVENTS_NATS_URL"); c.EventsNATSURL != "" && !strings.HasPrefix(c.EventsNATSURL, "nats://") && !strings.HasPrefix(c.EventsNATSURL, "tls://") {
@@ -248,6 +256,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("master_key", c.masterKeyLog()),
 		slog.Int("group_commit_max_batch", c.GroupCommitMaxBatch),
 		slog.String("group_commit_max_wait", durationString(c.GroupCommitMaxWait)),
+		slog.Int("database_max_conns", c.DatabaseMaxConns),
 		slog.String("webhook_retry_schedule", scheduleString(c.WebhookRetrySchedule)),
 		slog.String("webhook_retention", durationString(c.WebhookRetention)),
 		slog.String("events_nats", redactURL(c.EventsNATSURL)),

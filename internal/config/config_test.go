@@ -82,6 +82,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"MasterKeys", len(c.MasterKeys), 0},
 		{"Warnings", len(c.Warnings), 0},
 		{"GroupCommitMaxBatch", c.GroupCommitMaxBatch, 256},
+		{"DatabaseMaxConns", c.DatabaseMaxConns, 32},
 		{"GroupCommitMaxWait", c.GroupCommitMaxWait, 2 * time.Millisecond},
 		{"BuiltInIssuer", c.BuiltInIssuer(), true},
 	}
@@ -235,6 +236,15 @@ func TestLoadValid(t *testing.T) {
 			},
 		},
 		{
+			name: "pool size",
+			vars: map[string]string{"DATABASE_MAX_CONNS": "12"},
+			check: func(t *testing.T, c config.Config) {
+				if c.DatabaseMaxConns != 12 {
+					t.Errorf("DatabaseMaxConns = %d, want 12", c.DatabaseMaxConns)
+				}
+			},
+		},
+		{
 			name: "group commit tuning",
 			vars: map[string]string{"GROUP_COMMIT_MAX_BATCH": "64", "GROUP_COMMIT_MAX_WAIT": "500us"},
 			check: func(t *testing.T, c config.Config) {
@@ -364,6 +374,8 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "master key file missing", vars: map[string]string{"MASTER_KEY_FILE": "/nonexistent/master.key"}, naming: "MASTER_KEY_FILE"},
 		{name: "fingerprint version without key", vars: map[string]string{"CARD_FINGERPRINT_KEY_VERSION": "2"}, naming: "CARD_FINGERPRINT_KEY_VERSION"},
 		{name: "fingerprint version zero", vars: map[string]string{"CARD_FINGERPRINT_KEY": strings.Repeat("ab", 32), "CARD_FINGERPRINT_KEY_VERSION": "0"}, naming: "CARD_FINGERPRINT_KEY_VERSION"},
+		{name: "pool of one", vars: map[string]string{"DATABASE_MAX_CONNS": "1"}, naming: "DATABASE_MAX_CONNS"},
+		{name: "pool not a number", vars: map[string]string{"DATABASE_MAX_CONNS": "lots"}, naming: "DATABASE_MAX_CONNS"},
 		{name: "group batch too big", vars: map[string]string{"GROUP_COMMIT_MAX_BATCH": "5000"}, naming: "GROUP_COMMIT_MAX_BATCH"},
 		{name: "group wait not a duration", vars: map[string]string{"GROUP_COMMIT_MAX_WAIT": "soon"}, naming: "GROUP_COMMIT_MAX_WAIT"},
 		{name: "request timeout not a duration", vars: map[string]string{"REQUEST_TIMEOUT": "10"}, naming: "REQUEST_TIMEOUT"},

@@ -29,6 +29,7 @@ var Variables = []Variable{
 	{"MASTER_KEY_VERSION", "1", "the version of a single key in MASTER_KEY/MASTER_KEY_FILE"},
 	{"CARD_FINGERPRINT_KEY", "unset", "deprecated: the same as MASTER_KEY (read for this release, with a warning)"},
 	{"CARD_FINGERPRINT_KEY_VERSION", "unset", "deprecated: the same as MASTER_KEY_VERSION"},
+	{"DATABASE_MAX_CONNS", "32", "PostgreSQL connections this replica's pool opens at most (2-1000); keep replicas × this below max_connections"},
 	{"GROUP_COMMIT_MAX_BATCH", "256", "most messages in one group commit (1-1000)"},
 	{"GROUP_COMMIT_MAX_WAIT", "2ms", "how long a group keeps gathering queued messages (0-1s)"},
 	{"WEBHOOK_ALLOW_PRIVATE_NETWORKS", "false", "let webhook endpoints use http and private, loopback or link-local addresses (local development and tests only)"},

@@ -73,14 +73,24 @@ type Options struct {
 	Logger *slog.Logger
 	// SkipMigrations leaves the schema alone (the schema was migrated elsewhere).
 	SkipMigrations bool
+	// MaxConns bounds PostgreSQL's pool (0: DefaultMaxConns); every connection is a
+	// server process, so replicas × MaxConns must stay below max_connections.
+	MaxConns int
 }
+
+// DefaultMaxConns is the PostgreSQL pool size when Options.MaxConns is not set.
+const DefaultMaxConns = 32
 
 // OpenPostgres connects to PostgreSQL and applies the migrations under a session lock, so
 // several replicas can start at once.
 func OpenPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return open(ctx, postgres.Open(dsn), "postgres", opts, func(sqlDB *sql.DB) {
-		sqlDB.SetMaxOpenConns(32)
-		sqlDB.SetMaxIdleConns(32)
+		n := opts.MaxConns
+		if n <= 0 {
+			n = DefaultMaxConns
+		}
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	})
 }
