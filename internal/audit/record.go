@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/google/uuid"
 
@@ -38,12 +37,25 @@ func (r *Recorder) Record(ctx context.Context, accountID uuid.UUID, changes ...s
 	if accountID == uuid.Nil {
 		return errors.New("record audit: no account")
 	}
-	audited := changes
-	if unaudited := func(c subaccounts.Change) bool { return c.Unaudited }; slices.ContainsFunc(changes, unaudited) {
-		audited = slices.DeleteFunc(slices.Clone(changes), unaudited)
+	// A group commit's changes are all unaudited (its transactions): it pays a count,
+	// not a copy.
+	n := 0
+	for _, c := range changes {
+		if !c.Unaudited {
+			n++
+		}
 	}
-	if len(audited) == 0 {
+	if n == 0 {
 		return nil
+	}
+	audited := changes
+	if n < len(changes) {
+		audited = make([]subaccounts.Change, 0, n)
+		for _, c := range changes {
+			if !c.Unaudited {
+				audited = append(audited, c)
+			}
+		}
 	}
 	return recordAudit(ctx, r.store, accountID, audited)
 }

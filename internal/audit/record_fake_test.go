@@ -157,3 +157,26 @@ func TestRecordInsertError(t *testing.T) {
 		t.Errorf("Record error %v, want it to wrap %v", err, subaccounts.ErrUnavailable)
 	}
 }
+
+// TestRecordSkipsUnaudited: changes marked Unaudited (a transaction routed) are not in
+// the log; the others of the same call are, in order; a call of unaudited ones alone
+// writes nothing.
+func TestRecordSkipsUnaudited(t *testing.T) {
+	t.Parallel()
+	f := newFakeStore()
+	account := uuid.New()
+	data := subaccounts.Change{Action: "transaction.route", ResourceType: "transaction", ResourceID: "x", After: struct{}{}, Unaudited: true}
+	kept := subaccounts.Change{Action: "thing.update", ResourceType: "thing", ResourceID: "t1", After: nestedView{}}
+	if err := recordInTx(f, context.Background(), account, data, data); err != nil {
+		t.Fatal(err)
+	}
+	if f.inserts != 0 || len(f.unchained[account]) != 0 {
+		t.Fatalf("unaudited changes alone: %d inserts, %d events", f.inserts, len(f.unchained[account]))
+	}
+	if err := recordInTx(f, context.Background(), account, data, kept, data); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.unchained[account]; len(got) != 1 || got[0].Action != kept.Action {
+		t.Fatalf("mixed call wrote %+v, want the audited change alone", got)
+	}
+}

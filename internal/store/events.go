@@ -171,15 +171,7 @@ func (q queries) EnabledWebhookEndpoints(ctx context.Context, accountID uuid.UUI
 	if err := q.with(ctx).Where("account_id = ? AND NOT disabled", accountID).Order("id").Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
-	out := make([]subaccounts.WebhookEndpoint, len(rows))
-	for i, r := range rows {
-		e, err := r.toDomain()
-		if err != nil {
-			return nil, err
-		}
-		out[i] = e
-	}
-	return out, nil
+	return endpointsFrom(rows)
 }
 
 // DueDeliveries returns up to limit pending deliveries due at now whose endpoint is
@@ -245,12 +237,12 @@ func (q queries) endpointsOf(ctx context.Context, rows []dueRow) (map[uuid.UUID]
 	if err := q.with(ctx).Where("(account_id, id) IN ?", keys).Find(&eps).Error; err != nil {
 		return nil, translate(err)
 	}
+	list, err := endpointsFrom(eps)
+	if err != nil {
+		return nil, err
+	}
 	clear(out)
-	for _, r := range eps {
-		e, err := r.toDomain()
-		if err != nil {
-			return nil, err
-		}
+	for _, e := range list {
 		out[e.ID] = e
 	}
 	return out, nil

@@ -103,6 +103,11 @@ func (q queries) ListWebhookEndpoints(ctx context.Context, accountID uuid.UUID, 
 	if err := db.Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
+	return endpointsFrom(rows)
+}
+
+// endpointsFrom converts endpoint rows.
+func endpointsFrom(rows []webhookEndpointRow) ([]subaccounts.WebhookEndpoint, error) {
 	out := make([]subaccounts.WebhookEndpoint, len(rows))
 	for i, r := range rows {
 		e, err := r.toDomain()
