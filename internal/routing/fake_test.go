@@ -80,6 +80,38 @@ func (f *fakeStore) Transact(ctx context.Context, fn func(ctx context.Context) e
 
 func (f *fakeStore) InTransaction(ctx context.Context) bool { return txDepth(ctx) > 0 }
 
+// TransactGroup is Transact: the fake has no cheaper transaction.
+func (f *fakeStore) TransactGroup(ctx context.Context, fn func(ctx context.Context) error) error {
+	return f.Transact(ctx, fn)
+}
+
+// LoadGroup answers from the fake's own look-ups, as the store does on SQLite.
+func (f *fakeStore) LoadGroup(ctx context.Context, accountID uuid.UUID, q subaccounts.GroupQuery) (subaccounts.GroupRead, error) {
+	var out subaccounts.GroupRead
+	if a, err := f.GetAccount(ctx, accountID, false); err == nil {
+		out.Account = &a
+	}
+	var err error
+	if out.Stored, err = f.TransactionsByKey(ctx, accountID, q.Keys); err != nil {
+		return out, err
+	}
+	byID, err := f.GetCards(ctx, accountID, q.CardIDs)
+	if err != nil {
+		return out, err
+	}
+	byFP, err := f.ActiveCardsByFingerprint(ctx, accountID, q.Fingerprints)
+	if err != nil {
+		return out, err
+	}
+	out.Cards = append(byID, byFP...)
+	for _, c := range out.Cards {
+		if s, err := f.GetSubaccount(ctx, accountID, c.SubaccountID); err == nil {
+			out.Subaccounts = append(out.Subaccounts, s)
+		}
+	}
+	return out, nil
+}
+
 // write locks the state and counts a write outside a transaction; the caller unlocks.
 func (f *fakeStore) write(ctx context.Context) {
 	f.mu.Lock()

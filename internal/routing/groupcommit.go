@@ -246,7 +246,7 @@ func (c *committer) write(group []*pending) {
 	}
 	ctx, cancel := c.groupContext(group)
 	defer cancel()
-	err := c.svc.store.Transact(ctx, func(ctx context.Context) error { return c.svc.ingest(ctx, c.svc.store, msgs) })
+	err := c.svc.writeGroup(ctx, msgs)
 	if err == nil || len(group) == 1 || errors.Is(err, subaccounts.ErrUnavailable) || ctx.Err() != nil {
 		for _, p := range group {
 			p.err = err
@@ -256,7 +256,7 @@ func (c *committer) write(group []*pending) {
 	}
 	for _, p := range group {
 		one := []*message{p.m}
-		p.err = c.svc.store.Transact(ctx, func(ctx context.Context) error { return c.svc.ingest(ctx, c.svc.store, one) })
+		p.err = c.svc.writeGroup(ctx, one)
 		close(p.done)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -318,7 +320,7 @@ func (s *Service) IngestTransaction(ctx context.Context, p subaccounts.Principal
 	var err error
 	if s.store.InTransaction(ctx) {
 		// The request's own transaction must hold the message: a group runs in another.
-		err = s.store.Transact(ctx, func(ctx context.Context) error { return s.ingest(ctx, s.store, []*message{m}) })
+		err = s.store.Transact(ctx, func(ctx context.Context) error { return s.ingest(ctx, s.store, []*message{m}, false) })
 		out = m.out
 	} else {
 		out, err = s.committer.submit(ctx, m)
@@ -359,8 +361,7 @@ func (s *Service) IngestTransactions(ctx context.Context, p subaccounts.Principa
 		idx = append(idx, i)
 	}
 	if len(msgs) > 0 {
-		err := s.store.Transact(ctx, func(ctx context.Context) error { return s.ingest(ctx, s.store, msgs) })
-		if err != nil {
+		if err := s.writeGroup(ctx, msgs); err != nil {
 			return nil, fmt.Errorf("ingest transactions: %w", err)
 		}
 	}
@@ -376,7 +377,7 @@ var errNoFingerprints = errors.New("no card fingerprint key is configured")
 // messages in msgs) get the stored one, messages whose card is active are routed into its
 // subaccount, the rest are queued as unrouted. It sets each message's outcome and may run
 // again if the transaction is retried.
-func (s *Service) ingest(ctx context.Context, tx Store, msgs []*message) error {
+func (s *Service) ingest(ctx context.Context, tx Store, msgs []*message, fast bool) error {
 	byAccount := map[uuid.UUID][]*message{}
 	var accounts []uuid.UUID
 	for _, m := range msgs {
@@ -389,31 +390,53 @@ func (s *Service) ingest(ctx context.Context, tx Store, msgs []*message) error {
 	// Accounts in one order, so groups charging several accounts lock them in one order.
 	slices.SortFunc(accounts, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	for _, accountID := range accounts {
-		if err := s.ingestAccount(ctx, tx, accountID, byAccount[accountID]); err != nil {
+		if err := s.ingestAccount(ctx, tx, accountID, byAccount[accountID], fast); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// errNeedsLock ends a group transaction that met a priced account: its fees need the
+// account's row lock and the ledger, which only Transact's transaction offers, so the
+// group is written again in one.
+var errNeedsLock = errors.New("routing: the group charges a priced account")
+
+// writeGroup writes msgs in one transaction: the store's group transaction (the fewest
+// round trips), or Transact's when an account of the group charges for messages.
+func (s *Service) writeGroup(ctx context.Context, msgs []*message) error {
+	err := s.store.TransactGroup(ctx, func(ctx context.Context) error { return s.ingest(ctx, s.store, msgs, true) })
+	if errors.Is(err, errNeedsLock) {
+		err = s.store.Transact(ctx, func(ctx context.Context) error { return s.ingest(ctx, s.store, msgs, false) })
+	}
+	return err
+}
+
 // ingestAccount writes one account's messages of a group, in the caller's transaction,
-// step by step: fees lock, dedupe, card look-up, routing, insert and charge, races,
-// repeats.
-func (s *Service) ingestAccount(ctx context.Context, tx Store, accountID uuid.UUID, msgs []*message) error {
-	// A priced account is charged for every routed message in this transaction; its row
-	// lock, taken first, keeps the balances still until the charges are written.
-	book, err := lockForFees(ctx, tx, accountID)
+// step by step: fees lock, the group's reads, dedupe, routing, insert and charge, races,
+// repeats. fast says the transaction is a group transaction, which cannot charge.
+func (s *Service) ingestAccount(ctx context.Context, tx Store, accountID uuid.UUID, msgs []*message, fast bool) error {
+	g := &accountGroup{svc: s, tx: tx, accountID: accountID, msgs: msgs}
+	if !fast {
+		// A priced account is charged for every routed message in this transaction; its
+		// row lock, taken first, keeps the balances still until the charges are written,
+		// so the subaccounts read next are the ones charged.
+		book, err := lockForFees(ctx, tx, accountID)
+		if err != nil {
+			return err
+		}
+		g.book = book
+	}
+	read, err := tx.LoadGroup(ctx, accountID, g.query())
 	if err != nil {
 		return err
 	}
-	g := &accountGroup{svc: s, tx: tx, accountID: accountID, msgs: msgs, book: book}
-	if err := g.dedupe(ctx); err != nil {
-		return err
+	if fast && read.Account != nil && read.Account.Contract.Pricing.Transaction != 0 {
+		return errNeedsLock
 	}
-	if err := g.lookUpCards(ctx); err != nil {
-		return err
-	}
-	if err := g.route(ctx); err != nil {
+	g.dedupe(read.Stored)
+	g.index(read)
+	if err := g.route(); err != nil {
 		return err
 	}
 	if err := g.insertAndCharge(ctx); err != nil {
@@ -442,18 +465,22 @@ type accountGroup struct {
 	fresh    []*message
 	cardByID map[uuid.UUID]subaccounts.Card
 	cardByFP map[string]subaccounts.Card
-	// subs caches the routing targets the group's cards point at.
+	// subs are the routing targets of the group's cards' live subaccounts.
 	subs map[uuid.UUID]*routeTarget
 	rows []subaccounts.Transaction
 	// inserted are the ids of the rows this group wrote.
 	inserted map[uuid.UUID]bool
 }
 
-// dedupe finds the messages stored before and the repeats inside the group: only the
-// first message of a key not stored yet goes on.
-func (g *accountGroup) dedupe(ctx context.Context) error {
+// query finds the first message of each key (the repeats inside the group follow it)
+// and names what the group must read: those keys, and the cards they name by id or by
+// fingerprint, each once however many messages name it.
+func (g *accountGroup) query() subaccounts.GroupQuery {
 	g.keys = make([]subaccounts.TransactionKey, 0, len(g.msgs))
-	g.first = map[subaccounts.TransactionKey]*message{}
+	g.first = make(map[subaccounts.TransactionKey]*message, len(g.msgs))
+	var q subaccounts.GroupQuery
+	seenID := map[uuid.UUID]bool{}
+	seenFP := map[string]bool{}
 	for _, m := range g.msgs {
 		k := m.tx.Key()
 		if _, dup := g.first[k]; dup {
@@ -461,11 +488,26 @@ func (g *accountGroup) dedupe(ctx context.Context) error {
 		}
 		g.first[k] = m
 		g.keys = append(g.keys, k)
+		if m.tx.RequestedCardID != nil {
+			if id := *m.tx.RequestedCardID; !seenID[id] {
+				seenID[id] = true
+				q.CardIDs = append(q.CardIDs, id)
+			}
+			continue
+		}
+		for _, fp := range append([][]byte{m.fingerprint}, m.older...) {
+			if !seenFP[string(fp)] {
+				seenFP[string(fp)] = true
+				q.Fingerprints = append(q.Fingerprints, fp)
+			}
+		}
 	}
-	stored, err := g.tx.TransactionsByKey(ctx, g.accountID, g.keys)
-	if err != nil {
-		return err
-	}
+	q.Keys = g.keys
+	return q
+}
+
+// dedupe answers the first messages stored before; only those not stored yet go on.
+func (g *accountGroup) dedupe(stored []subaccounts.Transaction) {
 	storedBy := make(map[subaccounts.TransactionKey]subaccounts.Transaction, len(stored))
 	for _, t := range stored {
 		storedBy[t.Key()] = t
@@ -478,52 +520,23 @@ func (g *accountGroup) dedupe(ctx context.Context) error {
 			g.fresh = append(g.fresh, m)
 		}
 	}
-	return nil
 }
 
-// lookUpCards loads the cards the fresh messages name, by id or by fingerprint, each
-// card once however many messages name it.
-func (g *accountGroup) lookUpCards(ctx context.Context) error {
-	var ids []uuid.UUID
-	var fps [][]byte
-	seenID := map[uuid.UUID]bool{}
-	seenFP := map[string]bool{}
-	for _, m := range g.fresh {
-		if m.tx.RequestedCardID != nil {
-			if id := *m.tx.RequestedCardID; !seenID[id] {
-				seenID[id] = true
-				ids = append(ids, id)
-			}
-			continue
-		}
-		for _, fp := range append([][]byte{m.fingerprint}, m.older...) {
-			if !seenFP[string(fp)] {
-				seenFP[string(fp)] = true
-				fps = append(fps, fp)
-			}
-		}
-	}
-	g.cardByID = map[uuid.UUID]subaccounts.Card{}
-	if len(ids) > 0 {
-		cards, err := g.tx.GetCards(ctx, g.accountID, ids)
-		if err != nil {
-			return err
-		}
-		for _, c := range cards {
-			g.cardByID[c.ID] = c
-		}
-	}
-	g.cardByFP = map[string]subaccounts.Card{}
-	if len(fps) > 0 {
-		cards, err := g.tx.ActiveCardsByFingerprint(ctx, g.accountID, fps)
-		if err != nil {
-			return err
-		}
-		for _, c := range cards {
+// index files the cards and subaccounts the group read.
+func (g *accountGroup) index(read subaccounts.GroupRead) {
+	g.cardByID = make(map[uuid.UUID]subaccounts.Card, len(read.Cards))
+	g.cardByFP = make(map[string]subaccounts.Card, len(read.Cards))
+	for _, c := range read.Cards {
+		g.cardByID[c.ID] = c
+		if c.Status == subaccounts.CardActive {
 			g.cardByFP[string(c.Fingerprint)] = c
 		}
 	}
-	return nil
+	g.subs = make(map[uuid.UUID]*routeTarget, len(read.Subaccounts))
+	for i := range read.Subaccounts {
+		sub := &read.Subaccounts[i]
+		g.subs[sub.ID] = &routeTarget{id: sub.ID, version: sub.ConfigVersion, suspended: sub.Suspended, sub: sub}
+	}
 }
 
 // cardOf is the card message m names, if the look-up found it.
@@ -546,8 +559,7 @@ func (g *accountGroup) cardOf(m *message) (subaccounts.Card, bool) {
 // route decides each fresh message: routed to its card's current subaccount under the
 // configuration in force now (flagged out of policy where the pair is not permitted), or
 // unrouted with the reason.
-func (g *accountGroup) route(ctx context.Context) error {
-	g.subs = map[uuid.UUID]*routeTarget{}
+func (g *accountGroup) route() error {
 	now := subaccounts.Now()
 	g.rows = make([]subaccounts.Transaction, 0, len(g.fresh))
 	for _, m := range g.fresh {
@@ -559,16 +571,16 @@ func (g *accountGroup) route(ctx context.Context) error {
 		case card.Status != subaccounts.CardActive:
 			unroute(&t, subaccounts.ReasonCardRemoved, m.fingerprint)
 		default:
-			target, err := g.svc.routeTarget(ctx, g.tx, g.subs, g.accountID, card.SubaccountID)
-			if err != nil {
-				return err
-			}
+			target := g.subs[card.SubaccountID]
 			if target == nil {
 				// The card's subaccount is gone; keep the message rather than lose it.
 				unroute(&t, subaccounts.ReasonCardUnknown, m.fingerprint)
-			} else {
-				route(&t, card, target, now)
+				break
 			}
+			if err := g.svc.compile(target); err != nil {
+				return err
+			}
+			route(&t, card, target, now)
 		}
 		m.tx = t
 		g.rows = append(g.rows, t)
@@ -710,27 +722,57 @@ type routeTarget struct {
 	sub *subaccounts.Subaccount
 }
 
-// routeTarget loads a live subaccount once per group; nil when it no longer exists.
-func (s *Service) routeTarget(ctx context.Context, tx Store, cache map[uuid.UUID]*routeTarget, accountID, id uuid.UUID) (*routeTarget, error) {
-	if t, ok := cache[id]; ok {
-		return t, nil
-	}
+// routeTarget loads a live subaccount with its compiled configuration; nil when it no
+// longer exists.
+func (s *Service) routeTarget(ctx context.Context, tx Store, accountID, id uuid.UUID) (*routeTarget, error) {
 	sub, err := tx.GetSubaccount(ctx, accountID, id)
 	if errors.Is(err, subaccounts.ErrNotFound) {
-		cache[id] = nil
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	set, ferrs := policy.Compile(sub.Configurations)
-	if len(ferrs) > 0 {
-		return nil, fmt.Errorf("stored configuration of subaccount %s is invalid: %s", sub.ID, ferrs[0].Detail)
+	t := &routeTarget{id: sub.ID, version: sub.ConfigVersion, suspended: sub.Suspended, sub: &sub}
+	if err := s.compile(t); err != nil {
+		return nil, err
 	}
-	t := &routeTarget{id: sub.ID, version: sub.ConfigVersion, set: set, suspended: sub.Suspended, sub: &sub}
-	cache[id] = t
 	return t, nil
 }
+
+// compile gives t its subaccount's compiled configuration. A configuration version is
+// never reused with other contents, so the compiled set is kept by (subaccount,
+// version): a group compiles only what changed since.
+func (s *Service) compile(t *routeTarget) error {
+	if t.set != nil {
+		return nil
+	}
+	key := compiledKey{t.id, t.version}
+	if set, ok := s.compiled.Load(key); ok {
+		t.set = set.(*policy.Set)
+		return nil
+	}
+	set, ferrs := policy.Compile(t.sub.Configurations)
+	if len(ferrs) > 0 {
+		return fmt.Errorf("stored configuration of subaccount %s is invalid: %s", t.id, ferrs[0].Detail)
+	}
+	if s.compiledN.Add(1) > maxCompiled {
+		// A bound, not an LRU: past it the cache starts again.
+		s.compiled.Clear()
+		s.compiledN.Store(1)
+	}
+	s.compiled.Store(key, set)
+	t.set = set
+	return nil
+}
+
+// compiledKey names one version of a subaccount's configuration.
+type compiledKey struct {
+	id      uuid.UUID
+	version int64
+}
+
+// maxCompiled bounds the compiled configurations a Service keeps.
+const maxCompiled = 100_000
 
 // unroute makes t an unrouted message held for reason.
 func unroute(t *subaccounts.Transaction, reason string, fingerprint []byte) {
@@ -888,7 +930,7 @@ func (s *Service) RetryUnrouted(ctx context.Context, p subaccounts.Principal, id
 		}
 		var target *routeTarget
 		if reason == "" {
-			target, err = s.routeTarget(ctx, s.store, map[uuid.UUID]*routeTarget{}, p.AccountID, card.SubaccountID)
+			target, err = s.routeTarget(ctx, s.store, p.AccountID, card.SubaccountID)
 			if err != nil {
 				return err
 			}
@@ -937,6 +979,9 @@ type Service struct {
 	rec       subaccounts.Recorder
 	prints    *pan.Fingerprints
 	committer *committer
+	// compiled caches compiled configurations by compiledKey; compiledN counts them.
+	compiled  sync.Map
+	compiledN atomic.Int64
 }
 
 // NewService returns the routing service over store; rec receives what its changes

@@ -14,6 +14,12 @@ type Store interface {
 	ledger.Writer
 	// Transact runs fn in one database transaction carried by fn's context.
 	Transact(ctx context.Context, fn func(ctx context.Context) error) error
+	// TransactGroup runs fn in one transaction for a group of messages, with the fewest
+	// round trips the database allows; inside it only LoadGroup, InsertTransactions,
+	// TransactionsByKey and the events' writes are sure to work (see store.TransactGroup).
+	TransactGroup(ctx context.Context, fn func(ctx context.Context) error) error
+	// LoadGroup reads what routing one account's messages needs.
+	LoadGroup(ctx context.Context, accountID uuid.UUID, q subaccounts.GroupQuery) (subaccounts.GroupRead, error)
 	// InTransaction reports whether ctx carries a transaction (an idempotent request's):
 	// a single message then joins it instead of the group commit.
 	InTransaction(ctx context.Context) bool

@@ -110,6 +110,12 @@ func msTime(ms *int64) *time.Time {
 // messages' events on the hot path. On PostgreSQL a group's events and deliveries go in
 // one statement (one round trip).
 func (q queries) InsertEvents(ctx context.Context, events []subaccounts.Event, deliveries []subaccounts.Delivery) error {
+	if g := q.pgGroupOf(ctx); g != nil {
+		if len(events) > 0 {
+			insertEventsPG(g, events, deliveries)
+		}
+		return nil
+	}
 	evRows := make([][]any, len(events))
 	for i, e := range events {
 		evRows[i] = []any{e.AccountID, e.ID, e.Type, e.SubaccountID, string(e.Payload), e.Stream, e.CreatedAt.UTC()}
@@ -168,7 +174,13 @@ func (q queries) insertRows(ctx context.Context, table, columns string, rows [][
 // EnabledWebhookEndpoints returns the account's enabled endpoints: its subscriptions.
 func (q queries) EnabledWebhookEndpoints(ctx context.Context, accountID uuid.UUID) ([]subaccounts.WebhookEndpoint, error) {
 	var rows []webhookEndpointRow
-	if err := q.with(ctx).Where("account_id = ? AND NOT disabled", accountID).Order("id").Find(&rows).Error; err != nil {
+	db := q.with(ctx)
+	if q.pgGroupOf(ctx) != nil {
+		// The subscriptions are read outside a group's transaction: on the pool, as their
+		// cache would read them at any other time.
+		db = q.db.WithContext(ctx)
+	}
+	if err := db.Where("account_id = ? AND NOT disabled", accountID).Order("id").Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	return endpointsFrom(rows)

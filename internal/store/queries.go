@@ -21,12 +21,20 @@ func (q queries) with(ctx context.Context) *gorm.DB {
 	if a := q.ambientOf(ctx); a != nil {
 		return a.tx.WithContext(ctx)
 	}
+	if q.pgGroupOf(ctx) != nil {
+		// Not on the pool: that would be outside the group's transaction.
+		db := q.db.WithContext(ctx)
+		_ = db.AddError(errOutsideGroup)
+		return db
+	}
 	return q.db.WithContext(ctx)
 }
 
 // inTransaction reports whether statements made with ctx run in a transaction; row locks
 // only mean something there.
-func (q queries) inTransaction(ctx context.Context) bool { return q.ambientOf(ctx) != nil }
+func (q queries) inTransaction(ctx context.Context) bool {
+	return q.ambientOf(ctx) != nil || q.pgGroupOf(ctx) != nil
+}
 
 // notFound translates err, naming kind when it is ErrNotFound.
 func notFound(kind string, err error) error {

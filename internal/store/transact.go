@@ -35,7 +35,9 @@ func (q queries) ambientOf(ctx context.Context) *ambient {
 
 // InTransaction reports whether ctx carries a transaction of this database (see
 // Transact).
-func (q queries) InTransaction(ctx context.Context) bool { return q.ambientOf(ctx) != nil }
+func (q queries) InTransaction(ctx context.Context) bool {
+	return q.ambientOf(ctx) != nil || q.pgGroupOf(ctx) != nil
+}
 
 // errRetryAttempt rolls an attempt back when a statement inside it met a retryable error
 // that fn did not pass on (a handler answering 500, say).
@@ -55,6 +57,9 @@ var errRetryAttempt = errors.New("retryable database error inside the transactio
 func (q queries) Transact(ctx context.Context, fn func(ctx context.Context) error) error {
 	if a := q.ambientOf(ctx); a != nil {
 		return q.nested(ctx, a, fn)
+	}
+	if q.pgGroupOf(ctx) != nil {
+		return errOutsideGroup
 	}
 	const attempts = 5
 	var err error

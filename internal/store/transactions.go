@@ -188,6 +188,9 @@ func (q queries) InsertTransactions(ctx context.Context, txs []subaccounts.Trans
 	if len(txs) == 0 {
 		return []uuid.UUID{}, nil
 	}
+	if g := q.pgGroupOf(ctx); g != nil {
+		return insertTransactionsPG(ctx, g, txs)
+	}
 	rows := make([][]any, len(txs))
 	for i, t := range txs {
 		rows[i] = toTransactionRow(t).values()
@@ -202,6 +205,9 @@ func (q queries) InsertTransactions(ctx context.Context, txs []subaccounts.Trans
 // TransactionsByKey returns the account's stored messages (routed or unrouted) with
 // any of these keys.
 func (q queries) TransactionsByKey(ctx context.Context, accountID uuid.UUID, keys []subaccounts.TransactionKey) ([]subaccounts.Transaction, error) {
+	if g := q.pgGroupOf(ctx); g != nil {
+		return transactionsByKeyPG(ctx, g, accountID, keys)
+	}
 	want := make(map[subaccounts.TransactionKey]bool, len(keys))
 	ntids := make([]string, 0, len(keys))
 	for _, k := range keys {

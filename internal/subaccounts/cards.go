@@ -161,6 +161,29 @@ func (t Transaction) Key() TransactionKey {
 	return TransactionKey{NetworkTransactionID: t.NetworkTransactionID, Type: t.Type}
 }
 
+// GroupQuery names what routing one account's messages needs to read: the keys of the
+// messages (to find those stored before), the cards they name by id and the
+// fingerprints of those they name by card number.
+type GroupQuery struct {
+	Keys         []TransactionKey
+	CardIDs      []uuid.UUID
+	Fingerprints [][]byte
+}
+
+// GroupRead is what a GroupQuery found, read in the transaction that writes the group.
+type GroupRead struct {
+	// Account is nil when the account does not exist.
+	Account *Account
+	// Stored are the account's messages with any of the keys.
+	Stored []Transaction
+	// Cards are the cards with any of the ids (active or removed) and the active cards
+	// with any of the fingerprints.
+	Cards []Card
+	// Subaccounts are the live subaccounts of those cards; a card whose subaccount is
+	// missing here points at a deleted one.
+	Subaccounts []Subaccount
+}
+
 // TransactionFilter narrows a transaction list. Zero fields do not filter.
 type TransactionFilter struct {
 	Routing      RoutingStatus

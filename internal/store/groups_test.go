@@ -1,0 +1,243 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/store"
+	"github.com/cardseg/subaccounts/internal/store/storetest"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/policy"
+)
+
+// TestGroupPath: the group path's reads and writes on every dialect — on PostgreSQL in
+// a pgx transaction of its own, on SQLite in Transact's.
+func TestGroupPath(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			for _, tc := range []storeTest{
+				{"LoadAndWrite", testGroupLoadAndWrite},
+				{"RollsBack", testGroupRollsBack},
+				{"OnlyGroupCalls", testGroupOnlyGroupCalls},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.run(t, storetest.Open(t, d))
+				})
+			}
+		})
+	}
+}
+
+// testGroupLoadAndWrite: LoadGroup finds the account, the stored messages by their full
+// key, cards by id whatever their status and active cards by fingerprint, and the live
+// subaccounts of those cards only; InsertTransactions skips a stored key; the events
+// commit with the group.
+func testGroupLoadAndWrite(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	bk := newBucket(t, db, "acct")
+	a := bk.account.ID
+	other := newBucket(t, db, "other")
+	removed := newCard(t, db, a, bk.sub.ID, "5555555555554444", "GBR", policy.Mastercard)
+	removed.Status = subaccounts.CardRemoved
+	mustNil(t, "UpdateCard", db.UpdateCard(ctx, removed))
+	gone := newSubaccount(t, db, a, "gone", gbrVisa...)
+	goneCard := newCard(t, db, a, gone.ID, "4012888888881881", "GBR", policy.Visa)
+	mustNil(t, "DeleteSubaccount", db.DeleteSubaccount(ctx, a, gone.ID))
+
+	stored := txValue(a, "N-1", subaccounts.TxAuth, txBase)
+	insertAll(t, db, stored, txValue(other.account.ID, "N-2", subaccounts.TxAuth, txBase))
+
+	fresh := routedTo(txValue(a, "N-2", subaccounts.TxAuth, txBase), bk.card, subaccounts.InPolicy)
+	repeat := txValue(a, "N-1", subaccounts.TxAuth, txBase)
+	ev := streamEvent(a, uuid.Must(uuid.NewV7()), txBase, true)
+	var read subaccounts.GroupRead
+	var ids []uuid.UUID
+	err := db.TransactGroup(ctx, func(ctx context.Context) error {
+		var err error
+		read, err = db.LoadGroup(ctx, a, subaccounts.GroupQuery{
+			Keys: []subaccounts.TransactionKey{
+				{NetworkTransactionID: "N-1", Type: subaccounts.TxAuth},
+				{NetworkTransactionID: "N-1", Type: subaccounts.TxClearing},
+				{NetworkTransactionID: "N-2", Type: subaccounts.TxAuth}, // stored by the other tenant only
+			},
+			CardIDs:      []uuid.UUID{removed.ID, goneCard.ID, other.card.ID},
+			Fingerprints: [][]byte{bk.card.Fingerprint, removed.Fingerprint},
+		})
+		if err != nil {
+			return err
+		}
+		if ids, err = db.InsertTransactions(ctx, []subaccounts.Transaction{fresh, repeat}); err != nil {
+			return err
+		}
+		return db.InsertEvents(ctx, []subaccounts.Event{ev}, nil)
+	})
+	mustNil(t, "TransactGroup", err)
+
+	if read.Account == nil || read.Account.ID != a {
+		t.Errorf("LoadGroup account = %+v, want %s", read.Account, a)
+	}
+	if got := idsOfTxs(read.Stored...); !slices.Equal(got, idsOfTxs(stored)) {
+		t.Errorf("LoadGroup stored = %v, want only %s (N-1 auth)", got, stored.ID)
+	} else {
+		sameTransaction(t, read.Stored[0], stored)
+	}
+	var cards []uuid.UUID
+	for _, c := range read.Cards {
+		cards = append(cards, c.ID)
+	}
+	if want := sortIDs([]uuid.UUID{removed.ID, goneCard.ID, bk.card.ID}); !slices.Equal(sortIDs(cards), want) {
+		t.Errorf("LoadGroup cards = %v, want %v (by id whatever the status, active by fingerprint, never another tenant's)", sortIDs(cards), want)
+	}
+	var subs []uuid.UUID
+	for _, s := range read.Subaccounts {
+		subs = append(subs, s.ID)
+		if s.ID == bk.sub.ID && (s.ConfigVersion != bk.sub.ConfigVersion || len(s.Configurations) != len(bk.sub.Configurations)) {
+			t.Errorf("LoadGroup subaccount = %+v, want its configuration version %d", s, bk.sub.ConfigVersion)
+		}
+	}
+	if !slices.Equal(slices.Compact(sortIDs(subs)), []uuid.UUID{bk.sub.ID}) {
+		t.Errorf("LoadGroup subaccounts = %v, want only the live %s", subs, bk.sub.ID)
+	}
+	if !slices.Equal(ids, []uuid.UUID{fresh.ID}) {
+		t.Errorf("InsertTransactions = %v, want only the new %s", ids, fresh.ID)
+	}
+	got, err := db.GetTransaction(ctx, a, fresh.ID, false)
+	mustNil(t, "GetTransaction", err)
+	sameTransaction(t, got, fresh)
+	if keys := pendingKeys(t, db, 10); !slices.Equal(keys, []string{keyOf(ev)}) {
+		t.Errorf("events after the group = %v, want %v", keys, []string{keyOf(ev)})
+	}
+}
+
+// testGroupRollsBack: a group whose fn fails, or whose events (sent with the COMMIT)
+// fail, leaves nothing behind, and the connections it used serve later groups: more
+// failed groups than the pool has connections.
+func testGroupRollsBack(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	bk := newBucket(t, db, "acct")
+	a := bk.account.ID
+	refused := errors.New("refused")
+	for i := range store.DefaultMaxConns + 4 {
+		m := routedTo(txValue(a, "R-"+uuid.NewString(), subaccounts.TxAuth, txBase), bk.card, subaccounts.InPolicy)
+		err := db.TransactGroup(ctx, func(ctx context.Context) error {
+			if _, err := db.LoadGroup(ctx, a, subaccounts.GroupQuery{Keys: []subaccounts.TransactionKey{m.Key()}}); err != nil {
+				return err
+			}
+			if _, err := db.InsertTransactions(ctx, []subaccounts.Transaction{m}); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				return refused
+			}
+			// A delivery to an endpoint that does not exist breaks a foreign key.
+			ev := streamEvent(a, uuid.Must(uuid.NewV7()), txBase, false)
+			d := subaccounts.Delivery{
+				AccountID: a, ID: uuid.Must(uuid.NewV7()), EndpointID: uuid.New(), EventID: ev.ID, EventType: ev.Type,
+				Status: subaccounts.DeliveryPending, MaxAttempts: 3, CreatedAt: txBase, UpdatedAt: txBase,
+			}
+			return db.InsertEvents(ctx, []subaccounts.Event{ev}, []subaccounts.Delivery{d})
+		})
+		switch {
+		case i%2 == 0 && !errors.Is(err, refused):
+			t.Fatalf("group %d: TransactGroup = %v, want fn's error", i, err)
+		case err == nil:
+			t.Fatalf("group %d: TransactGroup with a broken delivery = nil, want an error", i)
+		}
+		if _, err := db.GetTransaction(ctx, a, m.ID, false); !errors.Is(err, subaccounts.ErrNotFound) {
+			t.Fatalf("group %d: the failed group's message: %v, want not found", i, err)
+		}
+	}
+	m := routedTo(txValue(a, "after", subaccounts.TxAuth, txBase), bk.card, subaccounts.InPolicy)
+	err := db.TransactGroup(ctx, func(ctx context.Context) error {
+		_, err := db.InsertTransactions(ctx, []subaccounts.Transaction{m})
+		return err
+	})
+	mustNil(t, "TransactGroup after the failures", err)
+	if _, err := db.GetTransaction(ctx, a, m.ID, false); err != nil {
+		t.Fatalf("the group after the failures: %v", err)
+	}
+	if keys := pendingKeys(t, db, 10); len(keys) != 0 {
+		t.Errorf("events of failed groups = %v, want none", keys)
+	}
+}
+
+// testGroupOnlyGroupCalls: in PostgreSQL's group transaction a store call the group
+// path does not cover fails rather than run outside the transaction; on SQLite the
+// group transaction is Transact's and every call works.
+func testGroupOnlyGroupCalls(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	bk := newBucket(t, db, "acct")
+	var getErr, nestedErr error
+	inTx := false
+	err := db.TransactGroup(ctx, func(ctx context.Context) error {
+		inTx = db.InTransaction(ctx)
+		_, getErr = db.GetSubaccount(ctx, bk.account.ID, bk.sub.ID)
+		nestedErr = db.Transact(ctx, func(ctx context.Context) error { return nil })
+		return nil
+	})
+	mustNil(t, "TransactGroup", err)
+	if !inTx {
+		t.Error("InTransaction in a group transaction = false")
+	}
+	if db.Dialect() == "sqlite" {
+		mustNil(t, "GetSubaccount in SQLite's group transaction", getErr)
+		mustNil(t, "Transact in SQLite's group transaction", nestedErr)
+		return
+	}
+	for name, err := range map[string]error{"GetSubaccount": getErr, "Transact": nestedErr} {
+		if err == nil || !strings.Contains(err.Error(), "group transaction") {
+			t.Errorf("%s in a group transaction = %v, want it refused", name, err)
+		}
+	}
+}
+
+// TestGroupReadsUseUniqueKeys: the group path's look-ups keep to the unique keys under a
+// generic plan on tables without statistics, where an IN list's plan scanned an
+// account's whole history.
+func TestGroupReadsUseUniqueKeys(t *testing.T) {
+	if !slices.Contains(storetest.Dialects(t), "postgres") {
+		t.Skip("PostgreSQL only: set TEST_DATABASE_URL")
+	}
+	db := storetest.Open(t, "postgres")
+	ctx := t.Context()
+	bk := newBucket(t, db, "acct")
+	var txs []subaccounts.Transaction
+	for i := range 2000 {
+		txs = append(txs, routedTo(txValue(bk.account.ID, "H-"+uuid.NewString(), subaccounts.TxAuth, txBase.Add(time.Duration(i)*time.Second)), bk.card, subaccounts.InPolicy))
+	}
+	insertAll(t, db, txs...)
+	var cards []subaccounts.Card
+	for i := range 2000 {
+		c := bk.card
+		c.ID = uuid.Must(uuid.NewV7())
+		c.Fingerprint = fingerprintOf(fmt.Sprintf("4000%012d", i))
+		cards = append(cards, c)
+	}
+	_, err := db.CreateCards(ctx, cards)
+	mustNil(t, "CreateCards", err)
+	for i := range 40 {
+		newSubaccount(t, db, bk.account.ID, fmt.Sprintf("sub %d", i), gbrVisa...)
+	}
+	plan, err := db.ExplainGroupReads(ctx, bk.account.ID)
+	mustNil(t, "ExplainGroupReads", err)
+	// The fingerprint and subaccount look-ups are left out: while the planner thinks an
+	// account holds one active card, the account's other active-card index costs the
+	// same as the fingerprint's, and an account's subaccounts are few.
+	for _, idx := range []string{"transactions_message_key", "cards_pkey"} {
+		if !strings.Contains(plan, idx) {
+			t.Errorf("generic plans of the group reads do not use %s:\n%s", idx, plan)
+		}
+	}
+	if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "transactions_datetime_idx") {
+		t.Errorf("generic plans of the group reads scan the account's history:\n%s", plan)
+	}
+}
