@@ -239,58 +239,84 @@ func (s *Service) EnrolCard(ctx context.Context, p subaccounts.Principal, subacc
 		return subaccounts.Card{}, subaccounts.Invalid(errs...)
 	}
 	card := checked.card
-	err := s.withCardTarget(ctx, p.AccountID, subaccountID, func(ctx context.Context, t cardTarget) error {
-		sub := t.sub
-		if err := decideCard(sub, card.Pair()); err != nil {
-			return err
-		}
-		l := ledger.NewBook(t.account, card.CreatedAt)
-		if err := l.BlockedByLimit(&sub); err != nil {
-			return err
-		}
-		left, err := quotaLeft(ctx, s.store, sub)
-		if err != nil {
-			return err
-		}
-		if left == 0 {
-			return quotaExceeded(sub)
-		}
-		if err := l.Charge(&sub, subaccounts.ChargeCardEnrolment, card.ID, t.account.Contract.Pricing.CardEnrolment, true); err != nil {
-			return err
-		}
-		if len(checked.older) > 0 {
-			existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, checked.older)
-			if err != nil {
-				return err
-			}
-			if len(existing) > 0 {
-				return cardExists(existing[0].ID)
-			}
-		}
-		ids, err := s.store.CreateCards(ctx, []subaccounts.Card{card})
-		if err != nil {
-			return err
-		}
-		if len(ids) == 1 {
-			if err := l.Flush(ctx, s.store, s.rec); err != nil {
-				return err
-			}
-			return s.rec.Record(ctx, p.AccountID, cardRecord("card.enrol", nil, &card))
-		}
-		existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{card.Fingerprint})
-		if err != nil {
-			return err
-		}
-		if len(existing) == 0 {
-			// The holder was removed between the insert and the look-up; try again.
-			return fmt.Errorf("%w: enrolment raced a removal", subaccounts.ErrConflict)
-		}
-		return cardExists(existing[0].ID)
-	})
+	err := s.enrolFast(ctx, p, subaccountID, checked)
+	if errors.Is(err, errNeedAccountLock) {
+		err = s.withCardTarget(ctx, p.AccountID, subaccountID, func(ctx context.Context, t cardTarget) error {
+			return s.enrolInto(ctx, p, t, checked)
+		})
+	}
 	if err != nil {
 		return subaccounts.Card{}, fmt.Errorf("enrol card: %w", err)
 	}
 	return card, nil
+}
+
+// enrolFast enrols in the store's group transaction (on PostgreSQL three round trips:
+// the reads with the BEGIN, the insert, the side records with the COMMIT). An
+// enrolment that charges or counts a quota needs the account's row lock first and
+// answers errNeedAccountLock, for withCardTarget's transaction.
+func (s *Service) enrolFast(ctx context.Context, p subaccounts.Principal, subaccountID uuid.UUID, checked checkedCard) error {
+	return s.store.TransactGroup(ctx, func(ctx context.Context) error {
+		a, sub, err := s.store.LoadEnrolment(ctx, p.AccountID, subaccountID)
+		if err != nil {
+			return err
+		}
+		if a.Contract.Pricing.CardEnrolment > 0 || sub.MaxCards > 0 {
+			return errNeedAccountLock
+		}
+		return s.enrolInto(ctx, p, cardTarget{account: a, sub: sub}, checked)
+	})
+}
+
+// enrolInto decides and writes one enrolment into t, in the caller's transaction.
+func (s *Service) enrolInto(ctx context.Context, p subaccounts.Principal, t cardTarget, checked checkedCard) error {
+	card := checked.card
+	sub := t.sub
+	if err := decideCard(sub, card.Pair()); err != nil {
+		return err
+	}
+	l := ledger.NewBook(t.account, card.CreatedAt)
+	if err := l.BlockedByLimit(&sub); err != nil {
+		return err
+	}
+	left, err := quotaLeft(ctx, s.store, sub)
+	if err != nil {
+		return err
+	}
+	if left == 0 {
+		return quotaExceeded(sub)
+	}
+	if err := l.Charge(&sub, subaccounts.ChargeCardEnrolment, card.ID, t.account.Contract.Pricing.CardEnrolment, true); err != nil {
+		return err
+	}
+	if len(checked.older) > 0 {
+		existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, checked.older)
+		if err != nil {
+			return err
+		}
+		if len(existing) > 0 {
+			return cardExists(existing[0].ID)
+		}
+	}
+	ids, err := s.store.CreateCards(ctx, []subaccounts.Card{card})
+	if err != nil {
+		return err
+	}
+	if len(ids) == 1 {
+		if err := l.Flush(ctx, s.store, s.rec); err != nil {
+			return err
+		}
+		return s.rec.Record(ctx, p.AccountID, cardRecord("card.enrol", nil, &card))
+	}
+	existing, err := s.store.ActiveCardsByFingerprint(ctx, p.AccountID, [][]byte{card.Fingerprint})
+	if err != nil {
+		return err
+	}
+	if len(existing) == 0 {
+		// The holder was removed between the insert and the look-up; try again.
+		return fmt.Errorf("%w: enrolment raced a removal", subaccounts.ErrConflict)
+	}
+	return cardExists(existing[0].ID)
 }
 
 // CardOutcome is the result of one item of a batch enrolment: a card or an error.

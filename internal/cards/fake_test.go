@@ -134,6 +134,21 @@ func (f *fakeStore) GetSubaccount(ctx context.Context, accountID, id uuid.UUID) 
 	return s, nil
 }
 
+// TransactGroup is Transact: the fake has no cheaper transaction.
+func (f *fakeStore) TransactGroup(ctx context.Context, fn func(ctx context.Context) error) error {
+	return f.Transact(ctx, fn)
+}
+
+// LoadEnrolment is GetAccount and ShareSubaccount, as the store does on SQLite.
+func (f *fakeStore) LoadEnrolment(ctx context.Context, accountID, subaccountID uuid.UUID) (subaccounts.Account, subaccounts.Subaccount, error) {
+	a, err := f.GetAccount(ctx, accountID, false)
+	if err != nil {
+		return a, subaccounts.Subaccount{}, err
+	}
+	s, err := f.ShareSubaccount(ctx, accountID, subaccountID)
+	return a, s, err
+}
+
 func (f *fakeStore) ShareSubaccount(ctx context.Context, accountID, id uuid.UUID) (subaccounts.Subaccount, error) {
 	return f.GetSubaccount(ctx, accountID, id)
 }

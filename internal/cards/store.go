@@ -14,6 +14,12 @@ type Store interface {
 	ledger.Writer
 	// Transact runs fn in one database transaction carried by fn's context.
 	Transact(ctx context.Context, fn func(ctx context.Context) error) error
+	// TransactGroup runs fn in one transaction with the fewest round trips the database
+	// allows; inside it only LoadEnrolment, ActiveCardsByFingerprint, CreateCards and
+	// the side records' writes are sure to work (see store.TransactGroup).
+	TransactGroup(ctx context.Context, fn func(ctx context.Context) error) error
+	// LoadEnrolment reads the account and share-locks its live subaccount.
+	LoadEnrolment(ctx context.Context, accountID, subaccountID uuid.UUID) (subaccounts.Account, subaccounts.Subaccount, error)
 	// GetAccount returns the account; lock takes its row lock (enrolments that charge
 	// or count a quota take it).
 	GetAccount(ctx context.Context, id uuid.UUID, lock bool) (subaccounts.Account, error)

@@ -126,6 +126,10 @@ func (q queries) InsertAuditEvents(ctx context.Context, events []subaccounts.Aud
 		}
 		rows[i] = toAuditEventRow(e)
 	}
+	if g := q.pgGroupOf(ctx); g != nil {
+		insertAuditEventsPG(g, rows)
+		return nil
+	}
 	if err := q.with(ctx).CreateInBatches(rows, 200).Error; err != nil {
 		return fmt.Errorf("insert audit events: %w", translate(err))
 	}

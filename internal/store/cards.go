@@ -217,6 +217,9 @@ func (q queries) CreateCards(ctx context.Context, cards []subaccounts.Card) ([]u
 	if len(cards) == 0 {
 		return []uuid.UUID{}, nil
 	}
+	if g := q.pgGroupOf(ctx); g != nil {
+		return createCardsPG(ctx, g, cards)
+	}
 	rows := make([][]any, len(cards))
 	for i, c := range cards {
 		r, err := toCardRow(c)
@@ -237,6 +240,9 @@ func (q queries) CreateCards(ctx context.Context, cards []subaccounts.Card) ([]u
 
 // ActiveCardsByFingerprint returns the account's active cards with these fingerprints.
 func (q queries) ActiveCardsByFingerprint(ctx context.Context, accountID uuid.UUID, fingerprints [][]byte) ([]subaccounts.Card, error) {
+	if g := q.pgGroupOf(ctx); g != nil {
+		return activeCardsByFingerprintPG(ctx, g, accountID, fingerprints)
+	}
 	return cardsIn(ctx, q, accountID, "status = 'active' AND fingerprint IN ?", fingerprints)
 }
 

@@ -210,7 +210,6 @@ CROSS JOIN LATERAL (SELECT ` + cardColumns + ` FROM cards WHERE account_id = $1 
 UNION ALL
 SELECT c.* FROM unnest($3::bytea[]) AS k(fp)
 CROSS JOIN LATERAL (SELECT ` + cardColumns + ` FROM cards WHERE account_id = $1 AND status = 'active' AND fingerprint = k.fp OFFSET 0) c`
-	pgGroupCards       = pgGroupCardsOf
 	pgGroupSubaccounts = `SELECT s.* FROM (SELECT DISTINCT subaccount_id FROM (` + pgGroupCardsOf + `) g) c
 CROSS JOIN LATERAL (SELECT ` + pgSubaccountColumns + ` FROM subaccounts
                      WHERE account_id = $1 AND id = c.subaccount_id AND deleted_at IS NULL OFFSET 0) s`
@@ -220,20 +219,9 @@ func loadGroupPG(ctx context.Context, g *pgGroup, accountID uuid.UUID, gq subacc
 	var out subaccounts.GroupRead
 	acct := pgUUID(accountID)
 	g.next.Queue(pgGroupAccount, acct).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var r accountRow
-			if err := rows.Scan(&r.AccountID, &r.Name, &r.ContractConfigurations, &r.MaxSubaccounts, &r.ContractVersion,
-				&r.Currency, &r.PriceCardEnrolment, &r.PriceTransaction, &r.Balance, &r.CreditLimit, &r.AllocatedCredit,
-				&r.OverLimit, &r.Version, &r.CreatedAt, &r.UpdatedAt); err != nil {
-				return err
-			}
-			a, err := r.toDomain()
-			if err != nil {
-				return err
-			}
-			out.Account = &a
-		}
-		return rows.Err()
+		var err error
+		out.Account, err = scanAccounts(rows)
+		return err
 	})
 	if len(gq.Keys) > 0 {
 		ntids, types := make([]string, len(gq.Keys)), make([]string, len(gq.Keys))
@@ -261,33 +249,18 @@ func loadGroupPG(ctx context.Context, g *pgGroup, accountID uuid.UUID, gq subacc
 		if fps == nil {
 			fps = [][]byte{}
 		}
-		g.next.Queue(pgGroupCards, acct, ids, fps).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var r cardRow
-				if err := rows.Scan(r.targets()...); err != nil {
-					return err
-				}
-				c, err := r.toDomain()
-				if err != nil {
-					return err
-				}
-				out.Cards = append(out.Cards, c)
-			}
-			return rows.Err()
+		g.next.Queue(pgGroupCardsOf, acct, ids, fps).Query(func(rows pgx.Rows) error {
+			var err error
+			out.Cards, err = scanCards(rows)
+			return err
 		})
 		g.next.Queue(pgGroupSubaccounts, acct, ids, fps).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				var r subaccountRow
-				if err := rows.Scan(&r.AccountID, &r.ID, &r.Name, &r.Configurations, &r.ConfigVersion, &r.Metadata,
-					&r.Suspended, &r.UsePrimaryBalance, &r.Balance, &r.CreditLimit, &r.OverLimit, &r.AutoTopUpThreshold,
-					&r.AutoTopUpAmount, &r.MaxCards, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.DeletedAt); err != nil {
-					return err
-				}
-				s, err := r.toDomain()
+				sub, err := scanSubaccount(rows)
 				if err != nil {
 					return err
 				}
-				out.Subaccounts = append(out.Subaccounts, s)
+				out.Subaccounts = append(out.Subaccounts, sub)
 			}
 			return rows.Err()
 		})
@@ -440,4 +413,178 @@ func (r *cardRow) targets() []any {
 		&r.ExpMonth, &r.ExpYear, &r.Fingerprint, &r.FingerprintKeyVersion, &r.Status, &r.PolicyStatus, &r.Metadata,
 		&r.CreatedAt, &r.UpdatedAt, &r.EnrolledSubaccountID,
 	}
+}
+
+// LoadEnrolment reads the account and share-locks its live subaccount for an
+// enrolment, in the transaction ctx carries: in a group transaction on PostgreSQL in one
+// round trip that also carries the BEGIN. The errors are GetAccount's and
+// ShareSubaccount's.
+func (q queries) LoadEnrolment(ctx context.Context, accountID, subaccountID uuid.UUID) (subaccounts.Account, subaccounts.Subaccount, error) {
+	g := q.pgGroupOf(ctx)
+	if g == nil {
+		a, err := q.GetAccount(ctx, accountID, false)
+		if err != nil {
+			return subaccounts.Account{}, subaccounts.Subaccount{}, err
+		}
+		s, err := q.ShareSubaccount(ctx, accountID, subaccountID)
+		return a, s, err
+	}
+	var a *subaccounts.Account
+	var sub *subaccounts.Subaccount
+	acct := pgUUID(accountID)
+	g.next.Queue(pgGroupAccount, acct).Query(func(rows pgx.Rows) error {
+		var err error
+		a, err = scanAccounts(rows)
+		return err
+	})
+	g.next.Queue(`SELECT `+pgSubaccountColumns+` FROM subaccounts
+ WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL FOR SHARE`, acct, pgUUID(subaccountID)).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			s, err := scanSubaccount(rows)
+			if err != nil {
+				return err
+			}
+			sub = &s
+		}
+		return rows.Err()
+	})
+	if err := g.send(ctx); err != nil {
+		return subaccounts.Account{}, subaccounts.Subaccount{}, fmt.Errorf("load enrolment: %w", asUnavailable(err))
+	}
+	switch {
+	case a == nil:
+		return subaccounts.Account{}, subaccounts.Subaccount{}, subaccounts.NotFound("account")
+	case sub == nil:
+		return subaccounts.Account{}, subaccounts.Subaccount{}, subaccounts.NotFound("subaccount")
+	}
+	return *a, *sub, nil
+}
+
+// scanAccounts reads pgGroupAccount's answer: the account, or nil.
+func scanAccounts(rows pgx.Rows) (*subaccounts.Account, error) {
+	var out *subaccounts.Account
+	for rows.Next() {
+		var r accountRow
+		if err := rows.Scan(&r.AccountID, &r.Name, &r.ContractConfigurations, &r.MaxSubaccounts, &r.ContractVersion,
+			&r.Currency, &r.PriceCardEnrolment, &r.PriceTransaction, &r.Balance, &r.CreditLimit, &r.AllocatedCredit,
+			&r.OverLimit, &r.Version, &r.CreatedAt, &r.UpdatedAt); err != nil {
+			return nil, err
+		}
+		a, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = &a
+	}
+	return out, rows.Err()
+}
+
+// scanSubaccount reads one row of pgSubaccountColumns.
+func scanSubaccount(rows pgx.Rows) (subaccounts.Subaccount, error) {
+	var r subaccountRow
+	if err := rows.Scan(&r.AccountID, &r.ID, &r.Name, &r.Configurations, &r.ConfigVersion, &r.Metadata,
+		&r.Suspended, &r.UsePrimaryBalance, &r.Balance, &r.CreditLimit, &r.OverLimit, &r.AutoTopUpThreshold,
+		&r.AutoTopUpAmount, &r.MaxCards, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.DeletedAt); err != nil {
+		return subaccounts.Subaccount{}, err
+	}
+	return r.toDomain()
+}
+
+// scanCards reads rows of cardColumns.
+func scanCards(rows pgx.Rows) ([]subaccounts.Card, error) {
+	var out []subaccounts.Card
+	for rows.Next() {
+		var r cardRow
+		if err := rows.Scan(r.targets()...); err != nil {
+			return nil, err
+		}
+		c, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// activeCardsByFingerprintPG is ActiveCardsByFingerprint in the group transaction.
+func activeCardsByFingerprintPG(ctx context.Context, g *pgGroup, accountID uuid.UUID, fps [][]byte) ([]subaccounts.Card, error) {
+	var out []subaccounts.Card
+	g.next.Queue(pgGroupCardsOf, pgUUID(accountID), []pgtype.UUID{}, fps).Query(func(rows pgx.Rows) error {
+		var err error
+		out, err = scanCards(rows)
+		return err
+	})
+	if err := g.send(ctx); err != nil {
+		return nil, fmt.Errorf("active cards by fingerprint: %w", asUnavailable(err))
+	}
+	return out, nil
+}
+
+// pgCreateCards is CreateCards in one statement: one array per column.
+const pgCreateCards = `INSERT INTO cards (` + cardColumns + `)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::int[], $9::int[], $10::bytea[], $11::int[], $12::text[], $13::text[], $14::jsonb[], $15::timestamptz[], $16::timestamptz[],
+    $17::uuid[])
+ON CONFLICT (account_id, fingerprint) WHERE status = 'active' DO NOTHING
+RETURNING id`
+
+func createCardsPG(ctx context.Context, g *pgGroup, cards []subaccounts.Card) ([]uuid.UUID, error) {
+	n := len(cards)
+	cols := make([][]any, 17)
+	for i := range cols {
+		cols[i] = make([]any, n)
+	}
+	for i, c := range cards {
+		r, err := toCardRow(c)
+		if err != nil {
+			return nil, err
+		}
+		for j, v := range r.values() {
+			if id, ok := v.(uuid.UUID); ok {
+				v = pgUUID(id)
+			}
+			cols[j][i] = v
+		}
+	}
+	args := make([]any, len(cols))
+	for j := range cols {
+		args[j] = cols[j]
+	}
+	var out []uuid.UUID
+	g.next.Queue(pgCreateCards, args...).Query(func(rows pgx.Rows) error {
+		out = make([]uuid.UUID, 0, n)
+		for rows.Next() {
+			var id uuid.UUID
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			out = append(out, id)
+		}
+		return rows.Err()
+	})
+	if err := g.send(ctx); err != nil {
+		return nil, fmt.Errorf("create cards: %w", asUnavailable(err))
+	}
+	return out, nil
+}
+
+// pgInsertAuditEvents writes unchained audit events; it travels with the COMMIT.
+const pgInsertAuditEvents = `INSERT INTO audit_events (account_id, id, actor_sub, actor_client_id, action, resource_type,
+    resource_id, before, after, reference, request_id, created_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $10::text[], $11::text[], $12::timestamptz[])`
+
+func insertAuditEventsPG(g *pgGroup, rows []auditEventRow) {
+	n := len(rows)
+	accounts, ids := make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+	subs, clients, actions, types, resources, refs, requests := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	before, after := make([]*string, n), make([]*string, n)
+	created := make([]time.Time, n)
+	for i, r := range rows {
+		accounts[i], ids[i] = pgUUID(r.AccountID), pgUUID(r.ID)
+		subs[i], clients[i], actions[i], types[i], resources[i] = r.ActorSub, r.ActorClientID, r.Action, r.ResourceType, r.ResourceID
+		before[i], after[i], refs[i], requests[i], created[i] = r.Before, r.After, r.Reference, r.RequestID, r.CreatedAt
+	}
+	g.next.Queue(pgInsertAuditEvents, accounts, ids, subs, clients, actions, types, resources, before, after, refs, requests, created)
 }

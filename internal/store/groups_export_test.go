@@ -24,7 +24,7 @@ func (d *DB) ExplainGroupReads(ctx context.Context, accountID uuid.UUID) (string
 	var plan strings.Builder
 	for i, stmt := range []struct{ sql, args string }{
 		{pgGroupStored, `'{N-1,N-2}', '{auth,auth}'`},
-		{pgGroupCards, `'{` + uuid.NewString() + `}', '{"\\x01"}'`},
+		{pgGroupCardsOf, `'{` + uuid.NewString() + `}', '{"\\x01"}'`},
 		{pgGroupSubaccounts, `'{` + uuid.NewString() + `}', '{"\\x01"}'`},
 	} {
 		if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {

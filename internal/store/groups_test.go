@@ -27,6 +27,7 @@ func TestGroupPath(t *testing.T) {
 				{"LoadAndWrite", testGroupLoadAndWrite},
 				{"RollsBack", testGroupRollsBack},
 				{"OnlyGroupCalls", testGroupOnlyGroupCalls},
+				{"Enrolment", testGroupEnrolment},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
@@ -239,5 +240,71 @@ func TestGroupReadsUseUniqueKeys(t *testing.T) {
 	}
 	if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "transactions_datetime_idx") {
 		t.Errorf("generic plans of the group reads scan the account's history:\n%s", plan)
+	}
+}
+
+// testGroupEnrolment: an enrolment's reads, insert and audit event in a group
+// transaction — an unknown or deleted subaccount is not found, an active fingerprint is
+// skipped, and the audit event commits with the card.
+func testGroupEnrolment(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	bk := newBucket(t, db, "acct")
+	a := bk.account.ID
+	gone := newSubaccount(t, db, a, "gone", gbrVisa...)
+	mustNil(t, "DeleteSubaccount", db.DeleteSubaccount(ctx, a, gone.ID))
+	for name, sub := range map[string]uuid.UUID{"unknown": uuid.New(), "deleted": gone.ID, "other tenant's": newBucket(t, db, "other").sub.ID} {
+		err := db.TransactGroup(ctx, func(ctx context.Context) error {
+			_, _, err := db.LoadEnrolment(ctx, a, sub)
+			return err
+		})
+		if !errors.Is(err, subaccounts.ErrNotFound) {
+			t.Errorf("LoadEnrolment of the %s subaccount = %v, want not found", name, err)
+		}
+	}
+
+	fresh := cardValue(a, bk.sub.ID, "5555555555554444", "GBR", policy.Mastercard)
+	again := cardValue(a, bk.sub.ID, "4111111111111111", "GBR", policy.Visa) // bk.card's number
+	var ids []uuid.UUID
+	var held []subaccounts.Card
+	err := db.TransactGroup(ctx, func(ctx context.Context) error {
+		acct, sub, err := db.LoadEnrolment(ctx, a, bk.sub.ID)
+		if err != nil {
+			return err
+		}
+		if acct.ID != a || sub.ID != bk.sub.ID || sub.ConfigVersion != bk.sub.ConfigVersion {
+			t.Errorf("LoadEnrolment = %s/%s v%d, want %s/%s v%d", acct.ID, sub.ID, sub.ConfigVersion, a, bk.sub.ID, bk.sub.ConfigVersion)
+		}
+		if ids, err = db.CreateCards(ctx, []subaccounts.Card{fresh, again}); err != nil {
+			return err
+		}
+		if held, err = db.ActiveCardsByFingerprint(ctx, a, [][]byte{again.Fingerprint}); err != nil {
+			return err
+		}
+		return db.InsertAuditEvents(ctx, []subaccounts.AuditEvent{{
+			ID: uuid.Must(uuid.NewV7()), AccountID: a, ActorSubject: "s", ActorClientID: "c", Action: "card.enrol",
+			ResourceType: "card", ResourceID: fresh.ID.String(), After: []byte(`{"id":"` + fresh.ID.String() + `"}`),
+			RequestID: "r", CreatedAt: txBase,
+		}})
+	})
+	mustNil(t, "TransactGroup", err)
+	if !slices.Equal(ids, []uuid.UUID{fresh.ID}) {
+		t.Errorf("CreateCards = %v, want only the new %s", ids, fresh.ID)
+	}
+	if len(held) != 1 || held[0].ID != bk.card.ID {
+		t.Errorf("ActiveCardsByFingerprint = %v, want the holder %s", held, bk.card.ID)
+	}
+	got, err := db.GetCard(ctx, a, fresh.ID, false)
+	mustNil(t, "GetCard", err)
+	sameCard(t, got, fresh)
+	// The log lists chained events only.
+	n, err := db.ChainAuditEvents(ctx, a, 10)
+	mustNil(t, "ChainAuditEvents", err)
+	if n != 1 {
+		t.Errorf("ChainAuditEvents chained %d, want the enrolment's 1", n)
+	}
+	evs, err := db.ListAuditEvents(ctx, a, subaccounts.AuditFilter{}, subaccounts.Page{Limit: 10})
+	mustNil(t, "ListAuditEvents", err)
+	if len(evs) != 1 || evs[0].ResourceID != fresh.ID.String() || !strings.Contains(string(evs[0].After), fresh.ID.String()) {
+		t.Errorf("audit events after the group = %+v, want the enrolment's", evs)
 	}
 }
