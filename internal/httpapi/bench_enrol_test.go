@@ -1,0 +1,39 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cardseg/subaccounts/internal/store/storetest"
+)
+
+// BenchmarkEnrol measures POST /v1/subaccounts/{id}/cards from 32 concurrent clients,
+// each card a new number, into an account that neither charges for enrolment nor
+// counts a quota (the group transaction's path).
+func BenchmarkEnrol(b *testing.B) {
+	for _, dialect := range storetest.Dialects(b) {
+		b.Run(dialect, func(b *testing.B) {
+			e := newEnv(b, dialect)
+			e.checkAPI = false
+			e.logs = nil
+			acct := e.newAccount("Bench", usaCanContract(10))
+			tok := e.tenantToken(acct)
+			sub := e.newSubaccount(tok, "Shop", []any{cfg([]string{"USA"}, "VISA")})
+			var seq atomic.Int64
+			b.Run("parallel-32", func(b *testing.B) {
+				b.SetParallelism(32 / max(1, runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						body := cardBody(luhnPAN("411111", int(seq.Add(1)), 16), "USA")
+						if r := e.do("POST", "/v1/subaccounts/"+sub+"/cards", tok, body); r.Status != http.StatusCreated {
+							b.Errorf("%d %s", r.Status, r.Body)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}
