@@ -148,6 +148,9 @@ const groupChunk = 100
 // subaccount does not permit by (subaccount, country, network), with up to sample card
 // ids per group, and counts all of the account's active cards in the same pass.
 func (q queries) CardsOutsideConfiguration(ctx context.Context, accountID uuid.UUID, sample int) ([]subaccounts.CardViolation, int64, error) {
+	if q.d.lateral && sample > 0 {
+		return q.cardsOutsideSampled(ctx, accountID, sample)
+	}
 	var all []cardGroupRow
 	if err := q.with(ctx).Raw(cardGroups, accountID, accountID).Scan(&all).Error; err != nil {
 		return nil, 0, fmt.Errorf("cards outside configuration: %w", translate(err))
@@ -162,6 +165,69 @@ func (q queries) CardsOutsideConfiguration(ctx context.Context, accountID uuid.U
 	}
 	out, err := q.sampleGroups(ctx, accountID, groups, sample)
 	return out, active, err
+}
+
+// cardGroupsSampled is cardGroups with each violating group's first sample ids (as
+// comma-separated text) joined per group in the same statement: one round trip and one
+// plan, where sampleGroups sends a UNION ALL of a branch per group after it. The
+// one-time filter on permitted keeps the permitted groups' subqueries from running.
+const cardGroupsSampled = `
+SELECT g.subaccount_id, g.country_code, g.network, g.cards, g.permitted, s.ids
+FROM (` + cardGroups + `) g
+LEFT JOIN LATERAL (
+	SELECT string_agg(x.id::text, ',' ORDER BY x.id) AS ids FROM (
+		SELECT c.id FROM cards c
+		WHERE NOT g.permitted AND c.account_id = ? AND c.status = 'active'
+		  AND c.subaccount_id = g.subaccount_id AND c.country_code = g.country_code AND c.network = g.network
+		ORDER BY c.id LIMIT ?
+	) x
+) s ON true
+ORDER BY g.subaccount_id, g.country_code, g.network`
+
+// cardGroupSampledRow is cardGroupRow with its samples (gorm's Scan fills no embedded
+// struct).
+type cardGroupSampledRow struct {
+	SubaccountID uuid.UUID `gorm:"column:subaccount_id"`
+	CountryCode  string    `gorm:"column:country_code"`
+	Network      string    `gorm:"column:network"`
+	Cards        int64     `gorm:"column:cards"`
+	Permitted    bool      `gorm:"column:permitted"`
+	IDs          *string   `gorm:"column:ids"`
+}
+
+// cardsOutsideSampled is CardsOutsideConfiguration in one statement (PostgreSQL).
+func (q queries) cardsOutsideSampled(ctx context.Context, accountID uuid.UUID, sample int) ([]subaccounts.CardViolation, int64, error) {
+	var all []cardGroupSampledRow
+	if err := q.with(ctx).Raw(cardGroupsSampled, accountID, accountID, accountID, sample).Scan(&all).Error; err != nil {
+		return nil, 0, fmt.Errorf("cards outside configuration: %w", translate(err))
+	}
+	var active int64
+	var out []subaccounts.CardViolation
+	for _, g := range all {
+		active += g.Cards
+		if g.Permitted {
+			continue
+		}
+		pair, err := toPair(g.CountryCode, g.Network)
+		if err != nil {
+			return nil, 0, err
+		}
+		v := subaccounts.CardViolation{SubaccountID: g.SubaccountID, Pair: pair, Cards: g.Cards}
+		if g.IDs != nil {
+			for id := range strings.SplitSeq(*g.IDs, ",") {
+				u, err := uuid.Parse(id)
+				if err != nil {
+					return nil, 0, fmt.Errorf("cards outside configuration: sample id %q: %w", id, err)
+				}
+				v.SampleIDs = append(v.SampleIDs, u)
+			}
+		}
+		out = append(out, v)
+	}
+	if out == nil {
+		out = []subaccounts.CardViolation{}
+	}
+	return out, active, nil
 }
 
 func (q queries) sampleGroups(ctx context.Context, accountID uuid.UUID, groups []cardGroupRow, sample int) ([]subaccounts.CardViolation, error) {

@@ -21,11 +21,14 @@ type dialect struct {
 	// perRowUpdates: SQLite runs in the process, so one statement per row costs no
 	// round trip; PostgreSQL updates many rows in one statement.
 	perRowUpdates bool
-	goose         goose.Dialect
+	// lateral: PostgreSQL joins a subquery per row (LATERAL), so a report's per-group
+	// samples come in its aggregate's own statement; SQLite has no LATERAL.
+	lateral bool
+	goose   goose.Dialect
 }
 
 var (
-	postgresDialect = dialect{name: "postgres", rowLocks: true, goose: goose.DialectPostgres}
+	postgresDialect = dialect{name: "postgres", rowLocks: true, lateral: true, goose: goose.DialectPostgres}
 	sqliteDialect   = dialect{name: "sqlite", textTimes: true, perRowUpdates: true, goose: goose.DialectSQLite3}
 )
 
