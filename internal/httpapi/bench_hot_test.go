@@ -37,3 +37,34 @@ func BenchmarkEnrol(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIngestBatch measures POST /v1/transactions/batch with 100 messages from 4
+// concurrent clients; ns/op is per request.
+func BenchmarkIngestBatch(b *testing.B) {
+	for _, dialect := range storetest.Dialects(b) {
+		b.Run(dialect, func(b *testing.B) {
+			e := newEnv(b, dialect)
+			e.checkAPI = false
+			e.logs = nil
+			acct := e.newAccount("Bench", usaCanContract(10))
+			tok := e.tenantToken(acct)
+			sub := e.newSubaccount(tok, "Shop", []any{cfg([]string{"USA"}, "VISA")})
+			card := e.enrol(tok, sub, visaPAN, "USA")
+			b.Run("batch-100-parallel-4", func(b *testing.B) {
+				b.SetParallelism(4 / max(1, runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						msgs := make([]any, 100)
+						for i := range msgs {
+							msgs[i] = message(card, "auth")
+						}
+						if r := e.do("POST", "/v1/transactions/batch", tok, map[string]any{"messages": msgs}); r.Status != http.StatusOK {
+							b.Errorf("%d %s", r.Status, r.Body)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}
