@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -76,7 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.pgbench, "pgbench", "pgbench", "pgbench executable")
 	fs.StringVar(&o.serverLog, "server-log", "", "file the server's stderr is written to (default: a temporary file, removed at the end)")
 	fs.StringVar(&o.profileDir, "profiles", "", "directory the load runs' CPU profiles are written to, replacing every *.pprof file there "+
-		"(default: cmd/subaccountload/profiles in the module when -out is set; none kept without -out)")
+		"(default: cmd/subaccountload/profiles in the module when -out is the module's BENCHMARKS.md, <out>-profiles beside any other -out, none kept without -out)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -174,7 +175,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		if err := keepProfiles(profileDir, res.profiles); err != nil {
 			return fmt.Errorf("keep the profiles in %s: %w", profileDir, err)
 		}
-		logf("CPU profiles in %s (the previous run's removed)", profileDir)
+		logf("%d CPU profiles kept in %s (the previous run's removed)", kept(res.profiles), profileDir)
 	}
 	res.profileLinks = profileLinkBase(o.out, profileDir)
 
@@ -197,9 +198,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	return nil
 }
 
-// keptProfileDir is where the run's profiles are kept: -profiles, or the module's
-// cmd/subaccountload/profiles when the run is recorded (-out); empty when they are not
-// kept. The repository's top level stays as it is, so they live beside this tool.
+// keptProfileDir is where the run's profiles are kept: -profiles; when the run is
+// recorded in the module's own file (-out at the module's top, as make bench does), the
+// module's cmd/subaccountload/profiles, since the repository's top level stays as it is;
+// when it is recorded elsewhere, <out without extension>-profiles beside it, so a trial
+// run does not replace the profiles the module's BENCHMARKS.md links to. Without -out
+// none are kept.
 func (o options) keptProfileDir(ctx context.Context) (string, error) {
 	if o.profileDir != "" || o.out == "" {
 		return o.profileDir, nil
@@ -208,7 +212,14 @@ func (o options) keptProfileDir(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(root, "cmd", "subaccountload", "profiles"), nil
+	out, err := filepath.Abs(o.out)
+	if err != nil {
+		return "", err
+	}
+	if filepath.Dir(out) == root {
+		return filepath.Join(root, "cmd", "subaccountload", "profiles"), nil
+	}
+	return strings.TrimSuffix(out, filepath.Ext(out)) + "-profiles", nil
 }
 
 // profileLinkBase is the profile directory as BENCHMARKS.md (out) links to it: relative

@@ -349,3 +349,14 @@ func (r *results) profileMarkdown(links string) string {
 	}
 	return sb.String()
 }
+
+// kept counts the profiles that were saved.
+func kept(profiles []cpuProfile) int {
+	n := 0
+	for _, p := range profiles {
+		if p.path != "" {
+			n++
+		}
+	}
+	return n
+}

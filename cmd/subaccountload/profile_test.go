@@ -305,3 +305,27 @@ func TestMergeBenchmarksUnlinksOldProfiles(t *testing.T) {
 		t.Errorf("history lost a link that is not a profile:\n%s", history)
 	}
 }
+
+func TestKeptProfileDir(t *testing.T) {
+	t.Parallel()
+	root, err := moduleRoot(context.Background())
+	if err != nil {
+		t.Skipf("no go command: %v", err)
+	}
+	tests := []struct {
+		name string
+		o    options
+		want string
+	}{
+		{"make bench", options{out: filepath.Join(root, "BENCHMARKS.md")}, filepath.Join(root, "cmd", "subaccountload", "profiles")},
+		{"a trial run elsewhere", options{out: "/tmp/trial.md"}, "/tmp/trial-profiles"},
+		{"printed only", options{}, ""},
+		{"chosen", options{out: "/tmp/trial.md", profileDir: "/somewhere"}, "/somewhere"},
+	}
+	for _, tt := range tests {
+		got, err := tt.o.keptProfileDir(context.Background())
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+}

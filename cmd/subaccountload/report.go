@@ -138,7 +138,7 @@ func (r *results) metrics() []metric {
 		if per > 0 && floor > 0 && l.itemsPerReq > 0 {
 			m.service += " (" + fmtMicros(per-floor/time.Duration(l.itemsPerReq)) + " above the floor)"
 		}
-		if base == 0 {
+		if base == 0 || per == 0 {
 			m.ratio = math.NaN()
 		}
 		return m
@@ -189,7 +189,7 @@ func (r *results) metrics() []metric {
 func pgCPURow(name string, l, base loadResult) metric {
 	per, b := l.pgCPUPerItem(), base.pgCPUPerItem()
 	m := metric{name: name, service: fmtCPU(per), baseline: fmtCPU(b), baseBy: "one replica", ratio: float64(per) / float64(b), value: per, missing: per == 0}
-	if b == 0 {
+	if b == 0 || per == 0 {
 		m.ratio = math.NaN()
 	}
 	return m
