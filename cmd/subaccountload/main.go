@@ -7,6 +7,11 @@
 // against it on 127.0.0.1:0, and always stops the server and drops the database when it
 // ends, also on error or interrupt. Card numbers are generated in memory and sent to the
 // server only: none is printed or written anywhere.
+//
+// Each server gets a METRICS_ADDR of its own, and the run asks it for a CPU profile of
+// every measured window; the profiles of a recorded run replace the previous run's in
+// cmd/subaccountload/profiles (see -profiles). A server without the endpoint costs the
+// run its profiles, never the run.
 package main
 
 import (
