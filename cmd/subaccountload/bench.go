@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 type bench struct {
 	o       options
 	tmp     string
+	bin     string // the server's binary, for the replicas
 	dbURL   string
 	srv     *server
 	api     *api
@@ -30,14 +32,16 @@ type bench struct {
 	pans    panSource
 	msgSeq  atomic.Uint64
 	pgRun   int
+	// profiles are the load runs' CPU profiles so far.
+	profiles []cpuProfile
 }
 
-func newBench(ctx context.Context, o options, tmp, dbURL string, srv *server, logf func(string, ...any)) (*bench, error) {
+func newBench(ctx context.Context, o options, tmp, bin, dbURL string, srv *server, logf func(string, ...any)) (*bench, error) {
 	db, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the bench database: %w", err)
 	}
-	return &bench{o: o, tmp: tmp, dbURL: dbURL, srv: srv, api: newAPI(srv.base), db: db, logf: logf}, nil
+	return &bench{o: o, tmp: tmp, bin: bin, dbURL: dbURL, srv: srv, api: newAPI(srv.base), db: db, logf: logf}, nil
 }
 
 func (b *bench) close() { b.db.Close(context.Background()) }
@@ -45,7 +49,9 @@ func (b *bench) close() { b.db.Close(context.Background()) }
 // results are every figure of the run.
 type results struct {
 	setupCards int
+	healthz    loadResult
 	single     pairResult
+	replicas   replicaResult
 	webhooks   webhookResult
 	batch100   loadResult
 	batch1000  loadResult
@@ -53,6 +59,11 @@ type results struct {
 	enrol      pairResult
 	compliance complianceResult
 	keyVersion int
+
+	// profiles are the CPU profiles of the load runs, in the order they ran;
+	// profileLinks is their directory as the recorded file links to it (empty: not kept).
+	profiles     []cpuProfile
+	profileLinks string
 
 	serverLog logSummary
 	machine   machine
@@ -86,12 +97,15 @@ func (b *bench) runAll(ctx context.Context) (*results, error) {
 		name string
 		fn   func(context.Context, *results) error
 	}{
+		{"GET /healthz (the floor)", b.runHealthz},
 		{"single-message ingest", b.runSingle},
+		{"single-message ingest on three replicas", b.runReplicas},
 		{"single-message ingest with a webhook endpoint", b.runWebhooks},
 		{"batch ingest", b.runBatch},
 		{"card enrolment", b.runEnrol},
 		{"compliance report", b.runCompliance},
 	}
+	defer func() { res.profiles = b.profiles }()
 	for _, s := range steps {
 		if err := s.fn(ctx, res); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
@@ -253,11 +267,16 @@ func (b *bench) newMessage(rng *rand.Rand, tag string) message {
 // post sends body to path with the ingest account's token and returns the status and
 // the answer.
 func (b *bench) post(ctx context.Context, path string, body any, readBody bool) (int, []byte, error) {
+	return b.postTo(ctx, b.api.base, path, body, readBody)
+}
+
+// postTo is post to the server at base.
+func (b *bench) postTo(ctx context.Context, base, path string, body any, readBody bool) (int, []byte, error) {
 	data, err := json.Marshal(body)
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.api.base+path, bytes.NewReader(data))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(data))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -276,21 +295,90 @@ func (b *bench) post(ctx context.Context, path string, body any, readBody bool) 
 	return resp.StatusCode, out, err
 }
 
-// load runs a service load run and records the CPU time the server and the load
-// generator used during it.
-func (b *bench) load(ctx context.Context, workers int, fn requestFunc) (loadResult, error) {
-	pid := b.srv.cmd.Process.Pid
-	srv0, srvErr := processCPU(pid)
+// load runs a service load run on the main server, and profiles its measured window
+// into file (see loadOn).
+func (b *bench) load(ctx context.Context, run, file string, workers int, fn requestFunc) (loadResult, error) {
+	return b.loadOn(ctx, run, file, []*server{b.srv}, workers, fn)
+}
+
+// loadOn runs a service load run against servers and records the CPU time they, the
+// PostgreSQL backends of the run's database and the load generator used during it. Each
+// server is asked for a CPU profile of the measured window, kept as file; a server
+// without the endpoint leaves the run without a profile, not failed.
+func (b *bench) loadOn(ctx context.Context, run, file string, servers []*server, workers int, fn requestFunc) (loadResult, error) {
+	cpu := func() (time.Duration, error) {
+		var sum time.Duration
+		for _, s := range servers {
+			d, err := processCPU(s.cmd.Process.Pid)
+			if err != nil {
+				return 0, err
+			}
+			sum += d
+		}
+		return sum, nil
+	}
+	srv0, srvErr := cpu()
+	pg0, pgErr := backendCPU(ctx, b.db)
 	self0 := selfCPU()
+	measured := time.Now().Add(b.o.warmup)
+	capture := startProfiles(ctx, servers, measured, profileSeconds(b.o.duration))
 	r, err := runLoad(ctx, workers, b.o.warmup, b.o.duration, fn)
 	if err != nil {
 		return r, err
 	}
 	r.clientCPU = selfCPU() - self0
-	if srv1, err := processCPU(pid); err == nil && srvErr == nil {
+	if srv1, err := cpu(); err == nil && srvErr == nil {
 		r.serverCPU = srv1 - srv0
 	}
+	r.servers = len(servers)
+	if pg1, err := backendCPU(ctx, b.db); err == nil && pgErr == nil {
+		r.pgCPU, r.pgBackends = backendCPUDelta(pg0, pg1), len(pg1)
+	}
+	b.addProfile(capture, run, file)
 	return r, nil
+}
+
+// addProfile waits for a run's profile and notes it.
+func (b *bench) addProfile(capture *profileCapture, run, file string) {
+	p := capture.collect(filepath.Join(b.tmp, "profiles"), run, file)
+	if p.missing != "" {
+		b.logf("  no profile (%s)", p.missing)
+	} else {
+		b.logf("  CPU profile: %s samples, %s of CPU", fmtRate(float64(p.top.samples)), fmtDur(p.top.total))
+	}
+	b.profiles = append(b.profiles, p)
+}
+
+// runHealthz measures GET /healthz with the ingest runs' workers: the same server, its
+// engine's middleware (request id, request log line, deadline) and the HTTP stack, but
+// no token, no handler work and no database. It is the floor the hot routes' CPU per
+// request is compared to.
+func (b *bench) runHealthz(ctx context.Context, res *results) error {
+	b.logf("GET /healthz (the floor): service, %d connections", ingestWorkers)
+	svc, err := b.load(ctx, "GET /healthz (the floor)", "healthz.pprof", ingestWorkers, func(ctx context.Context, _ int, _ *rand.Rand) (outcome, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.api.base+"/healthz", nil)
+		if err != nil {
+			return outcome{}, err
+		}
+		resp, err := b.api.hc.Do(req)
+		if err != nil {
+			return outcome{}, err
+		}
+		defer resp.Body.Close()
+		_, err = io.Copy(io.Discard, resp.Body)
+		o := outcome{status: resp.StatusCode}
+		if resp.StatusCode == http.StatusOK {
+			o.ok = 1
+		}
+		return o, err
+	})
+	if err != nil {
+		return err
+	}
+	svc.itemsPerReq = 1
+	b.logf("  service: %.0f requests/s, p50 %s, p99 %s, %s CPU per request", svc.rate(), fmtDur(svc.p(50)), fmtDur(svc.p(99)), fmtCPU(svc.serverCPUPerItem()))
+	res.healthz = svc
+	return nil
 }
 
 func (b *bench) runSingle(ctx context.Context, res *results) error {
@@ -301,7 +389,7 @@ func (b *bench) runSingle(ctx context.Context, res *results) error {
 	}
 	b.logf("  pgbench: %.0f tps, p50 %s, p99 %s", base.tps, fmtDur(base.p(50)), fmtDur(base.p(99)))
 	b.logf("single-message ingest: service, %d connections", ingestWorkers)
-	svc, err := b.load(ctx, ingestWorkers, b.singleMessage("single"))
+	svc, err := b.load(ctx, "single-message ingest", "single-ingest.pprof", ingestWorkers, b.singleMessage("single"))
 	if err != nil {
 		return err
 	}
@@ -313,8 +401,14 @@ func (b *bench) runSingle(ctx context.Context, res *results) error {
 
 // singleMessage posts one new message, tagged tag, and counts a 201.
 func (b *bench) singleMessage(tag string) requestFunc {
-	return func(ctx context.Context, _ int, rng *rand.Rand) (outcome, error) {
-		status, _, err := b.post(ctx, "/v1/transactions", b.newMessage(rng, tag), false)
+	return b.singleMessageOn(tag, []string{b.api.base})
+}
+
+// singleMessageOn is singleMessage with worker w posting to bases[w % len(bases)], so
+// the workers are spread round robin over the servers.
+func (b *bench) singleMessageOn(tag string, bases []string) requestFunc {
+	return func(ctx context.Context, w int, rng *rand.Rand) (outcome, error) {
+		status, _, err := b.postTo(ctx, bases[w%len(bases)], "/v1/transactions", b.newMessage(rng, tag), false)
 		o := outcome{status: status}
 		if status == http.StatusCreated {
 			o.ok = 1
@@ -334,7 +428,7 @@ func (b *bench) runBatch(ctx context.Context, res *results) error {
 	for _, size := range []int{100, 1000} {
 		b.logf("batch ingest: service, %d connections, %d messages per request", batchWorkers, size)
 		tag := "batch" + strconv.Itoa(size)
-		r, err := b.load(ctx, batchWorkers, func(ctx context.Context, _ int, rng *rand.Rand) (outcome, error) {
+		r, err := b.load(ctx, fmt.Sprintf("batch ingest, %d per request", size), fmt.Sprintf("batch-%d.pprof", size), batchWorkers, func(ctx context.Context, _ int, rng *rand.Rand) (outcome, error) {
 			msgs := make([]message, size)
 			for i := range msgs {
 				msgs[i] = b.newMessage(rng, tag)
@@ -388,7 +482,7 @@ func (b *bench) runEnrol(ctx context.Context, res *results) error {
 	b.logf("  pgbench: %.0f tps, p50 %s, p99 %s", base.tps, fmtDur(base.p(50)), fmtDur(base.p(99)))
 	b.logf("card enrolment: service, %d connections", ingestWorkers)
 	var next atomic.Uint64
-	svc, err := b.load(ctx, ingestWorkers, func(ctx context.Context, _ int, _ *rand.Rand) (outcome, error) {
+	svc, err := b.load(ctx, "card enrolment", "enrolment.pprof", ingestWorkers, func(ctx context.Context, _ int, _ *rand.Rand) (outcome, error) {
 		sub := b.ingest.subaccounts[next.Add(1)%uint64(len(b.ingest.subaccounts))]
 		status, _, err := b.post(ctx, "/v1/subaccounts/"+sub+"/cards", newCard(&b.pans), false)
 		o := outcome{status: status}

@@ -38,9 +38,26 @@ type loadResult struct {
 	itemsPerReq int
 	allOK       int64 // items that succeeded, warm-up included
 
-	// CPU time used during the whole run (warm-up included) by the server and by the
-	// load generator itself; zero when it could not be read.
-	serverCPU, clientCPU time.Duration
+	// CPU time used during the whole run (warm-up included) by the servers (summed over
+	// the replicas), the PostgreSQL backends of the run's database and the load generator
+	// itself; zero when it could not be read.
+	serverCPU, pgCPU, clientCPU time.Duration
+	servers                     int // server processes the run was spread over
+	pgBackends                  int // backends of the run's database at its end
+}
+
+// serverCPUPerItem is the servers' CPU per item that succeeded, warm-up included in
+// both; zero when the CPU time could not be read.
+func (r loadResult) serverCPUPerItem() time.Duration { return perItem(r.serverCPU, r.allOK) }
+
+// pgCPUPerItem is the PostgreSQL backends' CPU per item that succeeded.
+func (r loadResult) pgCPUPerItem() time.Duration { return perItem(r.pgCPU, r.allOK) }
+
+func perItem(cpu time.Duration, items int64) time.Duration {
+	if cpu <= 0 || items <= 0 {
+		return 0
+	}
+	return cpu / time.Duration(items)
 }
 
 // rate is the items that succeeded per second of the measured window.

@@ -175,3 +175,42 @@ func selfCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// backendCPU returns the CPU time used so far by each PostgreSQL backend of conn's
+// database but conn's own, by pid: client backends (the servers' pools) and autovacuum
+// workers there, read from /proc (world-readable, though they run as another user). The
+// cluster's shared processes (WAL writer, checkpointer, …) are left out: other
+// databases on the server use them too.
+func backendCPU(ctx context.Context, conn *pgx.Conn) (map[int]time.Duration, error) {
+	rows, err := conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+	if err != nil {
+		return nil, err
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		// A backend that ended since the query has no CPU to read.
+		if d, err := processCPU(int(pid)); err == nil {
+			out[int(pid)] = d
+		}
+	}
+	return out, nil
+}
+
+// backendCPUDelta is the CPU the backends used between two readings: the growth of
+// those in both, and all of a backend that started in between. A backend that ended in
+// between is lost, which a pool's long-lived connections make rare.
+func backendCPUDelta(before, after map[int]time.Duration) time.Duration {
+	var sum time.Duration
+	for pid, d := range after {
+		if b, ok := before[pid]; ok && b <= d {
+			sum += d - b
+		} else {
+			sum += d
+		}
+	}
+	return sum
+}

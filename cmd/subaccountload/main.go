@@ -7,6 +7,11 @@
 // against it on 127.0.0.1:0, and always stops the server and drops the database when it
 // ends, also on error or interrupt. Card numbers are generated in memory and sent to the
 // server only: none is printed or written anywhere.
+//
+// Each server gets a METRICS_ADDR of its own, and the run asks it for a CPU profile of
+// every measured window; the profiles of a recorded run replace the previous run's in
+// cmd/subaccountload/profiles (see -profiles). A server without the endpoint costs the
+// run its profiles, never the run.
 package main
 
 import (
@@ -17,6 +22,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -44,6 +51,7 @@ type options struct {
 	history     int
 	pgbench     string
 	serverLog   string
+	profileDir  string
 }
 
 // The concurrency of each run is fixed by the issue that asks for these figures.
@@ -73,6 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.history, "history", 100_000, "earlier transactions the ingest account holds before the runs (inserted with SQL)")
 	fs.StringVar(&o.pgbench, "pgbench", "pgbench", "pgbench executable")
 	fs.StringVar(&o.serverLog, "server-log", "", "file the server's stderr is written to (default: a temporary file, removed at the end)")
+	fs.StringVar(&o.profileDir, "profiles", "", "directory the load runs' CPU profiles are written to, replacing every *.pprof file there "+
+		"(default: cmd/subaccountload/profiles in the module when -out is the module's BENCHMARKS.md, <out>-profiles beside any other -out, none kept without -out)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -122,7 +132,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 
-	srv, err := startServer(ctx, tmp, db.url, o.serverLog, logf)
+	bin, err := buildServer(ctx, tmp, logf)
+	if err != nil {
+		return err
+	}
+	logPath := o.serverLog
+	if logPath == "" {
+		logPath = filepath.Join(tmp, "subaccountd.stderr")
+	}
+	srv, err := startServer(ctx, bin, serverEnv(os.Environ(), db.url, filepath.Join(tmp, "data")), logPath, logf)
 	if err != nil {
 		return err
 	}
@@ -133,7 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}()
 
-	b, err := newBench(ctx, o, tmp, db.url, srv, logf)
+	b, err := newBench(ctx, o, tmp, bin, db.url, srv, logf)
 	if err != nil {
 		return err
 	}
@@ -154,11 +172,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		res.goBench = filterGoBench(string(gb))
 	}
 
+	profileDir, err := o.keptProfileDir(ctx)
+	if err != nil {
+		return err
+	}
+	if profileDir != "" {
+		if err := keepProfiles(profileDir, res.profiles); err != nil {
+			return fmt.Errorf("keep the profiles in %s: %w", profileDir, err)
+		}
+		logf("%d CPU profiles kept in %s (the previous run's removed)", kept(res.profiles), profileDir)
+	}
+	res.profileLinks = profileLinkBase(o.out, profileDir)
+
 	table := res.table()
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, table.render())
 	fmt.Fprintln(stdout)
 	fmt.Fprint(stdout, res.notes())
+	fmt.Fprint(stdout, res.profileBrief())
 	if o.out != "" {
 		old, err := os.ReadFile(o.out)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -170,4 +201,46 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		logf("recorded in %s", o.out)
 	}
 	return nil
+}
+
+// keptProfileDir is where the run's profiles are kept: -profiles; when the run is
+// recorded in the module's own file (-out at the module's top, as make bench does), the
+// module's cmd/subaccountload/profiles, since the repository's top level stays as it is;
+// when it is recorded elsewhere, <out without extension>-profiles beside it, so a trial
+// run does not replace the profiles the module's BENCHMARKS.md links to. Without -out
+// none are kept.
+func (o options) keptProfileDir(ctx context.Context) (string, error) {
+	if o.profileDir != "" || o.out == "" {
+		return o.profileDir, nil
+	}
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	out, err := filepath.Abs(o.out)
+	if err != nil {
+		return "", err
+	}
+	if filepath.Dir(out) == root {
+		return filepath.Join(root, "cmd", "subaccountload", "profiles"), nil
+	}
+	return strings.TrimSuffix(out, filepath.Ext(out)) + "-profiles", nil
+}
+
+// profileLinkBase is the profile directory as BENCHMARKS.md (out) links to it: relative
+// to out's directory, with slashes. It is empty when the profiles are not kept.
+func profileLinkBase(out, dir string) string {
+	if out == "" || dir == "" {
+		return ""
+	}
+	absOut, err1 := filepath.Abs(out)
+	absDir, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return filepath.ToSlash(dir)
+	}
+	rel, err := filepath.Rel(filepath.Dir(absOut), absDir)
+	if err != nil {
+		return filepath.ToSlash(absDir)
+	}
+	return filepath.ToSlash(rel)
 }

@@ -237,6 +237,10 @@ func TestTargets(t *testing.T) {
 		{"ceiling met", target{maxValue: 25 * time.Millisecond}, 9, 25 * time.Millisecond, true, true, "≤ 25 ms"},
 		{"ceiling missed", target{maxValue: time.Second}, 0.1, 1001 * time.Millisecond, false, true, "≤ 1 s"},
 		{"none", target{}, 3, time.Hour, false, false, "—"},
+		{"ratio ceiling met", target{maxRatio: 1.5}, 1.5, 0, true, true, "≤ 1.5×"},
+		{"ratio ceiling missed", target{maxRatio: 1.5}, 1.51, 0, false, true, "≤ 1.5×"},
+		{"CPU ceiling met", target{maxValue: 100 * time.Microsecond, micros: true}, 9, 100 * time.Microsecond, true, true, "≤ 100 µs"},
+		{"CPU ceiling missed", target{maxValue: 20 * time.Microsecond, micros: true}, 0, 21 * time.Microsecond, false, true, "≤ 20 µs"},
 	}
 	for _, tt := range tests {
 		met, has := tt.target.met(tt.ratio, tt.value)
@@ -256,15 +260,23 @@ func TestResultsTable(t *testing.T) {
 		return out
 	}
 	r := &results{
+		// The floor: 1,000 requests in 50 ms of CPU, 50 µs each.
+		healthz: loadResult{ok: 1000, allOK: 1000, elapsed: time.Second, latencies: lat(1, 2), itemsPerReq: 1, serverCPU: 50 * time.Millisecond},
 		single: pairResult{
-			service:  loadResult{ok: 3000, elapsed: time.Second, latencies: lat(5, 10, 30)},
+			// 90 µs per message: 40 µs above the floor, within 100 µs.
+			service:  loadResult{ok: 3000, allOK: 4000, elapsed: time.Second, latencies: lat(5, 10, 30), itemsPerReq: 1, serverCPU: 360 * time.Millisecond, pgCPU: 400 * time.Millisecond},
 			baseline: pgbenchResult{tps: 1000, latencies: lat(2, 4, 8)},
 		},
-		batch100:  loadResult{ok: 500, elapsed: time.Second, latencies: lat(100)},
+		// 3 replicas: 144 µs per message, 1.6× one replica's 90; PostgreSQL 150 µs, 1.5× 100.
+		replicas: replicaResult{service: loadResult{ok: 2400, allOK: 2500, elapsed: time.Second, latencies: lat(40), itemsPerReq: 1,
+			serverCPU: 360 * time.Millisecond, pgCPU: 375 * time.Millisecond, servers: 3}},
+		// 25 µs per message in batches of 100: above 20 µs.
+		batch100:  loadResult{ok: 500, allOK: 1000, elapsed: time.Second, latencies: lat(100), itemsPerReq: 100, serverCPU: 25 * time.Millisecond},
 		batch1000: loadResult{ok: 800, elapsed: time.Second, latencies: lat(900)},
 		batchBase: pgbenchResult{tps: 10, latencies: lat(50)},
 		enrol: pairResult{
-			service:  loadResult{ok: 400, elapsed: 2 * time.Second, latencies: lat(10, 20)},
+			// 150 µs per enrolment: within 200 µs.
+			service:  loadResult{ok: 400, allOK: 400, elapsed: 2 * time.Second, latencies: lat(10, 20), itemsPerReq: 1, serverCPU: 60 * time.Millisecond},
 			baseline: pgbenchResult{tps: 500, latencies: lat(5, 6)},
 		},
 		compliance: complianceResult{cards: 1_000_000, subaccounts: 100,
@@ -274,9 +286,9 @@ func TestResultsTable(t *testing.T) {
 			lags: lat(100, 200, 1500)},
 	}
 	tab := r.table()
-	met := map[string]string{}
+	met, service, ratio := map[string]string{}, map[string]string{}, map[string]string{}
 	for _, row := range tab.rows {
-		met[row[0]] = row[5]
+		met[row[0]], service[row[0]], ratio[row[0]] = row[5], row[1], row[3]
 	}
 	want := map[string]string{
 		"single-message ingest, 32 connections: messages/s":                                        "yes",    // 3.00×
@@ -289,6 +301,16 @@ func TestResultsTable(t *testing.T) {
 		"single-message ingest, one webhook endpoint subscribed to transaction.routed: messages/s": "yes",
 		"webhook delivery to a local receiver, 2500 events/s offered: events/s":                    "yes",
 		"webhook delivery at that rate: commit-to-receipt p99":                                     "no",
+		"GET /healthz (the floor), 32 connections: requests/s":                                     "—",
+		"GET /healthz: service CPU per request":                                                    "—",
+		"single-message ingest: service CPU per message":                                           "yes",
+		"single-message ingest, 3 replicas: service CPU per message (3 processes summed)":          "no",
+		"single-message ingest, 3 replicas: PostgreSQL CPU per message":                            "—",
+		"batch ingest, 100 per request: service CPU per message":                                   "no",
+		"card enrolment: service CPU per enrolment":                                                "yes",
+		// Not measured (no CPU time read): no verdict rather than a false "yes".
+		"single-message ingest with that endpoint: service CPU per message": "—",
+		"batch ingest, 1000 per request: service CPU per message":           "—",
 	}
 	for name, w := range want {
 		got, ok := met[name]
@@ -300,11 +322,66 @@ func TestResultsTable(t *testing.T) {
 			t.Errorf("row %q: met? %q, want %q", name, got, w)
 		}
 	}
-	if len(tab.missed) != 4 {
-		t.Errorf("missed = %q, want 4 sentences", tab.missed)
+	figures := []struct{ row, service, ratio string }{
+		{"GET /healthz: service CPU per request", "50 µs", "—"},
+		{"GET /healthz: p50, p99", "1.00 ms, 2.00 ms", "—"},
+		{"single-message ingest: service CPU per message", "90 µs (40 µs above the floor)", "1.80×"},
+		{"single-message ingest, 3 replicas: service CPU per message (3 processes summed)", "144 µs (94 µs above the floor)", "1.60×"},
+		{"single-message ingest, 3 replicas: PostgreSQL CPU per message", "150 µs", "1.50×"},
+		// The floor's share of a batch of 100 is 0.5 µs per message.
+		{"batch ingest, 100 per request: service CPU per message", "25 µs (25 µs above the floor)", "0.50×"},
+		{"single-message ingest with that endpoint: service CPU per message", "—", "—"},
 	}
-	if !strings.Contains(strings.Join(tab.missed, "\n"), "0.50× the baseline's 1,000 (pgbench, 4 clients, 100 rows per commit)") {
-		t.Errorf("missed sentences %q do not give the batch ratio", tab.missed)
+	for _, f := range figures {
+		if service[f.row] != f.service || ratio[f.row] != f.ratio {
+			t.Errorf("row %q: %q, ratio %q; want %q, %q", f.row, service[f.row], ratio[f.row], f.service, f.ratio)
+		}
+	}
+	if len(tab.missed) != 6 {
+		t.Errorf("missed = %q, want 6 sentences", tab.missed)
+	}
+	missed := strings.Join(tab.missed, "\n")
+	for _, want := range []string{
+		"0.50× the baseline's 1,000 (pgbench, 4 clients, 100 rows per commit)",
+		"1.60× the baseline's 90 µs (one replica); the target is ≤ 1.5×.",
+		"batch ingest, 100 per request: service CPU per message: 25 µs (25 µs above the floor) (baseline 50 µs, GET /healthz, per request); the target is ≤ 20 µs.",
+	} {
+		if !strings.Contains(missed, want) {
+			t.Errorf("missed sentences %q lack %q", tab.missed, want)
+		}
+	}
+}
+
+func TestBackendCPUDelta(t *testing.T) {
+	t.Parallel()
+	before := map[int]time.Duration{10: time.Second, 11: 2 * time.Second, 12: time.Second}
+	// 10 grew by 0.5 s, 11 ended (lost), 12's pid is a new process (its CPU is below the
+	// old one's), 13 started during the run.
+	after := map[int]time.Duration{10: 1500 * time.Millisecond, 12: 300 * time.Millisecond, 13: 200 * time.Millisecond}
+	if got, want := backendCPUDelta(before, after), time.Second; got != want {
+		t.Errorf("backendCPUDelta = %v, want %v", got, want)
+	}
+	if got := backendCPUDelta(nil, nil); got != 0 {
+		t.Errorf("no backends: %v", got)
+	}
+}
+
+func TestReplaceEnv(t *testing.T) {
+	t.Parallel()
+	got := replaceEnv([]string{"A=1", "DATA_DIR=/one", "DATA_DIR_X=keep", "B=2"}, "DATA_DIR", "/two")
+	if want := []string{"A=1", "DATA_DIR_X=keep", "B=2", "DATA_DIR=/two"}; !slices.Equal(got, want) {
+		t.Errorf("replaceEnv = %q, want %q", got, want)
+	}
+}
+
+func TestPerItem(t *testing.T) {
+	t.Parallel()
+	l := loadResult{allOK: 4, serverCPU: 400 * time.Microsecond, pgCPU: 0}
+	if l.serverCPUPerItem() != 100*time.Microsecond || l.pgCPUPerItem() != 0 {
+		t.Errorf("per item: service %v, PostgreSQL %v; want 100µs, 0 (not read)", l.serverCPUPerItem(), l.pgCPUPerItem())
+	}
+	if (loadResult{serverCPU: time.Second}).serverCPUPerItem() != 0 {
+		t.Error("no item: want 0")
 	}
 }
 
@@ -458,9 +535,11 @@ BenchmarkPermits/permitted-2   	255375186	         5.699 ns/op	       0 B/op	   
 
 func TestServerEnv(t *testing.T) {
 	t.Parallel()
-	env := serverEnv([]string{"PATH=/bin", "DATABASE_URL=postgres://elsewhere", "OIDC_ISSUER_URL=https://idp", "GROUP_COMMIT_MAX_WAIT=1ms", "CLIENT_RATE_LIMIT=5"},
+	env := serverEnv([]string{"PATH=/bin", "DATABASE_URL=postgres://elsewhere", "OIDC_ISSUER_URL=https://idp", "GROUP_COMMIT_MAX_WAIT=1ms", "CLIENT_RATE_LIMIT=5",
+		"METRICS_ADDR=0.0.0.0:9090", "DATABASE_MAX_CONNS=5"},
 		"postgres://here", "/tmp/data")
-	for _, bad := range []string{"DATABASE_URL=postgres://elsewhere", "OIDC_ISSUER_URL=https://idp", "CLIENT_RATE_LIMIT=5"} {
+	// METRICS_ADDR is each process's own (startServer adds it); the pool keeps its default.
+	for _, bad := range []string{"DATABASE_URL=postgres://elsewhere", "OIDC_ISSUER_URL=https://idp", "CLIENT_RATE_LIMIT=5", "METRICS_ADDR=0.0.0.0:9090", "DATABASE_MAX_CONNS=5"} {
 		if slices.Contains(env, bad) {
 			t.Errorf("env keeps %q", bad)
 		}

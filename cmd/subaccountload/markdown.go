@@ -25,6 +25,8 @@ earlier ones under History. Nothing in ` + "`make test`" + ` asserts on time.
 var (
 	historyHeading = regexp.MustCompile(`(?m)^## History[ \t]*$`)
 	titleLine      = regexp.MustCompile(`(?m)\A\s*# [^\n]*\n`)
+	// profileLink is a link to a CPU profile file, which only the newest run keeps.
+	profileLink = regexp.MustCompile(`\[([^\]\n]+)\]\(([^)\s]+\.pprof)\)`)
 )
 
 // mergeBenchmarks returns the new BENCHMARKS.md: run as the newest run, and old's runs
@@ -54,7 +56,7 @@ func mergeBenchmarks(old, run string) string {
 	sb.WriteString(strings.TrimSpace(run))
 	sb.WriteString("\n" + runEnd + "\n\n## History\n\n" + historyIntro + "\n")
 	if prev != "" {
-		sb.WriteString("\n" + demoteHeadings(prev) + "\n")
+		sb.WriteString("\n" + unlinkProfiles(demoteHeadings(prev)) + "\n")
 	}
 	if history != "" {
 		sb.WriteString("\n" + history + "\n")
@@ -77,4 +79,11 @@ func demoteHeadings(s string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// unlinkProfiles turns the links to profile files of a run moving to History into
+// plain names: the next run's files of the same names replace them, and a link would
+// show that run's profile under this one's figures.
+func unlinkProfiles(s string) string {
+	return profileLink.ReplaceAllString(s, "`$1` (not kept)")
 }

@@ -62,13 +62,20 @@ const deliveryFloor = 2000
 // target is what a figure must reach.
 type target struct {
 	minRatio float64       // service ≥ minRatio × baseline, when > 0
+	maxRatio float64       // service ≤ maxRatio × baseline, when > 0
 	maxValue time.Duration // service ≤ maxValue, when > 0
+	// micros shows maxValue in microseconds: the CPU-per-item targets.
+	micros bool
 }
 
 func (t target) String() string {
 	switch {
 	case t.minRatio > 0:
 		return "≥ " + strconv.FormatFloat(t.minRatio, 'f', -1, 64) + "×"
+	case t.maxRatio > 0:
+		return "≤ " + strconv.FormatFloat(t.maxRatio, 'f', -1, 64) + "×"
+	case t.maxValue > 0 && t.micros:
+		return "≤ " + fmtMicros(t.maxValue)
 	case t.maxValue > 0:
 		return "≤ " + fmtDurShort(t.maxValue)
 	}
@@ -80,11 +87,22 @@ func (t target) met(ratio float64, value time.Duration) (met, ok bool) {
 	switch {
 	case t.minRatio > 0:
 		return ratio >= t.minRatio, true
+	case t.maxRatio > 0:
+		return ratio <= t.maxRatio, true
 	case t.maxValue > 0:
 		return value <= t.maxValue, true
 	}
 	return false, false
 }
+
+// The CPU-per-item targets of issue 12: the service's own CPU (every replica summed),
+// warm-up included, per item answered 201.
+const (
+	singleCPUTarget  = 100 * time.Microsecond
+	batchCPUTarget   = 20 * time.Microsecond
+	enrolCPUTarget   = 200 * time.Microsecond
+	replicasCPURatio = 1.5
+)
 
 // metric is one row before formatting.
 type metric struct {
@@ -94,6 +112,9 @@ type metric struct {
 	ratio            float64 // service ÷ baseline; NaN when there is none
 	value            time.Duration
 	target           target
+	// missing is set when the figure could not be measured (no CPU time read): the row
+	// then has no verdict rather than a false one.
+	missing bool
 }
 
 func (r *results) metrics() []metric {
@@ -106,29 +127,80 @@ func (r *results) metrics() []metric {
 		return metric{name: name, service: fmtDur(svc), baseline: fmtDur(base), baseBy: baseNote,
 			ratio: float64(svc) / float64(base), value: svc, target: t}
 	}
+	// cpuRow is a CPU-per-item row: the service's figure with what it costs above floor
+	// (GET /healthz's CPU per request, its share per item for a batch; none when 0),
+	// compared with base.
+	floor := r.healthz.serverCPUPerItem()
+	cpuRow := func(name string, l loadResult, floor, base time.Duration, baseNote string, t target) metric {
+		per := l.serverCPUPerItem()
+		m := metric{name: name, service: fmtCPU(per), baseline: fmtCPU(base), baseBy: baseNote,
+			ratio: float64(per) / float64(base), value: per, target: t, missing: per == 0}
+		if per > 0 && floor > 0 && l.itemsPerReq > 0 {
+			m.service += " (" + fmtMicros(per-floor/time.Duration(l.itemsPerReq)) + " above the floor)"
+		}
+		if base == 0 || per == 0 {
+			m.ratio = math.NaN()
+		}
+		return m
+	}
+	cpuTarget := func(d time.Duration) target { return target{maxValue: d, micros: true} }
+	floorNote := "GET /healthz, per request"
+	rep := r.replicas.service
 	cardsName := fmt.Sprintf("%s cards in %d subaccounts", fmtRate(float64(c.cards)), c.subaccounts)
 	return []metric{
+		rateRow(fmt.Sprintf("GET /healthz (the floor), %d connections: requests/s", ingestWorkers), r.healthz.rate(), math.NaN(), "", target{}),
+		{name: "GET /healthz: p50, p99", service: fmtDur(r.healthz.p(50)) + ", " + fmtDur(r.healthz.p(99)), baseline: "—", ratio: math.NaN()},
+		cpuRow("GET /healthz: service CPU per request", r.healthz, 0, 0, "", target{}),
 		rateRow(fmt.Sprintf("single-message ingest, %d connections: messages/s", ingestWorkers),
 			s.service.rate(), s.baseline.tps, fmt.Sprintf("pgbench, %d clients, 1 message per commit", pgbenchClients), target{minRatio: 1.5}),
 		durRow("single-message ingest: p50", s.service.p(50), s.baseline.p(50), "pgbench", target{}),
 		durRow("single-message ingest: p99", s.service.p(99), s.baseline.p(99), "pgbench", target{maxValue: 25 * time.Millisecond}),
+		cpuRow("single-message ingest: service CPU per message", s.service, floor, floor, floorNote, cpuTarget(singleCPUTarget)),
+		rateRow(fmt.Sprintf("single-message ingest, %d replicas on one database, %d connections round robin: messages/s", replicaCount, ingestWorkers),
+			rep.rate(), s.service.rate(), "one replica, same run", target{}),
+		durRow(fmt.Sprintf("single-message ingest, %d replicas: p99", replicaCount), rep.p(99), s.service.p(99), "one replica", target{}),
+		cpuRow(fmt.Sprintf("single-message ingest, %d replicas: service CPU per message (%d processes summed)", replicaCount, replicaCount),
+			rep, floor, s.service.serverCPUPerItem(), "one replica", target{maxRatio: replicasCPURatio}),
+		pgCPURow(fmt.Sprintf("single-message ingest, %d replicas: PostgreSQL CPU per message", replicaCount), rep, s.service),
 		rateRow("single-message ingest, one webhook endpoint subscribed to transaction.routed: messages/s",
 			w.service.rate(), s.service.rate(), "the same run's ingest without one", target{minRatio: 0.8}),
+		cpuRow("single-message ingest with that endpoint: service CPU per message", w.service, floor, s.service.serverCPUPerItem(), "without one", target{}),
 		rateRow(fmt.Sprintf("webhook delivery to a local receiver, %d events/s offered: events/s", pacedRate), w.deliveryRate(), deliveryFloor,
 			"the target rate", target{minRatio: 1}),
 		durRow("webhook delivery at that rate: commit-to-receipt p99", percentile(w.lags, 99), percentile(w.lags, 50), "its p50", target{maxValue: time.Second}),
 		rateRow(fmt.Sprintf("batch ingest, 100 per request, %d connections: messages/s", batchWorkers),
 			r.batch100.rate(), batchBase, fmt.Sprintf("pgbench, %d clients, %d rows per commit", batchWorkers, batchRows), target{minRatio: 0.6}),
+		cpuRow("batch ingest, 100 per request: service CPU per message", r.batch100, floor, floor, floorNote, cpuTarget(batchCPUTarget)),
 		rateRow(fmt.Sprintf("batch ingest, 1000 per request, %d connections: messages/s", batchWorkers),
 			r.batch1000.rate(), batchBase, "the same pgbench run", target{}),
+		cpuRow("batch ingest, 1000 per request: service CPU per message", r.batch1000, floor, floor, floorNote, target{}),
 		rateRow(fmt.Sprintf("card enrolment, %d connections: enrolments/s", ingestWorkers),
 			e.service.rate(), e.baseline.tps, fmt.Sprintf("pgbench, %d clients, 1 card per commit", pgbenchClients), target{minRatio: 0.5}),
 		durRow("card enrolment: p50", e.service.p(50), e.baseline.p(50), "pgbench", target{}),
 		durRow("card enrolment: p99", e.service.p(99), e.baseline.p(99), "pgbench", target{}),
+		cpuRow("card enrolment: service CPU per enrolment", e.service, floor, floor, floorNote, cpuTarget(enrolCPUTarget)),
 		durRow(fmt.Sprintf("compliance report, %s: median of %d", cardsName, len(c.times)),
 			median(c.times), median(c.queryTimes), "its aggregate query alone", target{maxValue: time.Second}),
-		durRow("compliance report: slowest", c.times[len(c.times)-1], c.queryTimes[len(c.queryTimes)-1], "its aggregate query alone", target{}),
+		durRow("compliance report: slowest", last(c.times), last(c.queryTimes), "its aggregate query alone", target{}),
 	}
+}
+
+// pgCPURow compares the PostgreSQL backends' CPU per message of a run with another's.
+func pgCPURow(name string, l, base loadResult) metric {
+	per, b := l.pgCPUPerItem(), base.pgCPUPerItem()
+	m := metric{name: name, service: fmtCPU(per), baseline: fmtCPU(b), baseBy: "one replica", ratio: float64(per) / float64(b), value: per, missing: per == 0}
+	if b == 0 || per == 0 {
+		m.ratio = math.NaN()
+	}
+	return m
+}
+
+// last is the largest of sorted durations; 0 for none.
+func last(sorted []time.Duration) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[len(sorted)-1]
 }
 
 func (r *results) table() tableData {
@@ -139,20 +211,24 @@ func (r *results) table() tableData {
 			ratio = fmt.Sprintf("%.2f×", m.ratio)
 		}
 		met := "—"
-		if ok, has := m.target.met(m.ratio, m.value); has {
+		if ok, has := m.target.met(m.ratio, m.value); has && !m.missing {
 			met = "yes"
 			if !ok {
 				met = "**no**"
 				t.missed = append(t.missed, missedSentence(m))
 			}
 		}
-		t.rows = append(t.rows, []string{m.name, m.service, m.baseline + " (" + m.baseBy + ")", ratio, m.target.String(), met})
+		base := m.baseline
+		if m.baseBy != "" {
+			base += " (" + m.baseBy + ")"
+		}
+		t.rows = append(t.rows, []string{m.name, m.service, base, ratio, m.target.String(), met})
 	}
 	return t
 }
 
 func missedSentence(m metric) string {
-	if m.target.minRatio > 0 {
+	if m.target.minRatio > 0 || m.target.maxRatio > 0 {
 		return fmt.Sprintf("%s: %s, %.2f× the baseline's %s (%s); the target is %s.", m.name, m.service, m.ratio, m.baseline, m.baseBy, m.target)
 	}
 	return fmt.Sprintf("%s: %s (baseline %s, %s); the target is %s.", m.name, m.service, m.baseline, m.baseBy, m.target)
@@ -173,8 +249,13 @@ func (r *results) notes() string {
 		}
 		if l.serverCPU > 0 && l.allOK > 0 {
 			per := func(d time.Duration) string { return fmtMicros(d / time.Duration(l.allOK)) }
-			p(". CPU over the run's %s (warm-up included, %s items): subaccountd %.1f s (%s per item), the load generator %.1f s (%s per item)",
-				fmtDur(l.elapsed+r.opts.warmup), fmtRate(float64(l.allOK)), l.serverCPU.Seconds(), per(l.serverCPU), l.clientCPU.Seconds(), per(l.clientCPU))
+			procs := "subaccountd"
+			if l.servers > 1 {
+				procs = fmt.Sprintf("subaccountd (%d processes)", l.servers)
+			}
+			p(". CPU over the run's %s (warm-up included, %s items): %s %.1f s (%s per item), the PostgreSQL backends of the run's database %.1f s (%s per item, %d backends at the end), the load generator %.1f s (%s per item)",
+				fmtDur(l.elapsed+r.opts.warmup), fmtRate(float64(l.allOK)), procs, l.serverCPU.Seconds(), per(l.serverCPU),
+				l.pgCPU.Seconds(), per(l.pgCPU), l.pgBackends, l.clientCPU.Seconds(), per(l.clientCPU))
 		}
 		p(".\n")
 	}
@@ -182,8 +263,13 @@ func (r *results) notes() string {
 		p("- %s: pgbench processed %s transactions, %d failed; %s logged.\n", name, fmtRate(float64(b.processed)), b.failed, fmtRate(float64(len(b.latencies))))
 	}
 	p("Answers:\n\n")
+	load("GET /healthz (the floor)", r.healthz)
 	load("single-message ingest", r.single.service)
 	pg("single-message baseline", r.single.baseline)
+	rr := r.replicas
+	load(fmt.Sprintf("single-message ingest on %d replicas", replicaCount), rr.service)
+	p("- the %d replicas kept DATABASE_MAX_CONNS %d (the default) each: %d × %d = %d connections at most, against max_connections %d, with %d client connections to other databases of the server when they started.\n",
+		replicaCount, rr.maxConns, replicaCount, rr.maxConns, replicaCount*rr.maxConns, rr.maxConnections, rr.others)
 	load("single-message ingest with a webhook endpoint", r.webhooks.service)
 	wh := r.webhooks
 	p("- webhook deliveries of that ingest run: %s events, each received; commit-to-receipt p50 %s, p99 %s, slowest %s.\n",
@@ -204,18 +290,27 @@ func (r *results) notes() string {
 		fmtRate(float64(wantCards)), wantGroups, c.queryGroups, fmtDur(c.seedTime))
 	p("- compliance report times: %s; aggregate query alone: %s.\n", fmtDurs(c.times), fmtDurs(c.queryTimes))
 
-	sl := r.serverLog
 	p("\nServer log (stderr): ")
+	writeLogSummary(&sb, r.serverLog, true)
+	p("\nThe other replicas' logs (stderr, both together): ")
+	writeLogSummary(&sb, r.replicas.logs, false)
+	return sb.String()
+}
+
+// writeLogSummary writes what a server log held; withRoutes adds the load routes' time
+// inside the server.
+func writeLogSummary(sb *strings.Builder, sl logSummary, withRoutes bool) {
+	p := func(format string, a ...any) { fmt.Fprintf(sb, format, a...) }
 	if sl.err != nil {
 		p("could not be read: %v\n", sl.err)
-		return sb.String()
+		return
 	}
 	p("%s lines", fmtRate(float64(sl.lines)))
 	if len(sl.byLevel) > 0 {
 		p(" (%s)", fmtCounts(sl.byLevel))
 	}
 	p(".\n\n")
-	if len(sl.routes) > 0 {
+	if withRoutes && len(sl.routes) > 0 {
 		p("Time inside the server, from its request log (warm-ups included):\n\n")
 		for _, route := range slices.Sorted(maps.Keys(sl.routes)) {
 			d := slices.Sorted(slices.Values(sl.routes[route]))
@@ -224,10 +319,10 @@ func (r *results) notes() string {
 		p("\n")
 	}
 	if len(sl.problems) == 0 {
-		p("No warning, error or answer of 400 or more in the server's log.\n")
-		return sb.String()
+		p("No warning, error or answer of 400 or more in the log.\n")
+		return
 	}
-	p("Warnings, errors and answers of 400 or more in the server's log:\n\n")
+	p("Warnings, errors and answers of 400 or more in the log:\n\n")
 	for _, k := range slices.Sorted(maps.Keys(sl.problems)) {
 		st := sl.problems[k]
 		p("- %d × `%s`", st.count, strings.ReplaceAll(k, "`", "'"))
@@ -236,7 +331,6 @@ func (r *results) notes() string {
 		}
 		p("\n")
 	}
-	return sb.String()
 }
 
 // seededViolations mirrors seedCardsSQL: how many of its cards it issues in GBR, and
@@ -301,9 +395,17 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.3f s", d.Seconds())
 }
 
+// fmtCPU formats CPU per item in microseconds; "—" when it was not measured.
+func fmtCPU(d time.Duration) string {
+	if d <= 0 {
+		return "—"
+	}
+	return fmtMicros(d)
+}
+
 // fmtMicros formats a small duration in microseconds.
 func fmtMicros(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + " µs"
+	return fmtRate(float64(d)/float64(time.Microsecond)) + " µs"
 }
 
 // fmtDurShort formats a target: "25 ms", "1 s".
@@ -386,6 +488,7 @@ func (r *results) markdown(t tableData) string {
 	p(methodText, o.warmup, o.duration, ingestWorkers, fmtRate(float64(r.setupCards)), pgbenchClients,
 		batchWorkers, batchWorkers, batchRows, ingestWorkers, benchSubs, pgbenchClients,
 		o.subaccounts, fmtRate(float64(o.cards)), reportRepeats, reportRepeats, fmtRate(float64(r.setupCards)), fmtRate(float64(o.history)))
+	p(methodAddendum, ingestWorkers, replicaCount, replicaCount-1, defaultMaxConns)
 	p("\npgbench invocations (`<acct>` is the ingest account's id, `<keyversion>` the card fingerprint key version; each is preceded by a %s warm-up invocation with another `run`):\n\n```sh\n", o.warmup)
 	for _, b := range []pgbenchResult{r.single.baseline, r.batchBase, r.enrol.baseline} {
 		p("%s\n", b.invocation)
@@ -400,6 +503,7 @@ func (r *results) markdown(t tableData) string {
 	p("Ratio is the service's figure divided by the baseline's (for latencies, above 1 is slower).\n\n")
 	sb.WriteString(t.render())
 	p("\n%s\n", r.notes())
+	sb.WriteString(r.profileMarkdown(r.profileLinks))
 
 	p("### Targets not reached\n\n")
 	if len(t.missed) == 0 {
@@ -433,9 +537,17 @@ func serverSettings() string {
 		}
 		return def + ", the default"
 	}
-	return fmt.Sprintf("built from this checkout and started with DATABASE_URL on the run's database and the built-in issuer; LOG_LEVEL %s (at INFO it writes one JSON line per request, here to a file); group commit: GROUP_COMMIT_MAX_BATCH %s; GROUP_COMMIT_MAX_WAIT %s; 4 writers",
-		get("LOG_LEVEL", "INFO"), get("GROUP_COMMIT_MAX_BATCH", "256"), get("GROUP_COMMIT_MAX_WAIT", "2ms"))
+	return fmt.Sprintf("built from this checkout and started with DATABASE_URL on the run's database and the built-in issuer; LOG_LEVEL %s (at INFO it writes one JSON line per request, here to a file); group commit: GROUP_COMMIT_MAX_BATCH %s; GROUP_COMMIT_MAX_WAIT %s; 4 writers; DATABASE_MAX_CONNS %d, the default; METRICS_ADDR a free port on 127.0.0.1 of its own (for the CPU profiles)",
+		get("LOG_LEVEL", "INFO"), get("GROUP_COMMIT_MAX_BATCH", "256"), get("GROUP_COMMIT_MAX_WAIT", "2ms"), defaultMaxConns)
 }
+
+// methodAddendum is formatted with: ingest workers, replicas, extra replicas, their
+// pool size.
+const methodAddendum = `- **GET /healthz (the floor)**: first of all, %[1]d workers GET /healthz one after another through the same server: its engine's middleware (request id, one request log line, deadline) and HTTP stack, no token, no handler work, no database. Its CPU per request is the floor each hot route's CPU per item is compared to: a row's "above the floor" is its CPU per item less the floor's per request (divided by the items per request for a batch), the route's own cost.
+- **Single-message ingest on %[2]d replicas**: right after the single-message ingest, %[3]d more servers are started on the same database with the first one's environment (its master key, and its address as PUBLIC_URL so its tokens verify on every replica; each its own port and METRICS_ADDR; DATABASE_MAX_CONNS %[4]d, the default, in each: the pools open connections on demand, and %[2]d × %[4]d stays below max_connections, see Answers); the same %[1]d workers post the same messages, worker i to replica i mod %[2]d, and the extra replicas are stopped afterwards. Its CPU per message sums the %[2]d processes; the target is at most 1.5× the single-replica run's.
+
+CPU per item is the CPU time (user + system, from /proc/<pid>/stat) a process used over the whole run, warm-up included, divided by the items answered 201 in it, warm-up included. For the service it is subaccountd's (every replica's, summed); for PostgreSQL it is the backends of the run's database (from pg_stat_activity before and after the run: the growth of those present before, all of those started meanwhile), not the cluster's shared processes (WAL writer, checkpointer), which other databases use too. The CPU profiles' sampling (100 Hz) is part of the service's figure.
+`
 
 // methodText is formatted with: warm-up, duration, ingest workers, setup
 // cards, pgbench clients, batch workers (twice), batch rows, enrolment workers, bench

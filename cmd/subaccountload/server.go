@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -92,6 +93,9 @@ type server struct {
 	exited  chan struct{}
 	waitErr error
 	env     []string
+	// metricsAddr is the METRICS_ADDR it was started with: where its pprof handler
+	// answers, on builds that have the listener.
+	metricsAddr string
 }
 
 // moduleRoot is the directory of the go.mod that the go command sees from here.
@@ -114,7 +118,7 @@ func serverEnv(base []string, dbURL, dataDir string) []string {
 		"OIDC_AUDIENCE=", "AUTH_ACCOUNT_CLAIM=", "ADMIN_CLIENT_ID=", "ADMIN_CLIENT_SECRET=",
 		"MASTER_KEY=", "MASTER_KEY_FILE=", "MASTER_KEY_VERSION=", "CARD_FINGERPRINT_KEY=", "CARD_FINGERPRINT_KEY_VERSION=",
 		"CLIENT_RATE_LIMIT=", "TOKEN_FAILURE_LIMIT=", "REDIS_URL=",
-		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=", "EVENTS_NATS_URL=", "DATABASE_MAX_CONNS="}
+		"WEBHOOK_ALLOW_PRIVATE_NETWORKS=", "EVENTS_NATS_URL=", "DATABASE_MAX_CONNS=", "METRICS_ADDR="}
 	env := make([]string, 0, len(base)+8)
 	for _, kv := range base {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
@@ -139,10 +143,11 @@ func serverEnv(base []string, dbURL, dataDir string) []string {
 
 var listeningLine = regexp.MustCompile(`subaccountd listening on (http://\S+)`)
 
-func startServer(ctx context.Context, tmp, dbURL, logPath string, logf func(string, ...any)) (*server, error) {
+// buildServer builds subaccountd from this checkout into tmp.
+func buildServer(ctx context.Context, tmp string, logf func(string, ...any)) (string, error) {
 	root, err := moduleRoot(ctx)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	bin := filepath.Join(tmp, "subaccountd")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/subaccountd")
@@ -150,21 +155,38 @@ func startServer(ctx context.Context, tmp, dbURL, logPath string, logf func(stri
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	logf("building the server: go build -o %s ./cmd/subaccountd", bin)
 	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("build the server: %w", err)
+		return "", fmt.Errorf("build the server: %w", err)
 	}
+	return bin, nil
+}
 
-	if logPath == "" {
-		logPath = filepath.Join(tmp, "subaccountd.stderr")
+// freeAddr returns a loopback address with a port nothing listened on a moment ago.
+// The server's metrics listener cannot report a port it picked itself, so we pick one.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
 	}
-	s := &server{logPath: logPath, exited: make(chan struct{})}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// startServer starts bin with env (serverEnv's), a METRICS_ADDR of its own added, and
+// waits until it answers /healthz.
+func startServer(ctx context.Context, bin string, env []string, logPath string, logf func(string, ...any)) (*server, error) {
+	metrics, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{logPath: logPath, exited: make(chan struct{}), metricsAddr: metrics}
 	logFile, err := os.Create(s.logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	s.env = serverEnv(os.Environ(), dbURL, filepath.Join(tmp, "data"))
+	s.env = env
 	s.cmd = exec.Command(bin)
-	s.cmd.Env = s.env
+	s.cmd.Env = append(slices.Clone(env), "METRICS_ADDR="+metrics)
 	s.cmd.Stderr = logFile
 	// Its own process group: a Ctrl-C in the terminal reaches us, and we stop the server.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -209,7 +231,7 @@ func startServer(ctx context.Context, tmp, dbURL, logPath string, logf func(stri
 	if err := s.waitHealthy(ctx); err != nil {
 		return fail(err)
 	}
-	logf("server listening on %s (pid %d), stderr in %s", s.base, s.cmd.Process.Pid, s.logPath)
+	logf("server listening on %s (pid %d, METRICS_ADDR %s), stderr in %s", s.base, s.cmd.Process.Pid, s.metricsAddr, s.logPath)
 	return s, nil
 }
 
@@ -309,7 +331,7 @@ type logSummary struct {
 
 // loadRoutes are the routes whose time inside the server the summary reports.
 var loadRoutes = []string{
-	"POST /v1/transactions", "POST /v1/transactions/batch",
+	"GET /healthz", "POST /v1/transactions", "POST /v1/transactions/batch",
 	"POST /v1/subaccounts/:subaccountId/cards", "GET /v1/compliance",
 }
 

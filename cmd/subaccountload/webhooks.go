@@ -119,7 +119,7 @@ func (b *bench) runWebhooks(ctx context.Context, res *results) error {
 		_ = b.api.call(context.WithoutCancel(ctx), http.MethodDelete, "/v1/webhook-endpoints/"+hook.ID, b.ingest.token, nil, nil, http.StatusNoContent)
 	}()
 	b.logf("single-message ingest with one webhook endpoint (transaction.routed), %d connections", ingestWorkers)
-	svc, err := b.load(ctx, ingestWorkers, b.singleMessage("hooked"))
+	svc, err := b.load(ctx, "single-message ingest with a webhook endpoint", "webhook-ingest.pprof", ingestWorkers, b.singleMessage("hooked"))
 	if err != nil {
 		return err
 	}
@@ -164,6 +164,7 @@ func (b *bench) pacedDeliveries(ctx context.Context, rc *hookReceiver, out *webh
 	var sent, routed atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
+	capture := startProfiles(ctx, []*server{b.srv}, time.Now(), profileSeconds(b.o.duration))
 	end := time.Now().Add(b.o.duration)
 	for next := time.Now(); next.Before(end); next = next.Add(tick) {
 		time.Sleep(time.Until(next))
@@ -184,6 +185,7 @@ func (b *bench) pacedDeliveries(ctx context.Context, rc *hookReceiver, out *webh
 		}()
 	}
 	wg.Wait()
+	b.addProfile(capture, fmt.Sprintf("webhook delivery, %d events/s offered", pacedRate), "webhook-delivery.pprof")
 	if e := firstErr.Load(); e != nil {
 		return fmt.Errorf("paced batch: %s", e)
 	}
