@@ -173,14 +173,13 @@ func (q queries) insertRows(ctx context.Context, table, columns string, rows [][
 
 // EnabledWebhookEndpoints returns the account's enabled endpoints: its subscriptions.
 func (q queries) EnabledWebhookEndpoints(ctx context.Context, accountID uuid.UUID) ([]subaccounts.WebhookEndpoint, error) {
-	var rows []webhookEndpointRow
-	db := q.with(ctx)
-	if q.pgGroupOf(ctx) != nil {
-		// The subscriptions are read outside a group's transaction: on the pool, as their
-		// cache would read them at any other time.
-		db = q.db.WithContext(ctx)
+	if g := q.pgGroupOf(ctx); g != nil {
+		// On the group's own connection: a second one from the pool could wait forever
+		// when every connection is held by a group waiting the same way.
+		return enabledEndpointsPG(ctx, g, accountID)
 	}
-	if err := db.Where("account_id = ? AND NOT disabled", accountID).Order("id").Find(&rows).Error; err != nil {
+	var rows []webhookEndpointRow
+	if err := q.with(ctx).Where("account_id = ? AND NOT disabled", accountID).Order("id").Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	return endpointsFrom(rows)

@@ -588,3 +588,26 @@ func insertAuditEventsPG(g *pgGroup, rows []auditEventRow) {
 	}
 	g.next.Queue(pgInsertAuditEvents, accounts, ids, subs, clients, actions, types, resources, before, after, refs, requests, created)
 }
+
+// enabledEndpointsPG is EnabledWebhookEndpoints in the group transaction.
+func enabledEndpointsPG(ctx context.Context, g *pgGroup, accountID uuid.UUID) ([]subaccounts.WebhookEndpoint, error) {
+	var rows []webhookEndpointRow
+	g.next.Queue(`SELECT account_id, id, subaccount_id, url, description, event_types, disabled, disabled_reason, secret,
+       previous_secret, previous_secret_expires_at, failing_since, version, created_at, updated_at
+  FROM webhook_endpoints WHERE account_id = $1 AND NOT disabled ORDER BY id`, pgUUID(accountID)).Query(func(rs pgx.Rows) error {
+		for rs.Next() {
+			var r webhookEndpointRow
+			if err := rs.Scan(&r.AccountID, &r.ID, &r.SubaccountID, &r.URL, &r.Description, &r.EventTypes, &r.Disabled,
+				&r.DisabledReason, &r.Secret, &r.PreviousSecret, &r.PreviousSecretExpiresAt, &r.FailingSince, &r.Version,
+				&r.CreatedAt, &r.UpdatedAt); err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		return rs.Err()
+	})
+	if err := g.send(ctx); err != nil {
+		return nil, fmt.Errorf("enabled webhook endpoints: %w", asUnavailable(err))
+	}
+	return endpointsFrom(rows)
+}

@@ -308,3 +308,42 @@ func testGroupEnrolment(t *testing.T, db *store.DB) {
 		t.Errorf("audit events after the group = %+v, want the enrolment's", evs)
 	}
 }
+
+// TestGroupsHoldOneConnection: a group transaction makes every read it needs on its own
+// connection, the webhook subscriptions' included, so as many groups as the pool has
+// connections cannot wait on each other for another one.
+func TestGroupsHoldOneConnection(t *testing.T) {
+	if !slices.Contains(storetest.Dialects(t), "postgres") {
+		t.Skip("PostgreSQL only: set TEST_DATABASE_URL")
+	}
+	const conns = 2
+	db, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t), store.Options{SkipMigrations: true, MaxConns: conns})
+	mustNil(t, "OpenPostgres", err)
+	t.Cleanup(func() { _ = db.Close() })
+	bk := newBucket(t, db, "acct")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	inside := make(chan struct{}, conns)
+	errs := make(chan error, conns)
+	for range conns {
+		go func() {
+			errs <- db.TransactGroup(ctx, func(ctx context.Context) error {
+				if _, _, err := db.LoadEnrolment(ctx, bk.account.ID, bk.sub.ID); err != nil {
+					return err
+				}
+				// Every connection is now held by a group.
+				inside <- struct{}{}
+				for len(inside) < conns {
+					time.Sleep(time.Millisecond)
+				}
+				_, err := db.EnabledWebhookEndpoints(ctx, bk.account.ID)
+				return err
+			})
+		}()
+	}
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Errorf("TransactGroup with every connection held: %v", err)
+		}
+	}
+}
