@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cardseg/subaccounts/internal/routing"
 )
 
 // tableData is the results table: a header and rows of cells.
@@ -537,8 +539,8 @@ func serverSettings() string {
 		}
 		return def + ", the default"
 	}
-	return fmt.Sprintf("built from this checkout and started with DATABASE_URL on the run's database and the built-in issuer; LOG_LEVEL %s (at INFO it writes one JSON line per request, here to a file); group commit: GROUP_COMMIT_MAX_BATCH %s; GROUP_COMMIT_MAX_WAIT %s; 4 writers; DATABASE_MAX_CONNS %d, the default; METRICS_ADDR a free port on 127.0.0.1 of its own (for the CPU profiles)",
-		get("LOG_LEVEL", "INFO"), get("GROUP_COMMIT_MAX_BATCH", "256"), get("GROUP_COMMIT_MAX_WAIT", "2ms"), defaultMaxConns)
+	return fmt.Sprintf("built from this checkout and started with DATABASE_URL on the run's database and the built-in issuer; LOG_LEVEL %s (at INFO it writes one JSON line per request, here to a file); group commit: GROUP_COMMIT_MAX_BATCH %s; GROUP_COMMIT_MAX_WAIT %s; %d writers; DATABASE_MAX_CONNS %d, the default; METRICS_ADDR a free port on 127.0.0.1 of its own (for the CPU profiles)",
+		get("LOG_LEVEL", "INFO"), get("GROUP_COMMIT_MAX_BATCH", "256"), get("GROUP_COMMIT_MAX_WAIT", "2ms"), routing.DefaultGroupCommit.Writers, defaultMaxConns)
 }
 
 // methodAddendum is formatted with: ingest workers, replicas, extra replicas, their

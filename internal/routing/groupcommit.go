@@ -26,8 +26,11 @@ type GroupCommit struct {
 	Observe func(messages int)
 }
 
-// DefaultGroupCommit is at most 256 messages or 2 ms per group, four groups in flight.
-var DefaultGroupCommit = GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond, Writers: 4}
+// DefaultGroupCommit is at most 256 messages or 2 ms per group, two groups in flight:
+// with three round trips a group, two writers keep the database busy while the messages
+// queued during one commit form the next group (four made groups half the size for the
+// same throughput, one let a slow commit hold every request).
+var DefaultGroupCommit = GroupCommit{MaxBatch: 256, MaxWait: 2 * time.Millisecond, Writers: 2}
 
 // ErrClosed is returned for messages submitted after the service was closed.
 var ErrClosed = errors.New("service is shutting down")
