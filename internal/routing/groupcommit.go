@@ -72,6 +72,8 @@ type committer struct {
 	// passes, so a frozen database cannot hold the process.
 	abort       context.Context
 	cancelAbort context.CancelFunc
+	// writing counts the groups being written.
+	writing atomic.Int32
 	// mu orders submissions before closing: a message is either queued before close
 	// begins (and then written by the writers' final drain) or refused with ErrClosed.
 	mu     sync.RWMutex
@@ -182,8 +184,22 @@ func (c *committer) writer() {
 					group = append(group, p)
 				}
 			default:
-				// Nothing more waiting: write now rather than hold the group open.
-				break gather
+				if c.writing.Load() == 0 {
+					// Nothing more waiting and the database idle: write now rather than
+					// hold the group open.
+					break gather
+				}
+				// Another group is being written: this one could not commit before it
+				// anyway, so it gathers what arrives meanwhile, up to MaxWait.
+				select {
+				case p := <-c.queue:
+					if p.take() {
+						group = append(group, p)
+					}
+				case <-timer.C:
+					break gather
+				}
+				continue
 			}
 			select {
 			case <-timer.C:
@@ -192,7 +208,9 @@ func (c *committer) writer() {
 			}
 		}
 		timer.Stop()
+		c.writing.Add(1)
 		c.write(group)
+		c.writing.Add(-1)
 	}
 }
 
