@@ -23,6 +23,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/ratelimit"
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/store"
+	"github.com/cardseg/subaccounts/internal/tracing"
 	"github.com/cardseg/subaccounts/internal/webhooks"
 )
 
@@ -47,12 +48,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
+	traces, err := tracing.Setup(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: the spans of the shutdown itself are flushed too.
+	defer flushTraces(traces, cfg.ShutdownTimeout, log)
 
 	var db *store.DB
+	dbOpts := store.Options{Logger: log, QueryTracer: traces.QueryTracer(), SQLitePlugin: traces.GormPlugin()}
 	if cfg.DatabaseURL != "" {
-		db, err = store.OpenPostgres(ctx, cfg.DatabaseURL, store.Options{Logger: log, MaxConns: cfg.DatabaseMaxConns})
+		dbOpts.MaxConns = cfg.DatabaseMaxConns
+		db, err = store.OpenPostgres(ctx, cfg.DatabaseURL, dbOpts)
 	} else {
-		db, err = store.OpenSQLite(ctx, cfg.DataDir, store.Options{Logger: log})
+		db, err = store.OpenSQLite(ctx, cfg.DataDir, dbOpts)
 	}
 	if err != nil {
 		return err
@@ -120,8 +129,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svc := app.New(db, app.Config{
 		Keys: ring, Recorder: rec, Logger: log, OnClientsRevoked: revoked, WebhookAllowPrivateNetworks: cfg.WebhookAllowPrivateNetworks,
 		Subscriptions: subs, Events: eventsCfg, Delivery: &webhooks.WorkerConfig{ID: workerID(), Retention: cfg.WebhookRetention},
-		Stream:      stream,
-		GroupCommit: routing.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: routing.DefaultGroupCommit.Writers},
+		Stream:         stream,
+		GroupCommit:    routing.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: routing.DefaultGroupCommit.Writers},
+		TracerProvider: traces.TracerProvider(),
 	})
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
@@ -159,6 +169,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 		RequestTimeout: cfg.RequestTimeout,
 		Limits:         limits,
+		TracerProvider: traces.TracerProvider(),
 	})
 	// A request's body must arrive within its deadline, and its answer (a 503 at the
 	// deadline included) gets a few seconds more to be written. Every request's context
@@ -232,6 +243,16 @@ func shutdown(srv *http.Server, svc *app.Services, timeout time.Duration, cancel
 	}
 	log.Info("shut down", slog.String("took", time.Since(start).Round(time.Millisecond).String()))
 	return nil
+}
+
+// flushTraces exports the spans still queued and stops the exporter, for at most
+// timeout (and 5 s): an unreachable collector must not hold the exit.
+func flushTraces(t *tracing.Tracing, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), min(timeout, 5*time.Second))
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		log.Warn("traces not flushed", slog.String("error", err.Error()))
+	}
 }
 
 // workerID names this replica's delivery claims: host and process, and a random part

@@ -14,6 +14,8 @@ import (
 
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/compliance"
@@ -74,7 +76,13 @@ type Config struct {
 	Stream *events.StreamConfig
 	// Logger receives the background work's errors; nil means slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when set, gives the group commit and the delivery worker their
+	// spans; nil traces neither.
+	TracerProvider trace.TracerProvider
 }
+
+// tracerScope names the spans the services start themselves.
+const tracerScope = "github.com/cardseg/subaccounts"
 
 // Services are the domain's services, built over one store.
 type Services struct {
@@ -134,6 +142,9 @@ func New(store Store, cfg Config) *Services {
 	if cfg.OnGroupWritten != nil {
 		g.Observe = cfg.OnGroupWritten
 	}
+	if cfg.TracerProvider != nil {
+		g.Tracer = cfg.TracerProvider.Tracer(tracerScope + "/internal/routing")
+	}
 	svc := &Services{
 		Recorder:    rec,
 		Tenancy:     tenancy.NewService(store, rec, cfg.OnClientsRevoked),
@@ -155,6 +166,9 @@ func New(store Store, cfg Config) *Services {
 		}
 		if d.Logger == nil {
 			d.Logger = cfg.Logger
+		}
+		if d.Tracer == nil && cfg.TracerProvider != nil {
+			d.Tracer = cfg.TracerProvider.Tracer(tracerScope + "/internal/webhooks")
 		}
 		svc.Delivery = svc.Webhooks.NewWorker(d)
 		svc.Delivery.Start()

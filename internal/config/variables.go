@@ -42,4 +42,20 @@ var Variables = []Variable{
 	{"TOKEN_FAILURE_LIMIT", "10", "failed client authentications a minute at the token endpoint, per client id and per source address; 0 = off"},
 	{"REDIS_URL", "unset", "a redis:// or rediss:// URL: rate limits shared by every replica; unset = per replica"},
 	{"TRUST_FORWARDED_FOR", "false", "take the token endpoint's source address from the last X-Forwarded-For entry (only behind a proxy that sets it)"},
+	// OpenTelemetry's own variables, read by internal/tracing as the specification
+	// defines them; traces are off unless an OTLP endpoint is set.
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "unset", "an OTLP/HTTP collector's base URL (spans go to its /v1/traces): traces on; unset = traces off"},
+	{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "unset", "the full URL spans are posted to (instead of OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces)"},
+	{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", "only http/protobuf is supported (also OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)"},
+	{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf", "only http/protobuf is supported"},
+	{"OTEL_SDK_DISABLED", "false", "true turns traces off whatever else is set"},
+	{"OTEL_TRACES_EXPORTER", "otlp", "otlp, or none to turn traces off"},
+	{"OTEL_SERVICE_NAME", "subaccountd", "the service.name of every span"},
+	{"OTEL_RESOURCE_ATTRIBUTES", "unset", "more resource attributes, key=value pairs separated by commas"},
+	{"OTEL_TRACES_SAMPLER", "parentbased_always_on", "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio"},
+	{"OTEL_TRACES_SAMPLER_ARG", "1", "the ratio of the traceidratio samplers (0-1)"},
+	{"OTEL_BSP_SCHEDULE_DELAY", "5000", "milliseconds between two exports of queued spans"},
+	{"OTEL_BSP_EXPORT_TIMEOUT", "30000", "milliseconds one export may take"},
+	{"OTEL_BSP_MAX_QUEUE_SIZE", "2048", "spans queued for export at most; more are dropped"},
+	{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512", "spans per export at most"},
 }

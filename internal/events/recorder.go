@@ -1,12 +1,15 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -67,6 +70,7 @@ func (r *Recorder) Record(ctx context.Context, accountID uuid.UUID, changes ...s
 	var events []subaccounts.Event
 	var deliveries []subaccounts.Delivery
 	now := subaccounts.Now()
+	ctxParent := TraceParent(ctx)
 	for _, c := range changes {
 		ps, err := eventsOf(c)
 		if err != nil {
@@ -82,6 +86,7 @@ func (r *Recorder) Record(ctx context.Context, accountID uuid.UUID, changes ...s
 				return err
 			}
 			ev.Stream = r.stream
+			ev.TraceParent = cmp.Or(c.TraceParent, ctxParent)
 			events = append(events, ev)
 			for _, endpointID := range targets {
 				deliveries = append(deliveries, NewDelivery(ev, endpointID, r.maxAttempts, now))
@@ -122,4 +127,16 @@ func NewDelivery(ev subaccounts.Event, endpointID uuid.UUID, maxAttempts int, no
 		AccountID: ev.AccountID, ID: uuid.Must(uuid.NewV7()), EndpointID: endpointID, EventID: ev.ID, EventType: ev.Type,
 		Status: subaccounts.DeliveryPending, MaxAttempts: maxAttempts, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 	}
+}
+
+// TraceParent is the W3C traceparent of the span in ctx, or "" when ctx has none: what
+// an event stores so that its deliveries continue the trace that made it.
+func TraceParent(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return ""
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), carrier)
+	return carrier["traceparent"]
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
+	"github.com/cardseg/subaccounts/internal/tracing"
 )
 
 const (
@@ -93,8 +94,20 @@ func forEachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 // newEnv starts the service; limits, when given, are its rate limits (none otherwise).
 func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 	t.Helper()
+	return newEnvWith(t, dialect, envOptions{limits: firstOr(limits)})
+}
+
+// envOptions vary the service newEnvWith starts.
+type envOptions struct {
+	limits httpapi.Limits
+	// traces, when set, traces the server, the services and the store.
+	traces *tracing.Tracing
+}
+
+func newEnvWith(t testing.TB, dialect string, o envOptions) *env {
+	t.Helper()
 	ctx := context.Background()
-	db := storetest.Open(t, dialect)
+	db := storetest.OpenWith(t, dialect, store.Options{QueryTracer: o.traces.QueryTracer(), SQLitePlugin: o.traces.GormPlugin()})
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
 	ring := keystest.Ring(t)
@@ -112,12 +125,13 @@ func newEnv(t testing.TB, dialect string, limits ...httpapi.Limits) *env {
 	if _, err := keys.CheckFingerprintKeys(ctx, db, ring); err != nil {
 		t.Fatal(err)
 	}
-	svc := app.New(db, app.Config{Keys: ring, OnClientsRevoked: is.ForgetClients})
+	svc := app.New(db, app.Config{Keys: ring, OnClientsRevoked: is.ForgetClients, TracerProvider: o.traces.TracerProvider()})
 	logs := &syncBuffer{}
 	// Debug level: the PAN canary searches everything the server could log.
 	log := slog.New(httpapi.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	deps := httpapi.Deps{
-		Tenancy: svc.Tenancy, Cards: svc.Cards, Routing: svc.Routing, Ledger: svc.Ledger, Idempotency: svc.Idempotency, Compliance: svc.Compliance, Webhooks: svc.Webhooks, Audit: svc.Audit, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: firstOr(limits),
+		Tenancy: svc.Tenancy, Cards: svc.Cards, Routing: svc.Routing, Ledger: svc.Ledger, Idempotency: svc.Idempotency, Compliance: svc.Compliance, Webhooks: svc.Webhooks, Audit: svc.Audit, Verifier: v, Issuer: is, Ready: db.Ping, Logger: log, Limits: o.limits,
+		TracerProvider: o.traces.TracerProvider(),
 	}
 	h := httpapi.NewServer(deps)
 	ts.Config.Handler = h

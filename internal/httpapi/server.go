@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cardseg/subaccounts/internal/audit"
 	"github.com/cardseg/subaccounts/internal/auth"
@@ -57,6 +58,9 @@ type Deps struct {
 	RequestTimeout time.Duration
 	// Limits are the rate limits; the zero value limits nothing.
 	Limits Limits
+	// TracerProvider, when set, traces every request (a server span named by the route
+	// template) and accepts the caller's W3C traceparent; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultRequestTimeout is the deadline of a request when Deps sets none.
@@ -72,6 +76,10 @@ func NewServer(d Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	if d.TracerProvider != nil {
+		// First, so the span covers every request and the access log line carries its id.
+		r.Use(traceRequests(d.TracerProvider))
+	}
 	r.Use(withRequest(d.Logger))
 	if d.RequestTimeout <= 0 {
 		d.RequestTimeout = DefaultRequestTimeout

@@ -8,6 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
@@ -24,6 +28,9 @@ type GroupCommit struct {
 	Writers int
 	// Observe, when set, learns the size of every group written, for metrics and tests.
 	Observe func(messages int)
+	// Tracer, when set, starts a span per group written (see groupSpan); nil traces
+	// nothing.
+	Tracer trace.Tracer
 }
 
 // DefaultGroupCommit is at most 256 messages or 2 ms per group, two groups in flight:
@@ -100,6 +107,8 @@ func newCommitter(svc *Service, cfg GroupCommit) *committer {
 func (c *committer) submit(ctx context.Context, m *message) (IngestOutcome, error) {
 	p := &pending{m: m, done: make(chan struct{})}
 	p.deadline, _ = ctx.Deadline()
+	// The group's span links to it; the message's events continue it.
+	m.origin = trace.SpanContextFromContext(ctx)
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
@@ -267,8 +276,19 @@ func (c *committer) write(group []*pending) {
 	}
 	ctx, cancel := c.groupContext(group)
 	defer cancel()
+	ctx, span := c.groupSpan(ctx, group)
 	err := c.svc.writeGroup(ctx, msgs)
-	if err == nil || len(group) == 1 || errors.Is(err, subaccounts.ErrUnavailable) || ctx.Err() != nil {
+	if err != nil {
+		span.SetStatus(codes.Error, "group transaction failed")
+	}
+	oneByOne := err != nil && len(group) > 1 && !errors.Is(err, subaccounts.ErrUnavailable) && ctx.Err() == nil
+	if oneByOne {
+		span.AddEvent("writing each message in its own transaction")
+	}
+	// Ended before any request is answered, so a request's trace is whole when it is;
+	// the one-by-one retries below stay its children.
+	span.End()
+	if !oneByOne {
 		for _, p := range group {
 			p.err = err
 			close(p.done)
@@ -280,4 +300,40 @@ func (c *committer) write(group []*pending) {
 		p.err = c.svc.writeGroup(ctx, one)
 		close(p.done)
 	}
+}
+
+// groupSpan starts the span of one group's transaction, its statements' parent. A group
+// carries many requests' messages, so the span links to every traced request's span; its
+// parent is the first sampled of them (or the first), so that a request alone in its group
+// — the usual case under light load — shows its commit and statements as its children.
+// A group of untraced requests gets no span: the group commit starts no traces of its own.
+func (c *committer) groupSpan(ctx context.Context, group []*pending) (context.Context, trace.Span) {
+	if c.cfg.Tracer == nil {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	links := make([]trace.Link, 0, len(group))
+	var parent trace.SpanContext
+	for _, p := range group {
+		sc := p.m.origin
+		if !sc.IsValid() {
+			continue
+		}
+		links = append(links, trace.Link{SpanContext: sc})
+		if !parent.IsValid() || (!parent.IsSampled() && sc.IsSampled()) {
+			parent = sc
+		}
+	}
+	if !parent.IsValid() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return c.cfg.Tracer.Start(trace.ContextWithSpanContext(ctx, parent), "routing.group_commit",
+		trace.WithLinks(links...), trace.WithAttributes(attribute.Int("routing.group.messages", len(group))))
+}
+
+// traceParent is sc as a W3C traceparent header value, or "" when sc is not valid.
+func traceParent(sc trace.SpanContext) string {
+	if !sc.IsValid() {
+		return ""
+	}
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
 }

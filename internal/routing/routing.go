@@ -23,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/pan"
@@ -94,6 +95,8 @@ type message struct {
 	// older are its fingerprints under the older master key versions still configured.
 	older [][]byte
 	out   IngestOutcome
+	// origin is the span of the request that submitted it to the group commit.
+	origin trace.SpanContext
 }
 
 // checkMessage validates one message; pointer prefixes the field pointers. Every field
@@ -624,13 +627,32 @@ func (g *accountGroup) insertAndCharge(ctx context.Context) error {
 // record hands the rows this group wrote to the side records (their outbound events;
 // the audit log keeps no transactions), in the group's transaction.
 func (g *accountGroup) record(ctx context.Context) error {
+	origins := g.origins()
 	changes := make([]subaccounts.Change, 0, len(g.inserted))
 	for _, t := range g.rows {
 		if g.inserted[t.ID] {
-			changes = append(changes, transactionChange(t))
+			c := transactionChange(t)
+			c.TraceParent = origins[t.ID]
+			changes = append(changes, c)
 		}
 	}
 	return g.svc.rec.Record(ctx, g.accountID, changes...)
+}
+
+// origins are the traceparents of the traced requests of the group's fresh messages, by
+// transaction id, so each event continues its own request's trace rather than the
+// group's; nil when none was traced.
+func (g *accountGroup) origins() map[uuid.UUID]string {
+	var out map[uuid.UUID]string
+	for _, m := range g.fresh {
+		if tp := traceParent(m.origin); tp != "" {
+			if out == nil {
+				out = make(map[uuid.UUID]string, len(g.fresh))
+			}
+			out[m.tx.ID] = tp
+		}
+	}
+	return out
 }
 
 // transactionChange is the side record of a transaction written or routed: data for the

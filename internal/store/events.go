@@ -20,6 +20,7 @@ type eventRow struct {
 	Payload       string     `gorm:"column:payload"`
 	StreamPending bool       `gorm:"column:stream_pending"`
 	CreatedAt     time.Time  `gorm:"column:created_at"`
+	TraceParent   *string    `gorm:"column:traceparent"`
 }
 
 func (eventRow) TableName() string { return "events" }
@@ -27,7 +28,7 @@ func (eventRow) TableName() string { return "events" }
 func (r eventRow) toDomain() subaccounts.Event {
 	return subaccounts.Event{
 		AccountID: r.AccountID, ID: r.ID, Type: r.Type, SubaccountID: r.SubaccountID,
-		Payload: []byte(r.Payload), CreatedAt: r.CreatedAt.UTC(), Stream: r.StreamPending,
+		Payload: []byte(r.Payload), CreatedAt: r.CreatedAt.UTC(), Stream: r.StreamPending, TraceParent: deref(r.TraceParent),
 	}
 }
 
@@ -118,7 +119,7 @@ func (q queries) InsertEvents(ctx context.Context, events []subaccounts.Event, d
 	}
 	evRows := make([][]any, len(events))
 	for i, e := range events {
-		evRows[i] = []any{e.AccountID, e.ID, e.Type, e.SubaccountID, string(e.Payload), e.Stream, e.CreatedAt.UTC()}
+		evRows[i] = []any{e.AccountID, e.ID, e.Type, e.SubaccountID, string(e.Payload), e.Stream, e.CreatedAt.UTC(), ptrTo(e.TraceParent)}
 	}
 	dRows := make([][]any, len(deliveries))
 	for i, d := range deliveries {
@@ -138,7 +139,7 @@ func (q queries) InsertEvents(ctx context.Context, events []subaccounts.Event, d
 }
 
 const (
-	eventColumns    = "account_id, id, type, subaccount_id, payload, stream_pending, created_at"
+	eventColumns    = "account_id, id, type, subaccount_id, payload, stream_pending, created_at, traceparent"
 	deliveryColumns = "account_id, id, endpoint_id, event_id, event_type, status, attempts, max_attempts, next_attempt_ms, created_at, updated_at"
 )
 
@@ -197,7 +198,7 @@ func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int, fu
 	sql.WriteString(`SELECT d.account_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.max_attempts,
        d.next_attempt_ms, d.claimed_by, d.claimed_until_ms, d.created_at, d.updated_at,
        v.type AS ev_type, v.subaccount_id AS ev_subaccount_id, v.payload AS ev_payload, v.stream_pending AS ev_stream_pending,
-       v.created_at AS ev_created_at
+       v.created_at AS ev_created_at, v.traceparent AS ev_traceparent
   FROM webhook_deliveries d
   JOIN events v ON v.account_id = d.account_id AND v.id = d.event_id
   JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
@@ -279,11 +280,12 @@ type dueRow struct {
 	EvPayload       string     `gorm:"column:ev_payload"`
 	EvStreamPending bool       `gorm:"column:ev_stream_pending"`
 	EvCreatedAt     time.Time  `gorm:"column:ev_created_at"`
+	EvTraceParent   *string    `gorm:"column:ev_traceparent"`
 }
 
 func (r dueRow) toDomain(ep subaccounts.WebhookEndpoint) subaccounts.DeliveryWork {
 	ev := eventRow{AccountID: r.AccountID, ID: r.EventID, Type: r.EvType, SubaccountID: r.EvSubaccountID,
-		Payload: r.EvPayload, StreamPending: r.EvStreamPending, CreatedAt: r.EvCreatedAt}
+		Payload: r.EvPayload, StreamPending: r.EvStreamPending, CreatedAt: r.EvCreatedAt, TraceParent: r.EvTraceParent}
 	d := deliveryRow{
 		AccountID: r.AccountID, ID: r.ID, EndpointID: r.EndpointID, EventID: r.EventID, EventType: r.EventType, Status: r.Status,
 		Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, NextAttemptMs: r.NextAttemptMs, ClaimedBy: r.ClaimedBy,

@@ -340,11 +340,11 @@ func transactionsByKeyPG(ctx context.Context, g *pgGroup, accountID uuid.UUID, k
 // travels with the COMMIT.
 const (
 	pgInsertEventsOnly = `INSERT INTO events (` + eventColumns + `)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::bool[], $7::timestamptz[])`
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::bool[], $7::timestamptz[], $8::text[])`
 	pgInsertEvents = `WITH ev AS (` + pgInsertEventsOnly + `)
 INSERT INTO webhook_deliveries (` + deliveryColumns + `)
-SELECT * FROM unnest($8::uuid[], $9::uuid[], $10::uuid[], $11::uuid[], $12::text[], $13::text[], $14::int[], $15::int[],
-    $16::bigint[], $17::timestamptz[], $18::timestamptz[])`
+SELECT * FROM unnest($9::uuid[], $10::uuid[], $11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::int[], $16::int[],
+    $17::bigint[], $18::timestamptz[], $19::timestamptz[])`
 )
 
 func insertEventsPG(g *pgGroup, events []subaccounts.Event, deliveries []subaccounts.Delivery) {
@@ -353,11 +353,13 @@ func insertEventsPG(g *pgGroup, events []subaccounts.Event, deliveries []subacco
 	types, payloads := make([]string, n), make([]string, n)
 	stream := make([]bool, n)
 	created := make([]time.Time, n)
+	parents := make([]*string, n)
 	for i, e := range events {
 		accounts[i], ids[i], subs[i] = pgUUID(e.AccountID), pgUUID(e.ID), pgUUIDPtr(e.SubaccountID)
 		types[i], payloads[i], stream[i], created[i] = e.Type, string(e.Payload), e.Stream, e.CreatedAt.UTC()
+		parents[i] = ptrTo(e.TraceParent)
 	}
-	args := []any{accounts, ids, types, subs, payloads, stream, created}
+	args := []any{accounts, ids, types, subs, payloads, stream, created, parents}
 	sql := pgInsertEventsOnly
 	if m := len(deliveries); m > 0 {
 		dAccounts, dIDs, endpoints, eventIDs := make([]pgtype.UUID, m), make([]pgtype.UUID, m), make([]pgtype.UUID, m), make([]pgtype.UUID, m)

@@ -49,7 +49,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/gormlite"
 	"github.com/pressly/goose/v3"
@@ -76,6 +78,13 @@ type Options struct {
 	// MaxConns bounds PostgreSQL's pool (0: DefaultMaxConns); every connection is a
 	// server process, so replicas × MaxConns must stay below max_connections.
 	MaxConns int
+	// QueryTracer, when set, sees every PostgreSQL statement on every connection (the
+	// tracing package's statement spans).
+	QueryTracer pgx.QueryTracer
+	// SQLitePlugin, when set, is installed on SQLite only, the driver there having no
+	// tracer of its own; on PostgreSQL QueryTracer does its work a level lower, and both
+	// would trace each statement twice.
+	SQLitePlugin gorm.Plugin
 }
 
 // DefaultMaxConns is the PostgreSQL pool size when Options.MaxConns is not set.
@@ -84,7 +93,18 @@ const DefaultMaxConns = 32
 // OpenPostgres connects to PostgreSQL and applies the migrations under a session lock, so
 // several replicas can start at once.
 func OpenPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
-	return open(ctx, postgres.Open(dsn), "postgres", opts, func(sqlDB *sql.DB) {
+	dialector := postgres.Open(dsn)
+	if opts.QueryTracer != nil {
+		// gorm's driver parses the DSN into a pgx config the same way when it opens the
+		// pool itself; here the config gets the tracer first.
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		cfg.Tracer = opts.QueryTracer
+		dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)})
+	}
+	return open(ctx, dialector, "postgres", opts, func(sqlDB *sql.DB) {
 		n := opts.MaxConns
 		if n <= 0 {
 			n = DefaultMaxConns
@@ -112,7 +132,14 @@ func OpenSQLite(ctx context.Context, dir string, opts Options) (*DB, error) {
 	q.Add("_pragma", "synchronous(normal)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + filepath.ToSlash(path) + "?" + q.Encode()
-	return open(ctx, gormlite.Open(dsn), "sqlite", opts, func(sqlDB *sql.DB) { sqlDB.SetMaxOpenConns(8) })
+	db, err := open(ctx, gormlite.Open(dsn), "sqlite", opts, func(sqlDB *sql.DB) { sqlDB.SetMaxOpenConns(8) })
+	if err == nil && opts.SQLitePlugin != nil {
+		if err = db.gdb.Use(opts.SQLitePlugin); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+	}
+	return db, err
 }
 
 // open connects through dialector, sizes the pool and migrates unless told not to.

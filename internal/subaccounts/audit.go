@@ -46,6 +46,10 @@ type Change struct {
 	// policy status recomputed by a narrowing the log already holds); outbound events
 	// still carry it.
 	Unaudited bool
+	// TraceParent is the W3C traceparent of the request that made the change, set when
+	// the transaction writing it also writes other requests' changes (a group commit);
+	// empty means the span in the context the change is recorded with.
+	TraceParent string
 }
 
 // AuditViewer is implemented by values that may appear as the before or after of an

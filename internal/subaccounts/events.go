@@ -22,6 +22,9 @@ type Event struct {
 	CreatedAt time.Time
 	// Stream marks an event still to be published to the event stream.
 	Stream bool
+	// TraceParent is the W3C traceparent of the span that made the event, so that its
+	// deliveries continue that trace; empty when it was made untraced.
+	TraceParent string
 }
 
 // DeliveryStatus is where a delivery of an event to an endpoint stands.

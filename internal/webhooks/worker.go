@@ -14,6 +14,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cardseg/subaccounts/internal/events"
 	"github.com/cardseg/subaccounts/internal/keys"
@@ -59,6 +64,9 @@ type WorkerConfig struct {
 	Logger *slog.Logger
 	// Observe learns every attempt's outcome and the lag from the event to it.
 	Observe func(outcome string, lag time.Duration)
+	// Tracer, when set, starts a client span per attempt, a child of the span that made
+	// the event; nil traces nothing (the stored traceparent is still passed on).
+	Tracer trace.Tracer
 }
 
 func (c WorkerConfig) withDefaults(guard Guard) WorkerConfig {
@@ -389,16 +397,23 @@ func (w *Worker) send(work subaccounts.DeliveryWork) result {
 		out.attempt.Error = "request: " + err.Error()
 		return out
 	}
-	resp, err := w.cfg.Client.Do(req.WithContext(w.sendCtx))
+	ctx, span := w.attemptSpan(work, req)
+	defer span.End()
+	resp, err := w.cfg.Client.Do(req.WithContext(ctx))
 	out.attempt.Latency = time.Since(at)
 	if err != nil {
 		out.cancelled = w.sendCtx.Err() != nil
 		out.attempt.Error = attemptError(err)
+		span.SetStatus(codes.Error, out.attempt.Error)
 		return out
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	out.attempt.StatusCode = resp.StatusCode
+	span.SetAttributes(semconv.HTTPResponseStatusCode(resp.StatusCode))
+	if resp.StatusCode >= 400 {
+		span.SetStatus(codes.Error, http.StatusText(resp.StatusCode))
+	}
 	out.attempt.ResponseBody = safeBody(body)
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		out.retryAfter = retryAfter(resp.Header.Get("Retry-After"), at)
@@ -488,3 +503,30 @@ func (w *Worker) purge(ctx context.Context) {
 		w.cfg.Logger.Info("webhooks: purged events past retention", "events", n)
 	}
 }
+
+// attemptSpan starts the client span of one attempt under the trace that made the event
+// (its stored traceparent) and puts the attempt's own traceparent on req, so the
+// receiver's trace continues the request that made the event. The span records where
+// and what was sent, never the URL's path or query (a receiver's URL may carry a token
+// of its own) nor the body.
+func (w *Worker) attemptSpan(work subaccounts.DeliveryWork, req *http.Request) (context.Context, trace.Span) {
+	ctx := w.sendCtx
+	if tp := work.Event.TraceParent; tp != "" {
+		ctx = traceContext.Extract(ctx, propagation.MapCarrier{"traceparent": tp})
+	}
+	span := trace.SpanFromContext(ctx)
+	if w.cfg.Tracer != nil {
+		ctx, span = w.cfg.Tracer.Start(ctx, "webhooks.deliver", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			semconv.HTTPRequestMethodPost,
+			semconv.ServerAddress(req.URL.Hostname()),
+			attribute.String("webhook.event_type", work.Event.Type),
+			attribute.String("webhook.delivery_id", work.Delivery.ID.String()),
+			attribute.Int("webhook.attempt", work.Delivery.Attempts+1),
+		))
+	}
+	traceContext.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	return ctx, span
+}
+
+// traceContext is the W3C trace context propagation deliveries carry.
+var traceContext = propagation.TraceContext{}

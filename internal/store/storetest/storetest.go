@@ -37,14 +37,21 @@ func Dialects(t testing.TB) []string {
 // Open returns a fresh migrated store of dialect, closed when the test ends.
 func Open(t testing.TB, dialect string) *store.DB {
 	t.Helper()
+	return OpenWith(t, dialect, store.Options{})
+}
+
+// OpenWith is Open with opts (a statement tracer, say); the schema is migrated either way.
+func OpenWith(t testing.TB, dialect string, opts store.Options) *store.DB {
+	t.Helper()
 	ctx := context.Background()
 	var db *store.DB
 	var err error
 	switch dialect {
 	case "sqlite":
-		db, err = store.OpenSQLite(ctx, t.TempDir(), store.Options{})
+		db, err = store.OpenSQLite(ctx, t.TempDir(), opts)
 	case "postgres":
-		db, err = store.OpenPostgres(ctx, PostgresURL(t), store.Options{SkipMigrations: true})
+		opts.SkipMigrations = true
+		db, err = store.OpenPostgres(ctx, PostgresURL(t), opts)
 	default:
 		t.Fatalf("unknown dialect %q", dialect)
 	}
