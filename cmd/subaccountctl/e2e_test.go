@@ -160,6 +160,7 @@ func launch(bin, dir string, extraEnv ...string) (*serverProcess, error) {
 	// OIDC_ISSUER_URL…) may change which server is tested.
 	cmd.Env = append([]string{
 		"LISTEN_ADDR=127.0.0.1:0",
+		"METRICS_ADDR=127.0.0.1:0",
 		"DATA_DIR=" + filepath.Join(dir, "data"),
 		"ADMIN_CLIENT_ID=" + e2eOperatorID,
 		"ADMIN_CLIENT_SECRET=" + e2eOperatorSecret,

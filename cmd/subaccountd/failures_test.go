@@ -35,6 +35,7 @@ type tenantEnv struct {
 	op        string
 	tenant    string
 	accountID string
+	subID     string
 	cardID    string
 }
 
@@ -80,6 +81,7 @@ func setUpTenant(t *testing.T, s *server) tenantEnv {
 		t.Fatalf("enrol card: %d %v", code, card)
 	}
 	e.cardID = card["id"].(string)
+	e.subID = sub["id"].(string)
 	return e
 }
 

@@ -48,6 +48,9 @@ type server struct {
 func start(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	env["LISTEN_ADDR"] = "127.0.0.1:0"
+	if _, ok := env["METRICS_ADDR"]; !ok {
+		env["METRICS_ADDR"] = "127.0.0.1:0"
+	}
 	getenv := func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}

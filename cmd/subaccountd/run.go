@@ -20,6 +20,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/httpapi"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/metrics"
 	"github.com/cardseg/subaccounts/internal/ratelimit"
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/store"
@@ -67,6 +68,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer db.Close()
+	// Nil when METRICS_ADDR is off: every instrument then records nothing.
+	var meters *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		meters = metrics.New()
+		meters.WatchPool(db.Pool())
+		meters.WatchBacklog(db.Backlog, backlogTimeout)
+	}
 	ring, err := setUpKeys(ctx, cfg, db, log)
 	if err != nil {
 		return err
@@ -116,6 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	verifier := auth.NewVerifier(auth.Config{
 		Issuer: issuerURL, Audience: cfg.OIDCAudience, AccountClaim: cfg.AccountClaim,
 		MaxLifetime: cfg.TokenMaxLifetime, KeySet: keys, Clients: clients, Logger: log,
+		Observe: meters.TokenVerified,
 	})
 
 	var revoked func()
@@ -132,6 +141,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Stream:         stream,
 		GroupCommit:    routing.GroupCommit{MaxBatch: cfg.GroupCommitMaxBatch, MaxWait: cfg.GroupCommitMaxWait, Writers: routing.DefaultGroupCommit.Writers},
 		TracerProvider: traces.TracerProvider(),
+		Metrics:        meters,
 	})
 	// shutdown stops it within SHUTDOWN_TIMEOUT; this covers the paths that return early.
 	defer svc.Close()
@@ -170,6 +180,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		RequestTimeout: cfg.RequestTimeout,
 		Limits:         limits,
 		TracerProvider: traces.TracerProvider(),
+		Metrics:        meters,
 	})
 	// A request's body must arrive within its deadline, and its answer (a 503 at the
 	// deadline included) gets a few seconds more to be written. Every request's context
@@ -185,6 +196,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return requests },
+	}
+	if meters != nil {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, meters, stdout, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -260,6 +278,29 @@ func flushTraces(t *tracing.Tracing, timeout time.Duration, log *slog.Logger) {
 func workerID() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+}
+
+// backlogTimeout bounds the database read of the queues at each scrape.
+const backlogTimeout = 2 * time.Second
+
+// serveMetrics serves GET /metrics and /debug/pprof/ on addr, a listener of their own
+// (never the public one), until the returned function stops it.
+func serveMetrics(addr string, m *metrics.Metrics, stdout io.Writer, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: a CPU profile streams for as long as it was asked to run.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics listening", slog.String("addr", ln.Addr().String()))
+	fmt.Fprintf(stdout, "subaccountd metrics on http://%s\n", ln.Addr())
+	return func() { _ = srv.Close() }, nil
 }
 
 // writeSlack is how long past the request deadline an answer may take to be written.

@@ -23,6 +23,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/ledger"
+	"github.com/cardseg/subaccounts/internal/metrics"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -79,6 +80,9 @@ type Config struct {
 	// TracerProvider, when set, gives the group commit and the delivery worker their
 	// spans; nil traces neither.
 	TracerProvider trace.TracerProvider
+	// Metrics, when set, learns every group commit, delivery attempt and stream batch;
+	// nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // tracerScope names the spans the services start themselves.
@@ -139,8 +143,13 @@ func New(store Store, cfg Config) *Services {
 	if g.MaxBatch == 0 && g.MaxWait == 0 && g.Writers == 0 {
 		g = routing.DefaultGroupCommit
 	}
-	if cfg.OnGroupWritten != nil {
-		g.Observe = cfg.OnGroupWritten
+	if on, m := cfg.OnGroupWritten, cfg.Metrics; on != nil || m != nil {
+		g.Observe = func(messages int, waited time.Duration) {
+			m.GroupWritten(messages, waited)
+			if on != nil {
+				on(messages)
+			}
+		}
 	}
 	if cfg.TracerProvider != nil {
 		g.Tracer = cfg.TracerProvider.Tracer(tracerScope + "/internal/routing")
@@ -148,8 +157,8 @@ func New(store Store, cfg Config) *Services {
 	svc := &Services{
 		Recorder:    rec,
 		Tenancy:     tenancy.NewService(store, rec, cfg.OnClientsRevoked),
-		Cards:       cards.NewService(store, rec, prints),
-		Routing:     routing.NewService(store, rec, prints, g),
+		Cards:       cards.NewService(store, rec, prints).Observed(countEnrolments(cfg.Metrics)),
+		Routing:     routing.NewService(store, rec, prints, g).Observed(countMessages(cfg.Metrics)),
 		Ledger:      ledger.NewService(store, rec),
 		Audit:       audit.NewService(store, cfg.Logger),
 		Compliance:  compliance.NewService(store),
@@ -167,6 +176,9 @@ func New(store Store, cfg Config) *Services {
 		if d.Logger == nil {
 			d.Logger = cfg.Logger
 		}
+		if d.Observe == nil && cfg.Metrics != nil {
+			d.Observe = cfg.Metrics.Delivery
+		}
 		if d.Tracer == nil && cfg.TracerProvider != nil {
 			d.Tracer = cfg.TracerProvider.Tracer(tracerScope + "/internal/webhooks")
 		}
@@ -178,10 +190,34 @@ func New(store Store, cfg Config) *Services {
 		if sc.Logger == nil {
 			sc.Logger = cfg.Logger
 		}
+		if sc.Observe == nil && cfg.Metrics != nil {
+			sc.Observe = cfg.Metrics.Streamed
+		}
 		svc.Stream = events.NewStream(store, sc)
 		svc.Stream.Start()
 	}
 	return svc
+}
+
+// countEnrolments counts enrolments in m by outcome; nil when m is.
+func countEnrolments(m *metrics.Metrics) func(error) {
+	if m == nil {
+		return nil
+	}
+	return func(err error) { m.Enrolments(metrics.EnrolmentOutcome(err), 1) }
+}
+
+// countMessages counts messages in m by outcome; nil when m is.
+func countMessages(m *metrics.Metrics) func(routing.Tally) {
+	if m == nil {
+		return nil
+	}
+	return func(t routing.Tally) {
+		m.Messages(metrics.MessageRouted, t.Routed)
+		m.Messages(metrics.MessageUnrouted, t.Unrouted)
+		m.Messages(metrics.MessageDuplicate, t.Duplicate)
+		m.Messages(metrics.MessageInvalid, t.Invalid)
+	}
 }
 
 // Close writes what the group commit still holds and stops it, the delivery worker and

@@ -64,6 +64,9 @@ type Config struct {
 	// CacheSize bounds the verified-token cache; 0 means DefaultCacheSize, negative
 	// disables it.
 	CacheSize int
+	// Observe, when set, learns every verification's result: nil, an *Error (refused) or
+	// an error wrapping subaccounts.ErrUnavailable.
+	Observe func(err error)
 }
 
 // DefaultCacheSize is how many verified tokens a Verifier remembers. A client reuses its
@@ -136,6 +139,9 @@ type claims struct {
 // could not be asked is an error wrapping subaccounts.ErrUnavailable.
 func (v *Verifier) Verify(ctx context.Context, header string) (Token, error) {
 	tok, err := v.check(ctx, header)
+	if v.cfg.Observe != nil {
+		v.cfg.Observe(err)
+	}
 	var ae *Error
 	if errors.As(err, &ae) {
 		attrs := []slog.Attr{slog.String("reason", ae.Description)}

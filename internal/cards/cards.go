@@ -231,6 +231,12 @@ func quotaExceeded(sub subaccounts.Subaccount) error {
 // EnrolCard enrols one card into a subaccount the principal may see, charging the
 // contract's enrolment price in the same transaction.
 func (s *Service) EnrolCard(ctx context.Context, p subaccounts.Principal, subaccountID uuid.UUID, in CardInput) (subaccounts.Card, error) {
+	card, err := s.enrolCard(ctx, p, subaccountID, in)
+	s.observed(err, 1)
+	return card, err
+}
+
+func (s *Service) enrolCard(ctx context.Context, p subaccounts.Principal, subaccountID uuid.UUID, in CardInput) (subaccounts.Card, error) {
 	if !p.Sees(subaccountID) {
 		return subaccounts.Card{}, subaccounts.NotFound("subaccount")
 	}
@@ -365,7 +371,11 @@ func (s *Service) EnrolCards(ctx context.Context, p subaccounts.Principal, subac
 		return b.answer(ctx, s.store, p.AccountID)
 	})
 	if err != nil {
+		s.observed(err, len(items))
 		return nil, fmt.Errorf("enrol cards: %w", err)
+	}
+	for _, o := range b.out {
+		s.observed(o.Err, 1)
 	}
 	return b.out, nil
 }
@@ -725,9 +735,26 @@ func (s *Service) changeCard(ctx context.Context, p subaccounts.Principal, actio
 
 // Service enrols and manages cards. It is safe for concurrent use.
 type Service struct {
-	store  Store
-	rec    subaccounts.Recorder
-	prints *pan.Fingerprints
+	store   Store
+	rec     subaccounts.Recorder
+	prints  *pan.Fingerprints
+	observe func(err error)
+}
+
+// Observed makes s report every enrolment answered, a batch's one per item, by the
+// error it ended with (nil when enrolled), for metrics; call it before s serves.
+func (s *Service) Observed(fn func(err error)) *Service {
+	s.observe = fn
+	return s
+}
+
+func (s *Service) observed(err error, n int) {
+	if s.observe == nil {
+		return
+	}
+	for range n {
+		s.observe(err)
+	}
 }
 
 // NewService returns the cards service over store; rec receives what its changes record

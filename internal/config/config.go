@@ -3,6 +3,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +18,10 @@ import (
 
 // Config is the whole configuration of subaccountd.
 type Config struct {
-	ListenAddr        string
+	ListenAddr string
+	// MetricsAddr is where the private metrics and profiles listener binds; empty when
+	// METRICS_ADDR is "off".
+	MetricsAddr       string
 	PublicURL         string
 	DatabaseURL       string
 	DataDir           string
@@ -80,6 +84,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c := Config{
 		ListenAddr:        get("LISTEN_ADDR", "127.0.0.1:8080"),
+		MetricsAddr:       get("METRICS_ADDR", "127.0.0.1:9090"),
 		DatabaseURL:       get("DATABASE_URL", ""),
 		DataDir:           get("DATA_DIR", "./data"),
 		OIDCIssuerURL:     get("OIDC_ISSUER_URL", ""),
@@ -94,6 +99,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil || port == "" {
 		bad("LISTEN_ADDR", "must be host:port, got %q", c.ListenAddr)
+	}
+	switch _, port, err := net.SplitHostPort(c.MetricsAddr); {
+	case c.MetricsAddr == "off":
+		c.MetricsAddr = ""
+	case err != nil || port == "":
+		bad("METRICS_ADDR", "must be host:port or off, got %q", c.MetricsAddr)
+	case c.MetricsAddr == c.ListenAddr && port != "0":
+		bad("METRICS_ADDR", "must differ from LISTEN_ADDR: metrics and profiles are never on the public port")
 	}
 	c.PublicURL = strings.TrimRight(get("PUBLIC_URL", "http://"+c.ListenAddr), "/")
 	if !isHTTPURL(c.PublicURL) {
@@ -244,6 +257,7 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("listen_addr", c.ListenAddr),
+		slog.String("metrics_addr", cmp.Or(c.MetricsAddr, "off")),
 		slog.String("public_url", c.PublicURL),
 		slog.String("database", db),
 		slog.String("oidc_issuer", issuer),

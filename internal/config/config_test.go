@@ -110,6 +110,24 @@ func TestLoadValid(t *testing.T) {
 			},
 		},
 		{
+			name: "metrics addr defaults to loopback 9090",
+			vars: map[string]string{},
+			check: func(t *testing.T, c config.Config) {
+				if c.MetricsAddr != "127.0.0.1:9090" {
+					t.Errorf("MetricsAddr = %q", c.MetricsAddr)
+				}
+			},
+		},
+		{
+			name: "metrics off",
+			vars: map[string]string{"METRICS_ADDR": "off"},
+			check: func(t *testing.T, c config.Config) {
+				if c.MetricsAddr != "" {
+					t.Errorf("MetricsAddr = %q, want empty (off)", c.MetricsAddr)
+				}
+			},
+		},
+		{
 			name: "public url trailing slash trimmed",
 			vars: map[string]string{"PUBLIC_URL": "https://api.example.com/"},
 			check: func(t *testing.T, c config.Config) {
@@ -290,6 +308,8 @@ func TestLoadInvalid(t *testing.T) {
 		secrets []string // must not appear in the error
 	}{
 		{name: "listen addr without port", vars: map[string]string{"LISTEN_ADDR": "nope"}, naming: "LISTEN_ADDR"},
+		{name: "metrics addr without port", vars: map[string]string{"METRICS_ADDR": "127.0.0.1"}, naming: "METRICS_ADDR"},
+		{name: "metrics on the public port", vars: map[string]string{"LISTEN_ADDR": "0.0.0.0:8080", "METRICS_ADDR": "0.0.0.0:8080"}, naming: "METRICS_ADDR"},
 		{name: "public url ftp", vars: map[string]string{"PUBLIC_URL": "ftp://x"}, naming: "PUBLIC_URL"},
 		{name: "public url relative", vars: map[string]string{"PUBLIC_URL": "/api"}, naming: "PUBLIC_URL"},
 		{

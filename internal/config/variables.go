@@ -14,6 +14,7 @@ type Variable struct {
 // text and the README show them. A variable Load reads must have its row here.
 var Variables = []Variable{
 	{"LISTEN_ADDR", "127.0.0.1:8080", "where to listen (host:port)"},
+	{"METRICS_ADDR", "127.0.0.1:9090", "the private listener of GET /metrics (Prometheus) and /debug/pprof/ (host:port, never LISTEN_ADDR), or off"},
 	{"PUBLIC_URL", "http:// + LISTEN_ADDR", "the built-in issuer's issuer URL (iss), and where clients reach it"},
 	{"DATABASE_URL", "unset", "a postgres:// URL; unset = the embedded SQLite file in DATA_DIR"},
 	{"DATA_DIR", "./data", "where the embedded database lives"},

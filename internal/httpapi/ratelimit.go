@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/issuer"
+	"github.com/cardseg/subaccounts/internal/metrics"
 	"github.com/cardseg/subaccounts/internal/ratelimit"
 )
 
@@ -32,6 +33,8 @@ type Limits struct {
 	// (the one the nearest proxy appended) instead of the TCP peer. Only for a service
 	// reachable solely through a proxy that sets it: anyone else could forge it.
 	TrustForwardedFor bool
+	// metrics counts the refusals; NewServer sets it from Deps.Metrics.
+	metrics *metrics.Metrics
 }
 
 // verifyCost is what one audit chain verification counts against a client's limit: it
@@ -99,6 +102,7 @@ func limitClients(l Limits, is *issuer.Issuer) gin.HandlerFunc {
 		}
 		setRateLimitHeaders(c, "default", lim, res)
 		if !res.Allowed {
+			l.metrics.RateLimited("client")
 			rateLimited(c, res, fmt.Sprintf("This client may send %d requests a second; try again in %d s.", rate, res.RetryAfterSeconds()))
 			return
 		}
@@ -123,6 +127,7 @@ func rateLimited(c *gin.Context, res ratelimit.Result, detail string) {
 // and per source address, so that guessing secrets costs the guesser time and the
 // service at most TokenFailures bcrypt runs a minute per id and per address.
 type tokenGuard struct {
+	metrics           *metrics.Metrics
 	lim               ratelimit.Limiter
 	limit             ratelimit.Limit
 	trustForwardedFor bool
@@ -132,7 +137,7 @@ func newTokenGuard(l Limits) *tokenGuard {
 	if l.Limiter == nil || l.TokenFailures <= 0 {
 		return nil
 	}
-	return &tokenGuard{lim: l.Limiter, limit: ratelimit.PerMinute(l.TokenFailures), trustForwardedFor: l.TrustForwardedFor}
+	return &tokenGuard{metrics: l.metrics, lim: l.Limiter, limit: ratelimit.PerMinute(l.TokenFailures), trustForwardedFor: l.TrustForwardedFor}
 }
 
 // keys are the buckets of one attempt. The client id is hashed: it is whatever the caller
@@ -162,6 +167,7 @@ func (g *tokenGuard) blocked(c *gin.Context, clientID string) (ratelimit.Result,
 
 // refuse answers a blocked token request.
 func (g *tokenGuard) refuse(c *gin.Context, res ratelimit.Result) {
+	g.metrics.RateLimited("token-failures")
 	setRateLimitHeaders(c, "token-failures", g.limit, res)
 	rateLimited(c, res, fmt.Sprintf("Too many failed client authentications; try again in %d s.", res.RetryAfterSeconds()))
 }

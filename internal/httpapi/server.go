@@ -24,6 +24,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/issuer"
 	"github.com/cardseg/subaccounts/internal/ledger"
+	"github.com/cardseg/subaccounts/internal/metrics"
 	"github.com/cardseg/subaccounts/internal/routing"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 	"github.com/cardseg/subaccounts/internal/tenancy"
@@ -61,6 +62,9 @@ type Deps struct {
 	// TracerProvider, when set, traces every request (a server span named by the route
 	// template) and accepts the caller's W3C traceparent; nil traces nothing.
 	TracerProvider trace.TracerProvider
+	// Metrics, when set, records every request's duration by route, the requests in
+	// flight and the rate limits' refusals; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultRequestTimeout is the deadline of a request when Deps sets none.
@@ -76,6 +80,10 @@ func NewServer(d Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	if d.Metrics != nil {
+		r.Use(measureRequests(d.Metrics))
+	}
+	d.Limits.metrics = d.Metrics
 	if d.TracerProvider != nil {
 		// First, so the span covers every request and the access log line carries its id.
 		r.Use(traceRequests(d.TracerProvider))

@@ -54,7 +54,7 @@ func spanStrings(s tracetest.SpanStub) []string {
 	out := []string{s.Name, s.Status.Description}
 	add := func(attrs []attribute.KeyValue) {
 		for _, a := range attrs {
-			out = append(out, string(a.Key)+"="+a.Value.Emit())
+			out = append(out, string(a.Key)+"="+a.Value.String())
 		}
 	}
 	add(s.Attributes)
@@ -71,7 +71,7 @@ func spanStrings(s tracetest.SpanStub) []string {
 func attr(s tracetest.SpanStub, key string) (string, bool) {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit(), true
+			return a.Value.String(), true
 		}
 	}
 	return "", false

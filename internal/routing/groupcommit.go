@@ -26,8 +26,9 @@ type GroupCommit struct {
 	MaxWait time.Duration
 	// Writers is how many groups may be committing at the same time.
 	Writers int
-	// Observe, when set, learns the size of every group written, for metrics and tests.
-	Observe func(messages int)
+	// Observe, when set, learns every group written: its size, and how long its oldest
+	// message waited in the queue before the write began (for metrics and tests).
+	Observe func(messages int, waited time.Duration)
 	// Tracer, when set, starts a span per group written (see groupSpan); nil traces
 	// nothing.
 	Tracer trace.Tracer
@@ -54,9 +55,11 @@ type pending struct {
 	m *message
 	// deadline is the request's; zero when it has none.
 	deadline time.Time
-	state    atomic.Int32
-	done     chan struct{}
-	err      error
+	// queued is when it was submitted; set only when GroupCommit.Observe is.
+	queued time.Time
+	state  atomic.Int32
+	done   chan struct{}
+	err    error
 }
 
 // take claims p for a group; it fails when p's request already gave up.
@@ -107,6 +110,9 @@ func newCommitter(svc *Service, cfg GroupCommit) *committer {
 func (c *committer) submit(ctx context.Context, m *message) (IngestOutcome, error) {
 	p := &pending{m: m, done: make(chan struct{})}
 	p.deadline, _ = ctx.Deadline()
+	if c.cfg.Observe != nil {
+		p.queued = time.Now()
+	}
 	// The group's span links to it; the message's events continue it.
 	m.origin = trace.SpanContextFromContext(ctx)
 	c.mu.RLock()
@@ -268,7 +274,13 @@ func (c *committer) groupContext(group []*pending) (context.Context, context.Can
 // unless the database itself is unavailable, which would fail them all again.
 func (c *committer) write(group []*pending) {
 	if c.cfg.Observe != nil {
-		c.cfg.Observe(len(group))
+		oldest := group[0].queued
+		for _, p := range group[1:] {
+			if p.queued.Before(oldest) {
+				oldest = p.queued
+			}
+		}
+		c.cfg.Observe(len(group), time.Since(oldest))
 	}
 	msgs := make([]*message, len(group))
 	for i, p := range group {

@@ -284,7 +284,7 @@ func TestGroupCommitBatches(t *testing.T) {
 	const n = 20
 	var mu sync.Mutex
 	var groups []int
-	g := routing.GroupCommit{MaxBatch: 64, MaxWait: 20 * time.Millisecond, Writers: 1, Observe: func(m int) {
+	g := routing.GroupCommit{MaxBatch: 64, MaxWait: 20 * time.Millisecond, Writers: 1, Observe: func(m int, _ time.Duration) {
 		mu.Lock()
 		groups = append(groups, m)
 		mu.Unlock()
@@ -337,7 +337,7 @@ func TestGroupCommitBatches(t *testing.T) {
 func TestIngestTransactionJoinsTransaction(t *testing.T) {
 	var observed int
 	var mu sync.Mutex
-	fx := newFakeFixture(t, 0, routing.GroupCommit{MaxBatch: 8, MaxWait: time.Millisecond, Writers: 1, Observe: func(int) {
+	fx := newFakeFixture(t, 0, routing.GroupCommit{MaxBatch: 8, MaxWait: time.Millisecond, Writers: 1, Observe: func(int, time.Duration) {
 		mu.Lock()
 		observed++
 		mu.Unlock()

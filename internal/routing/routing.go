@@ -87,6 +87,52 @@ type IngestOutcome struct {
 	Err         error
 }
 
+// Tally counts the messages of one call by outcome, for metrics.
+type Tally struct{ Routed, Unrouted, Duplicate, Invalid int }
+
+func (t *Tally) add(o IngestOutcome, err error) {
+	switch {
+	case err != nil || o.Err != nil:
+		t.Invalid++
+	case o.Status == IngestRouted:
+		t.Routed++
+	case o.Status == IngestUnrouted:
+		t.Unrouted++
+	case o.Status == IngestDuplicate:
+		t.Duplicate++
+	}
+}
+
+// Observed makes s report the outcomes of every call that takes messages (one Tally
+// per call; a call failing as a whole reports nothing), for metrics; call it before s
+// serves.
+func (s *Service) Observed(fn func(Tally)) *Service {
+	s.observe = fn
+	return s
+}
+
+// observed reports outs, unless the whole call failed with err: an invalid message
+// (a validation error) counts as invalid, anything else (unavailable, cancelled) as
+// nothing, since it was not taken.
+func (s *Service) observed(err error, outs ...IngestOutcome) {
+	if s.observe == nil {
+		return
+	}
+	var t Tally
+	var e *subaccounts.Error
+	if err != nil {
+		if errors.As(err, &e) && e.Code == subaccounts.CodeValidation {
+			t.Invalid = len(outs)
+			s.observe(t)
+		}
+		return
+	}
+	for _, o := range outs {
+		t.add(o, nil)
+	}
+	s.observe(t)
+}
+
 // message is a validated message on its way into the database.
 type message struct {
 	tx subaccounts.Transaction
@@ -309,6 +355,12 @@ func feedAllowed(p subaccounts.Principal) error {
 // IngestTransaction takes one network message. Concurrent calls are written together by
 // the group committer; each returns only after the commit that holds its message.
 func (s *Service) IngestTransaction(ctx context.Context, p subaccounts.Principal, in MessageInput) (IngestOutcome, error) {
+	out, err := s.ingestOne(ctx, p, in)
+	s.observed(err, out)
+	return out, err
+}
+
+func (s *Service) ingestOne(ctx context.Context, p subaccounts.Principal, in MessageInput) (IngestOutcome, error) {
 	if err := feedAllowed(p); err != nil {
 		return IngestOutcome{}, err
 	}
@@ -341,6 +393,12 @@ func (s *Service) IngestTransaction(ctx context.Context, p subaccounts.Principal
 // with one outcome per message: invalid ones are refused on their own, the rest are
 // routed, queued or recognised as duplicates.
 func (s *Service) IngestTransactions(ctx context.Context, p subaccounts.Principal, items []MessageInput) ([]IngestOutcome, error) {
+	outs, err := s.ingestBatch(ctx, p, items)
+	s.observed(err, outs...)
+	return outs, err
+}
+
+func (s *Service) ingestBatch(ctx context.Context, p subaccounts.Principal, items []MessageInput) ([]IngestOutcome, error) {
 	if err := feedAllowed(p); err != nil {
 		return nil, err
 	}
@@ -1001,6 +1059,7 @@ type Service struct {
 	rec       subaccounts.Recorder
 	prints    *pan.Fingerprints
 	committer *committer
+	observe   func(Tally)
 	// compiled caches compiled configurations by compiledKey; compiledN counts them.
 	compiled  sync.Map
 	compiledN atomic.Int64

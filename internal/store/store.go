@@ -216,6 +216,13 @@ func (d *DB) Close() error {
 	return sqlDB.Close()
 }
 
+// Pool is the connection pool, for its statistics (metrics); the store's callers must
+// not query through it.
+func (d *DB) Pool() *sql.DB {
+	sqlDB, _ := d.gdb.DB()
+	return sqlDB
+}
+
 // Dialect is "postgres" or "sqlite".
 func (d *DB) Dialect() string { return d.d.name }
 

@@ -90,3 +90,25 @@ type FinishedAttempt struct {
 	Delivery Delivery
 	Attempt  Attempt
 }
+
+// BacklogCap is the most rows a Backlog count reads of each queue: a scrape stays cheap
+// whatever the backlog, and a count of BacklogCap means at least that many.
+const BacklogCap = 100_000
+
+// Backlog is what waits in the database's queues, across every account: the webhook
+// outbox, the stream's pending events and the audit events not chained yet. Counts stop
+// at BacklogCap; an Oldest is nil when its queue is empty.
+type Backlog struct {
+	// PendingDeliveries are deliveries neither delivered nor failed; DueDeliveries those
+	// of them whose attempt is due; OldestDue is when the most overdue one became due.
+	PendingDeliveries, DueDeliveries int64
+	OldestDue                        *time.Time
+	// StreamPending are events not yet published to the stream, the oldest created at
+	// OldestStreamPending.
+	StreamPending       int64
+	OldestStreamPending *time.Time
+	// UnchainedAudit are audit events not yet linked into their account's hash chain, the
+	// oldest created at OldestUnchained.
+	UnchainedAudit  int64
+	OldestUnchained *time.Time
+}

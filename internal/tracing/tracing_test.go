@@ -176,17 +176,17 @@ func TestExportScrubsCardNumbers(t *testing.T) {
 	var all []string
 	all = append(all, s.Name, s.Status.Description)
 	for _, a := range s.Attributes {
-		all = append(all, a.Value.Emit())
+		all = append(all, a.Value.String())
 	}
 	for _, ev := range s.Events {
 		all = append(all, ev.Name)
 		for _, a := range ev.Attributes {
-			all = append(all, a.Value.Emit())
+			all = append(all, a.Value.String())
 		}
 	}
 	for _, l := range s.Links {
 		for _, a := range l.Attributes {
-			all = append(all, a.Value.Emit())
+			all = append(all, a.Value.String())
 		}
 	}
 	for _, v := range all {
@@ -199,8 +199,8 @@ func TestExportScrubsCardNumbers(t *testing.T) {
 	}
 	want := map[string]string{"url.path": "/v1/cards/[redacted]/x", "list": `["ok","[redacted]"]`, "short": "123456789012"}
 	for _, a := range s.Attributes {
-		if w, ok := want[string(a.Key)]; ok && a.Value.Emit() != w {
-			t.Errorf("%s = %s, want %s", a.Key, a.Value.Emit(), w)
+		if w, ok := want[string(a.Key)]; ok && a.Value.String() != w {
+			t.Errorf("%s = %s, want %s", a.Key, a.Value.String(), w)
 		}
 	}
 	if spans[0].Name != "other" {
@@ -263,8 +263,8 @@ func TestStatementSpans(t *testing.T) {
 					if a.Key == "db.query.text" {
 						text = a.Value.AsString()
 					}
-					if strings.Contains(a.Value.Emit(), "no-such-client") {
-						t.Errorf("statement span %q records a parameter: %s=%s", s.Name, a.Key, a.Value.Emit())
+					if strings.Contains(a.Value.String(), "no-such-client") {
+						t.Errorf("statement span %q records a parameter: %s=%s", s.Name, a.Key, a.Value.String())
 					}
 				}
 				if s.Name != "SELECT" || !strings.Contains(text, "oauth_clients") {
