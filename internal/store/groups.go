@@ -210,9 +210,16 @@ CROSS JOIN LATERAL (SELECT ` + cardColumns + ` FROM cards WHERE account_id = $1 
 UNION ALL
 SELECT c.* FROM unnest($3::bytea[]) AS k(fp)
 CROSS JOIN LATERAL (SELECT ` + cardColumns + ` FROM cards WHERE account_id = $1 AND status = 'active' AND fingerprint = k.fp OFFSET 0) c`
+	// pgGroupSubaccounts are the cards' subaccounts, deleted ones included (the caller
+	// drops them): "deleted_at IS NULL" would let the planner take the partial name
+	// index instead of the primary key.
 	pgGroupSubaccounts = `SELECT s.* FROM (SELECT DISTINCT subaccount_id FROM (` + pgGroupCardsOf + `) g) c
 CROSS JOIN LATERAL (SELECT ` + pgSubaccountColumns + ` FROM subaccounts
-                     WHERE account_id = $1 AND id = c.subaccount_id AND deleted_at IS NULL OFFSET 0) s`
+                     WHERE account_id = $1 AND id = c.subaccount_id OFFSET 0) s`
+	// pgEnrolmentSubaccount share-locks the subaccount an enrolment writes into, deleted
+	// or not (the caller refuses a deleted one), by its primary key.
+	pgEnrolmentSubaccount = `SELECT ` + pgSubaccountColumns + ` FROM subaccounts
+ WHERE account_id = $1 AND id = $2 FOR SHARE`
 )
 
 func loadGroupPG(ctx context.Context, g *pgGroup, accountID uuid.UUID, gq subaccounts.GroupQuery) (subaccounts.GroupRead, error) {
@@ -256,11 +263,13 @@ func loadGroupPG(ctx context.Context, g *pgGroup, accountID uuid.UUID, gq subacc
 		})
 		g.next.Queue(pgGroupSubaccounts, acct, ids, fps).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				sub, err := scanSubaccount(rows)
+				sub, live, err := scanSubaccount(rows)
 				if err != nil {
 					return err
 				}
-				out.Subaccounts = append(out.Subaccounts, sub)
+				if live {
+					out.Subaccounts = append(out.Subaccounts, sub)
+				}
 			}
 			return rows.Err()
 		})
@@ -439,14 +448,15 @@ func (q queries) LoadEnrolment(ctx context.Context, accountID, subaccountID uuid
 		a, err = scanAccounts(rows)
 		return err
 	})
-	g.next.Queue(`SELECT `+pgSubaccountColumns+` FROM subaccounts
- WHERE account_id = $1 AND id = $2 AND deleted_at IS NULL FOR SHARE`, acct, pgUUID(subaccountID)).Query(func(rows pgx.Rows) error {
+	g.next.Queue(pgEnrolmentSubaccount, acct, pgUUID(subaccountID)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			s, err := scanSubaccount(rows)
+			s, live, err := scanSubaccount(rows)
 			if err != nil {
 				return err
 			}
-			sub = &s
+			if live {
+				sub = &s
+			}
 		}
 		return rows.Err()
 	})
@@ -482,14 +492,17 @@ func scanAccounts(rows pgx.Rows) (*subaccounts.Account, error) {
 }
 
 // scanSubaccount reads one row of pgSubaccountColumns.
-func scanSubaccount(rows pgx.Rows) (subaccounts.Subaccount, error) {
+// scanSubaccount reads a row of pgSubaccountColumns; live is false for a deleted
+// subaccount.
+func scanSubaccount(rows pgx.Rows) (sub subaccounts.Subaccount, live bool, err error) {
 	var r subaccountRow
 	if err := rows.Scan(&r.AccountID, &r.ID, &r.Name, &r.Configurations, &r.ConfigVersion, &r.Metadata,
 		&r.Suspended, &r.UsePrimaryBalance, &r.Balance, &r.CreditLimit, &r.OverLimit, &r.AutoTopUpThreshold,
 		&r.AutoTopUpAmount, &r.MaxCards, &r.Version, &r.CreatedAt, &r.UpdatedAt, &r.DeletedAt); err != nil {
-		return subaccounts.Subaccount{}, err
+		return subaccounts.Subaccount{}, false, err
 	}
-	return r.toDomain()
+	sub, err = r.toDomain()
+	return sub, r.DeletedAt == nil, err
 }
 
 // scanCards reads rows of cardColumns.
