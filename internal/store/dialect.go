@@ -41,6 +41,26 @@ func dialectNamed(name string) dialect {
 	return sqliteDialect
 }
 
+// rowRef is the expression of a row version's handle in table alias t: PostgreSQL's
+// ctid as text; SQLite needs none.
+func (d dialect) rowRef(t string) string {
+	if !d.rowLocks {
+		return "''"
+	}
+	return t + ".ctid::text"
+}
+
+// noTableScans turns sequential scans off for the rest of db's transaction on
+// PostgreSQL, so statements that find rows by their ctid take the TID scan: a table
+// without statistics (a fresh one, until autovacuum analyses it) made the planner prefer
+// reading it whole, and a plan made then is kept as it grows.
+func (d dialect) noTableScans(db *gorm.DB) error {
+	if !d.rowLocks {
+		return nil
+	}
+	return db.Exec("SELECT set_config('enable_seqscan', 'off', true)").Error
+}
+
 // forUpdate takes a row lock on what db selects, for the rest of the transaction.
 func (d dialect) forUpdate(db *gorm.DB) *gorm.DB {
 	if !d.rowLocks {

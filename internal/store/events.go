@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -198,7 +199,7 @@ func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int, fu
 	sql.WriteString(`SELECT d.account_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.max_attempts,
        d.next_attempt_ms, d.claimed_by, d.claimed_until_ms, d.created_at, d.updated_at,
        v.type AS ev_type, v.subaccount_id AS ev_subaccount_id, v.payload AS ev_payload, v.stream_pending AS ev_stream_pending,
-       v.created_at AS ev_created_at, v.traceparent AS ev_traceparent
+       v.created_at AS ev_created_at, v.traceparent AS ev_traceparent, ` + q.d.rowRef("d") + ` AS row_ref
   FROM webhook_deliveries d
   JOIN events v ON v.account_id = d.account_id AND v.id = d.event_id
   JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
@@ -281,6 +282,7 @@ type dueRow struct {
 	EvStreamPending bool       `gorm:"column:ev_stream_pending"`
 	EvCreatedAt     time.Time  `gorm:"column:ev_created_at"`
 	EvTraceParent   *string    `gorm:"column:ev_traceparent"`
+	RowRef          string     `gorm:"column:row_ref"`
 }
 
 func (r dueRow) toDomain(ep subaccounts.WebhookEndpoint) subaccounts.DeliveryWork {
@@ -291,21 +293,68 @@ func (r dueRow) toDomain(ep subaccounts.WebhookEndpoint) subaccounts.DeliveryWor
 		Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, NextAttemptMs: r.NextAttemptMs, ClaimedBy: r.ClaimedBy,
 		ClaimedUntilMs: r.ClaimedUntilMs, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
-	return subaccounts.DeliveryWork{Delivery: d.toDomain(), Endpoint: ep, Event: ev.toDomain()}
+	delivery := d.toDomain()
+	delivery.Ref = r.RowRef
+	return subaccounts.DeliveryWork{Delivery: delivery, Endpoint: ep, Event: ev.toDomain()}
 }
 
 // ClaimDeliveries gives the deliveries to the worker by until: other workers skip them
-// until the lease runs out.
-func (q queries) ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) error {
+// until the lease runs out. It returns them claimed, in the order of ds, with the Ref of
+// the row version the claim wrote. On PostgreSQL the rows, locked by the caller's
+// DueDeliveries, are found by their Refs (a TID scan): a lookup by key was planned as a
+// scan of the account's deliveries while the table had no statistics.
+func (q queries) ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) ([]subaccounts.Delivery, error) {
 	if len(ds) == 0 {
-		return nil
+		return nil, nil
 	}
-	keys := make([][]any, len(ds))
+	now := time.Now().UTC()
+	out := slices.Clone(ds)
+	for i := range out {
+		out[i].ClaimedBy, out[i].ClaimedUntil, out[i].UpdatedAt = by, &until, now
+	}
+	refs, ok := rowRefs(ds)
+	if !ok {
+		keys := make([][]any, len(ds))
+		for i, d := range ds {
+			keys[i] = []any{d.AccountID, d.ID}
+		}
+		err := q.with(ctx).Model(&deliveryRow{}).Where("(account_id, id) IN ?", keys).
+			Updates(map[string]any{"claimed_by": by, "claimed_until_ms": until.UnixMilli(), "updated_at": now}).Error
+		return out, translate(err)
+	}
+	if err := q.d.noTableScans(q.with(ctx)); err != nil {
+		return nil, translate(err)
+	}
+	var claimed []struct {
+		ID     uuid.UUID `gorm:"column:id"`
+		RowRef string    `gorm:"column:row_ref"`
+	}
+	err := q.with(ctx).Raw(`UPDATE webhook_deliveries SET claimed_by = ?, claimed_until_ms = ?, updated_at = ?
+ WHERE ctid = ANY(?::tid[]) RETURNING id, ctid::text AS row_ref`, by, until.UnixMilli(), now, refs).Scan(&claimed).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	ref := make(map[uuid.UUID]string, len(claimed))
+	for _, c := range claimed {
+		ref[c.ID] = c.RowRef
+	}
+	for i := range out {
+		out[i].Ref = ref[out[i].ID]
+	}
+	return out, nil
+}
+
+// rowRefs are the Refs of ds as one PostgreSQL tid[] literal ({"(0,1)","(0,2)"}); ok
+// is false when one has none (SQLite, or a delivery not read by DueDeliveries).
+func rowRefs(ds []subaccounts.Delivery) (string, bool) {
+	quoted := make([]string, len(ds))
 	for i, d := range ds {
-		keys[i] = []any{d.AccountID, d.ID}
+		if d.Ref == "" {
+			return "", false
+		}
+		quoted[i] = `"` + d.Ref + `"`
 	}
-	return translate(q.with(ctx).Model(&deliveryRow{}).Where("(account_id, id) IN ?", keys).
-		Updates(map[string]any{"claimed_by": by, "claimed_until_ms": until.UnixMilli()}).Error)
+	return pgArray(quoted), true
 }
 
 // FinishAttempts records the attempts made by worker by and writes each delivery as its
@@ -358,7 +407,59 @@ func (q queries) finishPerRow(ctx context.Context, done []subaccounts.FinishedAt
 	return mine, nil
 }
 
+func finishedDeliveries(done []subaccounts.FinishedAttempt) []subaccounts.Delivery {
+	ds := make([]subaccounts.Delivery, len(done))
+	for i, f := range done {
+		ds[i] = f.Delivery
+	}
+	return ds
+}
+
 func (q queries) finishInBulk(ctx context.Context, done []subaccounts.FinishedAttempt, by string) ([]uuid.UUID, error) {
+	if err := q.d.noTableScans(q.with(ctx)); err != nil {
+		return nil, translate(err)
+	}
+	refs, byRef := rowRefs(finishedDeliveries(done))
+	if !byRef {
+		return q.finishByKey(ctx, done, by)
+	}
+	n := len(done)
+	accounts, ids, statuses := make([]string, n), make([]string, n), make([]string, n)
+	attempts, maxAttempts, next, updated := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, f := range done {
+		r := toDeliveryRow(f.Delivery)
+		accounts[i], ids[i], statuses[i] = r.AccountID.String(), r.ID.String(), r.Status
+		attempts[i], maxAttempts[i] = strconv.Itoa(r.Attempts), strconv.Itoa(r.MaxAttempts)
+		next[i] = "NULL"
+		if r.NextAttemptMs != nil {
+			next[i] = strconv.FormatInt(*r.NextAttemptMs, 10)
+		}
+		updated[i] = `"` + r.UpdatedAt.UTC().Format(time.RFC3339Nano) + `"`
+	}
+	// Each row is found by the Ref its claim wrote (a TID scan, whatever the statistics
+	// say), in one statement of fixed text for any number of rows. A row written since
+	// — another worker took the lease over — no longer has that version and is left
+	// alone, like one whose claim is no longer by's.
+	var mine []uuid.UUID
+	err := q.with(ctx).Raw(`UPDATE webhook_deliveries AS d
+   SET status = v.status, attempts = v.attempts, max_attempts = v.max_attempts, next_attempt_ms = v.next_attempt_ms,
+       claimed_by = NULL, claimed_until_ms = NULL, updated_at = v.updated_at
+  FROM unnest(?::tid[], ?::uuid[], ?::uuid[], ?::text[], ?::int[], ?::int[], ?::bigint[], ?::timestamptz[])
+       AS v (ref, account_id, id, status, attempts, max_attempts, next_attempt_ms, updated_at)
+ WHERE d.ctid = v.ref AND d.account_id = v.account_id AND d.id = v.id AND d.claimed_by = ? AND d.attempts = v.attempts - 1
+RETURNING d.id`, refs, pgArray(accounts), pgArray(ids), pgArray(statuses), pgArray(attempts), pgArray(maxAttempts),
+		pgArray(next), pgArray(updated), by).Scan(&mine).Error
+	return mine, translate(err)
+}
+
+// pgArray is a PostgreSQL array literal of elements already written as the array's
+// element syntax (quoted where they must be): one parameter, which gorm does not expand
+// as it does a slice.
+func pgArray(elems []string) string { return "{" + strings.Join(elems, ",") + "}" }
+
+// finishByKey is finishInBulk for deliveries without Refs: one UPDATE … FROM (VALUES …)
+// per chunk, by key.
+func (q queries) finishByKey(ctx context.Context, done []subaccounts.FinishedAttempt, by string) ([]uuid.UUID, error) {
 	var mine []uuid.UUID
 	for chunk := range slices.Chunk(done, insertChunk) {
 		var values strings.Builder

@@ -51,8 +51,12 @@ type Delivery struct {
 	// NextAttemptAt is when a pending delivery is due.
 	NextAttemptAt *time.Time
 	// ClaimedBy and ClaimedUntil hold a worker's lease on a delivery it is sending.
-	ClaimedBy            string
-	ClaimedUntil         *time.Time
+	ClaimedBy    string
+	ClaimedUntil *time.Time
+	// Ref is the store's handle to the row version a claim read or wrote (PostgreSQL:
+	// its ctid), so the claim and the attempt's record find the row without a plan; empty
+	// where the store needs none.
+	Ref                  string
 	CreatedAt, UpdatedAt time.Time
 	// History is the attempts made, oldest first, where the store loaded them.
 	History []Attempt

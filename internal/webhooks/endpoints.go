@@ -49,8 +49,8 @@ type Store interface {
 	// live lease holds, but none to the endpoints in full, locked (SKIP LOCKED) for the
 	// transaction ctx carries.
 	DueDeliveries(ctx context.Context, now time.Time, limit int, full []uuid.UUID) ([]subaccounts.DeliveryWork, error)
-	// ClaimDeliveries leases deliveries to the worker by until.
-	ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) error
+	// ClaimDeliveries leases deliveries to the worker by until and returns them claimed.
+	ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) ([]subaccounts.Delivery, error)
 	// FinishAttempts records attempts and the deliveries as they left them, leases
 	// released; it returns the deliveries written, leaving out those the worker by no
 	// longer holds (their lease ran out).

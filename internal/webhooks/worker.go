@@ -326,7 +326,14 @@ func (w *Worker) claim(ctx context.Context, free int) (chosen []subaccounts.Deli
 		for i, c := range chosen {
 			ds[i] = c.Delivery
 		}
-		return w.store.ClaimDeliveries(ctx, ds, w.cfg.ID, now.Add(w.cfg.Lease))
+		claimed, err := w.store.ClaimDeliveries(ctx, ds, w.cfg.ID, now.Add(w.cfg.Lease))
+		if err != nil {
+			return err
+		}
+		for i := range chosen {
+			chosen[i].Delivery = claimed[i]
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, false, err
