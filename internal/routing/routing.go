@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/cardseg/subaccounts/internal/groupcommit"
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -378,7 +379,11 @@ func (s *Service) ingestOne(ctx context.Context, p subaccounts.Principal, in Mes
 		err = s.store.Transact(ctx, func(ctx context.Context) error { return s.ingest(ctx, s.store, []*message{m}, false) })
 		out = m.out
 	} else {
-		out, err = s.committer.submit(ctx, m)
+		// The group's span links to the request's; the message's events continue it.
+		m.origin = trace.SpanContextFromContext(ctx)
+		if err = s.committer.Submit(ctx, m); err == nil {
+			out = m.out
+		}
 	}
 	if err != nil {
 		return IngestOutcome{}, fmt.Errorf("ingest transaction: %w", err)
@@ -1058,7 +1063,7 @@ type Service struct {
 	store     Store
 	rec       subaccounts.Recorder
 	prints    *pan.Fingerprints
-	committer *committer
+	committer *groupcommit.Committer[*message]
 	observe   func(Tally)
 	// compiled caches compiled configurations by compiledKey; compiledN counts them.
 	compiled  sync.Map
@@ -1079,9 +1084,9 @@ func NewService(store Store, rec subaccounts.Recorder, prints *pan.Fingerprints,
 
 // Close writes the messages still queued for the group commit and stops it. Call it after
 // the HTTP server stopped taking requests.
-func (s *Service) Close() { s.committer.close() }
+func (s *Service) Close() { s.committer.Close() }
 
 // Shutdown stops the group committer like Close, but within ctx: when ctx ends before the
 // queued messages are written, the transactions still open are cancelled (their requests
 // get the error; nothing unanswered commits) and ctx's error is returned.
-func (s *Service) Shutdown(ctx context.Context) error { return s.committer.shutdown(ctx) }
+func (s *Service) Shutdown(ctx context.Context) error { return s.committer.Shutdown(ctx) }
