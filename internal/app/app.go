@@ -9,6 +9,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/cardseg/subaccounts/internal/cards"
 	"github.com/cardseg/subaccounts/internal/compliance"
 	"github.com/cardseg/subaccounts/internal/events"
+	"github.com/cardseg/subaccounts/internal/groupcommit"
 	"github.com/cardseg/subaccounts/internal/idempotency"
 	"github.com/cardseg/subaccounts/internal/keys"
 	"github.com/cardseg/subaccounts/internal/ledger"
@@ -157,7 +159,7 @@ func New(store Store, cfg Config) *Services {
 	svc := &Services{
 		Recorder:    rec,
 		Tenancy:     tenancy.NewService(store, rec, cfg.OnClientsRevoked),
-		Cards:       cards.NewService(store, rec, prints).Observed(countEnrolments(cfg.Metrics)),
+		Cards:       cards.NewService(store, rec, prints).Observed(countEnrolments(cfg.Metrics)).GroupCommit(cardsGroupCommit(cfg)),
 		Routing:     routing.NewService(store, rec, prints, g).Observed(countMessages(cfg.Metrics)),
 		Ledger:      ledger.NewService(store, rec),
 		Audit:       audit.NewService(store, cfg.Logger),
@@ -199,6 +201,15 @@ func New(store Store, cfg Config) *Services {
 	return svc
 }
 
+// cardsGroupCommit is the enrolments' group commit: the default, traced with the rest.
+func cardsGroupCommit(cfg Config) groupcommit.Config {
+	g := cards.DefaultGroupCommit
+	if cfg.TracerProvider != nil {
+		g.Tracer = cfg.TracerProvider.Tracer(tracerScope + "/internal/cards")
+	}
+	return g
+}
+
 // countEnrolments counts enrolments in m by outcome; nil when m is.
 func countEnrolments(m *metrics.Metrics) func(error) {
 	if m == nil {
@@ -220,10 +231,11 @@ func countMessages(m *metrics.Metrics) func(routing.Tally) {
 	}
 }
 
-// Close writes what the group commit still holds and stops it, the delivery worker and
-// the stream publisher.
+// Close writes what the group commits (messages, enrolments) still hold and stops them,
+// the delivery worker and the stream publisher.
 func (s *Services) Close() {
 	s.Routing.Close()
+	s.Cards.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if s.Delivery != nil {
@@ -234,10 +246,11 @@ func (s *Services) Close() {
 	}
 }
 
-// Shutdown stops the group commit, the delivery worker and the stream publisher within
-// ctx (see routing.Service.Shutdown, webhooks.Worker.Stop and events.Stream.Stop).
+// Shutdown stops the group commits, the delivery worker and the stream publisher within
+// ctx (see routing.Service.Shutdown, cards.Service.Shutdown, webhooks.Worker.Stop and
+// events.Stream.Stop).
 func (s *Services) Shutdown(ctx context.Context) error {
-	// The three stop side by side, so a group commit waiting on the database until the
+	// They stop side by side, so a group commit waiting on the database until the
 	// deadline leaves the workers the same time to finish and release their claims.
 	var wg sync.WaitGroup
 	if s.Delivery != nil {
@@ -246,7 +259,9 @@ func (s *Services) Shutdown(ctx context.Context) error {
 	if s.Stream != nil {
 		wg.Go(func() { s.Stream.Stop(ctx) })
 	}
+	var cardsErr error
+	wg.Go(func() { cardsErr = s.Cards.Shutdown(ctx) })
 	err := s.Routing.Shutdown(ctx)
 	wg.Wait()
-	return err
+	return errors.Join(err, cardsErr)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cardseg/subaccounts/internal/groupcommit"
 	"github.com/cardseg/subaccounts/internal/ledger"
 	"github.com/cardseg/subaccounts/internal/pan"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
@@ -245,7 +246,13 @@ func (s *Service) enrolCard(ctx context.Context, p subaccounts.Principal, subacc
 		return subaccounts.Card{}, subaccounts.Invalid(errs...)
 	}
 	card := checked.card
-	err := s.enrolFast(ctx, p, subaccountID, checked)
+	var err error
+	if s.committer == nil || s.store.InTransaction(ctx) {
+		// The request's own transaction (an idempotent one) must hold the card.
+		err = s.enrolFast(ctx, p, subaccountID, checked)
+	} else {
+		err = s.submitEnrolment(ctx, p, subaccountID, checked)
+	}
 	if errors.Is(err, errNeedAccountLock) {
 		err = s.withCardTarget(ctx, p.AccountID, subaccountID, func(ctx context.Context, t cardTarget) error {
 			return s.enrolInto(ctx, p, t, checked)
@@ -739,6 +746,31 @@ type Service struct {
 	rec     subaccounts.Recorder
 	prints  *pan.Fingerprints
 	observe func(err error)
+	// committer shares transactions among concurrent single enrolments; nil writes each
+	// in its own.
+	committer *groupcommit.Committer[*enrolment]
+}
+
+// GroupCommit makes concurrent single enrolments share transactions as cfg says
+// (DefaultGroupCommit, say); call it before s serves, and Close or Shutdown s after.
+func (s *Service) GroupCommit(cfg groupcommit.Config) *Service {
+	s.committer = groupcommit.New(cfg, s.writeEnrolments)
+	return s
+}
+
+// Close writes the enrolments still queued for the group commit and stops it.
+func (s *Service) Close() {
+	if s.committer != nil {
+		s.committer.Close()
+	}
+}
+
+// Shutdown stops the group commit like Close, but within ctx (see groupcommit).
+func (s *Service) Shutdown(ctx context.Context) error {
+	if s.committer == nil {
+		return nil
+	}
+	return s.committer.Shutdown(ctx)
 }
 
 // Observed makes s report every enrolment answered, a batch's one per item, by the

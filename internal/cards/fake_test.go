@@ -139,6 +139,18 @@ func (f *fakeStore) TransactGroup(ctx context.Context, fn func(ctx context.Conte
 	return f.Transact(ctx, fn)
 }
 
+// InTransaction reports whether ctx carries the fake's transaction.
+func (f *fakeStore) InTransaction(ctx context.Context) bool { return txDepth(ctx) > 0 }
+
+// LoadEnrolments is LoadEnrolment per key, as the store does on SQLite.
+func (f *fakeStore) LoadEnrolments(ctx context.Context, keys []subaccounts.SubaccountKey) ([]subaccounts.EnrolmentRead, error) {
+	out := make([]subaccounts.EnrolmentRead, len(keys))
+	for i, k := range keys {
+		out[i].Account, out[i].Subaccount, out[i].Err = f.LoadEnrolment(ctx, k.AccountID, k.SubaccountID)
+	}
+	return out, nil
+}
+
 // LoadEnrolment is GetAccount and ShareSubaccount, as the store does on SQLite.
 func (f *fakeStore) LoadEnrolment(ctx context.Context, accountID, subaccountID uuid.UUID) (subaccounts.Account, subaccounts.Subaccount, error) {
 	a, err := f.GetAccount(ctx, accountID, false)

@@ -15,11 +15,15 @@ type Store interface {
 	// Transact runs fn in one database transaction carried by fn's context.
 	Transact(ctx context.Context, fn func(ctx context.Context) error) error
 	// TransactGroup runs fn in one transaction with the fewest round trips the database
-	// allows; inside it only LoadEnrolment, ActiveCardsByFingerprint, CreateCards and
+	// allows; inside it only LoadEnrolment(s), ActiveCardsByFingerprint, CreateCards and
 	// the side records' writes are sure to work (see store.TransactGroup).
 	TransactGroup(ctx context.Context, fn func(ctx context.Context) error) error
+	// InTransaction reports whether ctx carries a transaction of the store.
+	InTransaction(ctx context.Context) bool
 	// LoadEnrolment reads the account and share-locks its live subaccount.
 	LoadEnrolment(ctx context.Context, accountID, subaccountID uuid.UUID) (subaccounts.Account, subaccounts.Subaccount, error)
+	// LoadEnrolments is LoadEnrolment for many subaccounts at once, one read per key.
+	LoadEnrolments(ctx context.Context, keys []subaccounts.SubaccountKey) ([]subaccounts.EnrolmentRead, error)
 	// GetAccount returns the account; lock takes its row lock (enrolments that charge
 	// or count a quota take it).
 	GetAccount(ctx context.Context, id uuid.UUID, lock bool) (subaccounts.Account, error)

@@ -431,45 +431,73 @@ func (r *cardRow) targets() []any {
 // round trip that also carries the BEGIN. The errors are GetAccount's and
 // ShareSubaccount's.
 func (q queries) LoadEnrolment(ctx context.Context, accountID, subaccountID uuid.UUID) (subaccounts.Account, subaccounts.Subaccount, error) {
+	reads, err := q.LoadEnrolments(ctx, []subaccounts.SubaccountKey{{AccountID: accountID, SubaccountID: subaccountID}})
+	if err != nil {
+		return subaccounts.Account{}, subaccounts.Subaccount{}, err
+	}
+	return reads[0].Account, reads[0].Subaccount, reads[0].Err
+}
+
+// LoadEnrolments is LoadEnrolment for many enrolments at once, one read per key in
+// keys' order (a key whose account or live subaccount does not exist has its Err): in a
+// group transaction on PostgreSQL every account and subaccount comes in one round trip.
+func (q queries) LoadEnrolments(ctx context.Context, keys []subaccounts.SubaccountKey) ([]subaccounts.EnrolmentRead, error) {
+	out := make([]subaccounts.EnrolmentRead, len(keys))
 	g := q.pgGroupOf(ctx)
 	if g == nil {
-		a, err := q.GetAccount(ctx, accountID, false)
-		if err != nil {
-			return subaccounts.Account{}, subaccounts.Subaccount{}, err
+		for i, k := range keys {
+			a, err := q.GetAccount(ctx, k.AccountID, false)
+			if err == nil {
+				out[i].Subaccount, err = q.ShareSubaccount(ctx, k.AccountID, k.SubaccountID)
+			}
+			if err != nil && !errors.Is(err, subaccounts.ErrNotFound) {
+				return nil, err
+			}
+			out[i].Account, out[i].Err = a, err
 		}
-		s, err := q.ShareSubaccount(ctx, accountID, subaccountID)
-		return a, s, err
+		return out, nil
 	}
-	var a *subaccounts.Account
-	var sub *subaccounts.Subaccount
-	acct := pgUUID(accountID)
-	g.next.Queue(pgGroupAccount, acct).Query(func(rows pgx.Rows) error {
-		var err error
-		a, err = scanAccounts(rows)
-		return err
-	})
-	g.next.Queue(pgEnrolmentSubaccount, acct, pgUUID(subaccountID)).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			s, live, err := scanSubaccount(rows)
-			if err != nil {
+	accounts := map[uuid.UUID]*subaccounts.Account{}
+	subs := map[subaccounts.SubaccountKey]*subaccounts.Subaccount{}
+	for _, k := range keys {
+		if _, queued := accounts[k.AccountID]; !queued {
+			accounts[k.AccountID] = nil
+			g.next.Queue(pgGroupAccount, pgUUID(k.AccountID)).Query(func(rows pgx.Rows) error {
+				a, err := scanAccounts(rows)
+				accounts[k.AccountID] = a
 				return err
-			}
-			if live {
-				sub = &s
-			}
+			})
 		}
-		return rows.Err()
-	})
+		if _, queued := subs[k]; !queued {
+			subs[k] = nil
+			g.next.Queue(pgEnrolmentSubaccount, pgUUID(k.AccountID), pgUUID(k.SubaccountID)).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					s, live, err := scanSubaccount(rows)
+					if err != nil {
+						return err
+					}
+					if live {
+						subs[k] = &s
+					}
+				}
+				return rows.Err()
+			})
+		}
+	}
 	if err := g.send(ctx); err != nil {
-		return subaccounts.Account{}, subaccounts.Subaccount{}, fmt.Errorf("load enrolment: %w", asUnavailable(err))
+		return nil, fmt.Errorf("load enrolment: %w", asUnavailable(err))
 	}
-	switch {
-	case a == nil:
-		return subaccounts.Account{}, subaccounts.Subaccount{}, subaccounts.NotFound("account")
-	case sub == nil:
-		return subaccounts.Account{}, subaccounts.Subaccount{}, subaccounts.NotFound("subaccount")
+	for i, k := range keys {
+		switch a, sub := accounts[k.AccountID], subs[k]; {
+		case a == nil:
+			out[i].Err = subaccounts.NotFound("account")
+		case sub == nil:
+			out[i].Account, out[i].Err = *a, subaccounts.NotFound("subaccount")
+		default:
+			out[i].Account, out[i].Subaccount = *a, *sub
+		}
 	}
-	return *a, *sub, nil
+	return out, nil
 }
 
 // scanAccounts reads pgGroupAccount's answer: the account, or nil.

@@ -216,3 +216,14 @@ type TransactionViolation struct {
 	Pair         policy.Pair
 	Transactions int64
 }
+
+// SubaccountKey names one subaccount of one account.
+type SubaccountKey struct{ AccountID, SubaccountID uuid.UUID }
+
+// EnrolmentRead is what an enrolment into one subaccount reads: the account and the
+// live subaccount, or Err (not found).
+type EnrolmentRead struct {
+	Account    Account
+	Subaccount Subaccount
+	Err        error
+}
