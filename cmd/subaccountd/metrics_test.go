@@ -197,6 +197,9 @@ func TestMetrics(t *testing.T) {
 				// Every message but the invalid one went through the group commit.
 				{"subaccountd_group_commit_messages", nil, 1},
 				{"subaccountd_group_commit_wait_seconds", nil, 1},
+				// setUpTenant's enrolment and the two refused ones: the invalid one is
+				// refused before the group commit.
+				{"subaccountd_group_commit_enrolments", nil, 2},
 				{"subaccountd_token_verifications_total", map[string]string{"result": "valid"}, 8},
 				{"subaccountd_token_verifications_total", map[string]string{"result": "refused"}, 1},
 				{"http_server_request_duration_seconds", map[string]string{"http_route": "/v1/transactions/:transactionId"}, 1},

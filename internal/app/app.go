@@ -204,6 +204,9 @@ func New(store Store, cfg Config) *Services {
 // cardsGroupCommit is the enrolments' group commit: the default, traced with the rest.
 func cardsGroupCommit(cfg Config) groupcommit.Config {
 	g := cards.DefaultGroupCommit
+	if cfg.Metrics != nil {
+		g.Observe = cfg.Metrics.EnrolmentGroupWritten
+	}
 	if cfg.TracerProvider != nil {
 		g.Tracer = cfg.TracerProvider.Tracer(tracerScope + "/internal/cards")
 	}

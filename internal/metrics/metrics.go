@@ -33,6 +33,7 @@ type Metrics struct {
 	activeRequests  *prometheus.GaugeVec
 	groupMessages   prometheus.Histogram
 	groupWait       prometheus.Histogram
+	enrolGroups     prometheus.Histogram
 	messages        *prometheus.CounterVec
 	enrolments      *prometheus.CounterVec
 	deliveries      *prometheus.CounterVec
@@ -71,6 +72,11 @@ func New() *Metrics {
 			Help:    "How long a group's oldest message waited in the queue before its group was written.",
 			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
 		}),
+		enrolGroups: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "subaccountd_group_commit_enrolments",
+			Help:    "Enrolments per group-commit transaction (single enrolments).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "subaccountd_messages_total",
 			Help: "Transaction messages answered, by outcome: routed, unrouted, duplicate or invalid.",
@@ -107,7 +113,7 @@ func New() *Metrics {
 		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(
-		m.requestDuration, m.activeRequests, m.groupMessages, m.groupWait, m.messages, m.enrolments,
+		m.requestDuration, m.activeRequests, m.groupMessages, m.groupWait, m.enrolGroups, m.messages, m.enrolments,
 		m.deliveries, m.deliveryLag, m.streamed, m.streamLag, m.tokens, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -182,6 +188,14 @@ func (m *Metrics) GroupWritten(messages int, waited time.Duration) {
 	}
 	m.groupMessages.Observe(float64(messages))
 	m.groupWait.Observe(waited.Seconds())
+}
+
+// EnrolmentGroupWritten records the size of one group commit of enrolments.
+func (m *Metrics) EnrolmentGroupWritten(enrolments int, _ time.Duration) {
+	if m == nil {
+		return
+	}
+	m.enrolGroups.Observe(float64(enrolments))
 }
 
 // The outcomes of a message.
