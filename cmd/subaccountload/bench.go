@@ -318,6 +318,7 @@ func (b *bench) loadOn(ctx context.Context, run, file string, servers []*server,
 		return sum, nil
 	}
 	srv0, srvErr := cpu()
+	groups0, groupsOK := scrapeGroups(ctx, servers)
 	pg0, pgErr := backendCPU(ctx, b.db)
 	self0 := selfCPU()
 	measured := time.Now().Add(b.o.warmup)
@@ -331,6 +332,9 @@ func (b *bench) loadOn(ctx context.Context, run, file string, servers []*server,
 		r.serverCPU = srv1 - srv0
 	}
 	r.servers = len(servers)
+	if groups1, ok := scrapeGroups(ctx, servers); ok && groupsOK {
+		r.groups = groups1.minus(groups0)
+	}
 	if pg1, err := backendCPU(ctx, b.db); err == nil && pgErr == nil {
 		r.pgCPU, r.pgBackends = backendCPUDelta(pg0, pg1), len(pg1)
 	}

@@ -43,6 +43,9 @@ type loadResult struct {
 	// itself; zero when it could not be read.
 	serverCPU, pgCPU, clientCPU time.Duration
 	servers                     int // server processes the run was spread over
+	// groups are the group commits the servers reported over the run (zero where none
+	// ran or /metrics could not be read).
+	groups groupCounts
 	pgBackends                  int // backends of the run's database at its end
 }
 
