@@ -45,8 +45,8 @@ type loadResult struct {
 	servers                     int // server processes the run was spread over
 	// groups are the group commits the servers reported over the run (zero where none
 	// ran or /metrics could not be read).
-	groups groupCounts
-	pgBackends                  int // backends of the run's database at its end
+	groups     groupCounts
+	pgBackends int // backends of the run's database at its end
 }
 
 // serverCPUPerItem is the servers' CPU per item that succeeded, warm-up included in
