@@ -14,7 +14,7 @@ import (
 
 // TestBacklog: the queues' counts and oldest entries across every account, on both
 // databases — pending deliveries (due and scheduled), the stream's pending events and
-// the audit events not chained yet.
+// the audit events not chained yet — and an endpoint's deletion taking its deliveries.
 func TestBacklog(t *testing.T) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run(d, func(t *testing.T) {
@@ -82,6 +82,17 @@ func TestBacklog(t *testing.T) {
 			mustNil(t, "Backlog", err)
 			if got.UnchainedAudit != 0 || got.OldestUnchained != nil {
 				t.Errorf("after chaining: unchained %d, oldest %v", got.UnchainedAudit, got.OldestUnchained)
+			}
+
+			// Deleting the endpoint takes its deliveries along (no foreign key cascades
+			// it on PostgreSQL); the events stay for the stream.
+			mustNil(t, "DeleteWebhookEndpoint", db.Transact(ctx, func(ctx context.Context) error {
+				return db.DeleteWebhookEndpoint(ctx, a.ID, ep.ID)
+			}))
+			got, err = db.Backlog(ctx, now)
+			mustNil(t, "Backlog", err)
+			if got.PendingDeliveries != 0 || got.StreamPending != 2 {
+				t.Errorf("after deleting the endpoint: %d deliveries pending, %d events for the stream; want 0 and 2", got.PendingDeliveries, got.StreamPending)
 			}
 		})
 	}

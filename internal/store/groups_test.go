@@ -140,11 +140,11 @@ func testGroupRollsBack(t *testing.T, db *store.DB) {
 			if i%2 == 0 {
 				return refused
 			}
-			// A delivery to an endpoint that does not exist breaks a foreign key.
+			// A delivery of a status that does not exist breaks a check constraint.
 			ev := streamEvent(a, uuid.Must(uuid.NewV7()), txBase, false)
 			d := subaccounts.Delivery{
 				AccountID: a, ID: uuid.Must(uuid.NewV7()), EndpointID: uuid.New(), EventID: ev.ID, EventType: ev.Type,
-				Status: subaccounts.DeliveryPending, MaxAttempts: 3, CreatedAt: txBase, UpdatedAt: txBase,
+				Status: "sent-somewhere", MaxAttempts: 3, CreatedAt: txBase, UpdatedAt: txBase,
 			}
 			return db.InsertEvents(ctx, []subaccounts.Event{ev}, []subaccounts.Delivery{d})
 		})

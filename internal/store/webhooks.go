@@ -147,8 +147,13 @@ func (q queries) UpdateWebhookEndpoint(ctx context.Context, e subaccounts.Webhoo
 	return nil
 }
 
-// DeleteWebhookEndpoint deletes one endpoint of the account.
+// DeleteWebhookEndpoint deletes one endpoint of the account with its deliveries (and
+// their attempts): on PostgreSQL no foreign key cascades it (see migration 00012), so it
+// must run in the caller's transaction to go as a whole.
 func (q queries) DeleteWebhookEndpoint(ctx context.Context, accountID, id uuid.UUID) error {
+	if err := q.with(ctx).Where("account_id = ? AND endpoint_id = ?", accountID, id).Delete(&deliveryRow{}).Error; err != nil {
+		return translate(err)
+	}
 	res := q.with(ctx).Where("account_id = ? AND id = ?", accountID, id).Delete(&webhookEndpointRow{})
 	if res.Error != nil {
 		return translate(res.Error)
