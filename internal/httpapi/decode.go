@@ -69,8 +69,18 @@ func bodyReadFailed(c *gin.Context, err error) {
 
 // decodeBytes reads body into dst as strictly as decode does, and reports what is wrong
 // with it. Batch handlers use it for each item, so that one malformed item gets its own
-// error rather than failing the batch.
+// error rather than failing the batch. The hot bodies are fastBodies, read in one scan
+// (see decodeFast); the others are checked, then read by encoding/json.
 func decodeBytes(body []byte, dst any) *subaccounts.FieldError {
+	if fb, ok := dst.(fastBody); ok {
+		return decodeFast(body, fb)
+	}
+	return decodeGeneric(body, dst)
+}
+
+// decodeGeneric is decodeBytes through reflection: checkJSON, then encoding/json. It is
+// also what the fast decoder is tested against.
+func decodeGeneric(body []byte, dst any) *subaccounts.FieldError {
 	if fe := checkJSON(body, reflect.TypeOf(dst).Elem()); fe != nil {
 		return fe
 	}
@@ -163,14 +173,14 @@ type walker struct {
 }
 
 // segment is one step of a JSON pointer: an array index when index ≥ 0, else the object
-// key whose quoted form is b[start:end].
+// key whose quoted form is b[start:end]. mapKey marks the key of a map member, which
+// encoding/json leaves out of a type error's field path (the fast decoder follows it).
 type segment struct {
 	start, end, index int
+	mapKey            bool
 }
 
-// pointer renders the current path as a JSON pointer (RFC 6901).
-func (w *walker) pointer() string { return w.pointerOf(w.path) }
-
+// pointerOf renders path as a JSON pointer (RFC 6901).
 func (w *walker) pointerOf(path []segment) string {
 	var b strings.Builder
 	for _, s := range path {
@@ -184,25 +194,23 @@ func (w *walker) pointerOf(path []segment) string {
 	return b.String()
 }
 
-// fail reports detail at the current path. A key that holds what may be a card number is
-// never echoed: the error names the object holding it instead.
-func (w *walker) fail(detail string) *subaccounts.FieldError {
-	for i, s := range w.path {
+// fail reports detail at the current path.
+func (w *walker) fail(detail string) *subaccounts.FieldError { return w.failAt(w.path, detail) }
+
+// failAt reports detail at path. A key that holds what may be a card number is never
+// echoed: the error names the object holding it instead.
+func (w *walker) failAt(path []segment, detail string) *subaccounts.FieldError {
+	for i, s := range path {
 		if s.index < 0 && pan.ContainsCardNumber(unquote(w.b[s.start:s.end])) {
-			return &subaccounts.FieldError{Pointer: w.pointerOf(w.path[:i]), Detail: "member names must not contain a card number"}
+			return &subaccounts.FieldError{Pointer: w.pointerOf(path[:i]), Detail: "member names must not contain a card number"}
 		}
 	}
-	return &subaccounts.FieldError{Pointer: w.pointer(), Detail: detail}
+	return &subaccounts.FieldError{Pointer: w.pointerOf(path), Detail: detail}
 }
 
 // failParent reports detail at the array or object being read rather than its member.
 func (w *walker) failParent(detail string) *subaccounts.FieldError {
-	last := len(w.path) - 1
-	saved := w.path[last]
-	w.path = w.path[:last]
-	fe := w.fail(detail)
-	w.path = append(w.path, saved)
-	return fe
+	return w.failAt(w.path[:len(w.path)-1], detail)
 }
 
 func (w *walker) syntaxError() *subaccounts.FieldError {
@@ -320,18 +328,9 @@ func (w *walker) object(t reflect.Type) *subaccounts.FieldError {
 // member checks one key (quoted, as sent) of an object landing in t and returns the type
 // its value lands in.
 func (w *walker) member(t reflect.Type, keys *keySet, quoted []byte) (reflect.Type, *subaccounts.FieldError) {
-	key := quoted[1 : len(quoted)-1]
-	var unescaped string
-	if bytes.IndexByte(key, '\\') >= 0 {
-		// Rare: only an escaped key costs an allocation.
-		unescaped = unquote(quoted)
-		key = []byte(unescaped)
-	}
-	if subaccounts.ForbiddenCardField(string(key)) {
-		// Named apart from other unknown fields, at any depth (metadata keys too): a
-		// client sending one has a data-handling bug worth seeing, and the value is
-		// never read.
-		return nil, w.fail("must never be sent: card security codes, track data and PINs are not accepted")
+	key, fe := w.key(quoted)
+	if fe != nil {
+		return nil, fe
 	}
 	if t == nil || t == rawMessageType {
 		return t, nil
@@ -356,6 +355,23 @@ func (w *walker) member(t reflect.Type, keys *keySet, quoted []byte) (reflect.Ty
 		return t.Elem(), nil
 	}
 	return nil, nil
+}
+
+// key returns an object key (quoted, as sent) unescaped, and refuses a card security
+// field.
+func (w *walker) key(quoted []byte) ([]byte, *subaccounts.FieldError) {
+	key := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(key, '\\') >= 0 {
+		// Rare: only an escaped key costs an allocation.
+		key = []byte(unquote(quoted))
+	}
+	if subaccounts.ForbiddenCardField(string(key)) {
+		// Named apart from other unknown fields, at any depth (metadata keys too): a
+		// client sending one has a data-handling bug worth seeing, and the value is
+		// never read.
+		return nil, w.fail("must never be sent: card security codes, track data and PINs are not accepted")
+	}
+	return key, nil
 }
 
 // array checks the elements of an array after its opening bracket.
