@@ -59,7 +59,8 @@ func handleEnrolCard(svc *cards.Service) gin.HandlerFunc {
 			return
 		}
 		c.Header("Location", "/v1/cards/"+card.ID.String())
-		writeJSON(c, http.StatusCreated, api.FromCard(card))
+		v := api.FromCard(card)
+		writeAppended(c, http.StatusCreated, func(b []byte) []byte { return appendCard(b, &v) })
 	}
 }
 

@@ -47,11 +47,11 @@ func (b messageBody) toInput() routing.MessageInput {
 func writeIngestOutcome(c *gin.Context, o routing.IngestOutcome) {
 	switch o.Status {
 	case routing.IngestRouted:
-		writeJSON(c, http.StatusCreated, api.FromTransaction(o.Transaction))
+		writeTransaction(c, http.StatusCreated, api.FromTransaction(o.Transaction))
 	case routing.IngestDuplicate:
-		writeJSON(c, http.StatusOK, api.FromTransaction(o.Transaction))
+		writeTransaction(c, http.StatusOK, api.FromTransaction(o.Transaction))
 	default:
-		writeJSON(c, http.StatusAccepted, api.FromUnrouted(o.Transaction))
+		writeUnrouted(c, api.FromUnrouted(o.Transaction))
 	}
 }
 
@@ -173,7 +173,7 @@ func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
 			}
 			v.Results[i] = r
 		}
-		writeJSON(c, http.StatusOK, v)
+		writeAppended(c, http.StatusOK, func(b []byte) []byte { return appendMessageBatch(b, &v) })
 	}
 }
 
