@@ -34,14 +34,8 @@ func decode(c *gin.Context, dst any) bool {
 		abortProblem(c, probMediaType, "Send the body as application/json.")
 		return false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			abortProblem(c, probTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes))
-			return false
-		}
-		bodyReadFailed(c, err)
+	body, ok := readBody(c)
+	if !ok {
 		return false
 	}
 	if fe := decodeBytes(body, dst); fe != nil {
@@ -49,6 +43,46 @@ func decode(c *gin.Context, dst any) bool {
 		return false
 	}
 	return true
+}
+
+// readBody reads the request's body, at most MaxBodyBytes. On failure it has answered
+// the request and returns false.
+func readBody(c *gin.Context) ([]byte, bool) {
+	body, err := readAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes), c.Request.ContentLength)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			abortProblem(c, probTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes))
+			return nil, false
+		}
+		bodyReadFailed(c, err)
+		return nil, false
+	}
+	return body, true
+}
+
+// readAll is io.ReadAll starting from a buffer of the declared length (+1 for the read
+// that sees EOF) when there is a sane one: a 30 kB batch read from io.ReadAll's 512 bytes
+// was copied through eight growing buffers. The declared length only sizes the buffer;
+// the body read is what counts, and MaxBytesReader caps it.
+func readAll(r io.Reader, declared int64) ([]byte, error) {
+	if declared <= 0 || declared > MaxBodyBytes {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, declared+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // more than declared: grow as io.ReadAll would
+		}
+	}
 }
 
 // bodyReadFailed answers a body that could not be read. That is the client's side of the

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -311,5 +312,20 @@ func BenchmarkDecodeHot(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestReadAll: the presized read returns exactly the body whatever the declared length
+// (right, short, long, absent), and reports the reader's error.
+func TestReadAll(t *testing.T) {
+	body := strings.Repeat("0123456789", 1000)
+	for _, declared := range []int64{int64(len(body)), 1, 10, int64(len(body)) * 2, 0, -1, MaxBodyBytes + 1} {
+		got, err := readAll(iotest.HalfReader(strings.NewReader(body)), declared)
+		if err != nil || string(got) != body {
+			t.Errorf("declared %d: %d bytes, %v", declared, len(got), err)
+		}
+	}
+	if _, err := readAll(iotest.TimeoutReader(strings.NewReader(body)), int64(len(body))); err != iotest.ErrTimeout {
+		t.Errorf("error %v, want %v", err, iotest.ErrTimeout)
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/cardseg/subaccounts/internal/ratelimit"
+	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
 
 // BenchmarkMiddleware measures what every request pays before and after its handler in
@@ -21,13 +26,19 @@ func BenchmarkMiddleware(b *testing.B) {
 	r := gin.New()
 	r.Use(withRequest(slog.New(LogHandler(slog.NewJSONHandler(io.Discard, nil)))), withDeadline(10*time.Second))
 	r.POST("/v1/transactions", strictQuery(), func(c *gin.Context) { c.Data(http.StatusCreated, "application/json", []byte(`{}`)) })
+	// The production default limits every client (CLIENT_RATE_LIMIT=500): a client under
+	// its limit pays for the bucket and the RateLimit headers on every request.
+	p := subaccounts.Principal{ClientID: "client-1", AccountID: uuid.New()}
+	r.POST("/v1/limited", func(c *gin.Context) { c.Set(keyPrincipal, p) },
+		limitClients(Limits{Limiter: ratelimit.NewMemory(1000), ClientRate: 1_000_000}, nil),
+		func(c *gin.Context) { c.Data(http.StatusCreated, "application/json", []byte(`{}`)) })
 	for _, bc := range []struct {
-		name, requestID string
-	}{{"no-request-id", ""}, {"request-id", "load-0123456789abcdef"}} {
+		name, path, requestID string
+	}{{"no-request-id", "/v1/transactions", ""}, {"request-id", "/v1/transactions", "load-0123456789abcdef"}, {"rate-limited", "/v1/limited", ""}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				req := httptest.NewRequest(http.MethodPost, "/v1/transactions", strings.NewReader(`{}`))
+				req := httptest.NewRequest(http.MethodPost, bc.path, strings.NewReader(`{}`))
 				if bc.requestID != "" {
 					req.Header.Set("X-Request-Id", bc.requestID)
 				}
@@ -67,6 +78,18 @@ func TestScrubPath(t *testing.T) {
 	for _, tt := range tests {
 		if got := scrubPath(tt.path); got != tt.want {
 			t.Errorf("scrubPath(%q) = %q, want %q", tt.path, got, tt.want)
+		}
+	}
+}
+
+// TestRateLimitField: the appended header fields are what fmt wrote before.
+func TestRateLimitField(t *testing.T) {
+	for _, policy := range []string{"default", "token-failures", `odd "name"`} {
+		for _, v := range [][2]int{{0, 0}, {500, 1}, {7, 123456}} {
+			want := fmt.Sprintf("%q;q=%d;w=%d", policy, v[0], v[1])
+			if got := rateLimitField(nil, policy, ";q=", v[0], ";w=", v[1]); got != want {
+				t.Errorf("rateLimitField = %q, want %q", got, want)
+			}
 		}
 	}
 }
