@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -38,14 +36,8 @@ func idempotent(svc *idempotency.Service) gin.HandlerFunc {
 			invalidParam(c, idempotencyKeyHeader, "must be sent once, as 1 to %d visible ASCII characters", idempotency.MaxKeyLen)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				abortProblem(c, probTooLarge, fmt.Sprintf("The body must be at most %d bytes.", MaxBodyBytes))
-				return
-			}
-			bodyReadFailed(c, err)
+		body, ok := readBody(c)
+		if !ok {
 			return
 		}
 		handler := c.Handler()

@@ -113,9 +113,20 @@ func limitClients(l Limits, is *issuer.Issuer) gin.HandlerFunc {
 // setRateLimitHeaders writes the structured-field headers of
 // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w seconds) and the
 // current state (r remaining, t seconds until the quota is full again).
+// They are appended rather than formatted with fmt (the same "%q;q=%d;w=%d" and
+// "%q;r=%d;t=%d"): every limited request sends both.
 func setRateLimitHeaders(c *gin.Context, policy string, l ratelimit.Limit, res ratelimit.Result) {
-	c.Header("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", policy, l.Burst, max(1, int(l.Period.Seconds()))))
-	c.Header("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", policy, max(0, res.Remaining), res.ResetSeconds()))
+	var buf [64]byte
+	c.Header("RateLimit-Policy", rateLimitField(buf[:0], policy, ";q=", l.Burst, ";w=", max(1, int(l.Period.Seconds()))))
+	c.Header("RateLimit", rateLimitField(buf[:0], policy, ";r=", max(0, res.Remaining), ";t=", res.ResetSeconds()))
+}
+
+// rateLimitField is the structured field "policy";k1=v1;k2=v2, policy quoted as %q does.
+func rateLimitField(b []byte, policy, k1 string, v1 int, k2 string, v2 int) string {
+	b = strconv.AppendQuote(b, policy)
+	b = strconv.AppendInt(append(b, k1...), int64(v1), 10)
+	b = strconv.AppendInt(append(b, k2...), int64(v2), 10)
+	return string(b)
 }
 
 func rateLimited(c *gin.Context, res ratelimit.Result, detail string) {

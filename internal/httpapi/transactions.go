@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -48,11 +47,11 @@ func (b messageBody) toInput() routing.MessageInput {
 func writeIngestOutcome(c *gin.Context, o routing.IngestOutcome) {
 	switch o.Status {
 	case routing.IngestRouted:
-		writeJSON(c, http.StatusCreated, api.FromTransaction(o.Transaction))
+		writeTransaction(c, http.StatusCreated, api.FromTransaction(o.Transaction))
 	case routing.IngestDuplicate:
-		writeJSON(c, http.StatusOK, api.FromTransaction(o.Transaction))
+		writeTransaction(c, http.StatusOK, api.FromTransaction(o.Transaction))
 	default:
-		writeJSON(c, http.StatusAccepted, api.FromUnrouted(o.Transaction))
+		writeUnrouted(c, api.FromUnrouted(o.Transaction))
 	}
 }
 
@@ -71,10 +70,63 @@ func handleIngestTransaction(svc *routing.Service) gin.HandlerFunc {
 	}
 }
 
-// messageBatchBody is a batch of messages as sent. Each item is decoded on its own (see
-// decodeBytes), so that a malformed one is refused in its own result.
+// member is messageBody's fastBody decoder; a test holds it to the json tags.
+func (b *messageBody) member(key []byte) (int, any, bool) {
+	switch string(key) {
+	case "networkTransactionId":
+		return 0, &b.NetworkTransactionID, true
+	case "type":
+		return 1, &b.Type, true
+	case "cardId":
+		return 2, &b.CardID, true
+	case "cardNumber":
+		return 3, &b.CardNumber, true
+	case "amount":
+		return 4, &b.Amount, true
+	case "currency":
+		return 5, &b.Currency, true
+	case "datetime":
+		return 6, &b.Datetime, true
+	case "merchant":
+		// Made before its value is read, as encoding/json does; a value of another type
+		// fails the decode, so an empty merchant is never seen.
+		if b.Merchant == nil {
+			b.Merchant = new(merchantBody)
+		}
+		return 7, b.Merchant, true
+	case "authCode":
+		return 8, &b.AuthCode, true
+	}
+	return 0, nil, false
+}
+
+// member is merchantBody's fastBody decoder.
+func (b *merchantBody) member(key []byte) (int, any, bool) {
+	switch string(key) {
+	case "name":
+		return 0, &b.Name, true
+	case "mcc":
+		return 1, &b.MCC, true
+	case "countryCode":
+		return 2, &b.CountryCode, true
+	case "city":
+		return 3, &b.City, true
+	}
+	return 0, nil, false
+}
+
+// messageBatchBody is a batch of messages as sent. Each item is checked and decoded on
+// its own terms (see fastWalker.items), so that a malformed one is refused in its own
+// result, in the same scan as the batch.
 type messageBatchBody struct {
-	Messages []json.RawMessage `json:"messages"`
+	Messages messageItems `json:"messages"`
+}
+
+func (b *messageBatchBody) member(key []byte) (int, any, bool) {
+	if string(key) == "messages" {
+		return 0, &b.Messages, true
+	}
+	return 0, nil, false
 }
 
 func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
@@ -84,13 +136,12 @@ func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
 			return
 		}
 		items := make([]routing.MessageInput, len(body.Messages))
-		for i, raw := range body.Messages {
-			var b messageBody
-			if fe := decodeBytes(raw, &b); fe != nil {
-				items[i].Malformed = []subaccounts.FieldError{*fe}
+		for i, m := range body.Messages {
+			if m.err != nil {
+				items[i].Malformed = []subaccounts.FieldError{*m.err}
 				continue
 			}
-			items[i] = b.toInput()
+			items[i] = m.body.toInput()
 		}
 		outcomes, err := svc.IngestTransactions(c.Request.Context(), mustPrincipal(c), items)
 		if err != nil {
@@ -122,7 +173,7 @@ func handleIngestTransactions(svc *routing.Service) gin.HandlerFunc {
 			}
 			v.Results[i] = r
 		}
-		writeJSON(c, http.StatusOK, v)
+		writeAppended(c, http.StatusOK, func(b []byte) []byte { return appendMessageBatch(b, &v) })
 	}
 }
 

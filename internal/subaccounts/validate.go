@@ -145,20 +145,16 @@ func sortFields(errs []FieldError) {
 	slices.SortStableFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Pointer, b.Pointer) })
 }
 
-// forbiddenCardFields are members that carry card data this service must never receive,
-// lower case without separators. A body naming any of them, at any depth, is refused
-// before anything else is looked at.
-var forbiddenCardFields = []string{
-	"cvv", "cvc", "cvv2", "cvc2", "cid", "cvn", "cav2", "cvd", "securitycode", "cardsecuritycode",
-	"track", "track1", "track2", "trackdata", "magstripe", "pin", "pinblock",
-}
-
 // ForbiddenCardField reports whether a JSON member name is one of the sensitive
 // authentication data fields (CVV/CVC, track data, PIN) that must never be sent, in any
-// case and with or without underscores and dashes. It allocates nothing: it runs on
-// every key of every body.
+// case and with or without underscores and dashes: cvv, cvc, cvv2, cvc2, cid, cvn, cav2,
+// cvd, securitycode, cardsecuritycode, track, track1, track2, trackdata, magstripe, pin,
+// pinblock. A body naming any of them, at any depth, is refused before anything else is
+// looked at. It allocates nothing and stops at the 17th letter (the longest name has 16):
+// it runs on every key of every body, and was a quarter of a batch's decoding as a loop
+// over the list.
 func ForbiddenCardField(name string) bool {
-	var buf [24]byte
+	var buf [16]byte
 	n := 0
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -174,10 +170,10 @@ func ForbiddenCardField(name string) bool {
 		buf[n] = c
 		n++
 	}
-	for _, f := range forbiddenCardFields {
-		if string(buf[:n]) == f { // compared in place, not converted
-			return true
-		}
+	switch string(buf[:n]) { // compared in place, not converted
+	case "cvv", "cvc", "cvv2", "cvc2", "cid", "cvn", "cav2", "cvd", "securitycode", "cardsecuritycode",
+		"track", "track1", "track2", "trackdata", "magstripe", "pin", "pinblock":
+		return true
 	}
 	return false
 }
