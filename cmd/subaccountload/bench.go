@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -318,7 +319,7 @@ func (b *bench) loadOn(ctx context.Context, run, file string, servers []*server,
 		return sum, nil
 	}
 	srv0, srvErr := cpu()
-	groups0, groupsOK := scrapeGroups(ctx, servers)
+	groups0, groupsErr := scrapeGroups(ctx, servers)
 	pg0, pgErr := backendCPU(ctx, b.db)
 	self0 := selfCPU()
 	measured := time.Now().Add(b.o.warmup)
@@ -332,7 +333,10 @@ func (b *bench) loadOn(ctx context.Context, run, file string, servers []*server,
 		r.serverCPU = srv1 - srv0
 	}
 	r.servers = len(servers)
-	if groups1, ok := scrapeGroups(ctx, servers); ok && groupsOK {
+	groups1, err := scrapeGroups(ctx, servers)
+	if err = errors.Join(groupsErr, err); err != nil {
+		b.logf("  no group-commit figures (%v)", err)
+	} else {
 		r.groups = groups1.minus(groups0)
 	}
 	if pg1, err := backendCPU(ctx, b.db); err == nil && pgErr == nil {

@@ -22,19 +22,20 @@ func (g groupCounts) minus(o groupCounts) groupCounts {
 // items.
 var groupHistograms = []string{"subaccountd_group_commit_messages", "subaccountd_group_commit_enrolments"}
 
-// scrapeGroups sums the group-commit histograms of servers' /metrics; ok is false when
-// one could not be read (no metrics listener), so a run reports none rather than a part.
-func scrapeGroups(ctx context.Context, servers []*server) (groupCounts, bool) {
+// scrapeGroups sums the group-commit histograms of servers' /metrics; the error says
+// why one could not be read (no metrics listener), so a run reports none rather than a
+// part.
+func scrapeGroups(ctx context.Context, servers []*server) (groupCounts, error) {
 	var sum groupCounts
 	for _, s := range servers {
 		g, err := scrapeGroupsOf(ctx, s.metricsAddr)
 		if err != nil {
-			return groupCounts{}, false
+			return groupCounts{}, err
 		}
 		sum.commits += g.commits
 		sum.items += g.items
 	}
-	return sum, true
+	return sum, nil
 }
 
 func scrapeGroupsOf(ctx context.Context, addr string) (groupCounts, error) {

@@ -259,6 +259,9 @@ func (r *results) notes() string {
 				fmtDur(l.elapsed+r.opts.warmup), fmtRate(float64(l.allOK)), procs, l.serverCPU.Seconds(), per(l.serverCPU),
 				l.pgCPU.Seconds(), per(l.pgCPU), l.pgBackends, l.clientCPU.Seconds(), per(l.clientCPU))
 		}
+		if g := l.groups; g.commits > 0 {
+			p("; group commit (the servers' /metrics): %s items in %s transactions, %.1f per commit", fmtRate(g.items), fmtRate(g.commits), g.items/g.commits)
+		}
 		p(".\n")
 	}
 	pg := func(name string, b pgbenchResult) {
