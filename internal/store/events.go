@@ -232,6 +232,85 @@ func (q queries) DueDeliveries(ctx context.Context, now time.Time, limit int, fu
 	return out, nil
 }
 
+// ClaimableDeliveries returns due deliveries of enabled endpoints within caps, locked
+// for the caller's claim, and whether due ones were left behind (caps, or a full page).
+// On PostgreSQL one statement ranks the due deliveries per endpoint and locks only those
+// it returns (found again by their ctid), so a claim no longer reads and locks a page of
+// deliveries of a busy endpoint to take a few; SQLite reads a page (DueDeliveries) and
+// leaves the choice to the caller.
+func (q queries) ClaimableDeliveries(ctx context.Context, now time.Time, caps subaccounts.DueCaps) ([]subaccounts.DeliveryWork, bool, error) {
+	var full []uuid.UUID
+	for id, n := range caps.Busy {
+		if n >= caps.PerEndpoint {
+			full = append(full, id)
+		}
+	}
+	scan := min(2*caps.Take, 4*caps.PerEndpoint)
+	if !q.d.rowLocks {
+		due, err := q.DueDeliveries(ctx, now, scan, full)
+		return due, len(due) == scan, err
+	}
+	if err := q.d.noTableScans(q.with(ctx)); err != nil {
+		return nil, false, translate(err)
+	}
+	busyIDs, busyN := make([]string, 0, len(caps.Busy)), make([]string, 0, len(caps.Busy))
+	for id, n := range caps.Busy {
+		busyIDs, busyN = append(busyIDs, id.String()), append(busyN, strconv.Itoa(n))
+	}
+	fullIDs := make([]string, len(full))
+	for i, id := range full {
+		fullIDs[i] = id.String()
+	}
+	ms := now.UnixMilli()
+	var rows []dueRow
+	err := q.with(ctx).Raw(`WITH cand AS (
+  SELECT d.ctid AS ref, d.endpoint_id, d.next_attempt_ms, d.id
+    FROM webhook_deliveries d
+    JOIN webhook_endpoints e ON e.account_id = d.account_id AND e.id = d.endpoint_id
+   WHERE d.status = 'pending' AND d.next_attempt_ms <= ? AND (d.claimed_until_ms IS NULL OR d.claimed_until_ms < ?)
+     AND NOT e.disabled AND d.endpoint_id <> ALL(?::uuid[])
+   ORDER BY d.next_attempt_ms LIMIT ?),
+ranked AS (
+  SELECT c.ref, c.endpoint_id, c.next_attempt_ms, c.id,
+         row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_ms, c.id) AS rn
+    FROM cand c),
+pick AS (
+  SELECT r.ref FROM ranked r
+    LEFT JOIN unnest(?::uuid[], ?::int[]) AS b(endpoint_id, busy) ON b.endpoint_id = r.endpoint_id
+   WHERE r.rn <= ? - coalesce(b.busy, 0)
+   ORDER BY r.next_attempt_ms, r.id LIMIT ?)
+SELECT d.account_id, d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.max_attempts,
+       d.next_attempt_ms, d.claimed_by, d.claimed_until_ms, d.created_at, d.updated_at,
+       v.type AS ev_type, v.subaccount_id AS ev_subaccount_id, v.payload AS ev_payload, v.stream_pending AS ev_stream_pending,
+       v.created_at AS ev_created_at, v.traceparent AS ev_traceparent, d.ctid::text AS row_ref,
+       (SELECT count(*) FROM cand) AS seen
+  FROM pick p
+  JOIN webhook_deliveries d ON d.ctid = p.ref
+  JOIN events v ON v.account_id = d.account_id AND v.id = d.event_id
+ WHERE d.status = 'pending' AND (d.claimed_until_ms IS NULL OR d.claimed_until_ms < ?)
+ ORDER BY d.next_attempt_ms
+ FOR UPDATE OF d SKIP LOCKED`,
+		ms, ms, pgArray(fullIDs), scan, pgArray(busyIDs), pgArray(busyN), caps.PerEndpoint, caps.Take, ms).Scan(&rows).Error
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	due, seen := rows, 0
+	if len(rows) > 0 {
+		seen = rows[0].Seen
+	}
+	endpoints, err := q.endpointsOf(ctx, due)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]subaccounts.DeliveryWork, 0, len(due))
+	for _, r := range due {
+		if ep, ok := endpoints[r.EndpointID]; ok {
+			out = append(out, r.toDomain(ep))
+		}
+	}
+	return out, seen == scan || len(rows) < seen, nil
+}
+
 // endpointsOf loads the endpoints of rows, each once: a claim's deliveries mostly share
 // a few endpoints.
 func (q queries) endpointsOf(ctx context.Context, rows []dueRow) (map[uuid.UUID]subaccounts.WebhookEndpoint, error) {
@@ -283,6 +362,8 @@ type dueRow struct {
 	EvCreatedAt     time.Time  `gorm:"column:ev_created_at"`
 	EvTraceParent   *string    `gorm:"column:ev_traceparent"`
 	RowRef          string     `gorm:"column:row_ref"`
+	// Seen is how many due deliveries ClaimableDeliveries ranked (on PostgreSQL).
+	Seen int `gorm:"column:seen"`
 }
 
 func (r dueRow) toDomain(ep subaccounts.WebhookEndpoint) subaccounts.DeliveryWork {

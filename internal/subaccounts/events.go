@@ -89,6 +89,16 @@ type DeliveryWork struct {
 	Event    Event
 }
 
+// DueCaps bound one claim of due deliveries: at most Take of them, and of each endpoint
+// no more than PerEndpoint less what Busy says it has in flight already.
+type DueCaps struct {
+	Take, PerEndpoint int
+	Busy              map[uuid.UUID]int
+}
+
+// Free is how many more deliveries of endpoint the caps allow.
+func (c DueCaps) Free(endpoint uuid.UUID) int { return max(c.PerEndpoint-c.Busy[endpoint], 0) }
+
 // FinishedAttempt is an attempt made and the delivery as it leaves it.
 type FinishedAttempt struct {
 	Delivery Delivery

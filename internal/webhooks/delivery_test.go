@@ -445,8 +445,17 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 // its per-endpoint share of the worker; another endpoint's events keep flowing.
 func TestHangingEndpointDoesNotStarveOthers(t *testing.T) {
 	t.Parallel()
+	for _, d := range storetest.Dialects(t) {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			testHangingEndpointDoesNotStarveOthers(t, d)
+		})
+	}
+}
+
+func testHangingEndpointDoesNotStarveOthers(t *testing.T, dialect string) {
 	release := make(chan struct{})
-	h := newHooks(t, "sqlite", &webhooks.WorkerConfig{InFlight: 4, PerEndpoint: 2, Timeout: 5 * time.Second})
+	h := newHooks(t, dialect, &webhooks.WorkerConfig{InFlight: 4, PerEndpoint: 2, Timeout: 5 * time.Second})
 	hang := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:

@@ -49,6 +49,9 @@ type Store interface {
 	// live lease holds, but none to the endpoints in full, locked (SKIP LOCKED) for the
 	// transaction ctx carries.
 	DueDeliveries(ctx context.Context, now time.Time, limit int, full []uuid.UUID) ([]subaccounts.DeliveryWork, error)
+	// ClaimableDeliveries returns due deliveries within caps, locked for a claim, and
+	// whether due ones were left behind.
+	ClaimableDeliveries(ctx context.Context, now time.Time, caps subaccounts.DueCaps) ([]subaccounts.DeliveryWork, bool, error)
 	// ClaimDeliveries leases deliveries to the worker by until and returns them claimed.
 	ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) ([]subaccounts.Delivery, error)
 	// FinishAttempts records attempts and the deliveries as they left them, leases

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -304,24 +305,22 @@ func (w *Worker) claim(ctx context.Context, free int) (chosen []subaccounts.Deli
 	err = w.store.Transact(ctx, func(ctx context.Context) error {
 		chosen = chosen[:0]
 		now := time.Now()
-		// Twice the free slots leaves room for endpoints in full among the due, but no
-		// more than a few endpoints' worth is read per claim.
-		limit := min(2*free, 4*w.cfg.PerEndpoint)
-		due, err := w.store.DueDeliveries(ctx, now, limit, w.fullEndpoints())
+		caps := subaccounts.DueCaps{Take: free, PerEndpoint: w.cfg.PerEndpoint, Busy: w.busyEndpoints()}
+		due, left, err := w.store.ClaimableDeliveries(ctx, now, caps)
 		if err != nil {
 			return err
 		}
-		w.mu.Lock()
+		// The store may return more than the caps allow (SQLite reads a page): take what
+		// each endpoint's free slots allow.
 		taken := map[uuid.UUID]int{}
 		for _, d := range due {
 			ep := d.Endpoint.ID
-			if len(chosen) < free && w.busy[ep]+taken[ep] < w.cfg.PerEndpoint {
+			if len(chosen) < free && taken[ep] < caps.Free(ep) {
 				taken[ep]++
 				chosen = append(chosen, d)
 			}
 		}
-		w.mu.Unlock()
-		more = len(due) == limit || len(chosen) < len(due)
+		more = left || len(chosen) < len(due)
 		ds := make([]subaccounts.Delivery, len(chosen))
 		for i, c := range chosen {
 			ds[i] = c.Delivery
@@ -371,17 +370,11 @@ func (w *Worker) free(endpointID uuid.UUID) {
 // a claim per freed slot would read a page of due deliveries to take one.
 const claimBatch = 16
 
-// fullEndpoints are the endpoints with no free slot.
-func (w *Worker) fullEndpoints() []uuid.UUID {
+// busyEndpoints are the endpoints with attempts in flight, and how many.
+func (w *Worker) busyEndpoints() map[uuid.UUID]int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []uuid.UUID
-	for id, n := range w.busy {
-		if n >= w.cfg.PerEndpoint {
-			out = append(out, id)
-		}
-	}
-	return out
+	return maps.Clone(w.busy)
 }
 
 // send makes one attempt of work.
