@@ -63,11 +63,9 @@ func (s *Service) writeEnrolments(ctx context.Context, items []*enrolment) error
 		if err != nil {
 			return err
 		}
-		var cards []subaccounts.Card
 		var inserting []*enrolment
 		for i, e := range items {
 			if e.err = decideEnrolment(reads[i], e.checked.card); e.err == nil {
-				cards = append(cards, e.checked.card)
 				inserting = append(inserting, e)
 			}
 		}
