@@ -319,17 +319,7 @@ func insertTransactionsPG(ctx context.Context, g *pgGroup, txs []subaccounts.Tra
 	var out []uuid.UUID
 	g.next.Queue(pgInsertTransactions, accounts, ids, ntids, types, amounts, currencies, datetimes,
 		names, mccs, countries, cities, authCodes, received, routings, reasons, requested, fps,
-		subs, cardIDs, cardCountries, networks, routedAt, versions, ps, suspended).Query(func(rows pgx.Rows) error {
-		out = make([]uuid.UUID, 0, n)
-		for rows.Next() {
-			var id uuid.UUID
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			out = append(out, id)
-		}
-		return rows.Err()
-	})
+		subs, cardIDs, cardCountries, networks, routedAt, versions, ps, suspended).Query(scanIDs(&out, n))
 	if err := g.send(ctx); err != nil {
 		return nil, fmt.Errorf("insert transactions: %w", asUnavailable(err))
 	}
@@ -520,6 +510,21 @@ func scanAccounts(rows pgx.Rows) (*subaccounts.Account, error) {
 }
 
 // scanSubaccount reads one row of pgSubaccountColumns.
+// scanIDs reads RETURNING id rows into out, sized for n.
+func scanIDs(out *[]uuid.UUID, n int) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		*out = make([]uuid.UUID, 0, n)
+		for rows.Next() {
+			var id uuid.UUID
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			*out = append(*out, id)
+		}
+		return rows.Err()
+	}
+}
+
 // scanSubaccount reads a row of pgSubaccountColumns; live is false for a deleted
 // subaccount.
 func scanSubaccount(rows pgx.Rows) (sub subaccounts.Subaccount, live bool, err error) {
@@ -595,17 +600,7 @@ func createCardsPG(ctx context.Context, g *pgGroup, cards []subaccounts.Card) ([
 		args[j] = cols[j]
 	}
 	var out []uuid.UUID
-	g.next.Queue(pgCreateCards, args...).Query(func(rows pgx.Rows) error {
-		out = make([]uuid.UUID, 0, n)
-		for rows.Next() {
-			var id uuid.UUID
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			out = append(out, id)
-		}
-		return rows.Err()
-	})
+	g.next.Queue(pgCreateCards, args...).Query(scanIDs(&out, n))
 	if err := g.send(ctx); err != nil {
 		return nil, fmt.Errorf("create cards: %w", asUnavailable(err))
 	}
