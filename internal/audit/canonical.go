@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -156,6 +157,15 @@ func CanonicalJSON(raw json.RawMessage) (json.RawMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}
+	if out, ok := canonicalPlain(raw); ok {
+		return out, nil
+	}
+	return canonicalDecoded(raw)
+}
+
+// canonicalDecoded is CanonicalJSON through encoding/json: decoded into maps and
+// encoded again, which sorts every object's keys.
+func canonicalDecoded(raw json.RawMessage) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -173,3 +183,233 @@ func CanonicalJSON(raw json.RawMessage) (json.RawMessage, error) {
 }
 
 func auditTime(t time.Time) string { return t.UTC().Format(auditTimeLayout) }
+
+// canonicalPlain is CanonicalJSON without decoding, for the documents the service writes
+// itself (json.Marshal of a view): when every string is printable ASCII that encoding/json
+// leaves as it is (no escape, no quote, no <, > or &), every object's keys are distinct
+// and nesting stays shallow, the canonical form is the same bytes with whitespace dropped
+// and members sorted by key — which is what canonicalDecoded produces, a fuzz test says.
+// ok is false for anything else (null, trailing data, an error included): the caller
+// then takes canonicalDecoded's word.
+func canonicalPlain(raw []byte) (out []byte, ok bool) {
+	p := plainScanner{in: raw, out: make([]byte, 0, len(raw))}
+	p.skipSpace()
+	if p.i < len(p.in) && p.in[p.i] == 'n' {
+		return nil, false
+	}
+	if !p.value(0) {
+		return nil, false
+	}
+	p.skipSpace()
+	if p.i != len(p.in) {
+		return nil, false
+	}
+	return p.out, true
+}
+
+type plainScanner struct {
+	in  []byte
+	i   int
+	out []byte
+}
+
+// maxPlainDepth bounds the fast path's recursion; deeper documents take the decoder.
+const maxPlainDepth = 32
+
+func (p *plainScanner) skipSpace() {
+	for p.i < len(p.in) {
+		switch p.in[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// value copies one value to out, objects with their members sorted.
+func (p *plainScanner) value(depth int) bool {
+	if depth > maxPlainDepth || p.i >= len(p.in) {
+		return false
+	}
+	switch c := p.in[p.i]; {
+	case c == '{':
+		return p.object(depth)
+	case c == '[':
+		return p.array(depth)
+	case c == '"':
+		s, ok := p.plainString()
+		p.out = append(p.out, s...)
+		return ok
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	default:
+		return p.number()
+	}
+}
+
+func (p *plainScanner) literal(lit string) bool {
+	if !bytes.HasPrefix(p.in[p.i:], []byte(lit)) {
+		return false
+	}
+	p.i += len(lit)
+	p.out = append(p.out, lit...)
+	return true
+}
+
+// plainString returns the string token at p.i, quotes included, if it is plain.
+func (p *plainScanner) plainString() ([]byte, bool) {
+	start := p.i
+	for p.i++; p.i < len(p.in); p.i++ {
+		switch c := p.in[p.i]; {
+		case c == '"':
+			p.i++
+			return p.in[start:p.i], true
+		case c < 0x20 || c >= 0x7f || c == '\\' || c == '<' || c == '>' || c == '&':
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// number copies a number token exactly as written, if it follows JSON's grammar.
+func (p *plainScanner) number() bool {
+	start := p.i
+	digits := func() int {
+		n := 0
+		for p.i < len(p.in) && p.in[p.i] >= '0' && p.in[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.i < len(p.in) && p.in[p.i] == '-' {
+		p.i++
+	}
+	switch n := digits(); {
+	case n == 0:
+		return false
+	case n > 1 && p.in[p.i-n] == '0':
+		return false
+	}
+	if p.i < len(p.in) && p.in[p.i] == '.' {
+		p.i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if p.i < len(p.in) && (p.in[p.i] == 'e' || p.in[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.in) && (p.in[p.i] == '+' || p.in[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	p.out = append(p.out, p.in[start:p.i]...)
+	return true
+}
+
+func (p *plainScanner) array(depth int) bool {
+	p.i++
+	p.out = append(p.out, '[')
+	p.skipSpace()
+	if p.i < len(p.in) && p.in[p.i] == ']' {
+		p.i++
+		p.out = append(p.out, ']')
+		return true
+	}
+	for {
+		p.skipSpace()
+		if !p.value(depth + 1) {
+			return false
+		}
+		p.skipSpace()
+		if p.i >= len(p.in) {
+			return false
+		}
+		switch p.in[p.i] {
+		case ',':
+			p.i++
+			p.out = append(p.out, ',')
+		case ']':
+			p.i++
+			p.out = append(p.out, ']')
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// object copies an object with its members sorted by key; a repeated key (which the
+// decoder resolves to the last) leaves the fast path.
+func (p *plainScanner) object(depth int) bool {
+	p.i++
+	type member struct{ key, value []byte }
+	var members []member
+	p.skipSpace()
+	if p.i < len(p.in) && p.in[p.i] == '}' {
+		p.i++
+		p.out = append(p.out, '{', '}')
+		return true
+	}
+	for {
+		p.skipSpace()
+		if p.i >= len(p.in) || p.in[p.i] != '"' {
+			return false
+		}
+		key, ok := p.plainString()
+		if !ok {
+			return false
+		}
+		p.skipSpace()
+		if p.i >= len(p.in) || p.in[p.i] != ':' {
+			return false
+		}
+		p.i++
+		p.skipSpace()
+		mark := len(p.out)
+		if !p.value(depth + 1) {
+			return false
+		}
+		// The value was copied to out; keep it aside until the members are sorted.
+		members = append(members, member{key: key, value: bytes.Clone(p.out[mark:])})
+		p.out = p.out[:mark]
+		p.skipSpace()
+		if p.i >= len(p.in) {
+			return false
+		}
+		if p.in[p.i] == ',' {
+			p.i++
+			continue
+		}
+		if p.in[p.i] != '}' {
+			return false
+		}
+		p.i++
+		break
+	}
+	// By the keys without their quotes: a space or ! sorts before the closing quote.
+	unquoted := func(k []byte) []byte { return k[1 : len(k)-1] }
+	slices.SortFunc(members, func(a, b member) int { return bytes.Compare(unquoted(a.key), unquoted(b.key)) })
+	p.out = append(p.out, '{')
+	for i, m := range members {
+		if i > 0 {
+			if bytes.Equal(m.key, members[i-1].key) {
+				return false
+			}
+			p.out = append(p.out, ',')
+		}
+		p.out = append(p.out, m.key...)
+		p.out = append(p.out, ':')
+		p.out = append(p.out, m.value...)
+	}
+	p.out = append(p.out, '}')
+	return true
+}
