@@ -114,7 +114,7 @@ func (tn tenant) mustEnrol(t *testing.T, s *server, number string) string {
 func (tn tenant) ingest(t *testing.T, s *server, number string) (int, map[string]any) {
 	t.Helper()
 	return call(t, "POST", s.url+"/v1/transactions", tn.tok, map[string]any{
-		"networkTransactionId": "ntid-keys-" + uuid.NewString(), "type": "auth", "cardNumber": number,
+		"networkTransactionId": "ntid-keys-" + digitFree(uuid.NewString()), "type": "auth", "cardNumber": number,
 		"amount": 1250, "currency": "USD", "datetime": "2026-11-20T10:15:30.123Z", "authCode": "A1B2C3",
 		"merchant": map[string]any{"name": "Diner", "mcc": "5812", "countryCode": "USA", "city": "Austin"},
 	})
@@ -517,4 +517,16 @@ func TestKeyMoveResumes(t *testing.T) {
 	if err != nil || len(recorded) != 1 || recorded[0].Secret == nil {
 		t.Errorf("the refused start dropped the key in the column: %+v (%v)", recorded, err)
 	}
+}
+
+// digitFree spells s's digits as letters: a uuid's digits and dashes can form a run the
+// card-number guard refuses (13 to 19 Luhn-valid digits with dashes), about once in a few
+// thousand ids.
+func digitFree(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return 'g' + (r - '0')
+		}
+		return r
+	}, s)
 }

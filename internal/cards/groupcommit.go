@@ -75,7 +75,11 @@ func (s *Service) writeEnrolments(ctx context.Context, items []*enrolment) error
 		if err := s.refuseHeldUnderOlderKeys(ctx, inserting); err != nil {
 			return err
 		}
-		ids, err := s.store.CreateCards(ctx, cardsWithout(inserting))
+		cards := unrefusedCards(inserting)
+		if len(cards) == 0 {
+			return nil
+		}
+		ids, err := s.store.CreateCards(ctx, cards)
 		if err != nil {
 			return err
 		}
@@ -138,8 +142,8 @@ func holderOf(held []subaccounts.Card, fps [][]byte) (subaccounts.Card, bool) {
 	return subaccounts.Card{}, false
 }
 
-// cardsWithout are the cards of the enrolments not refused yet.
-func cardsWithout(items []*enrolment) []subaccounts.Card {
+// unrefusedCards are the cards of the enrolments not refused yet.
+func unrefusedCards(items []*enrolment) []subaccounts.Card {
 	var out []subaccounts.Card
 	for _, e := range items {
 		if e.err == nil {

@@ -91,9 +91,9 @@ type IngestOutcome struct {
 // Tally counts the messages of one call by outcome, for metrics.
 type Tally struct{ Routed, Unrouted, Duplicate, Invalid int }
 
-func (t *Tally) add(o IngestOutcome, err error) {
+func (t *Tally) add(o IngestOutcome) {
 	switch {
-	case err != nil || o.Err != nil:
+	case o.Err != nil:
 		t.Invalid++
 	case o.Status == IngestRouted:
 		t.Routed++
@@ -129,7 +129,7 @@ func (s *Service) observed(err error, outs ...IngestOutcome) {
 		return
 	}
 	for _, o := range outs {
-		t.add(o, nil)
+		t.add(o)
 	}
 	s.observe(t)
 }
