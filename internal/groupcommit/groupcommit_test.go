@@ -50,6 +50,19 @@ func (r *recorder) write(_ context.Context, items []*item) error {
 	return nil
 }
 
+// waitWrites waits until n writes have begun.
+func (r *recorder) waitWrites(n int) {
+	for {
+		r.mu.Lock()
+		began := len(r.groups)
+		r.mu.Unlock()
+		if began >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestItemsShareTransactions(t *testing.T) {
 	t.Parallel()
 	hold := make(chan struct{})
@@ -60,15 +73,7 @@ func TestItemsShareTransactions(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Submit(t.Context(), first) }()
 	// The first item's write is held: the next ones queue meanwhile and share one group.
-	for {
-		r.mu.Lock()
-		n := len(r.groups)
-		r.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	r.waitWrites(1)
 	var wg sync.WaitGroup
 	items := make([]*item, 10)
 	for i := range items {
@@ -99,15 +104,7 @@ func TestBadItemFailsAlone(t *testing.T) {
 	c := groupcommit.New(groupcommit.Config{MaxBatch: 64, MaxWait: time.Second, Writers: 1}, r.write)
 	defer c.Close()
 	go func() { _ = c.Submit(t.Context(), &item{n: 0}) }()
-	for {
-		r.mu.Lock()
-		n := len(r.groups)
-		r.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	r.waitWrites(1)
 	good, bad := &item{n: 1}, &item{n: 2, bad: true}
 	errs := make(chan error, 2)
 	for _, it := range []*item{good, bad} {
@@ -154,15 +151,7 @@ func TestWithdrawnAndClosed(t *testing.T) {
 	r := &recorder{hold: hold}
 	c := groupcommit.New(groupcommit.Config{MaxBatch: 1, MaxWait: 0, Writers: 1}, r.write)
 	go func() { _ = c.Submit(t.Context(), &item{n: 0}) }()
-	for {
-		r.mu.Lock()
-		n := len(r.groups)
-		r.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	r.waitWrites(1)
 	// Queued behind the held write, its request gives up: it is never written.
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()

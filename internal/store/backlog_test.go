@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cardseg/subaccounts/internal/events"
+	"github.com/cardseg/subaccounts/internal/store"
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 	"github.com/cardseg/subaccounts/internal/subaccounts"
 )
@@ -30,16 +31,12 @@ func TestBacklog(t *testing.T) {
 			}
 
 			a, b := newAccount(t, db, "A"), newAccount(t, db, "B")
-			ep := subaccounts.WebhookEndpoint{
-				AccountID: a.ID, ID: uuid.Must(uuid.NewV7()), URL: "https://hooks.example/a", EventTypes: []string{"*"},
-				Secret: "sealed", Version: 1, CreatedAt: now, UpdatedAt: now,
-			}
-			mustNil(t, "CreateWebhookEndpoint", db.CreateWebhookEndpoint(ctx, ep))
+			ep := newEndpoint(t, db, a.ID, "https://hooks.example/a", now)
 			older := streamEvent(a.ID, uuid.Must(uuid.NewV7()), now.Add(-time.Minute), true)
 			newer := streamEvent(b.ID, uuid.Must(uuid.NewV7()), now.Add(-time.Second), true)
 			quiet := streamEvent(a.ID, uuid.Must(uuid.NewV7()), now.Add(-2*time.Minute), false)
-			due := events.NewDelivery(older, ep.ID, 8, now.Add(-30*time.Second))
-			later := events.NewDelivery(quiet, ep.ID, 8, now)
+			due := events.NewDelivery(older, ep, 8, now.Add(-30*time.Second))
+			later := events.NewDelivery(quiet, ep, 8, now)
 			in := now.Add(time.Hour)
 			later.NextAttemptAt = &in
 			mustNil(t, "InsertEvents", db.Transact(ctx, func(ctx context.Context) error {
@@ -87,7 +84,7 @@ func TestBacklog(t *testing.T) {
 			// Deleting the endpoint takes its deliveries along (no foreign key cascades
 			// it on PostgreSQL); the events stay for the stream.
 			mustNil(t, "DeleteWebhookEndpoint", db.Transact(ctx, func(ctx context.Context) error {
-				return db.DeleteWebhookEndpoint(ctx, a.ID, ep.ID)
+				return db.DeleteWebhookEndpoint(ctx, a.ID, ep)
 			}))
 			got, err = db.Backlog(ctx, now)
 			mustNil(t, "Backlog", err)
@@ -96,4 +93,14 @@ func TestBacklog(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newEndpoint creates an endpoint of the account subscribed to every type and returns
+// its id.
+func newEndpoint(t *testing.T, db *store.DB, accountID uuid.UUID, url string, at time.Time) uuid.UUID {
+	t.Helper()
+	ep := subaccounts.WebhookEndpoint{AccountID: accountID, ID: uuid.Must(uuid.NewV7()), URL: url, EventTypes: []string{"*"},
+		Secret: "sealed", Version: 1, CreatedAt: at, UpdatedAt: at}
+	mustNil(t, "CreateWebhookEndpoint", db.CreateWebhookEndpoint(t.Context(), ep))
+	return ep.ID
 }

@@ -23,13 +23,8 @@ func TestClaimableDeliveries(t *testing.T) {
 			ctx := t.Context()
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			a := newAccount(t, db, "A")
-			endpoint := func(url string) uuid.UUID {
-				ep := subaccounts.WebhookEndpoint{AccountID: a.ID, ID: uuid.Must(uuid.NewV7()), URL: url, EventTypes: []string{"*"},
-					Secret: "sealed", Version: 1, CreatedAt: now, UpdatedAt: now}
-				mustNil(t, "CreateWebhookEndpoint", db.CreateWebhookEndpoint(ctx, ep))
-				return ep.ID
-			}
-			busy, idle, full := endpoint("https://busy.example"), endpoint("https://idle.example"), endpoint("https://full.example")
+			busy, idle := newEndpoint(t, db, a.ID, "https://busy.example", now), newEndpoint(t, db, a.ID, "https://idle.example", now)
+			full := newEndpoint(t, db, a.ID, "https://full.example", now)
 			var evs []subaccounts.Event
 			var ds []subaccounts.Delivery
 			for i, ep := range []uuid.UUID{busy, busy, busy, idle, idle, full} {
