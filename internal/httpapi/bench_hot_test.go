@@ -9,18 +9,25 @@ import (
 	"github.com/cardseg/subaccounts/internal/store/storetest"
 )
 
+// benchTenant starts the service for a hot-path benchmark (no contract check, no log
+// buffer) with an account that neither charges nor counts a quota, and returns its
+// token and one Visa USA subaccount.
+func benchTenant(b *testing.B, dialect string) (e *env, tok, sub string) {
+	b.Helper()
+	e = newEnv(b, dialect)
+	e.checkAPI = false
+	e.logs = nil
+	tok = e.tenantToken(e.newAccount("Bench", usaCanContract(10)))
+	return e, tok, e.newSubaccount(tok, "Shop", []any{cfg([]string{"USA"}, "VISA")})
+}
+
 // BenchmarkEnrol measures POST /v1/subaccounts/{id}/cards from 32 concurrent clients,
 // each card a new number, into an account that neither charges for enrolment nor
 // counts a quota (the group transaction's path).
 func BenchmarkEnrol(b *testing.B) {
 	for _, dialect := range storetest.Dialects(b) {
 		b.Run(dialect, func(b *testing.B) {
-			e := newEnv(b, dialect)
-			e.checkAPI = false
-			e.logs = nil
-			acct := e.newAccount("Bench", usaCanContract(10))
-			tok := e.tenantToken(acct)
-			sub := e.newSubaccount(tok, "Shop", []any{cfg([]string{"USA"}, "VISA")})
+			e, tok, sub := benchTenant(b, dialect)
 			var seq atomic.Int64
 			b.Run("parallel-32", func(b *testing.B) {
 				b.SetParallelism(32 / max(1, runtime.GOMAXPROCS(0)))
@@ -43,12 +50,7 @@ func BenchmarkEnrol(b *testing.B) {
 func BenchmarkIngestBatch(b *testing.B) {
 	for _, dialect := range storetest.Dialects(b) {
 		b.Run(dialect, func(b *testing.B) {
-			e := newEnv(b, dialect)
-			e.checkAPI = false
-			e.logs = nil
-			acct := e.newAccount("Bench", usaCanContract(10))
-			tok := e.tenantToken(acct)
-			sub := e.newSubaccount(tok, "Shop", []any{cfg([]string{"USA"}, "VISA")})
+			e, tok, sub := benchTenant(b, dialect)
 			card := e.enrol(tok, sub, visaPAN, "USA")
 			b.Run("batch-100-parallel-4", func(b *testing.B) {
 				b.SetParallelism(4 / max(1, runtime.GOMAXPROCS(0)))

@@ -382,8 +382,9 @@ func (r dueRow) toDomain(ep subaccounts.WebhookEndpoint) subaccounts.DeliveryWor
 // ClaimDeliveries gives the deliveries to the worker by until: other workers skip them
 // until the lease runs out. It returns them claimed, in the order of ds, with the Ref of
 // the row version the claim wrote. On PostgreSQL the rows, locked by the caller's
-// DueDeliveries, are found by their Refs (a TID scan): a lookup by key was planned as a
-// scan of the account's deliveries while the table had no statistics.
+// ClaimableDeliveries in the same transaction, are found by their Refs (a TID scan): a
+// lookup by key was planned as a scan of the account's deliveries while the table had no
+// statistics.
 func (q queries) ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) ([]subaccounts.Delivery, error) {
 	if len(ds) == 0 {
 		return nil, nil
@@ -403,9 +404,8 @@ func (q queries) ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery,
 			Updates(map[string]any{"claimed_by": by, "claimed_until_ms": until.UnixMilli(), "updated_at": now}).Error
 		return out, translate(err)
 	}
-	if err := q.d.noTableScans(q.with(ctx)); err != nil {
-		return nil, translate(err)
-	}
+	// Sequential scans are already off: ds were read by ClaimableDeliveries in this
+	// transaction (see noTableScans).
 	var claimed []struct {
 		ID     uuid.UUID `gorm:"column:id"`
 		RowRef string    `gorm:"column:row_ref"`

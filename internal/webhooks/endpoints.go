@@ -52,7 +52,8 @@ type Store interface {
 	// ClaimableDeliveries returns due deliveries within caps, locked for a claim, and
 	// whether due ones were left behind.
 	ClaimableDeliveries(ctx context.Context, now time.Time, caps subaccounts.DueCaps) ([]subaccounts.DeliveryWork, bool, error)
-	// ClaimDeliveries leases deliveries to the worker by until and returns them claimed.
+	// ClaimDeliveries leases deliveries, read by ClaimableDeliveries in the same
+	// transaction, to the worker by until and returns them claimed.
 	ClaimDeliveries(ctx context.Context, ds []subaccounts.Delivery, by string, until time.Time) ([]subaccounts.Delivery, error)
 	// FinishAttempts records attempts and the deliveries as they left them, leases
 	// released; it returns the deliveries written, leaving out those the worker by no
